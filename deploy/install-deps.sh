@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 (bookworm) packages kfreeze builds, tests and demos with.
+# Pinned to bookworm (-t) so a machine with extra suites never pulls newer libraries.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config ninja-build
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libbpf-dev libelf-dev zlib1g-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 llvm-14 libclang-rt-14-dev clang-format
+  qemu-system-x86 busybox-static bpftool cpio zstd gzip python3 socat
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+$SUDO apt-get install -y -qq -t bookworm --no-install-recommends "${missing[@]}"

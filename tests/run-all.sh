@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make test`: unit tests, the sanitizer pass over the unit tests, then the real-guest (vm) tests.
+set -euo pipefail
+BUILD=${1:-build}
+JOBS=$(nproc)
+cd "$(dirname "$0")/.."
+echo "== unit tests ($BUILD)"
+ctest --test-dir "$BUILD" -L unit --output-on-failure -j "$JOBS"
+echo "== ASan+UBSan unit tests ($BUILD-asan)"
+cmake -S . -B "$BUILD-asan" -G Ninja -DKFREEZE_SANITIZE=ON -DKFREEZE_BUILD_BENCH=OFF >/dev/null
+cmake --build "$BUILD-asan" -j "$JOBS"
+ctest --test-dir "$BUILD-asan" -L unit --output-on-failure -j "$JOBS"
+echo "== real-guest tests (label vm)"
+start=$(date +%s)
+ctest --test-dir "$BUILD" -L vm --output-on-failure
+echo "== vm tests took $(( $(date +%s) - start ))s"

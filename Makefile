@@ -35,7 +35,7 @@ bench: build
 	./bench/run.sh $(BUILD)
 
 demo: build
-	./tests/vm/demo.sh $(BUILD)
+	./deploy/demo.sh $(BUILD)
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -1,0 +1,1 @@
+#include "core/report/render_text.h"

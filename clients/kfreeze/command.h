@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 namespace kfreeze::cli {
 
 // Exit statuses shared by every subcommand.
@@ -26,6 +28,6 @@ bool RegisterCommand(const Command& command);
 const std::vector<Command>& Commands();
 
 // Prints "kfreeze: <message>" on stderr and returns `status` (one clear line per error).
-int Fail(int status, std::string_view message);
+int Fail(int status, absl::string_view message);
 
 }  // namespace kfreeze::cli

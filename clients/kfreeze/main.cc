@@ -23,7 +23,7 @@ bool RegisterCommand(const Command& command) {
 
 const std::vector<Command>& Commands() { return Registry(); }
 
-int Fail(int status, std::string_view message) {
+int Fail(int status, absl::string_view message) {
   std::fprintf(stderr, "kfreeze: %.*s\n", static_cast<int>(message.size()), message.data());
   return status;
 }
@@ -33,7 +33,7 @@ int Fail(int status, std::string_view message) {
 int main(int argc, char** argv) {
   using namespace kfreeze::cli;
   std::string usage = "kfreeze <command> [args] [--flags]\ncommands:\n";
-  for (const Command& c : Commands()) absl::StrAppend(&usage, "  ", c.usage, "\n");
+  for (const Command& c : Commands()) absl::StrAppend(&usage, "  ", std::string(c.usage), "\n");
   absl::SetProgramUsageMessage(usage);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() < 2) return Fail(kExitInvalidInput, "missing command; try --help");

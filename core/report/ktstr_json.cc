@@ -7,7 +7,9 @@
 #include <limits>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/time_util.h"
@@ -181,12 +183,12 @@ OrderedJson MessageToJson(const Message& m) {
 
 std::string TypeName(const OrderedJson& j) { return j.type_name(); }
 
-absl::Status TypeError(std::string_view path, std::string_view want, const OrderedJson& got) {
+absl::Status TypeError(absl::string_view path, absl::string_view want, const OrderedJson& got) {
   return absl::InvalidArgumentError(
       absl::StrCat(path, ": expected ", want, ", got ", TypeName(got)));
 }
 
-absl::StatusOr<std::string> HexToBytes(std::string_view path, std::string_view hex) {
+absl::StatusOr<std::string> HexToBytes(absl::string_view path, absl::string_view hex) {
   std::string out;
   if (hex.empty()) return out;
   auto nibble = [](char c) -> int {
@@ -210,7 +212,7 @@ absl::StatusOr<std::string> HexToBytes(std::string_view path, std::string_view h
   return out;
 }
 
-absl::StatusOr<double> JsonToDouble(std::string_view path, const OrderedJson& j) {
+absl::StatusOr<double> JsonToDouble(absl::string_view path, const OrderedJson& j) {
   if (j.is_number()) return j.get<double>();
   if (j.is_string()) {
     const auto& s = j.get_ref<const std::string&>();
@@ -223,7 +225,7 @@ absl::StatusOr<double> JsonToDouble(std::string_view path, const OrderedJson& j)
 
 // Integers must be JSON integers within the field's range (no floats, no strings).
 template <typename T>
-absl::StatusOr<T> JsonToInt(std::string_view path, const OrderedJson& j) {
+absl::StatusOr<T> JsonToInt(absl::string_view path, const OrderedJson& j) {
   if (j.is_number_unsigned()) {
     uint64_t v = j.get<uint64_t>();
     if (v > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
@@ -246,10 +248,10 @@ absl::StatusOr<T> JsonToInt(std::string_view path, const OrderedJson& j) {
   return TypeError(path, "integer", j);
 }
 
-absl::Status JsonToMessage(std::string_view path, const OrderedJson& j, Message* m);
+absl::Status JsonToMessage(absl::string_view path, const OrderedJson& j, Message* m);
 
 // Sets (index < 0) or appends one value of field f.
-absl::Status SetValue(std::string_view path, const OrderedJson& j, const FieldDescriptor* f,
+absl::Status SetValue(absl::string_view path, const OrderedJson& j, const FieldDescriptor* f,
                       Message* m) {
   const Reflection* r = m->GetReflection();
   const bool rep = f->is_repeated();
@@ -331,7 +333,7 @@ bool IsRequired(const FieldDescriptor* f) {
   return !opts.omit_zero();
 }
 
-absl::Status ReadField(std::string_view path, const OrderedJson& j, const FieldDescriptor* f,
+absl::Status ReadField(absl::string_view path, const OrderedJson& j, const FieldDescriptor* f,
                        Message* m) {
   if (f->is_map()) {
     if (!j.is_object()) return TypeError(path, "object", j);
@@ -360,7 +362,7 @@ absl::Status ReadField(std::string_view path, const OrderedJson& j, const FieldD
   return SetValue(path, j, f, m);
 }
 
-absl::Status JsonToMessage(std::string_view path, const OrderedJson& j, Message* m) {
+absl::Status JsonToMessage(absl::string_view path, const OrderedJson& j, Message* m) {
   const Descriptor* d = m->GetDescriptor();
   if (IsTimestamp(d)) {
     if (!j.is_string()) return TypeError(path, "RFC 3339 timestamp", j);

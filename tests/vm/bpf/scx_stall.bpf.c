@@ -1,0 +1,67 @@
+/* scx-stall: a scheduler that starves one task group on purpose.
+ *
+ * Tasks named lab_stall* go to LAB_STALL_DSQ; ops.dispatch moves them to the local DSQ only
+ * during the first lab_stall_after_ns after ops.init. After that they stay queued, and with
+ * timeout_ms = 2000 the kernel watchdog ejects the scheduler with SCX_EXIT_ERROR_STALL
+ * ("runnable task stall"). Everything else runs through SCX_DSQ_GLOBAL, so the guest (and its
+ * command channel) stays responsive until the ejection and after it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "lab_scx.h"
+
+char _license[] SEC("license") = "GPL";
+
+#define LAB_STALL_DSQ 0x5354ULL
+#define LAB_STALL_TIMEOUT_MS 2000
+
+const volatile u64 lab_stall_dsq_id = LAB_STALL_DSQ;
+const volatile u64 lab_stall_after_ns = 4000000000ULL;
+u64 lab_armed_at_ns;
+u64 lab_nr_enq_stall;
+u64 lab_nr_moved;
+u32 lab_stalling;
+s32 lab_init_ret = -1;
+struct lab_exit_record lab_exit_rec;
+
+SEC("struct_ops/lab_stall_enqueue")
+void BPF_PROG(lab_stall_enqueue, struct task_struct *p, u64 enq_flags) {
+  if (lab_comm_is(p, "lab_stall", 9)) {
+    __sync_fetch_and_add(&lab_nr_enq_stall, 1);
+    lab_dsq_insert(p, LAB_STALL_DSQ, SCX_SLICE_DFL, enq_flags);
+  } else {
+    lab_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+  }
+}
+
+SEC("struct_ops/lab_stall_dispatch")
+void BPF_PROG(lab_stall_dispatch, s32 cpu, struct task_struct *prev) {
+  if (bpf_ktime_get_ns() - lab_armed_at_ns >= lab_stall_after_ns) {
+    lab_stalling = 1;
+    return;
+  }
+  if (lab_dsq_move_to_local(LAB_STALL_DSQ)) __sync_fetch_and_add(&lab_nr_moved, 1);
+}
+
+SEC("struct_ops/lab_stall_init")
+s32 BPF_PROG(lab_stall_init) {
+  lab_armed_at_ns = bpf_ktime_get_ns();
+  lab_init_ret = lab_create_dsq(LAB_STALL_DSQ, -1);
+  return lab_init_ret;
+}
+
+SEC("struct_ops/lab_stall_exit")
+void BPF_PROG(lab_stall_exit, struct scx_exit_info *ei) {
+  lab_record_exit(&lab_exit_rec, ei);
+}
+
+SEC(".struct_ops")
+struct sched_ext_ops lab_stall = {
+    .enqueue = (void *)lab_stall_enqueue,
+    .dispatch = (void *)lab_stall_dispatch,
+    .init = (void *)lab_stall_init,
+    .exit = (void *)lab_stall_exit,
+    .timeout_ms = LAB_STALL_TIMEOUT_MS,
+    .name = "lab_stall",
+};

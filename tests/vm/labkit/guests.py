@@ -1,0 +1,279 @@
+"""Guest lifecycle: boot (with retries and accelerator fallback), command execution, teardown.
+
+A guest's state is its run dir (<cache>/run/<name>/) with meta.json; the RAM file lives in
+/dev/shm and the sockets in the run dir (or a short /tmp dir when that path is too long).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from . import accel, builder, cmdchannel, initramfs, paths
+from .console import ConsoleWatch
+from .locks import locked
+from .proc import LabError, log
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+POLL_SECONDS = 0.2
+# Without KVM trouble init shows up in 2-3 s under KVM and ~8 s under TCG.
+KVM_INIT_TIMEOUT = 30
+TCG_INIT_TIMEOUT = 120
+DEFAULT_READY_TIMEOUT = 300
+DEFAULT_RETRIES = 3
+# Attempts from this index on use single-threaded TCG, which avoids the int3 flake.
+SINGLE_THREAD_FROM_ATTEMPT = 2
+STOP_GRACE_SECONDS = 10
+CHANNEL_PING_TIMEOUT = 60
+
+
+def _check_name(name: str) -> None:
+    if not NAME_RE.match(name):
+        raise LabError(f"bad guest name {name!r}: use 1-40 of [A-Za-z0-9_.-], starting alphanumeric")
+
+
+def _meta_path(name: str) -> Path:
+    return paths.run_dir(name) / "meta.json"
+
+
+def load_meta(name: str) -> dict:
+    _check_name(name)
+    mp = _meta_path(name)
+    if not mp.exists():
+        raise LabError(f"guest {name!r} is not up (no {mp})")
+    return json.loads(mp.read_text())
+
+
+def _pid_is_our_qemu(pid: int, ram: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return ram.encode() in cmdline
+
+
+def is_running(meta: dict) -> bool:
+    return _pid_is_our_qemu(meta["pid"], meta["ram"])
+
+
+def _kill(pid: int, ram: str) -> None:
+    if not _pid_is_our_qemu(pid, ram):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while time.monotonic() < deadline and _pid_is_our_qemu(pid, ram):
+        time.sleep(0.05)
+        _reap(pid)
+    if _pid_is_our_qemu(pid, ram):
+        os.kill(pid, signal.SIGKILL)
+        while _pid_is_our_qemu(pid, ram):
+            time.sleep(0.05)
+            _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    """QEMU is our child only while `lab up` runs; reap it then so no zombie stays."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _files(name: str) -> dict:
+    rdir = paths.run_dir(name)
+    sdir = paths.socket_dir(name)
+    return {
+        "rundir": rdir,
+        "sockdir": sdir,
+        "ram": paths.ram_file(name),
+        "qmp": sdir / "qmp.sock",
+        "cmd": sdir / "cmd.sock",
+        "console": rdir / "console.log",
+        "qemu_log": rdir / "qemu.log",
+        "initrd": rdir / "initrd.cpio.gz",
+    }
+
+
+def _remove_runtime_files(name: str) -> None:
+    """Everything but the logs, which stay for post-mortems until the next `up`."""
+    f = _files(name)
+    for key in ("ram", "qmp", "cmd", "initrd"):
+        Path(f[key]).unlink(missing_ok=True)
+    _meta_path(name).unlink(missing_ok=True)
+    if f["sockdir"] != f["rundir"]:
+        shutil.rmtree(f["sockdir"], ignore_errors=True)
+
+
+def _qemu_command(name: str, f: dict, kernel: dict, opts: dict, accel_name: str, threads: str) -> list:
+    append = ["console=ttyS0", "panic=-1", "quiet", "psi=1", f"kfreeze.name={name}"]
+    if opts["kaslr"] == "off":
+        append.append("nokaslr")
+    mem = opts["mem"]
+    return [
+        "qemu-system-x86_64", "-name", f"kfreeze-{name}", "-nodefaults", "-no-user-config",
+        *accel.qemu_args(accel_name, threads),
+        "-m", f"{mem}M", "-smp", str(opts["cpus"]),
+        "-object", f"memory-backend-file,id=mem0,size={mem}M,mem-path={f['ram']},share=on",
+        "-machine", "q35,memory-backend=mem0",
+        "-kernel", kernel["vmlinuz"], "-initrd", str(f["initrd"]), "-append", " ".join(append),
+        "-display", "none", "-vga", "none", "-no-reboot", "-nic", "none",
+        "-serial", f"file:{f['console']}",
+        "-serial", f"unix:{f['cmd']},server=on,wait=off",
+        "-qmp", f"unix:{f['qmp']},server=on,wait=off",
+    ]
+
+
+class BootFailure(Exception):
+    def __init__(self, msg: str, retry: bool):
+        super().__init__(msg)
+        self.retry = retry
+
+
+def _boot_once(name, f, kernel, opts, accel_name, threads) -> subprocess.Popen:
+    """Starts QEMU and waits for the scenario's ready line; raises BootFailure otherwise."""
+    for key in ("ram", "qmp", "cmd", "console"):
+        Path(f[key]).unlink(missing_ok=True)
+    cmd = _qemu_command(name, f, kernel, opts, accel_name, threads)
+    (f["rundir"] / "qemu.cmdline").write_text(" ".join(cmd) + "\n")
+    with open(f["qemu_log"], "wb") as qlog:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=qlog, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    watch = ConsoleWatch(f["console"])
+    start = time.monotonic()
+    init_timeout = KVM_INIT_TIMEOUT if accel_name == "kvm" else TCG_INIT_TIMEOUT
+
+    def fail(msg, retry):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise BootFailure(msg, retry)
+
+    while True:
+        time.sleep(POLL_SECONDS)
+        watch.poll()
+        elapsed = time.monotonic() - start
+        if watch.ready():
+            return proc
+        panic = watch.panic_line()
+        if panic:
+            fail(f"guest panicked: {panic}\n--- console tail ---\n{watch.tail()}", retry=True)
+        if proc.poll() is not None:
+            qlog_text = Path(f["qemu_log"]).read_text(errors="replace").strip()
+            fail(f"QEMU exited with {proc.returncode}: {qlog_text}\n--- console tail ---\n{watch.tail()}",
+                 retry=False)
+        rc = watch.scenario_exit()
+        if rc is not None:
+            fail(f"scenario exited (rc={rc}) without printing KFREEZE-SCENARIO-READY\n"
+                 f"--- console tail ---\n{watch.tail()}", retry=False)
+        if not watch.reached_init() and elapsed > init_timeout:
+            fail(f"no init after {init_timeout}s under {accel_name}\n--- console tail ---\n{watch.tail()}",
+                 retry=True)
+        if elapsed > opts["timeout"]:
+            fail(f"scenario not ready after {opts['timeout']}s\n--- console tail ---\n{watch.tail()}",
+                 retry=False)
+
+
+def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_accel: str,
+       timeout: float, extra_files: list) -> dict:
+    _check_name(name)
+    if not scenario.is_file():
+        raise LabError(f"scenario {scenario} is not a file")
+    with locked(paths.run_root() / f"{name}.lock"):
+        mp = _meta_path(name)
+        if mp.exists():
+            old = json.loads(mp.read_text())
+            if is_running(old):
+                raise LabError(f"guest {name!r} is already up (pid {old['pid']}); run `lab down {name}` first")
+            _remove_runtime_files(name)
+        built = builder.ensure_built()
+        kernel = built["kernel"]
+        f = _files(name)
+        f["rundir"].mkdir(parents=True, exist_ok=True)
+        f["sockdir"].mkdir(parents=True, exist_ok=True)
+        overlay = f["rundir"] / "overlay.cpio.gz"
+        initramfs.build_overlay(scenario, extra_files, overlay)
+        initramfs.assemble(built["initramfs"], overlay, f["initrd"])
+        overlay.unlink()
+
+        opts = {"cpus": cpus, "mem": mem, "kaslr": kaslr, "timeout": timeout}
+        accels, note = accel.plan(requested_accel)
+        max_retries = int(os.environ.get("KFREEZE_VM_BOOT_RETRIES", DEFAULT_RETRIES))
+        retries = 0
+        failures = []
+        proc = None
+        start = time.monotonic()
+        for accel_name in accels:
+            attempt = 0
+            while proc is None:
+                threads = "single" if attempt >= SINGLE_THREAD_FROM_ATTEMPT else "multi"
+                t0 = time.monotonic()
+                try:
+                    proc = _boot_once(name, f, kernel, opts, accel_name, threads)
+                    boot_seconds = time.monotonic() - t0
+                    used_accel, used_threads = accel_name, threads
+                except BootFailure as e:
+                    failures.append(f"[{accel_name} attempt {attempt + 1}] {e}")
+                    log(f"{name}: boot attempt {attempt + 1} under {accel_name} failed: {str(e).splitlines()[0]}")
+                    if accel_name == "kvm":
+                        note = f"kvm boot failed ({str(e).splitlines()[0]}); fell back to tcg"
+                        break
+                    if not e.retry or retries >= max_retries:
+                        _remove_runtime_files(name)
+                        raise LabError(f"guest {name!r} did not come up:\n" + "\n".join(failures)) from None
+                    retries += 1
+                    attempt += 1
+            if proc is not None:
+                break
+        meta = {
+            "name": name, "pid": proc.pid, "ram": str(f["ram"]), "qmp": str(f["qmp"]),
+            "console": str(f["console"]), "cmd": str(f["cmd"]), "accel": used_accel,
+            "tcg_threads": used_threads if used_accel == "tcg" else "", "accel_note": note,
+            "retries": retries, "boot_seconds": round(boot_seconds, 2),
+            "total_seconds": round(time.monotonic() - start, 2), "kernel": kernel["release"],
+            "kernel_package": f"{kernel['package']} {kernel['version']}", "kaslr": kaslr,
+            "cpus": cpus, "mem_mib": mem, "scenario": str(scenario.resolve()), "rundir": str(f["rundir"]),
+        }
+        mp.write_text(json.dumps(meta, indent=1) + "\n")
+    try:
+        exec_script(name, "true", CHANNEL_PING_TIMEOUT)
+    except LabError as e:
+        down(name)
+        raise LabError(f"guest {name!r} booted but its command channel does not answer: {e}") from None
+    return meta
+
+
+def exec_script(name: str, script: str, timeout: float) -> cmdchannel.CommandResult:
+    meta = load_meta(name)
+    if not is_running(meta):
+        raise LabError(f"guest {name!r}: QEMU (pid {meta['pid']}) is not running; see {meta['console']}")
+    with locked(paths.run_dir(name) / "cmd.lock"):
+        return cmdchannel.run_script(Path(meta["cmd"]), script, timeout)
+
+
+def down(name: str) -> bool:
+    """Stops the guest and removes its RAM file and sockets. False if it was not up."""
+    _check_name(name)
+    with locked(paths.run_root() / f"{name}.lock"):
+        mp = _meta_path(name)
+        if not mp.exists():
+            _remove_runtime_files(name)
+            return False
+        meta = json.loads(mp.read_text())
+        _kill(meta["pid"], meta["ram"])
+        _remove_runtime_files(name)
+        return True
+
+
+def list_guests() -> list:
+    root = paths.run_root()
+    out = []
+    if root.exists():
+        for mp in sorted(root.glob("*/meta.json")):
+            meta = json.loads(mp.read_text())
+            meta["running"] = is_running(meta)
+            out.append(meta)
+    return out

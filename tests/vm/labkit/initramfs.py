@@ -1,0 +1,76 @@
+"""The guest's userland: busybox-static, bookworm bpftool and its libraries, the lab's scripts,
+BPF objects and workloads (base image, built once) plus a per-guest overlay with the scenario.
+
+Linux accepts concatenated gzip'd cpio archives, so a guest's initrd is base + overlay.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+from . import paths
+from .cpio import CpioWriter
+from .proc import LabError, run
+
+BUSYBOX = Path("/bin/busybox")
+BPFTOOL = Path("/usr/sbin/bpftool")
+GUEST_DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "lib64", "lib/x86_64-linux-gnu", "etc", "proc",
+              "sys", "dev", "tmp", "run", "root", "lab/bpf", "lab/bin", "lab/add")
+LDD_PATH_RE = re.compile(r"(/\S+) \(0x")
+
+
+def _shared_libs(binary: Path) -> list:
+    out = run(["ldd", binary]).stdout.decode()
+    libs = [m.group(1) for m in LDD_PATH_RE.finditer(out)]
+    if not libs:
+        raise LabError(f"ldd {binary}: no libraries found\n{out}")
+    return libs
+
+
+def build_base(build_dir: Path, out: Path) -> None:
+    if not BUSYBOX.exists() or b"statically linked" not in run(["file", BUSYBOX]).stdout:
+        raise LabError(f"{BUSYBOX} is not busybox-static: run deploy/install-deps.sh")
+    w = CpioWriter()
+    for d in GUEST_DIRS:
+        w.dir(d)
+    # The kernel opens /dev/console for /init before devtmpfs is mounted.
+    w.chardev("dev/console", 5, 1)
+    w.chardev("dev/null", 1, 3, 0o666)
+    w.file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
+    for applet in run([BUSYBOX, "--list"]).stdout.decode().split():
+        if applet != "busybox":
+            w.symlink(f"bin/{applet}", "busybox")
+    w.file("usr/sbin/bpftool", BPFTOOL.read_bytes(), 0o755)
+    for lib in _shared_libs(BPFTOOL):
+        w.file(lib, Path(lib).resolve().read_bytes(), 0o755)
+    w.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
+    w.file("etc/group", b"root:x:0:\n")
+    for src in sorted(paths.GUEST_SRC_DIR.iterdir()):
+        if src.name == "init":
+            w.file("init", src.read_bytes(), 0o755)
+        elif src.name == "inittab":
+            w.file("etc/inittab", src.read_bytes())
+        else:
+            w.file(f"lab/{src.name}", src.read_bytes(), 0o755)
+    for obj in sorted((build_dir / "bpf").glob("*.o")):
+        w.file(f"lab/bpf/{obj.name}", obj.read_bytes())
+    for exe in sorted((build_dir / "bin").iterdir()):
+        w.file(f"lab/bin/{exe.name}", exe.read_bytes(), 0o755)
+    out.write_bytes(w.gzipped())
+
+
+def build_overlay(scenario: Path, extra_files: list, out: Path) -> None:
+    """extra_files: (host path, guest path) pairs from `lab up --add`."""
+    w = CpioWriter()
+    w.file("lab/scenario", scenario.read_bytes(), 0o755)
+    for host, guest in extra_files:
+        mode = 0o755 if host.stat().st_mode & 0o111 else 0o644
+        w.file(guest, host.read_bytes(), mode)
+    out.write_bytes(w.gzipped())
+
+
+def assemble(base: Path, overlay: Path, out: Path) -> None:
+    with open(out, "wb") as dst:
+        for part in (base, overlay):
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, dst)

@@ -1,0 +1,57 @@
+// SymbolIndex: the guest kernel's symbols (decoded from kallsyms), looked up by name or address.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/base/types.h"
+
+namespace kfreeze {
+
+struct Symbol {
+  absl::string_view name;  // owned by the SymbolIndex
+  Kva address;
+  char type = '?';  // nm-style type letter ('T' text, 'D' data, 'b' local bss, ...)
+};
+
+struct SymbolAtAddress {
+  Symbol symbol;
+  uint64_t offset = 0;  // address - symbol.address
+};
+
+class SymbolIndex {
+ public:
+  struct Entry {
+    std::string name;
+    uint64_t address = 0;
+    char type = '?';
+  };
+  SymbolIndex() = default;
+  explicit SymbolIndex(std::vector<Entry> entries);
+  SymbolIndex(SymbolIndex&&) = default;
+  SymbolIndex& operator=(SymbolIndex&&) = default;
+
+  size_t size() const { return symbols_.size(); }
+  const Symbol& at(size_t i) const { return symbols_[i]; }
+
+  // A global (upper-case type) symbol wins over a local one of the same name.
+  std::optional<Symbol> Find(absl::string_view name) const;
+  // NotFound naming the symbol when absent.
+  absl::StatusOr<Kva> Require(absl::string_view name) const;
+  std::vector<Symbol> FindAll(absl::string_view name) const;
+  // The closest symbol at or below `address`, if the distance is below `max_offset`.
+  std::optional<SymbolAtAddress> Lookup(Kva address, uint64_t max_offset = 1 << 20) const;
+
+ private:
+  std::vector<std::string> names_;  // stable storage; Symbol::name views into it
+  std::vector<Symbol> symbols_;     // kallsyms order
+  std::vector<uint32_t> by_address_;
+  absl::flat_hash_map<absl::string_view, uint32_t> by_name_;
+};
+
+}  // namespace kfreeze

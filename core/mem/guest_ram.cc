@@ -1,0 +1,144 @@
+// GuestRam: read-only mmap of the shared RAM file plus region lookups and guarded copies.
+#include "core/mem/guest_ram.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/checked.h"
+#include "core/base/status.h"
+#include "core/mem/sigbus_guard.h"
+
+namespace kfreeze {
+
+absl::StatusOr<std::unique_ptr<GuestRam>> GuestRam::OpenFile(const std::string& path,
+                                                             std::optional<RamLayout> layout) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  }
+  return Map(fd, path, std::move(layout));
+}
+
+absl::StatusOr<std::unique_ptr<GuestRam>> GuestRam::OpenFd(int fd,
+                                                           std::optional<RamLayout> layout) {
+  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("dup fd ", fd, ": ", std::strerror(errno)));
+  }
+  return Map(dup_fd, absl::StrCat("fd:", fd), std::move(layout));
+}
+
+absl::StatusOr<std::unique_ptr<GuestRam>> GuestRam::Map(int owned_fd, std::string source,
+                                                        std::optional<RamLayout> layout) {
+  std::unique_ptr<GuestRam> ram(new GuestRam());
+  ram->fd_ = owned_fd;
+  ram->source_ = std::move(source);
+  struct stat st;
+  if (fstat(owned_fd, &st) != 0) {
+    return absl::InternalError(absl::StrCat("fstat ", ram->source_, ": ", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ram->source_, " is not a non-empty regular file (RAM backing)"));
+  }
+  ram->file_bytes_ = static_cast<uint64_t>(st.st_size);
+  ram->layout_ = layout ? std::move(*layout) : RamLayout::Q35(ram->file_bytes_);
+  if (ram->layout_.FileBytesNeeded() > ram->file_bytes_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RAM layout ", ram->layout_.ToString(), " needs ", ram->layout_.FileBytesNeeded(),
+        " bytes but ", ram->source_, " has ", ram->file_bytes_));
+  }
+  void* base = mmap(nullptr, ram->file_bytes_, PROT_READ, MAP_SHARED, owned_fd, 0);
+  if (base == MAP_FAILED) {
+    return absl::InternalError(absl::StrCat("mmap ", ram->source_, ": ", std::strerror(errno)));
+  }
+  ram->base_ = static_cast<const uint8_t*>(base);
+  return ram;
+}
+
+GuestRam::~GuestRam() {
+  if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), file_bytes_);
+  if (fd_ >= 0) close(fd_);
+}
+
+const RamRegion* GuestRam::FindRegion(uint64_t pa) const {
+  const std::vector<RamRegion>& regions = layout_.regions();
+  auto it = std::upper_bound(regions.begin(), regions.end(), pa,
+                             [](uint64_t v, const RamRegion& r) { return v < r.gpa.value; });
+  if (it == regions.begin()) return nullptr;
+  --it;
+  return pa - it->gpa.value < it->size ? &*it : nullptr;
+}
+
+absl::Status GuestRam::LostError(Pa pa) const {
+  return FaultError(pa, absl::StrCat("guest RAM ", source_, " shrank or vanished (SIGBUS)"));
+}
+
+absl::StatusOr<uint64_t> GuestRam::ContiguousBytes(Pa pa, uint64_t want) const {
+  const RamRegion* region = FindRegion(pa.value);
+  if (region == nullptr) return FaultError(pa, "not in guest RAM");
+  return std::min(want, region->size - (pa.value - region->gpa.value));
+}
+
+absl::Status GuestRam::Read(Pa pa, std::span<uint8_t> out) const {
+  uint64_t done = 0;
+  while (done < out.size()) {
+    Pa at = pa + done;
+    if (at.value < pa.value) return FaultError(pa, "read wraps the physical address space");
+    if (lost()) return LostError(at);
+    const RamRegion* region = FindRegion(at.value);
+    if (region == nullptr) return FaultError(at, "not in guest RAM");
+    uint64_t in_region = at.value - region->gpa.value;
+    uint64_t n = std::min<uint64_t>(out.size() - done, region->size - in_region);
+    if (!internal::GuardedCopy(out.data() + done, base_ + region->file_offset + in_region, n)) {
+      lost_.store(true, std::memory_order_relaxed);
+      return LostError(at);
+    }
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> GuestRam::ReadU64(Pa pa) const {
+  uint64_t value = 0;
+  absl::Status s = Read(pa, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&value), 8));
+  if (!s.ok()) return s;
+  return value;
+}
+
+absl::StatusOr<std::optional<Pa>> GuestRam::FindPage(const PagePattern& pattern, Pa from) const {
+  if (pattern.bytes.size() != pattern.mask.size() || pattern.bytes.empty() ||
+      pattern.bytes.size() > 64 || pattern.page_size < pattern.bytes.size() ||
+      (pattern.page_size & (pattern.page_size - 1)) != 0) {
+    return absl::InvalidArgumentError("bad page pattern");
+  }
+  const uint64_t ps = pattern.page_size;
+  for (const RamRegion& region : layout_.regions()) {
+    uint64_t region_end = region.gpa.value + region.size;
+    uint64_t start = std::max(from.value, region.gpa.value);
+    std::optional<uint64_t> aligned = CheckedAdd(start, ps - 1);
+    if (!aligned) break;
+    start = *aligned & ~(ps - 1);
+    if (start >= region_end || region_end - start < pattern.bytes.size()) continue;
+    uint64_t count = (region_end - start - pattern.bytes.size()) / ps + 1;
+    if (lost()) return LostError(Pa(start));
+    int64_t hit = internal::GuardedFindBlock(base_ + region.file_offset + (start - region.gpa.value),
+                                             count, ps, pattern.bytes.data(), pattern.mask.data(),
+                                             pattern.bytes.size());
+    if (hit < 0) {
+      lost_.store(true, std::memory_order_relaxed);
+      return LostError(Pa(start));
+    }
+    if (static_cast<uint64_t>(hit) < count) return Pa(start + static_cast<uint64_t>(hit) * ps);
+  }
+  return std::optional<Pa>();
+}
+
+}  // namespace kfreeze

@@ -1,0 +1,72 @@
+// Typed, bounded reads of guest kernel memory by virtual address. Each Reader owns a small
+// translation cache (a software TLB) and is meant for one thread; create one per walk or dump.
+// Reads crossing a page or mapping boundary translate every piece separately.
+// Not checked here: that the object at an address has the type the caller assumes.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/base/caps.h"
+#include "core/base/types.h"
+#include "core/mem/translator.h"
+
+namespace kfreeze {
+
+class Reader {
+ public:
+  explicit Reader(const Translator& translator);
+
+  absl::StatusOr<Pa> Translate(Kva va);
+  absl::Status ReadVirt(Kva va, std::span<uint8_t> out);
+  absl::Status ReadPhys(Pa pa, std::span<uint8_t> out) const;
+
+  template <typename T>
+  absl::StatusOr<T> Read(Kva va) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    T value;
+    absl::Status s = ReadVirt(va, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&value), sizeof(T)));
+    if (!s.ok()) return s;
+    return value;
+  }
+  absl::StatusOr<uint8_t> ReadU8(Kva va) { return Read<uint8_t>(va); }
+  absl::StatusOr<uint16_t> ReadU16(Kva va) { return Read<uint16_t>(va); }
+  absl::StatusOr<uint32_t> ReadU32(Kva va) { return Read<uint32_t>(va); }
+  absl::StatusOr<int32_t> ReadS32(Kva va) { return Read<int32_t>(va); }
+  absl::StatusOr<uint64_t> ReadU64(Kva va) { return Read<uint64_t>(va); }
+  absl::StatusOr<Kva> ReadPtr(Kva va);
+
+  // `size` bytes into a new buffer; size is capped by caps::kMaxSingleReadBytes.
+  absl::StatusOr<std::vector<uint8_t>> ReadBytes(Kva va, uint64_t size);
+  // A NUL-terminated string of at most max_len bytes (DataLoss if no NUL within max_len).
+  absl::StatusOr<std::string> ReadCString(Kva va, size_t max_len = caps::kMaxCStringLength);
+  // A fixed-size char array (e.g. comm[16]): up to the first NUL, never more than `size`.
+  absl::StatusOr<std::string> ReadCharArray(Kva va, size_t size);
+
+  const Translator& translator() const { return translator_; }
+  uint64_t cache_hits() const { return hits_; }
+  uint64_t cache_misses() const { return misses_; }
+  void ClearCache();
+
+ private:
+  struct CacheEntry {
+    uint64_t tag = ~0ull;  // va >> leaf shift; ~0 never matches a canonical kernel address
+    uint64_t pa_base = 0;
+  };
+  static constexpr int kLeafKinds = 3;  // 4K, 2M, 1G
+  static constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
+
+  absl::StatusOr<Translation> TranslateCached(Kva va);
+
+  Translator translator_;
+  std::array<std::array<CacheEntry, caps::kTranslationCacheSlots>, kLeafKinds> cache_;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+};
+
+}  // namespace kfreeze

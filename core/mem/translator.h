@@ -1,0 +1,65 @@
+// Kernel virtual -> guest physical for x86-64 Linux: the kernel image (linear, phys_base), the
+// direct map (linear, page_offset_base) and a software 4/5-level page walk for everything else.
+// The Translator is immutable and thread-safe; caching lives in each Reader (one per thread).
+// Not checked here: whether the translated page holds what the caller expects.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "core/base/types.h"
+#include "core/mem/guest_ram.h"
+
+namespace kfreeze {
+
+// __START_KERNEL_map (arch/x86/include/asm/page_64_types.h).
+inline constexpr uint64_t kStartKernelMap = 0xffffffff80000000ull;
+// KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE: the image lives in the first 1 GiB above the map.
+inline constexpr uint64_t kKernelImageMaxSize = 1ull << 30;
+inline constexpr uint64_t kPageSize = 4096;
+
+struct PagingConfig {
+  // Kernel image: pa = va - __START_KERNEL_map + phys_base for va in [image_start, image_end).
+  uint64_t phys_base = 0;
+  uint64_t image_start = kStartKernelMap;
+  uint64_t image_end = kStartKernelMap + kKernelImageMaxSize;
+  // Direct map: pa = va - page_offset_base for va in [page_offset_base, + direct_map_bytes).
+  std::optional<uint64_t> page_offset_base;
+  uint64_t direct_map_bytes = 0;
+  // Page walk root (init_top_pgt's physical address or CR3 & PTE_PFN_MASK) and depth (4 or 5).
+  std::optional<Pa> root;
+  int levels = 4;
+};
+
+enum class TranslationPath : uint8_t { kDirectMap, kKernelImage, kPageWalk };
+
+struct Translation {
+  Pa pa;
+  // Bytes from `pa` that stay physically contiguous under the same mapping (to the leaf's end).
+  uint64_t contiguous = 0;
+  TranslationPath path = TranslationPath::kPageWalk;
+  // Leaf size for page walks (4K, 2M, 1G); 0 for the linear paths.
+  uint64_t leaf_bytes = 0;
+};
+
+class Translator {
+ public:
+  Translator(const GuestRam& ram, PagingConfig config);
+
+  // Linear paths first (direct map, then kernel image), then the page walk.
+  absl::StatusOr<Translation> Translate(Kva va) const;
+  // Page walk only, from config().root.
+  absl::StatusOr<Translation> Walk(Kva va) const;
+  // Same linear ranges, different page-table root (e.g. a vCPU's CR3 for user addresses).
+  Translator WithRoot(Pa root) const;
+
+  const PagingConfig& config() const { return config_; }
+  const GuestRam& ram() const { return *ram_; }
+
+ private:
+  const GuestRam* ram_;
+  PagingConfig config_;
+};
+
+}  // namespace kfreeze

@@ -1,0 +1,185 @@
+// QMP client: newline-delimited JSON over a unix stream socket, poll()-based timeouts.
+#include "core/qmp/qmp_client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/base/status.h"
+
+namespace kfreeze {
+namespace {
+
+// Events kept for TakeEvents(); older ones are dropped (callers poll them between freezes).
+constexpr size_t kMaxBufferedEvents = 256;
+
+int PollTimeoutMs(absl::Time deadline) {
+  absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));
+}
+
+// obj[key] if it is a string; json::value() would throw on a type mismatch.
+std::string StringField(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<QmpClient>> QmpClient::Connect(const std::string& socket_path,
+                                                              absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("QMP socket path too long: ", socket_path));
+  }
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = errno;
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("connect ", socket_path, ": ", std::strerror(err)));
+  }
+  std::unique_ptr<QmpClient> client(new QmpClient(fd));
+  absl::MutexLock lock(&client->mu_);
+  KF_ASSIGN_OR_RETURN(nlohmann::json greeting, client->ReadMessage(deadline));
+  if (!greeting.is_object() || !greeting.contains("QMP")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(socket_path, " did not greet with QMP: ", greeting.dump()));
+  }
+  client->greeting_ = std::move(greeting);
+  KF_RETURN_IF_ERROR(client->ExecuteLocked("qmp_capabilities", nullptr, deadline).status());
+  return client;
+}
+
+QmpClient::~QmpClient() { close(fd_); }
+
+absl::Status QmpClient::WriteAll(const std::string& data, absl::Time deadline) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd_, POLLOUT, 0};
+      int r = poll(&p, 1, PollTimeoutMs(deadline));
+      if (r == 0) return absl::DeadlineExceededError("QMP write timed out");
+      continue;
+    }
+    return absl::UnavailableError(absl::StrCat("QMP write: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<nlohmann::json> QmpClient::ReadMessage(absl::Time deadline) {
+  while (true) {
+    size_t newline = buffer_.find('\n');
+    if (newline != std::string::npos) {
+      std::string line = buffer_.substr(0, newline);
+      buffer_.erase(0, newline + 1);
+      if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+      nlohmann::json msg = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (msg.is_discarded()) return absl::DataLossError(absl::StrCat("QMP sent invalid JSON: ", line));
+      return msg;
+    }
+    if (buffer_.size() > caps::kMaxQmpReplyBytes) {
+      return absl::DataLossError(absl::StrCat("QMP message exceeds ", caps::kMaxQmpReplyBytes, " bytes"));
+    }
+    pollfd p{fd_, POLLIN, 0};
+    int r = poll(&p, 1, PollTimeoutMs(deadline));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return absl::DeadlineExceededError("QMP reply timed out");
+    char chunk[65536];
+    ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
+    if (n == 0) return absl::UnavailableError("QMP socket closed by QEMU");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return absl::UnavailableError(absl::StrCat("QMP read: ", std::strerror(errno)));
+    }
+    buffer_.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+absl::StatusOr<nlohmann::json> QmpClient::ExecuteLocked(absl::string_view command,
+                                                        const nlohmann::json& arguments,
+                                                        absl::Time deadline) {
+  const uint64_t id = next_id_++;
+  nlohmann::json request = {{"execute", std::string(command)}, {"id", id}};
+  if (!arguments.is_null()) request["arguments"] = arguments;
+  KF_RETURN_IF_ERROR(WriteAll(request.dump() + "\n", deadline));
+  for (int skipped = 0; skipped <= caps::kMaxQmpEventsPerReply; ++skipped) {
+    KF_ASSIGN_OR_RETURN(nlohmann::json msg, ReadMessage(deadline));
+    if (!msg.is_object()) continue;
+    if (msg.contains("event")) {
+      if (events_.size() >= kMaxBufferedEvents) events_.pop_front();
+      events_.push_back(std::move(msg));
+      continue;
+    }
+    // Replies to earlier, timed-out requests carry their own ids: drop them.
+    auto id_it = msg.find("id");
+    if (id_it == msg.end() || !id_it->is_number_unsigned() || id_it->get<uint64_t>() != id) continue;
+    if (auto ret = msg.find("return"); ret != msg.end()) return *ret;
+    if (auto err = msg.find("error"); err != msg.end() && err->is_object()) {
+      std::string cls = StringField(*err, "class");
+      std::string desc = StringField(*err, "desc");
+      return absl::FailedPreconditionError(absl::StrCat("QMP ", command, ": ", cls, ": ", desc));
+    }
+    return absl::DataLossError(absl::StrCat("QMP reply without return/error: ", msg.dump()));
+  }
+  return absl::DataLossError(absl::StrCat("QMP ", command, ": more than ",
+                                          caps::kMaxQmpEventsPerReply, " events before the reply"));
+}
+
+absl::StatusOr<nlohmann::json> QmpClient::Execute(absl::string_view command,
+                                                  const nlohmann::json& arguments,
+                                                  absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  return ExecuteLocked(command, arguments, deadline);
+}
+
+absl::StatusOr<std::string> QmpClient::HumanMonitorCommand(absl::string_view command_line,
+                                                           absl::Duration timeout) {
+  KF_ASSIGN_OR_RETURN(nlohmann::json ret,
+                      Execute("human-monitor-command",
+                              {{"command-line", std::string(command_line)}}, timeout));
+  if (!ret.is_string()) return absl::DataLossError("human-monitor-command returned a non-string");
+  return ret.get<std::string>();
+}
+
+absl::Status QmpClient::Stop(absl::Duration timeout) { return Execute("stop", nullptr, timeout).status(); }
+
+absl::Status QmpClient::Cont(absl::Duration timeout) { return Execute("cont", nullptr, timeout).status(); }
+
+absl::StatusOr<VmRunState> QmpClient::QueryStatus(absl::Duration timeout) {
+  KF_ASSIGN_OR_RETURN(nlohmann::json ret, Execute("query-status", nullptr, timeout));
+  if (!ret.is_object() || !ret.contains("running") || !ret["running"].is_boolean()) {
+    return absl::DataLossError(absl::StrCat("query-status: unexpected reply ", ret.dump()));
+  }
+  VmRunState state;
+  state.running = ret["running"].get<bool>();
+  state.status = StringField(ret, "status");
+  return state;
+}
+
+std::vector<nlohmann::json> QmpClient::TakeEvents() {
+  absl::MutexLock lock(&mu_);
+  std::vector<nlohmann::json> out(std::make_move_iterator(events_.begin()),
+                                  std::make_move_iterator(events_.end()));
+  events_.clear();
+  return out;
+}
+
+}  // namespace kfreeze

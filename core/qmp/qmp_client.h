@@ -1,0 +1,67 @@
+// A QEMU Machine Protocol client over a unix socket: handshake, commands with ids and timeouts,
+// HMP passthrough, and the VM run-state calls the freeze path needs (stop, cont, query-status).
+// Thread-safe: calls are serialised; asynchronous events seen meanwhile are kept (bounded).
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/base/caps.h"
+
+namespace kfreeze {
+
+struct VmRunState {
+  bool running = false;
+  std::string status;  // QEMU RunState: "running", "paused", "shutdown", ...
+};
+
+class QmpClient {
+ public:
+  // Connects, reads the greeting and negotiates capabilities, all within `timeout`.
+  static absl::StatusOr<std::unique_ptr<QmpClient>> Connect(
+      const std::string& socket_path, absl::Duration timeout = caps::kQmpDefaultTimeout);
+  ~QmpClient();
+  QmpClient(const QmpClient&) = delete;
+  QmpClient& operator=(const QmpClient&) = delete;
+
+  // Runs `command`; returns the "return" value. QMP errors -> FailedPrecondition with class and
+  // description; no reply in time -> DeadlineExceeded; closed socket -> Unavailable.
+  absl::StatusOr<nlohmann::json> Execute(absl::string_view command,
+                                         const nlohmann::json& arguments = nullptr,
+                                         absl::Duration timeout = caps::kQmpDefaultTimeout);
+  // HMP command through human-monitor-command; returns its text output.
+  absl::StatusOr<std::string> HumanMonitorCommand(absl::string_view command_line,
+                                                  absl::Duration timeout = caps::kQmpDefaultTimeout);
+  absl::Status Stop(absl::Duration timeout = caps::kQmpDefaultTimeout);
+  absl::Status Cont(absl::Duration timeout = caps::kQmpDefaultTimeout);
+  absl::StatusOr<VmRunState> QueryStatus(absl::Duration timeout = caps::kQmpDefaultTimeout);
+
+  const nlohmann::json& greeting() const { return greeting_; }
+  // Events received while waiting for replies, oldest first; clears the buffer.
+  std::vector<nlohmann::json> TakeEvents();
+
+ private:
+  explicit QmpClient(int fd) : fd_(fd) {}
+  absl::StatusOr<nlohmann::json> ReadMessage(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteAll(const std::string& data, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<nlohmann::json> ExecuteLocked(absl::string_view command,
+                                               const nlohmann::json& arguments, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const int fd_;
+  nlohmann::json greeting_;
+  absl::Mutex mu_;
+  std::string buffer_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::deque<nlohmann::json> events_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kfreeze

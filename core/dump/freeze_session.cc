@@ -1,0 +1,230 @@
+#include "core/dump/freeze_session.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/base/reasons.h"
+#include "core/dump/deadline.h"
+#include "core/dump/resume_guard.h"
+#include "core/dump/run_phases.h"
+#include "core/dump/string_views.h"
+
+namespace kfreeze::dump {
+namespace {
+
+using Clock = Deadline::Clock;
+using kfreeze::v1::DegradedFailureDumpReport;
+using kfreeze::v1::DumpEnvelope;
+using kfreeze::v1::FailureDumpReport;
+using kfreeze::v1::PhaseTiming;
+
+// vcpu_regs holds one slot per vCPU index; a hole (index never reported) stays an empty slot.
+// Beyond this index the parser's own cap already rejected the text.
+constexpr uint32_t kMaxVcpuSlots = 4096;
+
+PhaseTiming Timing(std::string_view phase, uint64_t us) {
+  PhaseTiming t;
+  t.set_phase(std::string(phase));
+  t.set_duration_us(us);
+  return t;
+}
+
+void SetCapturedAt(DumpEnvelope& envelope) {
+  absl::Time now = absl::Now();
+  int64_t nanos = absl::ToUnixNanos(now);
+  envelope.mutable_captured_at()->set_seconds(nanos / 1'000'000'000);
+  envelope.mutable_captured_at()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
+void FillVcpuRegs(const std::vector<VcpuRegisters>& regs, const FreezeOptions& options,
+                  google::protobuf::RepeatedPtrField<kfreeze::v1::VcpuRegSlot>* slots) {
+  std::map<uint32_t, const VcpuRegisters*> by_index;
+  for (const VcpuRegisters& r : regs) {
+    if (r.cpu_index < kMaxVcpuSlots) by_index[r.cpu_index] = &r;
+  }
+  if (by_index.empty()) return;
+  uint32_t count = by_index.rbegin()->first + 1;
+  for (uint32_t i = 0; i < count; ++i) {
+    kfreeze::v1::VcpuRegSlot* slot = slots->Add();
+    auto it = by_index.find(i);
+    if (it == by_index.end()) continue;
+    kfreeze::v1::VcpuRegSnapshot* snap = slot->mutable_regs();
+    snap->set_instruction_pointer(it->second->rip);
+    snap->set_stack_pointer(it->second->rsp);
+    snap->set_page_table_root(it->second->cr3);
+    if (options.symbolize_ip) {
+      if (std::optional<std::string> sym = options.symbolize_ip(it->second->rip)) {
+        snap->set_ip_symbol(*sym);
+      }
+    }
+  }
+}
+
+DegradedFailureDumpReport MakeDegraded(std::string reason, FailureDumpReport partial,
+                                       uint64_t elapsed_us) {
+  DegradedFailureDumpReport degraded;
+  degraded.set_schema(std::string(kSchemaDegraded));
+  degraded.set_reason(std::move(reason));
+  *degraded.mutable_vcpu_regs() = partial.vcpu_regs();
+  // kfreeze has no BPF latch of its own: the RPC/auto-trigger decided the freeze.
+  degraded.set_bss_latch_state(std::string(kBssLatchNotResolved));
+  if (partial.has_scx_sched_state()) degraded.set_exit_kind(partial.scx_sched_state().exit_kind());
+  degraded.set_elapsed_ms(elapsed_us / 1000);
+  *degraded.mutable_partial() = std::move(partial);
+  return degraded;
+}
+
+std::string ReasonWithDetail(std::string_view reason, const absl::Status& status) {
+  std::string detail = status.message().empty() ? absl::StatusCodeToString(status.code())
+                                                : std::string(status.message());
+  return absl::StrCat(AbslView(reason), ": ", detail);
+}
+
+FailureDumpReport NewReport() {
+  FailureDumpReport report;
+  report.set_schema(std::string(kSchemaSingle));
+  return report;
+}
+
+// The walk with vCPUs running; used without a control channel and after a failed stop.
+void LiveWalk(const PhaseTable& phases, const FreezeOptions& options, const Deadline& deadline,
+              FailureDumpReport& report, std::vector<PhaseTiming>* timings) {
+  report.set_vcpu_regs_unavailable(std::string(kReasonNoControlChannel));
+  PhaseContext ctx(deadline, report, /*live=*/true);
+  RunPhases(phases, options.sections, ctx, timings);
+}
+
+void Finish(const Deadline& deadline, std::vector<PhaseTiming> timings, FreezeOutcome& out) {
+  timings.push_back(Timing("freeze_window", out.freeze_window_us));
+  timings.push_back(Timing("total", deadline.ElapsedUs()));
+  for (PhaseTiming& t : timings) *out.envelope.add_timings() = std::move(t);
+}
+
+}  // namespace
+
+absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& phases,
+                                        const FreezeOptions& options) {
+  if (absl::Status s = ValidateSections(phases, options.sections); !s.ok()) return s;
+  FreezeOutcome out;
+  SetCapturedAt(out.envelope);
+  out.envelope.set_deadline_ms(static_cast<uint64_t>(options.soft_deadline.count()));
+  const Clock::time_point start = Clock::now();
+  const Deadline deadline(start, options.soft_deadline, options.cancel);
+  const Clock::time_point hard = start + options.soft_deadline + options.hard_grace;
+  std::vector<PhaseTiming> timings;
+  FailureDumpReport report = NewReport();
+
+  if (control == nullptr) {
+    out.envelope.set_live(true);
+    LiveWalk(phases, options, deadline, report, &timings);
+    *out.envelope.mutable_single() = std::move(report);
+    Finish(deadline, std::move(timings), out);
+    return out;
+  }
+
+  ResumeGuard guard(control, options.control_timeout);
+  const Clock::time_point pause_begin = Clock::now();
+  absl::Status stopped = control->Stop(options.control_timeout);
+  timings.push_back(Timing("pause", MicrosBetween(pause_begin, Clock::now())));
+  if (!stopped.ok()) {
+    // A timed-out stop may still take effect: resume before walking a guest we think runs.
+    out.resume_status = guard.Resume();
+    timings.push_back(Timing("resume", guard.cont_us()));
+    out.envelope.set_live(true);
+    LiveWalk(phases, options, deadline, report, &timings);
+    *out.envelope.mutable_degraded() = MakeDegraded(
+        ReasonWithDetail(kReasonPauseFailed, stopped), std::move(report), deadline.ElapsedUs());
+    Finish(deadline, std::move(timings), out);
+    return out;
+  }
+
+  // Registers on a helper thread, which then doubles as the hard-deadline watchdog.
+  std::mutex mu;
+  std::condition_variable walk_finished;
+  bool walk_done = false;
+  absl::StatusOr<std::vector<VcpuRegisters>> regs = absl::UnknownError("register read not run");
+  uint64_t regs_us = 0;
+  uint64_t hard_stop_at_us = 0;
+  auto helper_body = [&] {
+    Clock::time_point regs_begin = Clock::now();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(hard - regs_begin);
+    auto budget = std::clamp(left, std::chrono::milliseconds(1), options.regs_timeout);
+    regs = control->ReadRegisters(budget);
+    regs_us = MicrosBetween(regs_begin, Clock::now());
+    std::unique_lock<std::mutex> lock(mu);
+    if (!walk_finished.wait_until(lock, hard, [&] { return walk_done; })) {
+      lock.unlock();
+      hard_stop_at_us = deadline.ElapsedUs();
+      out.hard_stopped = true;
+      (void)guard.Resume();
+    }
+  };
+  std::thread helper;
+  try {
+    helper = std::thread(helper_body);
+  } catch (const std::exception&) {
+    // No thread: read registers inline; the guard still resumes on return.
+    helper_body();
+  }
+
+  PhaseContext ctx(deadline, report, /*live=*/false);
+  RunPhases(phases, options.sections, ctx, &timings);
+  const Clock::time_point walk_end = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    walk_done = true;
+  }
+  walk_finished.notify_all();
+  if (helper.joinable()) helper.join();
+  timings.insert(timings.begin() + 1, Timing("regs", regs_us));
+
+  if (options.keep_paused && !out.hard_stopped) {
+    guard.Release();
+    out.left_paused = true;
+    out.freeze_window_us = MicrosBetween(pause_begin, walk_end);
+  } else {
+    out.resume_status = guard.Resume();
+    timings.push_back(Timing("resume", guard.cont_us()));
+    out.freeze_window_us = MicrosBetween(pause_begin, guard.resumed_at());
+  }
+  if (out.hard_stopped) timings.push_back(Timing("hard_stop", hard_stop_at_us));
+
+  if (regs.ok()) {
+    FillVcpuRegs(*regs, options, report.mutable_vcpu_regs());
+  } else {
+    report.set_vcpu_regs_unavailable(ReasonWithDetail(kReasonRegisterReadFailed, regs.status()));
+  }
+
+  if (!out.resume_status.ok()) {
+    std::string_view why = absl::IsUnavailable(out.resume_status) ? kReasonVmmGone
+                                                                   : kReasonResumeFailed;
+    *out.envelope.mutable_degraded() = MakeDegraded(ReasonWithDetail(why, out.resume_status),
+                                                    std::move(report), deadline.ElapsedUs());
+  } else if (!regs.ok()) {
+    std::string reason = report.vcpu_regs_unavailable();
+    *out.envelope.mutable_degraded() =
+        MakeDegraded(std::move(reason), std::move(report), deadline.ElapsedUs());
+  } else {
+    *out.envelope.mutable_single() = std::move(report);
+  }
+  Finish(deadline, std::move(timings), out);
+  return out;
+}
+
+std::optional<kfreeze::v1::PhaseTiming> FindTiming(const kfreeze::v1::DumpEnvelope& envelope,
+                                                   std::string_view phase) {
+  for (const PhaseTiming& t : envelope.timings()) {
+    if (t.phase() == phase) return t;
+  }
+  return std::nullopt;
+}
+
+}  // namespace kfreeze::dump

@@ -1,0 +1,82 @@
+// One capture of one VM: pause -> (registers || walk) -> resume, under a soft and a hard deadline.
+//
+// With a control channel: `stop`, then the vCPU register read (9-20 ms over HMP) runs on a helper
+// thread while this thread walks the phase table (the walk does not need CR3), then `cont`. The
+// freeze window is therefore max(regs, walk) plus stop and cont, not their sum. The helper also
+// enforces the hard deadline (soft + grace): if the walk is still running then, it resumes the VM
+// at once and the rest of the walk reads a running guest. The VM is resumed on every path
+// (ResumeGuard) unless the caller asked to keep it paused and the walk finished in time.
+//
+// Without a control channel: a live dump (envelope.live), vcpu_regs_unavailable says why.
+//
+// Failures of the freeze itself give a `degraded` report holding what was collected:
+//   stop failed      -> reason "VMM pause failed: ...", partial = a live walk
+//   registers failed -> reason "vCPU register read failed: ...", partial = the paused walk
+//   cont failed      -> reason "VMM exited during the freeze: ..." (VMM unreachable) or
+//                       "VMM resume failed: ...", partial = the walk; resume_status is non-OK.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/dump/dump_phase.h"
+#include "core/dump/vmm_control.h"
+#include "kfreeze/v1/report.pb.h"
+
+namespace kfreeze::dump {
+
+// kfreeze's own reason for a `cont` that failed while the VMM was still reachable.
+inline constexpr std::string_view kReasonResumeFailed = "VMM resume failed";
+
+inline constexpr std::chrono::milliseconds kDefaultSoftDeadline{2000};
+inline constexpr std::chrono::milliseconds kDefaultHardGrace{1000};
+inline constexpr std::chrono::milliseconds kDefaultControlTimeout{1000};
+inline constexpr std::chrono::milliseconds kDefaultRegsTimeout{1000};
+
+struct FreezeOptions {
+  std::chrono::milliseconds soft_deadline = kDefaultSoftDeadline;
+  // The VM is resumed this long after the soft deadline even if the walk is still running.
+  std::chrono::milliseconds hard_grace = kDefaultHardGrace;
+  std::chrono::milliseconds control_timeout = kDefaultControlTimeout;
+  std::chrono::milliseconds regs_timeout = kDefaultRegsTimeout;
+  // Leave the VM paused after a walk that finished before the hard deadline.
+  bool keep_paused = false;
+  // Phase names to run; empty = all.
+  std::vector<std::string> sections;
+  // Set by a shutting-down daemon: the walk stops as if the deadline had passed.
+  const std::atomic<bool>* cancel = nullptr;
+  // "sym+0xoff" for a kernel IP (VcpuRegSnapshot.ip_symbol), when the attachment can tell.
+  std::function<std::optional<std::string>(uint64_t)> symbolize_ip;
+};
+
+struct FreezeOutcome {
+  // The report (single or degraded), timings, live, deadline_ms and captured_at. The caller adds
+  // dump_id, target, trigger, labels and kernel_release.
+  kfreeze::v1::DumpEnvelope envelope;
+  // The VM was left paused on request; the caller must resume it later.
+  bool left_paused = false;
+  // The hard deadline resumed the VM while the walk was still running.
+  bool hard_stopped = false;
+  // Outcome of `cont` (OK when no cont was needed). Non-OK: the VM may still be paused.
+  absl::Status resume_status;
+  // Pause start to resume end, the time the guest did not run (0 for a live dump).
+  uint64_t freeze_window_us = 0;
+};
+
+// `control` may be null (live dump). InvalidArgument for unknown sections, before any pause.
+absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& phases,
+                                        const FreezeOptions& options);
+
+// The timing named `phase` in an envelope, if present.
+std::optional<kfreeze::v1::PhaseTiming> FindTiming(const kfreeze::v1::DumpEnvelope& envelope,
+                                                   std::string_view phase);
+
+}  // namespace kfreeze::dump

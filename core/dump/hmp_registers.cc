@@ -1,0 +1,117 @@
+#include "core/dump/hmp_registers.h"
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace kfreeze::dump {
+namespace {
+
+// Debian's abseil has its own string_view type; parse in it and convert once at the API edge.
+using absl::string_view;
+
+// The hex value after "NAME=" where NAME starts a token (line start or after a space), so that
+// "CR3=" never matches inside another register's name.
+std::optional<uint64_t> FindRegister(string_view block, string_view name) {
+  std::string key = absl::StrCat(name, "=");
+  size_t pos = 0;
+  while ((pos = block.find(key, pos)) != string_view::npos) {
+    bool token_start = pos == 0 || block[pos - 1] == ' ' || block[pos - 1] == '\n';
+    size_t value_start = pos + key.size();
+    if (token_start) {
+      size_t end = value_start;
+      while (end < block.size() && absl::ascii_isxdigit(static_cast<unsigned char>(block[end]))) {
+        ++end;
+      }
+      uint64_t value = 0;
+      if (end > value_start && end - value_start <= 16 &&
+          absl::SimpleHexAtoi(block.substr(value_start, end - value_start), &value)) {
+        return value;
+      }
+    }
+    pos = value_start;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<VcpuRegisters> ParseBlock(uint32_t cpu_index, string_view block) {
+  VcpuRegisters regs;
+  regs.cpu_index = cpu_index;
+  std::optional<uint64_t> rip = FindRegister(block, "RIP");
+  if (!rip) rip = FindRegister(block, "EIP");
+  std::optional<uint64_t> rsp = FindRegister(block, "RSP");
+  if (!rsp) rsp = FindRegister(block, "ESP");
+  std::optional<uint64_t> cr3 = FindRegister(block, "CR3");
+  if (!rip || !rsp || !cr3) {
+    return absl::InvalidArgumentError(absl::StrCat("info registers: CPU#", cpu_index,
+                                                   " lacks ", !rip ? "RIP" : !rsp ? "RSP" : "CR3"));
+  }
+  regs.rip = *rip;
+  regs.rsp = *rsp;
+  regs.cr3 = *cr3;
+  return regs;
+}
+
+// "CPU#12" (optionally followed by other text) -> 12.
+std::optional<uint32_t> CpuHeader(string_view line) {
+  line = absl::StripLeadingAsciiWhitespace(line);
+  if (!absl::StartsWith(line, "CPU#")) return std::nullopt;
+  line.remove_prefix(4);
+  size_t end = 0;
+  while (end < line.size() && absl::ascii_isdigit(static_cast<unsigned char>(line[end]))) ++end;
+  uint32_t index = 0;
+  if (end == 0 || !absl::SimpleAtoi(line.substr(0, end), &index)) return std::nullopt;
+  return index;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<VcpuRegisters>> ParseHmpRegisters(std::string_view std_text) {
+  string_view text(std_text.data(), std_text.size());
+  if (text.size() > kMaxHmpRegisterText) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("info registers: ", text.size(), " bytes is not register output"));
+  }
+  struct Block {
+    uint32_t cpu;
+    size_t begin;
+    size_t end;
+  };
+  std::vector<Block> blocks;
+  size_t line_start = 0;
+  while (line_start <= text.size()) {
+    size_t nl = text.find('\n', line_start);
+    size_t line_end = nl == string_view::npos ? text.size() : nl;
+    if (std::optional<uint32_t> cpu = CpuHeader(text.substr(line_start, line_end - line_start))) {
+      if (!blocks.empty()) blocks.back().end = line_start;
+      if (blocks.size() >= kMaxHmpVcpus) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("info registers: more than ", kMaxHmpVcpus, " vCPUs"));
+      }
+      blocks.push_back({*cpu, line_end, text.size()});
+    }
+    if (nl == string_view::npos) break;
+    line_start = nl + 1;
+  }
+  if (blocks.empty()) {
+    if (absl::StripAsciiWhitespace(text).empty()) {
+      return absl::InvalidArgumentError("info registers: empty reply");
+    }
+    blocks.push_back({0, 0, text.size()});
+  }
+  std::vector<VcpuRegisters> out;
+  out.reserve(blocks.size());
+  for (const Block& b : blocks) {
+    absl::StatusOr<VcpuRegisters> regs = ParseBlock(b.cpu, text.substr(b.begin, b.end - b.begin));
+    if (!regs.ok()) return regs.status();
+    out.push_back(*regs);
+  }
+  return out;
+}
+
+}  // namespace kfreeze::dump

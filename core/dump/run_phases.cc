@@ -1,0 +1,70 @@
+#include "core/dump/run_phases.h"
+
+#include <algorithm>
+#include <exception>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/base/reasons.h"
+#include "core/dump/string_views.h"
+
+namespace kfreeze::dump {
+namespace {
+
+bool Selected(const std::vector<std::string>& sections, std::string_view name) {
+  return sections.empty() || std::find(sections.begin(), sections.end(), name) != sections.end();
+}
+
+// Walkers must not throw, but a std::bad_alloc on hostile sizes must not skip the resume either:
+// the failure becomes the phase's reason like any other error.
+absl::Status RunGuarded(DumpPhase& phase, PhaseContext& ctx) {
+  try {
+    return phase.Run(ctx);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("phase threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("phase threw a non-standard exception");
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::string>& sections) {
+  std::vector<std::string> known = PhaseNames(table);
+  std::vector<std::string> unknown;
+  for (const std::string& s : sections) {
+    if (std::find(known.begin(), known.end(), s) == known.end()) unknown.push_back(s);
+  }
+  if (unknown.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("unknown section(s) ", absl::StrJoin(unknown, ", "),
+                                                 "; known: ", absl::StrJoin(known, ", ")));
+}
+
+void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections,
+               PhaseContext& ctx, std::vector<kfreeze::v1::PhaseTiming>* timings) {
+  kfreeze::v1::FailureDumpReport& report = ctx.report();
+  for (const auto& phase : table) {
+    if (!Selected(sections, phase->name())) {
+      phase->MarkUnavailable(report, kReasonSectionNotRequested);
+      continue;
+    }
+    kfreeze::v1::PhaseTiming timing;
+    timing.set_phase(std::string(phase->name()));
+    if (ctx.deadline().Expired()) {
+      ctx.NoteTruncated();
+      report.add_truncated_phases(std::string(phase->name()));
+      phase->MarkUnavailable(report, kReasonDeadlineExceeded);
+      timing.set_skipped(true);
+      timings->push_back(std::move(timing));
+      continue;
+    }
+    auto begin = Deadline::Clock::now();
+    absl::Status status = RunGuarded(*phase, ctx);
+    timing.set_duration_us(MicrosBetween(begin, Deadline::Clock::now()));
+    if (!status.ok()) phase->MarkUnavailable(report, StdView(status.message()));
+    timings->push_back(std::move(timing));
+  }
+}
+
+}  // namespace kfreeze::dump

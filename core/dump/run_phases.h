@@ -1,0 +1,25 @@
+// Runs a phase table under a soft deadline: the walk part of every dump (CLI and daemon).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/dump/dump_phase.h"
+#include "kfreeze/v1/report.pb.h"
+
+namespace kfreeze::dump {
+
+// InvalidArgument naming the unknown section(s) and the known ones. Empty = every phase.
+absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::string>& sections);
+
+// Runs the selected phases in table order. Between phases the deadline is checked: once it has
+// passed, each remaining selected phase is skipped (PhaseTiming.skipped, its name appended to
+// report.truncated_phases, its fields marked kReasonDeadlineExceeded) and the first crossing
+// stamps report.dump_truncated_at_us. A phase that fails gets its status message as its
+// unavailable reason; the walk goes on. Unselected phases are marked kReasonSectionNotRequested
+// and get no timing. One PhaseTiming per selected phase is appended to `timings`.
+void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections,
+               PhaseContext& ctx, std::vector<kfreeze::v1::PhaseTiming>* timings);
+
+}  // namespace kfreeze::dump

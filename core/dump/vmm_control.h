@@ -1,0 +1,34 @@
+// The VMM control channel a freeze needs: pause, resume, read vCPU registers. QmpControl
+// (qmp_control.h) implements it over QMP; tests substitute their own.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace kfreeze::dump {
+
+// What `info registers -a` gives per vCPU that the report keeps.
+struct VcpuRegisters {
+  uint32_t cpu_index = 0;  // QEMU's CPU#N
+  uint64_t rip = 0;
+  uint64_t rsp = 0;
+  uint64_t cr3 = 0;  // raw CR3, PCID bits included
+};
+
+class VmmControl {
+ public:
+  virtual ~VmmControl() = default;
+  // QMP `stop`: returns once the VMM acknowledged that every vCPU is paused.
+  virtual absl::Status Stop(std::chrono::milliseconds timeout) = 0;
+  // QMP `cont`.
+  virtual absl::Status Cont(std::chrono::milliseconds timeout) = 0;
+  // Registers of every vCPU, in vCPU order.
+  virtual absl::StatusOr<std::vector<VcpuRegisters>> ReadRegisters(
+      std::chrono::milliseconds timeout) = 0;
+};
+
+}  // namespace kfreeze::dump

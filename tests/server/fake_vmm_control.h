@@ -1,0 +1,76 @@
+// In-process VmmControl for freeze-session tests: records the call order, fails on request,
+// and lets a test block a call until the walk reaches a given point.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/dump/vmm_control.h"
+
+namespace kfreeze::testing {
+
+class FakeVmmControl : public dump::VmmControl {
+ public:
+  absl::Status stop_status;
+  absl::Status cont_status;
+  absl::StatusOr<std::vector<dump::VcpuRegisters>> regs =
+      std::vector<dump::VcpuRegisters>{{0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000},
+                                       {1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000}};
+  // Runs inside ReadRegisters before it returns (e.g. to wait for the walk to start).
+  std::function<void()> during_regs;
+
+  absl::Status Stop(std::chrono::milliseconds) override {
+    Record("stop");
+    return stop_status;
+  }
+  absl::Status Cont(std::chrono::milliseconds) override {
+    Record("cont");
+    return cont_status;
+  }
+  absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
+      std::chrono::milliseconds) override {
+    Record("regs");
+    if (during_regs) during_regs();
+    return regs;
+  }
+
+  std::vector<std::string> calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  int count(const std::string& call) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& c : calls_) n += c == call;
+    return n;
+  }
+  // Waits until `call` was recorded; false after `timeout`.
+  bool WaitFor(const std::string& call, std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      for (const auto& c : calls_) {
+        if (c == call) return true;
+      }
+      return false;
+    });
+  }
+
+ private:
+  void Record(const std::string& call) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.push_back(call);
+    }
+    cv_.notify_all();
+  }
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<std::string> calls_;
+};
+
+}  // namespace kfreeze::testing

@@ -1,0 +1,267 @@
+// The freeze sequence with an in-process control channel: ordering, overlap of the register read
+// with the walk, the hard stop, keep_paused, and every degraded path.
+#include "core/dump/freeze_session.h"
+
+#include <atomic>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "core/base/reasons.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/fake_vmm_control.h"
+
+namespace kfreeze::dump {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using kfreeze::testing::FakeVmmControl;
+using kfreeze::v1::DumpEnvelope;
+using kfreeze::v1::FailureDumpReport;
+
+// Generous bound for "this should happen": a failure, not a timing claim.
+constexpr auto kEventually = std::chrono::seconds(20);
+
+// A "maps" phase that adds one named map, so a report shows which walk it came from.
+std::shared_ptr<DumpPhase> MapsPhase(PhaseRunFn before = nullptr) {
+  return MakePhase(
+      "maps",
+      [before](PhaseContext& ctx) {
+        if (before) {
+          if (absl::Status s = before(ctx); !s.ok()) return s;
+        }
+        ctx.report().add_maps()->set_name(ctx.live() ? "live_map" : "paused_map");
+        return absl::OkStatus();
+      },
+      [](FailureDumpReport& r, std::string_view reason) {
+        r.set_maps_unavailable(std::string(reason));
+      });
+}
+
+std::vector<std::string> TimingNames(const DumpEnvelope& e) {
+  std::vector<std::string> names;
+  for (const auto& t : e.timings()) names.push_back(t.phase());
+  return names;
+}
+
+TEST(FreezeSession, PausesReadsRegistersWalksAndResumes) {
+  FakeVmmControl vmm;
+  FreezeOptions options;
+  options.symbolize_ip = [](uint64_t ip) -> std::optional<std::string> {
+    if (ip == 0xffffffff81000010) return "default_idle+0x10";
+    return std::nullopt;
+  };
+  auto out = RunFreeze(&vmm, {MapsPhase()}, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(vmm.calls().front(), "stop");
+  EXPECT_EQ(vmm.calls().back(), "cont");
+  EXPECT_EQ(vmm.count("regs"), 1);
+  EXPECT_EQ(vmm.count("cont"), 1);
+  ASSERT_TRUE(out->envelope.has_single());
+  const FailureDumpReport& r = out->envelope.single();
+  EXPECT_EQ(r.schema(), kSchemaSingle);
+  EXPECT_FALSE(out->envelope.live());
+  ASSERT_EQ(r.maps_size(), 1);
+  EXPECT_EQ(r.maps(0).name(), "paused_map");
+  ASSERT_EQ(r.vcpu_regs_size(), 2);
+  EXPECT_EQ(r.vcpu_regs(0).regs().instruction_pointer(), 0xffffffff81000010u);
+  EXPECT_EQ(r.vcpu_regs(0).regs().ip_symbol(), "default_idle+0x10");
+  EXPECT_FALSE(r.vcpu_regs(1).regs().has_ip_symbol());
+  EXPECT_EQ(r.vcpu_regs(1).regs().page_table_root(), 0x10b000u);
+  EXPECT_FALSE(r.has_vcpu_regs_unavailable());
+  EXPECT_THAT(TimingNames(out->envelope),
+              ElementsAre("pause", "regs", "maps", "resume", "freeze_window", "total"));
+  EXPECT_EQ(out->envelope.deadline_ms(), 2000u);
+  EXPECT_TRUE(out->envelope.has_captured_at());
+  EXPECT_TRUE(out->resume_status.ok());
+  EXPECT_FALSE(out->left_paused);
+  EXPECT_GT(out->freeze_window_us, 0u);
+}
+
+TEST(FreezeSession, RegisterReadOverlapsTheWalk) {
+  // Each side waits for the other to have started: a serial implementation cannot finish.
+  FakeVmmControl vmm;
+  absl::Notification walk_started, regs_started;
+  std::atomic<bool> regs_saw_walk{false}, walk_saw_regs{false};
+  vmm.during_regs = [&] {
+    regs_started.Notify();
+    regs_saw_walk = walk_started.WaitForNotificationWithTimeout(absl::Seconds(20));
+  };
+  auto phase = MapsPhase([&](PhaseContext&) {
+    walk_started.Notify();
+    walk_saw_regs = regs_started.WaitForNotificationWithTimeout(absl::Seconds(20));
+    return absl::OkStatus();
+  });
+  FreezeOptions options;
+  options.soft_deadline = std::chrono::seconds(60);
+  auto out = RunFreeze(&vmm, {phase}, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(regs_saw_walk);
+  EXPECT_TRUE(walk_saw_regs);
+  ASSERT_TRUE(out->envelope.has_single());
+  EXPECT_EQ(out->envelope.single().vcpu_regs_size(), 2);
+}
+
+TEST(FreezeSession, WalkerErrorStillResumes) {
+  FakeVmmControl vmm;
+  auto phase = MapsPhase([](PhaseContext&) { return absl::InternalError("walker broke"); });
+  auto out = RunFreeze(&vmm, {phase}, {});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(vmm.count("cont"), 1);
+  ASSERT_TRUE(out->envelope.has_single());
+  EXPECT_EQ(out->envelope.single().maps_unavailable(), "walker broke");
+}
+
+TEST(FreezeSession, HardDeadlineResumesWhileTheWalkStillRuns) {
+  FakeVmmControl vmm;
+  std::atomic<bool> saw_cont_while_walking{false};
+  auto phase = MapsPhase([&](PhaseContext&) {
+    // A stuck walker: it only returns once the VM was resumed behind its back.
+    saw_cont_while_walking = vmm.WaitFor("cont", kEventually);
+    return absl::OkStatus();
+  });
+  FreezeOptions options;
+  options.soft_deadline = std::chrono::milliseconds(10);
+  options.hard_grace = std::chrono::milliseconds(10);
+  auto out = RunFreeze(&vmm, {phase}, options);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(saw_cont_while_walking);
+  EXPECT_TRUE(out->hard_stopped);
+  EXPECT_EQ(vmm.count("cont"), 1);  // not resumed twice
+  EXPECT_THAT(TimingNames(out->envelope), ::testing::Contains("hard_stop"));
+}
+
+TEST(FreezeSession, HardStopOverridesKeepPaused) {
+  FakeVmmControl vmm;
+  auto phase = MapsPhase([&](PhaseContext&) {
+    vmm.WaitFor("cont", kEventually);
+    return absl::OkStatus();
+  });
+  FreezeOptions options;
+  options.soft_deadline = std::chrono::milliseconds(1);
+  options.hard_grace = std::chrono::milliseconds(1);
+  options.keep_paused = true;
+  auto out = RunFreeze(&vmm, {phase}, options);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->hard_stopped);
+  EXPECT_FALSE(out->left_paused);
+}
+
+TEST(FreezeSession, KeepPausedSkipsTheResume) {
+  FakeVmmControl vmm;
+  FreezeOptions options;
+  options.keep_paused = true;
+  auto out = RunFreeze(&vmm, {MapsPhase()}, options);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(vmm.count("cont"), 0);
+  EXPECT_TRUE(out->left_paused);
+  EXPECT_THAT(TimingNames(out->envelope), ::testing::Not(::testing::Contains("resume")));
+}
+
+TEST(FreezeSession, PauseFailureGivesDegradedReportWithALiveWalk) {
+  FakeVmmControl vmm;
+  vmm.stop_status = absl::DeadlineExceededError("no reply to stop within 1000 ms");
+  auto out = RunFreeze(&vmm, {MapsPhase()}, {});
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE(out->envelope.has_degraded());
+  const auto& d = out->envelope.degraded();
+  EXPECT_EQ(d.schema(), kSchemaDegraded);
+  EXPECT_THAT(d.reason(), StartsWith(std::string(kReasonPauseFailed) + ": "));
+  EXPECT_THAT(d.reason(), HasSubstr("no reply to stop"));
+  EXPECT_TRUE(out->envelope.live());
+  ASSERT_TRUE(d.has_partial());
+  ASSERT_EQ(d.partial().maps_size(), 1);
+  EXPECT_EQ(d.partial().maps(0).name(), "live_map");
+  EXPECT_EQ(d.partial().vcpu_regs_unavailable(), kReasonNoControlChannel);
+  // A stop that timed out may still land later: the session resumes anyway.
+  EXPECT_EQ(vmm.count("cont"), 1);
+  EXPECT_EQ(vmm.count("regs"), 0);
+}
+
+TEST(FreezeSession, RegisterFailureGivesDegradedReportWithThePausedWalk) {
+  FakeVmmControl vmm;
+  vmm.regs = absl::DeadlineExceededError("info registers timed out");
+  auto out = RunFreeze(&vmm, {MapsPhase()}, {});
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE(out->envelope.has_degraded());
+  const auto& d = out->envelope.degraded();
+  EXPECT_THAT(d.reason(), StartsWith(std::string(kReasonRegisterReadFailed)));
+  EXPECT_THAT(d.reason(), HasSubstr("timed out"));
+  EXPECT_EQ(d.vcpu_regs_size(), 0);
+  ASSERT_EQ(d.partial().maps_size(), 1);
+  EXPECT_EQ(d.partial().maps(0).name(), "paused_map");
+  EXPECT_EQ(d.bss_latch_state(), kBssLatchNotResolved);
+  EXPECT_EQ(vmm.count("cont"), 1);
+  EXPECT_FALSE(out->envelope.live());
+}
+
+TEST(FreezeSession, VmmGoneAtResumeIsDegradedAndReported) {
+  FakeVmmControl vmm;
+  vmm.cont_status = absl::UnavailableError("QMP socket closed");
+  auto out = RunFreeze(&vmm, {MapsPhase()}, {});
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE(out->envelope.has_degraded());
+  EXPECT_THAT(out->envelope.degraded().reason(), StartsWith(std::string(kReasonVmmGone)));
+  EXPECT_EQ(out->envelope.degraded().vcpu_regs_size(), 2);  // the registers it did read
+  EXPECT_FALSE(out->resume_status.ok());
+}
+
+TEST(FreezeSession, ResumeTimeoutIsDegradedWithItsOwnReason) {
+  FakeVmmControl vmm;
+  vmm.cont_status = absl::DeadlineExceededError("no reply to cont");
+  auto out = RunFreeze(&vmm, {MapsPhase()}, {});
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE(out->envelope.has_degraded());
+  EXPECT_THAT(out->envelope.degraded().reason(), StartsWith(std::string(kReasonResumeFailed)));
+}
+
+TEST(FreezeSession, NoControlChannelIsALiveDump) {
+  auto out = RunFreeze(nullptr, {MapsPhase()}, {});
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->envelope.live());
+  ASSERT_TRUE(out->envelope.has_single());
+  EXPECT_EQ(out->envelope.single().vcpu_regs_unavailable(), kReasonNoControlChannel);
+  EXPECT_EQ(out->envelope.single().maps(0).name(), "live_map");
+  EXPECT_THAT(TimingNames(out->envelope), ElementsAre("maps", "freeze_window", "total"));
+  EXPECT_EQ(out->freeze_window_us, 0u);
+}
+
+TEST(FreezeSession, UnknownSectionFailsBeforeAnyPause) {
+  FakeVmmControl vmm;
+  FreezeOptions options;
+  options.sections = {"nope"};
+  auto out = RunFreeze(&vmm, {MapsPhase()}, options);
+  EXPECT_TRUE(absl::IsInvalidArgument(out.status()));
+  EXPECT_TRUE(vmm.calls().empty());
+}
+
+TEST(FreezeSession, DeadlineTruncationReachesTheReport) {
+  FakeVmmControl vmm;
+  auto scx = MakePhase(
+      "scx", [](PhaseContext&) { return absl::OkStatus(); },
+      [](FailureDumpReport& r, std::string_view reason) {
+        r.set_scx_walker_unavailable(std::string(reason));
+      });
+  auto slow = MapsPhase([](PhaseContext& ctx) {
+    while (!ctx.deadline().Expired()) std::this_thread::yield();
+    return absl::OkStatus();
+  });
+  FreezeOptions options;
+  options.soft_deadline = std::chrono::milliseconds(5);
+  options.hard_grace = std::chrono::seconds(60);
+  auto out = RunFreeze(&vmm, {slow, scx}, options);
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE(out->envelope.has_single());
+  const auto& r = out->envelope.single();
+  EXPECT_THAT(r.truncated_phases(), ElementsAre("scx"));
+  EXPECT_EQ(r.scx_walker_unavailable(), kReasonDeadlineExceeded);
+  EXPECT_TRUE(r.has_dump_truncated_at_us());
+  EXPECT_FALSE(out->hard_stopped);
+  EXPECT_EQ(vmm.count("cont"), 1);
+}
+
+}  // namespace
+}  // namespace kfreeze::dump

@@ -1,0 +1,96 @@
+// `info registers -a` parsing: the QEMU 7.2 x86-64 layout, and hostile or partial text.
+#include "core/dump/hmp_registers.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kfreeze::dump {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Shape of QEMU 7.2's x86_cpu_dump_state output (two vCPUs, trimmed segment/FPU lines).
+constexpr char kTwoCpus[] =
+    "CPU#0\n"
+    "RAX=0000000000000000 RBX=0000000000000000 RCX=0000000000000001 RDX=0000000000000000\n"
+    "RSI=0000000000000000 RDI=0000000000000000 RBP=0000000000000000 RSP=ffffffffa6e03e98\n"
+    "R8 =0000000000000000 R9 =0000000000000000 R10=0000000000000000 R11=0000000000000000\n"
+    "RIP=ffffffffa5f0a3ab RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=1\n"
+    "CS =0010 0000000000000000 ffffffff 00a09b00 DPL=0 CS64 [-RA]\n"
+    "GDT=     fffffe0000001000 0000007f\n"
+    "CR0=80050033 CR2=00007f5a1c2e3000 CR3=000000000b23e000 CR4=00350ef0\n"
+    "DR6=00000000ffff0ff0 DR7=0000000000000400\n"
+    "EFER=0000000000000d01\n"
+    "CPU#1\n"
+    "RAX=0000000000000000 RBX=ffff8c5cc1a5c000 RCX=0000000000000001 RDX=0000000000000000\n"
+    "RSI=0000000000000000 RDI=0000000000000000 RBP=0000000000000001 RSP=ffffb6c1c0093ea0\n"
+    "RIP=ffffffffa5f0a3ab RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=1\n"
+    "CR0=80050033 CR2=0000000000000000 CR3=800000000c4d6005 CR4=00350ef0\n";
+
+TEST(HmpRegisters, ParsesEveryVcpu) {
+  auto regs = ParseHmpRegisters(kTwoCpus);
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  ASSERT_EQ(regs->size(), 2u);
+  EXPECT_EQ((*regs)[0].cpu_index, 0u);
+  EXPECT_EQ((*regs)[0].rip, 0xffffffffa5f0a3abull);
+  EXPECT_EQ((*regs)[0].rsp, 0xffffffffa6e03e98ull);
+  EXPECT_EQ((*regs)[0].cr3, 0xb23e000ull);
+  EXPECT_EQ((*regs)[1].cpu_index, 1u);
+  EXPECT_EQ((*regs)[1].rsp, 0xffffb6c1c0093ea0ull);
+  // Raw CR3: PCID and the no-flush bit are kept for the consumer to mask.
+  EXPECT_EQ((*regs)[1].cr3, 0x800000000c4d6005ull);
+}
+
+TEST(HmpRegisters, TextWithoutHeaderIsVcpuZero) {
+  std::string text = std::string(kTwoCpus).substr(6, 600);  // drop "CPU#0\n", keep CPU 0 body
+  text = text.substr(0, text.find("CPU#1"));
+  auto regs = ParseHmpRegisters(text);
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  ASSERT_EQ(regs->size(), 1u);
+  EXPECT_EQ((*regs)[0].cpu_index, 0u);
+  EXPECT_EQ((*regs)[0].cr3, 0xb23e000ull);
+}
+
+TEST(HmpRegisters, MissingRegisterNamesTheVcpu) {
+  auto regs = ParseHmpRegisters("CPU#0\nRIP=ffffffff81000000 RSP=ffff0000\nCPU#3\nRIP=1 RSP=2\n");
+  ASSERT_FALSE(regs.ok());
+  EXPECT_THAT(std::string(regs.status().message()), HasSubstr("CPU#0 lacks CR3"));
+}
+
+TEST(HmpRegisters, RegisterNameInsideAnotherTokenDoesNotMatch) {
+  // "XCR3=" must not be read as CR3.
+  auto regs = ParseHmpRegisters("CPU#0\nRIP=10 RSP=20 XCR3=ff\n");
+  EXPECT_FALSE(regs.ok());
+}
+
+TEST(HmpRegisters, RejectsEmptyAndErrorReplies) {
+  EXPECT_FALSE(ParseHmpRegisters("").ok());
+  EXPECT_FALSE(ParseHmpRegisters("  \r\n").ok());
+  EXPECT_FALSE(ParseHmpRegisters("unknown command: 'info registers -a'\r\n").ok());
+}
+
+TEST(HmpRegisters, OverlongHexIsRejected) {
+  EXPECT_FALSE(ParseHmpRegisters("RIP=123456789abcdef01 RSP=1 CR3=1\n").ok());
+}
+
+TEST(HmpRegisters, VcpuCountIsCapped) {
+  std::string text;
+  for (size_t i = 0; i <= kMaxHmpVcpus; ++i) absl::StrAppend(&text, "CPU#", i, "\nRIP=1 RSP=2 CR3=3\n");
+  auto regs = ParseHmpRegisters(text);
+  ASSERT_FALSE(regs.ok());
+  EXPECT_THAT(std::string(regs.status().message()), HasSubstr("more than"));
+}
+
+TEST(HmpRegisters, HandlesCrLfLineEndings) {
+  auto regs = ParseHmpRegisters("CPU#0\r\nRIP=a RSP=b\r\nCR3=c\r\nCPU#1\r\nRIP=1 RSP=2 CR3=3\r\n");
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  ASSERT_EQ(regs->size(), 2u);
+  EXPECT_EQ((*regs)[0].cr3, 0xcu);
+  EXPECT_EQ((*regs)[1].cpu_index, 1u);
+}
+
+}  // namespace
+}  // namespace kfreeze::dump

@@ -4,82 +4,82 @@
 #pragma once
 
 #include <array>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 namespace kfreeze {
 
 // Schema discriminants ("schema" key of every report).
-inline constexpr std::string_view kSchemaSingle = "single";
-inline constexpr std::string_view kSchemaDual = "dual";
-inline constexpr std::string_view kSchemaDegraded = "degraded";
+inline constexpr absl::string_view kSchemaSingle = "single";
+inline constexpr absl::string_view kSchemaDual = "dual";
+inline constexpr absl::string_view kSchemaDegraded = "degraded";
 
 // Degraded reports: the freeze itself failed.
-inline constexpr std::string_view kReasonDegradedRendezvousTimeout =
+inline constexpr absl::string_view kReasonDegradedRendezvousTimeout =
     "vCPU rendezvous timed out before parked acknowledgement";
-inline constexpr std::string_view kReasonDegradedKillDuringRendezvous =
+inline constexpr absl::string_view kReasonDegradedKillDuringRendezvous =
     "vCPU rendezvous aborted by external kill before parked acknowledgement";
 
 // Dual-mode sibling snapshot tags (kebab-case).
-inline constexpr std::string_view kSnapshotTagEarlyDegraded = "early-degraded";
-inline constexpr std::string_view kSnapshotTagEarlyPreLateDegraded = "early-pre-late-degraded";
-inline constexpr std::string_view kSnapshotTagEarlyOnlyLateSuppressed =
+inline constexpr absl::string_view kSnapshotTagEarlyDegraded = "early-degraded";
+inline constexpr absl::string_view kSnapshotTagEarlyPreLateDegraded = "early-pre-late-degraded";
+inline constexpr absl::string_view kSnapshotTagEarlyOnlyLateSuppressed =
     "early-only-late-suppressed";
-inline constexpr std::string_view kSnapshotTagEarlyOnlyLateNeverFired =
+inline constexpr absl::string_view kSnapshotTagEarlyOnlyLateNeverFired =
     "early-only-late-never-fired";
 
 // Program runtime stats.
-inline constexpr std::string_view kReasonNoStructOpsLoaded = "no struct_ops programs loaded";
-inline constexpr std::string_view kReasonProgAccessorUnavailable = "prog accessor unavailable";
+inline constexpr absl::string_view kReasonNoStructOpsLoaded = "no struct_ops programs loaded";
+inline constexpr absl::string_view kReasonProgAccessorUnavailable = "prog accessor unavailable";
 
 // Task enrichment.
-inline constexpr std::string_view kReasonTaskWalkerZeroTasks = "task walker yielded zero tasks";
-inline constexpr std::string_view kReasonNoTaskWalker = "no task walker available";
+inline constexpr absl::string_view kReasonTaskWalkerZeroTasks = "task walker yielded zero tasks";
+inline constexpr absl::string_view kReasonNoTaskWalker = "no task walker available";
 
 // sched_ext walker. Precedence: missing offset groups > scx_root NULL > no state.
-inline constexpr std::string_view kReasonScxRootNull = "scx_root is NULL (no scheduler attached)";
-inline constexpr std::string_view kReasonScxWalkerNoState = "scx walker reached no state";
-inline constexpr std::string_view kReasonNoScxWalker = "no scx walker capture";
+inline constexpr absl::string_view kReasonScxRootNull = "scx_root is NULL (no scheduler attached)";
+inline constexpr absl::string_view kReasonScxWalkerNoState = "scx walker reached no state";
+inline constexpr absl::string_view kReasonNoScxWalker = "no scx walker capture";
 // Prefix; the missing group names follow as "[a, b]".
-inline constexpr std::string_view kReasonScxWalkerPartialPrefix =
+inline constexpr absl::string_view kReasonScxWalkerPartialPrefix =
     "scx walker partial: missing offset groups ";
 
 // NUMA.
-inline constexpr std::string_view kReasonNoNumaWalker = "no NUMA walker (host-side walker pending)";
+inline constexpr absl::string_view kReasonNoNumaWalker = "no NUMA walker (host-side walker pending)";
 
 // sdt_alloc, in gate order.
-inline constexpr std::string_view kReasonSdtAllocUnalignedUserVm =
+inline constexpr absl::string_view kReasonSdtAllocUnalignedUserVm =
     "user_vm_start is not 4 GiB-aligned; low-32 keying disabled";
-inline constexpr std::string_view kReasonSdtAllocNoBss =
+inline constexpr absl::string_view kReasonSdtAllocNoBss =
     "no scheduler .bss map (or .bss has no program BTF)";
-inline constexpr std::string_view kReasonSdtAllocNoArena =
+inline constexpr absl::string_view kReasonSdtAllocNoArena =
     "no arena map captured (kern_vm_start unavailable)";
-inline constexpr std::string_view kReasonSdtAllocNoType =
+inline constexpr absl::string_view kReasonSdtAllocNoType =
     "scheduler BTF does not declare struct scx_allocator";
-inline constexpr std::string_view kReasonSdtAllocNoInstance = "no scx_allocator instance in .bss";
-inline constexpr std::string_view kReasonSdtAllocDeadlineExceeded =
+inline constexpr absl::string_view kReasonSdtAllocNoInstance = "no scx_allocator instance in .bss";
+inline constexpr absl::string_view kReasonSdtAllocDeadlineExceeded =
     "dump deadline exceeded before sdt_alloc pre-pass could run";
 
 // Arena.
-inline constexpr std::string_view kArenaOffsetsUnavailable =
+inline constexpr absl::string_view kArenaOffsetsUnavailable =
     "arena BTF offsets unavailable (kernel lacks struct bpf_arena?)";
 
 // Degraded bss_latch_state values.
-inline constexpr std::string_view kBssLatchTriggered = "triggered";
-inline constexpr std::string_view kBssLatchNotTriggered = "not_triggered";
-inline constexpr std::string_view kBssLatchOutOfBounds = "out_of_bounds";
-inline constexpr std::string_view kBssLatchNotResolved = "not_resolved";
+inline constexpr absl::string_view kBssLatchTriggered = "triggered";
+inline constexpr absl::string_view kBssLatchNotTriggered = "not_triggered";
+inline constexpr absl::string_view kBssLatchOutOfBounds = "out_of_bounds";
+inline constexpr absl::string_view kBssLatchNotResolved = "not_resolved";
 
 // ScxSchedState.source values.
-inline constexpr std::string_view kScxSourceLive = "live";
-inline constexpr std::string_view kScxSourceBssSnapshot = "bss_snapshot";
+inline constexpr absl::string_view kScxSourceLive = "live";
+inline constexpr absl::string_view kScxSourceBssSnapshot = "bss_snapshot";
 
 // kfreeze's own reasons (not in ktstr).
-inline constexpr std::string_view kReasonDeadlineExceeded = "dump deadline exceeded";
-inline constexpr std::string_view kReasonNoControlChannel =
+inline constexpr absl::string_view kReasonDeadlineExceeded = "dump deadline exceeded";
+inline constexpr absl::string_view kReasonNoControlChannel =
     "no VMM control channel (live dump, vCPUs not paused)";
-inline constexpr std::string_view kReasonPauseFailed = "VMM pause failed";
-inline constexpr std::string_view kReasonRegisterReadFailed = "vCPU register read failed";
-inline constexpr std::string_view kReasonVmmGone = "VMM exited during the freeze";
+inline constexpr absl::string_view kReasonPauseFailed = "VMM pause failed";
+inline constexpr absl::string_view kReasonRegisterReadFailed = "vCPU register read failed";
+inline constexpr absl::string_view kReasonVmmGone = "VMM exited during the freeze";
 
 // Every wire-stable string, for uniqueness and pinning tests.
 inline constexpr std::array kAllWireStrings = {

@@ -59,6 +59,8 @@ OrderedJson BytesToJson(const std::string& bytes, KtstrBytes mode) {
 // ---------------------------------------------------------------------------------------------
 // Writer.
 
+bool IsRequired(const FieldDescriptor* f);
+
 OrderedJson MessageToJson(const Message& m);
 
 OrderedJson ScalarToJson(const Message& m, const FieldDescriptor* f, int index) {
@@ -144,7 +146,12 @@ void AppendField(const Message& m, const FieldDescriptor* f, OrderedJson* out) {
   }
   if (f->has_presence()) {
     if (!r->HasField(m, f)) {
-      if (opts.null_if_absent()) (*out)[f->name()] = nullptr;
+      if (opts.null_if_absent()) {
+        (*out)[f->name()] = nullptr;
+      } else if (IsRequired(f)) {
+        // serde has no default for it: emit the empty message so the output still parses.
+        (*out)[f->name()] = MessageToJson(r->GetMessage(m, f));
+      }
       return;
     }
   } else if (opts.omit_zero() && IsDefaultScalar(m, f)) {

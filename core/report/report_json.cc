@@ -34,7 +34,7 @@ absl::Status Proto3FromJson(std::string_view json, Message* message) {
 }
 
 // Parses `doc` as the report type `schema` names, in one dialect.
-absl::Status ParseAs(std::string_view schema, JsonDialect dialect, std::string_view text,
+absl::Status ParseAs(const std::string& schema, JsonDialect dialect, std::string_view text,
                      const OrderedJson& doc, DumpEnvelope* out) {
   Message* target = nullptr;
   if (schema == kSchemaSingle) target = out->mutable_single();
@@ -108,7 +108,7 @@ const Message* ReportOf(const AnyReport& any) {
   return nullptr;
 }
 
-std::string_view SchemaOf(const AnyReport& any) {
+absl::string_view SchemaOf(const AnyReport& any) {
   switch (any.report_case()) {
     case DumpEnvelope::kSingle: return kSchemaSingle;
     case DumpEnvelope::kDual: return kSchemaDual;

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::report {
@@ -40,6 +41,6 @@ absl::StatusOr<ParsedReport> ParseAnyReport(std::string_view json);
 const google::protobuf::Message* ReportOf(const AnyReport& any);
 
 // "single" | "dual" | "degraded" | "" for the set report case.
-std::string_view SchemaOf(const AnyReport& any);
+absl::string_view SchemaOf(const AnyReport& any);
 
 }  // namespace kfreeze::report

@@ -1,0 +1,67 @@
+// Text rendering: the seed's sparkline rules and the words a person needs to see.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/base/reasons.h"
+#include "core/report/render_text.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/report/sample_reports.h"
+
+namespace kfreeze::report {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(SparklineTest, SeedRules) {
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{}), "");
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, 0, 0}), "▁▁▁");        // constant zero
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{7, 7}), "▅▅");            // constant non-zero
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, 7}), "▁█");            // min-max scaling
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7}), "▁▂▃▄▅▆▇█");
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{10, 11, 12}), "▁▄█");     // (v-min)*7/span
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, UINT64_MAX}), "▁█");   // no overflow
+  EXPECT_EQ(RenderSparklineI64(std::vector<int64_t>{-5, 0, 7}), "▁▁█");     // negatives clamp
+  EXPECT_EQ(RenderSparklineI64(std::vector<int64_t>{-1, -2}), "▁▁");        // all clamp to zero
+}
+
+TEST(RenderTextTest, SingleShowsEverySection) {
+  const std::string text = RenderSingleText(kfreeze::testing::SampleSingleReport());
+  EXPECT_THAT(text, HasSubstr("map bpf_bpf.bss (type=array, value_size=448, max_entries=1)"));
+  EXPECT_THAT(text, HasSubstr("nr_dispatched=849"));
+  EXPECT_THAT(text, HasSubstr("name=\"abc\""));
+  EXPECT_THAT(text, HasSubstr("[error: hash map truncated at 4096 entries]"));
+  EXPECT_THAT(text, HasSubstr("de ad be ef (raw)"));
+  EXPECT_THAT(text, HasSubstr("key 1: <unreadable>"));
+  EXPECT_THAT(text, HasSubstr("cpu 1: <unmapped>"));
+  EXPECT_THAT(text, HasSubstr("ringbuf: capacity=4096B, pending=512B"));
+  EXPECT_THAT(text, HasSubstr("vcpu 1: <unavailable>"));
+  EXPECT_THAT(text, HasSubstr("per_node_numa: <unavailable: no NUMA walker"));
+  EXPECT_THAT(text, HasSubstr("poc_enqueue: cnt=1000 nsecs=250000 misses=2 ns/call=250.000"));
+  EXPECT_THAT(text, HasSubstr("scx_sched: poc_stall exit_kind=1026"));
+  EXPECT_THAT(text, HasSubstr("dsq 0x8000000000000002 (local cpu 0): nr=1"));
+  EXPECT_THAT(text, HasSubstr("bpftool"));
+  EXPECT_THAT(text, HasSubstr("dispatch_keep_last  ▁▃▅█"));
+  EXPECT_THAT(text, HasSubstr("dump truncated: deadline crossed at 1500us (2 map(s) skipped"));
+}
+
+TEST(RenderTextTest, DualAndDegraded) {
+  const std::string dual = RenderDualText(kfreeze::testing::SampleDualReport());
+  EXPECT_THAT(dual, HasSubstr("early=present (max_age=260j, threshold=250j)"));
+  EXPECT_THAT(dual, HasSubstr("early snapshot"));
+  EXPECT_THAT(dual, HasSubstr("late snapshot"));
+  const std::string degraded = RenderDegradedText(kfreeze::testing::SampleDegradedReport());
+  EXPECT_THAT(degraded, HasSubstr(std::string(kReasonDegradedRendezvousTimeout)));
+  EXPECT_THAT(degraded, HasSubstr("vcpus_parked: 1/2"));
+  EXPECT_THAT(degraded, HasSubstr("vcpu 1: not_parked"));
+}
+
+TEST(RenderTextTest, EmptyAndPlaceholder) {
+  kfreeze::v1::FailureDumpReport empty;
+  EXPECT_EQ(RenderSingleText(empty), "(empty failure dump)\n");
+  EXPECT_THAT(RenderSingleText(kfreeze::testing::SamplePlaceholderReport()), HasSubstr("placeholder"));
+}
+
+}  // namespace
+}  // namespace kfreeze::report

@@ -255,7 +255,10 @@ absl::StatusOr<T> JsonToInt(absl::string_view path, const OrderedJson& j) {
   return TypeError(path, "integer", j);
 }
 
-absl::Status JsonToMessage(absl::string_view path, const OrderedJson& j, Message* m);
+// `skip_key`: the "kind" tag of an enclosing tagged oneof, read by the caller; skipping it here
+// avoids copying the object (a deep copy per nesting level would make parsing quadratic).
+absl::Status JsonToMessage(absl::string_view path, const OrderedJson& j, Message* m,
+                           absl::string_view skip_key = {});
 
 // Sets (index < 0) or appends one value of field f.
 absl::Status SetValue(absl::string_view path, const OrderedJson& j, const FieldDescriptor* f,
@@ -369,7 +372,8 @@ absl::Status ReadField(absl::string_view path, const OrderedJson& j, const Field
   return SetValue(path, j, f, m);
 }
 
-absl::Status JsonToMessage(absl::string_view path, const OrderedJson& j, Message* m) {
+absl::Status JsonToMessage(absl::string_view path, const OrderedJson& j, Message* m,
+                           absl::string_view skip_key) {
   const Descriptor* d = m->GetDescriptor();
   if (IsTimestamp(d)) {
     if (!j.is_string()) return TypeError(path, "RFC 3339 timestamp", j);
@@ -392,13 +396,12 @@ absl::Status JsonToMessage(absl::string_view path, const OrderedJson& j, Message
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": unknown ", tag, " \"", it->get<std::string>(), "\""));
     }
-    OrderedJson body = j;
-    body.erase(tag);
-    return JsonToMessage(absl::StrCat(path, "<", f->name(), ">"), body,
-                         m->GetReflection()->MutableMessage(m, f));
+    return JsonToMessage(absl::StrCat(path, "<", f->name(), ">"), j,
+                         m->GetReflection()->MutableMessage(m, f), tag);
   }
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
+    if (!skip_key.empty() && f->name() == skip_key) continue;
     const std::string fpath = absl::StrCat(path, ".", f->name());
     auto it = j.find(f->name());
     if (it == j.end()) {

@@ -5,6 +5,10 @@
  * Every type shape a BTF renderer must handle appears: structs, unions, enums, bitfields, char
  * arrays, nested arrays, pointers, float/double, bool. tests/vm/tests/test_maps.py checks the
  * values through `lab truth`; keep the two in sync.
+ *
+ * bpftool 7.1 cannot render BTF_KIND_FLOAT: it prints "(unsupported-kind" and abandons the rest
+ * of the value. So the float members come last in struct lab_record, and the variables holding
+ * one come last in their sections; everything before them still renders.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,7 +28,7 @@ struct lab_bits {
 union lab_word {
   u32 as_u32;
   u8 bytes[4];
-  float as_float;
+  s16 halves[2];
 };
 
 struct lab_point {
@@ -42,12 +46,14 @@ struct lab_record {
   u16 matrix[2][2];
   void *opaque;
   struct lab_record *next;
+  bool flag;
   float ratio;
   double precise;
-  bool flag;
 };
 
 /* .data */
+u32 lab_data_counter = 7;
+char lab_data_text[24] = "hello from .data";
 struct lab_record lab_data_rec = {
     .id = 0x1122334455667788ULL,
     .name = "kfreeze-data",
@@ -62,8 +68,6 @@ struct lab_record lab_data_rec = {
     .precise = 2.25,
     .flag = true,
 };
-u32 lab_data_counter = 7;
-char lab_data_text[24] = "hello from .data";
 
 /* .rodata */
 const volatile struct lab_point lab_ro_origin = {.x = -11, .y = 22};
@@ -72,9 +76,9 @@ const volatile char lab_ro_banner[16] = "kfreeze-rodata";
 const volatile enum lab_color lab_ro_color = LAB_BLUE;
 
 /* .bss (zero until lab_fill runs) */
-struct lab_record lab_bss_rec;
 u64 lab_bss_runs;
 s16 lab_bss_table[4][2];
+struct lab_record lab_bss_rec;
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -134,12 +138,13 @@ static __always_inline void fill_record(struct lab_record *r, u64 id) {
 
 SEC("xdp")
 int lab_fill(struct xdp_md *ctx) {
-  fill_record(&lab_bss_rec, 42);
+  /* First use decides the .bss layout: the float-carrying record must come last. */
   lab_bss_runs++;
   for (int i = 0; i < 4; i++) {
     lab_bss_table[i][0] = (s16)(i + 1);
     lab_bss_table[i][1] = (s16)-(i + 1);
   }
+  fill_record(&lab_bss_rec, 42);
 
   for (u32 k = 0; k < 4; k++) {
     struct lab_record *r = bpf_map_lookup_elem(&lab_typed_array, &k);

@@ -1,4 +1,4 @@
-"""Build what runs inside the guest from the fetched kernel: vmlinux.h, BPF objects, workloads.
+"""Build what runs inside the guest: vmlinux.h, BPF objects, static helper programs and workloads.
 
 Kfunc signatures drift between kernel releases (7.2 lists an explicit `aux` argument that 7.3
 hides behind an *_impl twin), so the BPF sources include a generated header that says how many
@@ -18,7 +18,8 @@ BPF_CFLAGS = [
     "-fms-extensions", "-Wno-microsoft-anon-tag",
     "-Wall", "-Werror", "-Wno-unused-function",
 ]
-WORKLOAD_CFLAGS = ["-static", "-s", "-O2", "-Wall", "-Werror", "-pthread"]
+GUEST_CFLAGS = ["-static", "-s", "-O2", "-Wall", "-Werror", "-pthread"]
+LINK_MARK = "// lab-link:"
 # Kfuncs the lab's BPF programs call; their arity is read from the kernel's BTF.
 KFUNCS = (
     "scx_bpf_dsq_insert",
@@ -79,8 +80,13 @@ def compile_bpf(src: Path, out: Path, include_dir: Path) -> None:
     run([CLANG, *BPF_CFLAGS, "-I", include_dir, "-I", paths.BPF_SRC_DIR, "-c", src, "-o", out])
 
 
-def compile_workload(src: Path, out: Path) -> None:
-    run(["gcc", *WORKLOAD_CFLAGS, "-o", out, src])
+def compile_guest_program(src: Path, out: Path) -> None:
+    """Static, so the guest needs no libraries; a `// lab-link: -l...` line adds link flags."""
+    libs = []
+    for line in src.read_text().splitlines():
+        if line.startswith(LINK_MARK):
+            libs += line[len(LINK_MARK):].split()
+    run(["gcc", *GUEST_CFLAGS, "-o", out, src, *libs])
 
 
 def build(kernel: dict, out_dir: Path) -> None:
@@ -98,5 +104,5 @@ def build(kernel: dict, out_dir: Path) -> None:
     for src in sorted(paths.BPF_SRC_DIR.glob("*.bpf.c")):
         log(f"clang-14 {src.name}")
         compile_bpf(src, bpf_out / (src.name[: -len(".c")] + ".o"), gen)
-    for src in sorted(paths.WORKLOAD_SRC_DIR.glob("*.c")):
-        compile_workload(src, bin_out / src.stem)
+    for src in sorted(paths.GUESTBIN_SRC_DIR.glob("*.c")):
+        compile_guest_program(src, bin_out / src.stem)

@@ -19,7 +19,7 @@ def _digest(kernel: dict) -> str:
     h = hashlib.sha256(f"format={BUILD_FORMAT} release={kernel['release']}\n".encode())
     here = Path(__file__).parent
     sources = [here / f for f in ("builder.py", "bpf_build.py", "initramfs.py", "cpio.py")]
-    for d in (paths.BPF_SRC_DIR, paths.GUEST_SRC_DIR, paths.WORKLOAD_SRC_DIR):
+    for d in (paths.BPF_SRC_DIR, paths.GUEST_SRC_DIR, paths.GUESTBIN_SRC_DIR):
         sources += sorted(p for p in d.iterdir() if p.is_file())
     for p in sources:
         h.update(f"{p.relative_to(paths.VM_DIR)}\n".encode())

@@ -8,7 +8,7 @@ VM_DIR = Path(__file__).resolve().parent.parent
 REPO = VM_DIR.parent.parent
 BPF_SRC_DIR = VM_DIR / "bpf"
 GUEST_SRC_DIR = VM_DIR / "guest"
-WORKLOAD_SRC_DIR = VM_DIR / "workloads"
+GUESTBIN_SRC_DIR = VM_DIR / "guestbin"
 SCENARIO_DIR = VM_DIR / "scenarios"
 
 # Unix socket paths must fit in sun_path (108 bytes including the NUL).

@@ -1,0 +1,38 @@
+"""Finds the kernel's VMCOREINFO note in a guest RAM file, the way kfreeze does: the note starts
+on a page boundary with an ELF note header (namesz 11, descsz, type 0) and the name "VMCOREINFO\\0",
+followed by KEY=value text lines."""
+
+import mmap
+import struct
+from pathlib import Path
+
+PAGE = 4096
+NOTE_NAME = b"VMCOREINFO\0"
+# namesz=11 and type=0 around a descsz we do not know yet.
+HEADER_FMT = "<III"
+HEADER_SIZE = 12
+NAME_PADDED = 12  # 11 bytes rounded up to 4
+MAX_DESC = 1 << 16
+
+
+def find(ram: Path) -> dict:
+    """Returns {'offset': page offset, 'fields': {KEY: value}}; raises if there is no note."""
+    with open(ram, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mem:
+        pos = 0
+        while True:
+            pos = mem.find(NOTE_NAME, pos)
+            if pos < 0:
+                raise AssertionError(f"no VMCOREINFO note in {ram}")
+            start = pos - HEADER_SIZE
+            if start >= 0 and start % PAGE == 0:
+                namesz, descsz, ntype = struct.unpack_from(HEADER_FMT, mem, start)
+                if namesz == len(NOTE_NAME) and ntype == 0 and 0 < descsz < MAX_DESC:
+                    desc_off = start + HEADER_SIZE + NAME_PADDED
+                    text = mem[desc_off:desc_off + descsz].decode(errors="replace")
+                    fields = {}
+                    for line in text.split("\n"):
+                        key, sep, value = line.partition("=")
+                        if sep:
+                            fields[key] = value
+                    return {"offset": start, "fields": fields}
+            pos += 1

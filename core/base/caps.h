@@ -37,8 +37,8 @@ inline constexpr size_t kMaxSymbolNameLength = 512;
 inline constexpr uint64_t kMaxKallsymsNamesBytes = 128 * kMiB;
 // Tokens are substrings of symbol names, so no token can be longer than a name.
 inline constexpr size_t kMaxKallsymsTokenLength = kMaxSymbolNameLength;
-// Names are copied from the guest in chunks of this size (kallsyms_names has no length field).
-inline constexpr uint64_t kKallsymsNamesChunkBytes = 256 * kKiB;
+// kallsyms_names has no length field: it is copied in chunks starting at this size, doubling.
+inline constexpr uint64_t kKallsymsNamesChunkBytes = 16 * kKiB;
 
 // --- per-CPU ---
 // CONFIG_NR_CPUS can be at most 8192 on x86-64.

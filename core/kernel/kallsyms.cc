@@ -28,8 +28,9 @@ class NamesCursor {
         return BadData(absl::StrCat("kallsyms_names exceeds ", caps::kMaxKallsymsNamesBytes, " bytes"));
       }
       // Grow to a chunk boundary, but never read past the page the data is known to need.
-      uint64_t want = std::min<uint64_t>(caps::kKallsymsNamesChunkBytes,
-                                         caps::kMaxKallsymsNamesBytes - buf_.size());
+      // Chunks grow geometrically: small tables cost one small read, big ones few reads.
+      uint64_t want = std::min<uint64_t>({std::max<uint64_t>(caps::kKallsymsNamesChunkBytes, buf_.size()),
+                                          caps::kMaxKallsymsNamesBytes - buf_.size(), 4 * caps::kMiB});
       size_t old = buf_.size();
       buf_.resize(old + want);
       absl::Status s = reader_.ReadVirt(base_ + old, std::span<uint8_t>(buf_.data() + old, want));

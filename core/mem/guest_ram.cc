@@ -127,18 +127,44 @@ absl::StatusOr<std::optional<Pa>> GuestRam::FindPage(const PagePattern& pattern,
     if (!aligned) break;
     start = *aligned & ~(ps - 1);
     if (start >= region_end || region_end - start < pattern.bytes.size()) continue;
-    uint64_t count = (region_end - start - pattern.bytes.size()) / ps + 1;
-    if (lost()) return LostError(Pa(start));
-    int64_t hit = internal::GuardedFindBlock(base_ + region.file_offset + (start - region.gpa.value),
-                                             count, ps, pattern.bytes.data(), pattern.mask.data(),
-                                             pattern.bytes.size());
-    if (hit < 0) {
-      lost_.store(true, std::memory_order_relaxed);
-      return LostError(Pa(start));
+    // Holes in the file (never-touched guest pages) read as zeros and cannot match; skipping
+    // them is faster and does not make the host allocate pages for the guest.
+    uint64_t at = start;
+    while (at < region_end && region_end - at >= pattern.bytes.size()) {
+      DataExtent extent = NextDataExtent(region.file_offset + (at - region.gpa.value),
+                                         region.file_offset + (region_end - region.gpa.value));
+      if (extent.begin >= extent.end) break;
+      uint64_t scan_start = region.gpa.value + (extent.begin - region.file_offset);
+      scan_start = (scan_start + ps - 1) & ~(ps - 1);
+      const uint64_t scan_end = region.gpa.value + (extent.end - region.file_offset);
+      if (scan_start < scan_end && scan_end - scan_start >= pattern.bytes.size()) {
+        const uint64_t count = (scan_end - scan_start - pattern.bytes.size()) / ps + 1;
+        if (lost()) return LostError(Pa(scan_start));
+        int64_t hit = internal::GuardedFindBlock(
+            base_ + region.file_offset + (scan_start - region.gpa.value), count, ps,
+            pattern.bytes.data(), pattern.mask.data(), pattern.bytes.size());
+        if (hit < 0) {
+          lost_.store(true, std::memory_order_relaxed);
+          return LostError(Pa(scan_start));
+        }
+        if (static_cast<uint64_t>(hit) < count) return Pa(scan_start + static_cast<uint64_t>(hit) * ps);
+      }
+      at = scan_end;
     }
-    if (static_cast<uint64_t>(hit) < count) return Pa(start + static_cast<uint64_t>(hit) * ps);
   }
   return std::optional<Pa>();
+}
+
+GuestRam::DataExtent GuestRam::NextDataExtent(uint64_t from, uint64_t limit) const {
+  off_t data = lseek(fd_, static_cast<off_t>(from), SEEK_DATA);
+  if (data < 0) {
+    // ENXIO: only holes up to EOF. Anything else (no SEEK_DATA support): treat all as data.
+    return errno == ENXIO ? DataExtent{limit, limit} : DataExtent{from, limit};
+  }
+  const uint64_t begin = std::min<uint64_t>(static_cast<uint64_t>(data), limit);
+  off_t hole = lseek(fd_, data, SEEK_HOLE);
+  const uint64_t end = hole < 0 ? limit : std::min<uint64_t>(static_cast<uint64_t>(hole), limit);
+  return DataExtent{begin, end};
 }
 
 }  // namespace kfreeze

@@ -1,0 +1,211 @@
+// GuestImageBuilder: memory layout, allocation and writes (Build() is in guest_image_build.cc).
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "core/mem/translator.h"
+#include "tests/support/guest_image.h"
+#include "tests/support/image_layout.h"
+
+namespace kfreeze::testing {
+namespace {
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "GuestImageBuilder: %s\n", what.c_str());
+  std::abort();
+}
+
+uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+}  // namespace
+
+GuestImageBuilder::GuestImageBuilder(GuestImageOptions options) : options_(std::move(options)) {
+  const GuestImageOptions& o = options_;
+  if (o.levels != 4 && o.levels != 5) Die("levels must be 4 or 5");
+  if (o.kaslr_offset % k2M || o.image_pa % k2M) Die("kaslr_offset and image_pa must be 2 MiB aligned");
+  if (o.image_pa + o.image_reserve > o.ram_bytes) Die("kernel image does not fit in RAM");
+  if (o.image_reserve < kImageMinReserve) Die("image_reserve too small");
+  page_offset_base_ = o.page_offset_base.value_or(o.levels == 5 ? kDirectMapL5 : kDirectMapL4);
+  vmalloc_cursor_ = o.levels == 5 ? kVmallocL5 : kVmallocL4;
+  phys_ = std::make_unique<PhysAllocator>(o.image_pa + o.image_reserve, o.ram_bytes);
+  tables_ = std::make_unique<PageTableBuilder>(mem_, *phys_, o.levels, ImagePa(kDataOffset));
+
+  // Kernel image: linear through phys_base, mapped with image_leaf pages like level2_kernel_pgt.
+  vmap_.AddLinear(ImageKva(0), Pa(o.image_pa), o.image_reserve);
+  tables_->Map(ImageKva(0), Pa(o.image_pa), AlignUp(o.image_reserve, o.image_leaf), o.image_leaf);
+  // Direct map over all of RAM (rounded up to the leaf, as the kernel does with 1G pages).
+  vmap_.AddLinear(Kva(page_offset_base_), Pa(0), o.ram_bytes);
+  tables_->Map(Kva(page_offset_base_), Pa(0), AlignUp(o.ram_bytes, o.direct_map_leaf), o.direct_map_leaf);
+
+  data_cursor_ = kDataOffset;
+  AddGlobal("init_top_pgt", k4K, k4K);  // the root allocated above, at kDataOffset
+  AddSymbol("_text", ImageKva(0), 'T');
+  AddSymbol("_stext", ImageKva(0), 'T');
+  AddSymbol("__per_cpu_start", ImageKva(kPerCpuOffset), 'D');
+  AddSymbol("__per_cpu_end", ImageKva(kPerCpuOffset + kPerCpuBytes), 'D');
+  for (uint32_t cpu = 0; cpu < o.nr_cpus; ++cpu) percpu_areas_.push_back(Alloc(kPerCpuBytes, Placement::kDirectMap, k4K));
+  btf_.AddAttachTypes();
+  WriteAttachGlobals();
+}
+
+GuestImageBuilder::~GuestImageBuilder() = default;
+
+Kva GuestImageBuilder::ImageKva(uint64_t off) const {
+  return Kva(kStartKernelMap + kTextLinkOffset + options_.kaslr_offset + off);
+}
+
+Pa GuestImageBuilder::ImagePa(uint64_t off) const { return Pa(options_.image_pa + off); }
+
+void GuestImageBuilder::WriteAttachGlobals() {
+  const GuestImageOptions& o = options_;
+  const uint32_t nr_cpu_ids = o.nr_cpu_ids ? o.nr_cpu_ids : o.nr_cpus;
+  if (nr_cpu_ids < o.nr_cpus || nr_cpu_ids > kNrCpusConfig) Die("bad nr_cpu_ids");
+  Put<uint64_t>(AddGlobal("page_offset_base", 8), page_offset_base_);
+  Put<uint32_t>(AddGlobal("nr_cpu_ids", 4, 4), nr_cpu_ids);
+  const Kva offsets = AddGlobal("__per_cpu_offset", 8 * kNrCpusConfig);
+  uint64_t mask = 0;
+  for (uint32_t cpu = 0; cpu < o.nr_cpus; ++cpu) {
+    Put<uint64_t>(offsets + 8 * cpu, percpu_areas_[cpu] - ImageKva(kPerCpuOffset));
+    mask |= 1ull << cpu;
+  }
+  Put<uint64_t>(AddGlobal("__cpu_possible_mask", 8), mask);
+  Put<uint64_t>(AddGlobal("__cpu_online_mask", 8), mask);
+  const Kva uts = AddGlobal("init_uts_ns", SizeOf("struct uts_namespace"));
+  WriteMemberString(uts, "uts_namespace.name.sysname", "Linux");
+  WriteMemberString(uts, "uts_namespace.name.release", o.release);
+  WriteMemberString(uts, "uts_namespace.name.machine", "x86_64");
+  AddGlobal("init_task", 4096, 64);
+  AddFunction("start_kernel");
+}
+
+const OffsetResolver& GuestImageBuilder::Resolver() {
+  if (!resolver_ || resolver_types_ != btf_.type_count()) {
+    resolver_ = std::make_unique<OffsetResolver>(btf_.btf());
+    resolver_types_ = btf_.type_count();
+  }
+  return *resolver_;
+}
+
+uint64_t GuestImageBuilder::SizeOf(absl::string_view type) {
+  absl::StatusOr<uint64_t> size = Resolver().SizeOf(type);
+  if (!size.ok()) Die(std::string(size.status().message()));
+  return *size;
+}
+
+uint64_t GuestImageBuilder::OffsetOf(absl::string_view path) {
+  absl::StatusOr<uint64_t> off = Resolver().Offset(path);
+  if (!off.ok()) Die(std::string(off.status().message()));
+  return *off;
+}
+
+void GuestImageBuilder::AddSymbol(absl::string_view name, Kva address, char type) {
+  symbols_[std::string(name)] = {address, type};
+}
+
+Kva GuestImageBuilder::AddGlobal(absl::string_view name, uint64_t bytes, uint64_t align, char type) {
+  const uint64_t at = AlignUp(data_cursor_, align);
+  if (at + bytes > kDataOffset + kDataBytes) Die("image data section full");
+  data_cursor_ = at + bytes;
+  AddSymbol(name, ImageKva(at), type);
+  return ImageKva(at);
+}
+
+Kva GuestImageBuilder::AddFunction(absl::string_view name) {
+  const uint64_t at = text_cursor_;
+  if (at + 16 > kTextBytes) Die("image text section full");
+  text_cursor_ += 16;
+  AddSymbol(name, ImageKva(at), 'T');
+  return ImageKva(at);
+}
+
+Kva GuestImageBuilder::AddPerCpu(absl::string_view name, uint64_t bytes, uint64_t align) {
+  const uint64_t at = AlignUp(percpu_cursor_, align);
+  if (at + bytes > kPerCpuBytes) Die("per-CPU section full");
+  percpu_cursor_ = at + bytes;
+  const Kva kva = ImageKva(kPerCpuOffset + at);
+  AddSymbol(name, kva, 'D');
+  return kva;
+}
+
+Kva GuestImageBuilder::PerCpuAddress(Kva template_kva, CpuId cpu) const {
+  if (cpu >= percpu_areas_.size()) Die("no such CPU");
+  return percpu_areas_[cpu] + (template_kva - ImageKva(kPerCpuOffset));
+}
+
+Kva GuestImageBuilder::Alloc(uint64_t bytes, Placement where, uint64_t align) {
+  if (where == Placement::kDirectMap) {
+    return Kva(page_offset_base_ + phys_->Alloc(bytes == 0 ? 1 : bytes, align).value);
+  }
+  const uint64_t pages = AlignUp(bytes == 0 ? 1 : bytes, k4K) / k4K;
+  const Kva va(vmalloc_cursor_);
+  std::vector<Pa> frames;
+  for (uint64_t i = 0; i < pages; ++i) frames.push_back(phys_->Alloc(k4K));
+  for (uint64_t i = 0; i < pages; ++i) {
+    const Pa pa = frames[pages - 1 - i];  // reverse order: never physically contiguous
+    tables_->Map(va + i * k4K, pa, k4K, k4K);
+    vmap_.AddPage(va + i * k4K, pa);
+    mem_.Put<uint8_t>(pa, 0);
+  }
+  vmalloc_cursor_ += (pages + 1) * k4K;  // one unmapped guard page, as vmalloc leaves
+  return va;
+}
+
+Kva GuestImageBuilder::AllocStruct(absl::string_view type, Placement where) {
+  return Alloc(SizeOf(type), where);
+}
+
+Kva GuestImageBuilder::Unmapped() const { return Kva(vmalloc_cursor_ + k1G); }
+
+void GuestImageBuilder::WriteVirt(Kva va, std::span<const uint8_t> bytes) {
+  uint64_t done = 0;
+  while (done < bytes.size()) {
+    const Kva at = va + done;
+    std::optional<Pa> pa = vmap_.Translate(at);
+    if (!pa) Die(absl::StrCat("write to unmapped ", Hex(at)));
+    const uint64_t n = std::min<uint64_t>(bytes.size() - done, k4K - (at.value % k4K));
+    mem_.Write(*pa, bytes.subspan(done, n));
+    done += n;
+  }
+}
+
+void GuestImageBuilder::PutString(Kva at, absl::string_view s) {
+  WriteVirt(at, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+  Put<uint8_t>(at + s.size(), 0);
+}
+
+void GuestImageBuilder::WriteMember(Kva object, absl::string_view path, uint64_t value) {
+  absl::StatusOr<MemberLocation> loc = Resolver().Member(path);
+  if (!loc.ok()) Die(std::string(loc.status().message()));
+  if (loc->bitfield_bits == 0) {
+    if (loc->byte_size == 0 || loc->byte_size > 8 || loc->bit_offset % 8) Die(absl::StrCat("cannot write ", path));
+    WriteVirt(object + loc->ByteOffset(),
+              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&value), loc->byte_size));
+    return;
+  }
+  // Bitfield: read-modify-write the 8 bytes starting at its first byte.
+  const Kva at = object + loc->bit_offset / 8;
+  const uint32_t shift = loc->bit_offset % 8;
+  std::optional<Pa> pa = vmap_.Translate(at);
+  if (!pa) Die("bitfield write to unmapped memory");
+  uint64_t word = 0;
+  mem_.Read(*pa, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&word), 8));
+  const uint64_t mask = (loc->bitfield_bits == 64 ? ~0ull : ((1ull << loc->bitfield_bits) - 1)) << shift;
+  word = (word & ~mask) | ((value << shift) & mask);
+  Put<uint64_t>(at, word);
+}
+
+void GuestImageBuilder::WriteMemberBytes(Kva object, absl::string_view path, std::span<const uint8_t> bytes) {
+  absl::StatusOr<MemberLocation> loc = Resolver().Member(path);
+  if (!loc.ok()) Die(std::string(loc.status().message()));
+  if (bytes.size() > loc->byte_size || loc->bitfield_bits) Die(absl::StrCat("bytes do not fit ", path));
+  WriteVirt(object + loc->ByteOffset(), bytes);
+}
+
+void GuestImageBuilder::WriteMemberString(Kva object, absl::string_view path, absl::string_view s) {
+  std::vector<uint8_t> bytes(s.begin(), s.end());
+  bytes.push_back(0);
+  WriteMemberBytes(object, path, bytes);
+}
+
+}  // namespace kfreeze::testing

@@ -1,0 +1,91 @@
+#include "core/walkers/scx/event_counters.h"
+
+#include <array>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/status.h"
+
+namespace kfreeze::walkers::scx {
+namespace {
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return r;
+}
+
+void SetCounter(kfreeze::v1::EventCounterSample& s, int i, int64_t v) {
+  using S = kfreeze::v1::EventCounterSample;
+  static constexpr void (S::*kSetters[kNumEventCounters])(int64_t) = {
+      &S::set_select_cpu_fallback,  &S::set_dispatch_local_dsq_offline,
+      &S::set_dispatch_keep_last,   &S::set_enq_skip_exiting,
+      &S::set_enq_skip_migration_disabled, &S::set_reenq_immed,
+      &S::set_reenq_local_repeat,   &S::set_refill_slice_dfl,
+      &S::set_bypass_duration,      &S::set_bypass_dispatch,
+      &S::set_bypass_activate,      &S::set_insert_not_owned,
+      &S::set_sub_bypass_dispatch,
+  };
+  (s.*kSetters[i])(v);
+}
+
+// The per-CPU template address of this scheduler's scx_event_stats.
+absl::StatusOr<Kva> StatsTemplate(Reader& reader, const ScxContext& ctx, Kva sched) {
+  const SchedOffsets& o = *ctx.off.sched;
+  if (o.pcpu && ctx.off.sched_pcpu && ctx.off.sched_pcpu->event_stats) {
+    KF_ASSIGN_OR_RETURN(Kva pcpu, reader.ReadPtr(sched + *o.pcpu));
+    if (pcpu.IsNull()) return BadData("scx_sched.pcpu is NULL");
+    return pcpu + *ctx.off.sched_pcpu->event_stats;
+  }
+  if (o.event_stats_cpu) {
+    KF_ASSIGN_OR_RETURN(Kva stats, reader.ReadPtr(sched + *o.event_stats_cpu));
+    if (stats.IsNull()) return BadData("scx_sched.event_stats_cpu is NULL");
+    return stats;
+  }
+  return absl::FailedPreconditionError("no per-CPU event stats in struct scx_sched");
+}
+
+}  // namespace
+
+absl::StatusOr<kfreeze::v1::EventCounterSample> SumEventCounters(Reader& reader,
+                                                                 const ScxContext& ctx,
+                                                                 Kva sched) {
+  if (!ctx.off.sched || !ctx.off.event_stats || ctx.percpu == nullptr) {
+    return absl::FailedPreconditionError("missing offset groups for event counters");
+  }
+  KF_ASSIGN_OR_RETURN(Kva tmpl, StatsTemplate(reader, ctx, sched));
+  const EventStatsOffsets& eo = *ctx.off.event_stats;
+  uint64_t span = 0;
+  for (const auto& c : eo.counter) {
+    if (c) span = std::max(span, *c + 8);
+  }
+  std::array<int64_t, kNumEventCounters> sum{};
+  int cpus_read = 0;
+  for (CpuId cpu : ctx.percpu->PossibleCpus()) {
+    absl::StatusOr<Kva> at = ctx.percpu->PerCpuPtr(tmpl, cpu);
+    absl::StatusOr<std::vector<uint8_t>> bytes =
+        at.ok() ? reader.ReadBytes(*at, span) : absl::StatusOr<std::vector<uint8_t>>(at.status());
+    // A sum missing a CPU would understate every counter: fail instead.
+    if (!bytes.ok()) {
+      return absl::Status(bytes.status().code(),
+                          absl::StrCat("CPU ", cpu, " event stats: ", bytes.status().message()));
+    }
+    ++cpus_read;
+    for (int i = 0; i < kNumEventCounters; ++i) {
+      if (!eo.counter[i]) continue;
+      int64_t v;
+      std::memcpy(&v, bytes->data() + *eo.counter[i], 8);
+      sum[i] = SaturatingAdd(sum[i], v);
+    }
+  }
+  if (cpus_read == 0) return BadData("no possible CPU");
+  kfreeze::v1::EventCounterSample out;
+  for (int i = 0; i < kNumEventCounters; ++i) SetCounter(out, i, sum[i]);
+  return out;
+}
+
+}  // namespace kfreeze::walkers::scx

@@ -1,0 +1,79 @@
+#include "core/walkers/scx/scx_context.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "core/walkers/common/kernel_hz.h"
+
+namespace kfreeze::walkers::scx {
+namespace {
+
+std::optional<Kva> Sym(const SymbolIndex& symbols, absl::string_view name) {
+  if (std::optional<Symbol> s = symbols.Find(name)) return s->address;
+  return std::nullopt;
+}
+
+constexpr std::pair<const char*, const char*> kSchedClasses[] = {
+    {"ext_sched_class", "ext"},   {"fair_sched_class", "fair"}, {"rt_sched_class", "rt"},
+    {"dl_sched_class", "dl"},     {"idle_sched_class", "idle"}, {"stop_sched_class", "stop"},
+};
+
+constexpr std::pair<const char*, const char*> kEnableStates[] = {
+    {"SCX_ENABLING", "enabling"},
+    {"SCX_ENABLED", "enabled"},
+    {"SCX_DISABLING", "disabling"},
+    {"SCX_DISABLED", "disabled"},
+};
+
+}  // namespace
+
+std::optional<std::string> ScxContext::SchedClassName(uint64_t class_kva) const {
+  for (const SchedClassSymbol& c : sched_classes) {
+    if (c.address.value == class_kva) return c.short_name;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ScxContext::EnableStateName(int64_t value) const {
+  for (const auto& [v, name] : enable_state_names) {
+    if (v == value) return name;
+  }
+  return std::nullopt;
+}
+
+ScxContext BuildScxContext(const KernelView& kernel, Reader& reader) {
+  ScxContext ctx;
+  ctx.off = ResolveScxOffsets(kernel.btf);
+  ctx.percpu = &kernel.percpu;
+  ctx.symbols = &kernel.symbols;
+  const SymbolIndex& s = kernel.symbols;
+  ctx.roots.scx_root = Sym(s, "scx_root");
+  ctx.roots.scx_tasks = Sym(s, "scx_tasks");
+  ctx.roots.runqueues = Sym(s, "runqueues");
+  if (absl::StatusOr<Kva> j = JiffiesAddress(s); j.ok()) ctx.roots.jiffies = *j;
+  ctx.roots.enable_state = Sym(s, "scx_enable_state_var");
+  ctx.roots.enable_seq = Sym(s, "scx_enable_seq");
+  ctx.roots.watchdog_timeout = Sym(s, "scx_watchdog_timeout");
+  if (ctx.roots.scx_root) {
+    ctx.layout = ScxLayout::kScxRoot;
+  } else if (Sym(s, "scx_ops")) {
+    ctx.layout = ScxLayout::kScxOpsGlobals;
+  }
+  if (absl::StatusOr<uint32_t> hz = ReadKernelHz(reader, kernel); hz.ok()) ctx.hz = *hz;
+  if (std::optional<Kva> n = Sym(s, "nr_node_ids")) {
+    // Bounded by MAX_NUMNODES (1 << NODES_SHIFT, at most 1024 on x86-64).
+    if (absl::StatusOr<uint32_t> v = reader.ReadU32(*n); v.ok() && *v >= 1 && *v <= 1024) {
+      ctx.nr_nodes = *v;
+    }
+  }
+  for (const auto& [sym, short_name] : kSchedClasses) {
+    if (std::optional<Kva> a = Sym(s, sym)) ctx.sched_classes.push_back({*a, short_name});
+  }
+  for (const auto& [enumerator, name] : kEnableStates) {
+    if (absl::StatusOr<int64_t> v = kernel.btf.EnumValue(enumerator); v.ok()) {
+      ctx.enable_state_names.emplace_back(*v, name);
+    }
+  }
+  return ctx;
+}
+
+}  // namespace kfreeze::walkers::scx

@@ -112,6 +112,7 @@ def _qemu_command(name: str, f: dict, kernel: dict, opts: dict, accel_name: str,
     append = ["console=ttyS0", "panic=-1", "quiet", "psi=1", f"kfreeze.name={name}"]
     if opts["kaslr"] == "off":
         append.append("nokaslr")
+    append += os.environ.get("KFREEZE_VM_APPEND", "").split()
     mem = opts["mem"]
     return [
         "qemu-system-x86_64", "-name", f"kfreeze-{name}", "-nodefaults", "-no-user-config",
@@ -228,6 +229,9 @@ def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_acc
                     attempt += 1
             if proc is not None:
                 break
+        if proc is None:
+            _remove_runtime_files(name)
+            raise LabError(f"guest {name!r} did not come up:\n" + "\n".join(failures))
         meta = {
             "name": name, "pid": proc.pid, "ram": str(f["ram"]), "qmp": str(f["qmp"]),
             "console": str(f["console"]), "cmd": str(f["cmd"]), "accel": used_accel,

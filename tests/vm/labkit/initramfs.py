@@ -6,6 +6,7 @@ Linux accepts concatenated gzip'd cpio archives, so a guest's initrd is base + o
 
 import re
 import shutil
+import struct
 from pathlib import Path
 
 from . import paths
@@ -15,8 +16,9 @@ from .proc import LabError, run
 BUSYBOX = Path("/bin/busybox")
 BPFTOOL = Path("/usr/sbin/bpftool")
 GUEST_DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "lib64", "lib/x86_64-linux-gnu", "etc", "proc",
-              "sys", "dev", "tmp", "run", "root", "lab/bpf", "lab/bin", "lab/add")
+              "sys", "dev", "tmp", "run", "root", "lab/bpf", "lab/bin")
 LDD_PATH_RE = re.compile(r"(/\S+) \(0x")
+PT_INTERP = 3
 
 
 def _shared_libs(binary: Path) -> list:
@@ -27,8 +29,18 @@ def _shared_libs(binary: Path) -> list:
     return libs
 
 
+def _is_static_elf(path: Path) -> bool:
+    """An ELF without a PT_INTERP program header needs no dynamic loader."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit only
+        return False
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    return all(struct.unpack_from("<I", data, phoff + i * phentsize)[0] != PT_INTERP for i in range(phnum))
+
+
 def build_base(build_dir: Path, out: Path) -> None:
-    if not BUSYBOX.exists() or b"statically linked" not in run(["file", BUSYBOX]).stdout:
+    if not BUSYBOX.exists() or not _is_static_elf(BUSYBOX):
         raise LabError(f"{BUSYBOX} is not busybox-static: run deploy/install-deps.sh")
     w = CpioWriter()
     for d in GUEST_DIRS:

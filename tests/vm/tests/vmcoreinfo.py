@@ -36,3 +36,19 @@ def find(ram: Path) -> dict:
                             fields[key] = value
                     return {"offset": start, "fields": fields}
             pos += 1
+
+
+START_KERNEL_MAP = 0xFFFFFFFF80000000
+# Kernel image and direct-map bases without KASLR (the direct map depends on 5- vs 4-level paging).
+DEFAULT_TEXT = 0xFFFFFFFF81000000
+DEFAULT_PAGE_OFFSET = {"1": 0xFF11000000000000, "0": 0xFFFF888000000000}
+
+
+def read_u64(ram: Path, offset: int) -> int:
+    with open(ram, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mem:
+        return struct.unpack_from("<Q", mem, offset)[0]
+
+
+def read_kernel_u64(ram: Path, fields: dict, va: int) -> int:
+    """A u64 of the kernel image at virtual address va (KASLR slide included), read from RAM."""
+    return read_u64(ram, va - START_KERNEL_MAP + int(fields["NUMBER(phys_base)"]))

@@ -44,7 +44,8 @@ inline constexpr absl::string_view kReasonScxWalkerPartialPrefix =
     "scx walker partial: missing offset groups ";
 
 // NUMA.
-inline constexpr absl::string_view kReasonNoNumaWalker = "no NUMA walker (host-side walker pending)";
+inline constexpr absl::string_view kReasonNoNumaWalker =
+    "no NUMA walker (host-side walker pending)";
 
 // sdt_alloc, in gate order.
 inline constexpr absl::string_view kReasonSdtAllocUnalignedUserVm =

@@ -9,11 +9,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/util/time_util.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "kfreeze/v1/ktstr_options.pb.h"
 
 namespace kfreeze::report {
@@ -106,16 +106,26 @@ OrderedJson ScalarToJson(const Message& m, const FieldDescriptor* f, int index) 
 bool IsDefaultScalar(const Message& m, const FieldDescriptor* f) {
   const Reflection* r = m.GetReflection();
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32: return r->GetInt32(m, f) == 0;
-    case FieldDescriptor::CPPTYPE_INT64: return r->GetInt64(m, f) == 0;
-    case FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(m, f) == 0;
-    case FieldDescriptor::CPPTYPE_UINT64: return r->GetUInt64(m, f) == 0;
-    case FieldDescriptor::CPPTYPE_DOUBLE: return r->GetDouble(m, f) == 0;
-    case FieldDescriptor::CPPTYPE_FLOAT: return r->GetFloat(m, f) == 0;
-    case FieldDescriptor::CPPTYPE_BOOL: return !r->GetBool(m, f);
-    case FieldDescriptor::CPPTYPE_ENUM: return r->GetEnumValue(m, f) == 0;
-    case FieldDescriptor::CPPTYPE_STRING: return r->GetString(m, f).empty();
-    case FieldDescriptor::CPPTYPE_MESSAGE: return !r->HasField(m, f);
+    case FieldDescriptor::CPPTYPE_INT32:
+      return r->GetInt32(m, f) == 0;
+    case FieldDescriptor::CPPTYPE_INT64:
+      return r->GetInt64(m, f) == 0;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return r->GetUInt32(m, f) == 0;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return r->GetUInt64(m, f) == 0;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return r->GetDouble(m, f) == 0;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return r->GetFloat(m, f) == 0;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return !r->GetBool(m, f);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return r->GetEnumValue(m, f) == 0;
+    case FieldDescriptor::CPPTYPE_STRING:
+      return r->GetString(m, f).empty();
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return !r->HasField(m, f);
   }
   return false;
 }
@@ -131,7 +141,8 @@ void AppendField(const Message& m, const FieldDescriptor* f, OrderedJson* out) {
     for (int i = 0; i < n; ++i) {
       const Message& entry = r->GetRepeatedMessage(m, f, i);
       const Descriptor* ed = entry.GetDescriptor();
-      obj[entry.GetReflection()->GetString(entry, ed->field(0))] = ScalarToJson(entry, ed->field(1), -1);
+      obj[entry.GetReflection()->GetString(entry, ed->field(0))] =
+          ScalarToJson(entry, ed->field(1), -1);
     }
     (*out)[f->name()] = std::move(obj);
     return;
@@ -170,7 +181,8 @@ OrderedJson MessageToJson(const Message& m) {
   const std::string& tag = MessageOpts(d).tagged_oneof();
   if (!tag.empty()) {
     const OneofDescriptor* oneof = d->FindOneofByName(tag);
-    const FieldDescriptor* set = oneof ? m.GetReflection()->GetOneofFieldDescriptor(m, oneof) : nullptr;
+    const FieldDescriptor* set =
+        oneof ? m.GetReflection()->GetOneofFieldDescriptor(m, oneof) : nullptr;
     if (set == nullptr) {
       out[tag] = "unsupported";
       out["reason"] = "unset value";
@@ -273,11 +285,16 @@ absl::Status SetValue(absl::string_view path, const OrderedJson& j, const FieldD
     return absl::OkStatus();                               \
   }
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32: KF_SET(Int32, int32_t, JsonToInt<int32_t>(path, j))
-    case FieldDescriptor::CPPTYPE_INT64: KF_SET(Int64, int64_t, JsonToInt<int64_t>(path, j))
-    case FieldDescriptor::CPPTYPE_UINT32: KF_SET(UInt32, uint32_t, JsonToInt<uint32_t>(path, j))
-    case FieldDescriptor::CPPTYPE_UINT64: KF_SET(UInt64, uint64_t, JsonToInt<uint64_t>(path, j))
-    case FieldDescriptor::CPPTYPE_DOUBLE: KF_SET(Double, double, JsonToDouble(path, j))
+    case FieldDescriptor::CPPTYPE_INT32:
+      KF_SET(Int32, int32_t, JsonToInt<int32_t>(path, j))
+    case FieldDescriptor::CPPTYPE_INT64:
+      KF_SET(Int64, int64_t, JsonToInt<int64_t>(path, j))
+    case FieldDescriptor::CPPTYPE_UINT32:
+      KF_SET(UInt32, uint32_t, JsonToInt<uint32_t>(path, j))
+    case FieldDescriptor::CPPTYPE_UINT64:
+      KF_SET(UInt64, uint64_t, JsonToInt<uint64_t>(path, j))
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      KF_SET(Double, double, JsonToDouble(path, j))
     case FieldDescriptor::CPPTYPE_FLOAT: {
       auto v = JsonToDouble(path, j);
       if (!v.ok()) return v.status();
@@ -292,7 +309,8 @@ absl::Status SetValue(absl::string_view path, const OrderedJson& j, const FieldD
     case FieldDescriptor::CPPTYPE_ENUM: {
       if (!j.is_string()) return TypeError(path, "enum name", j);
       const auto* v = f->enum_type()->FindValueByName(j.get<std::string>());
-      if (v == nullptr) return absl::InvalidArgumentError(absl::StrCat(path, ": unknown enum value"));
+      if (v == nullptr)
+        return absl::InvalidArgumentError(absl::StrCat(path, ": unknown enum value"));
       rep ? r->AddEnum(m, f, v) : r->SetEnum(m, f, v);
       return absl::OkStatus();
     }
@@ -435,14 +453,20 @@ int JsonNestingDepth(std::string_view text) {
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') max_depth = std::max(max_depth, ++depth);
-    else if (c == ']' || c == '}') --depth;
+    if (c == '"')
+      in_string = true;
+    else if (c == '[' || c == '{')
+      max_depth = std::max(max_depth, ++depth);
+    else if (c == ']' || c == '}')
+      --depth;
   }
   return max_depth;
 }

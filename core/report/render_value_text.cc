@@ -36,13 +36,20 @@ bool IsScalar(const RenderedValue& v) {
 
 bool IsZero(const RenderedValue& v) {
   switch (v.kind_case()) {
-    case RenderedValue::kInt: return v.int_().value() == 0;
-    case RenderedValue::kUint: return v.uint().value() == 0;
-    case RenderedValue::kBool: return !v.bool_().value();
-    case RenderedValue::kChar: return v.char_().value() == 0;
-    case RenderedValue::kFloat: return v.float_().value() == 0;
-    case RenderedValue::kEnum: return v.enum_().value() == 0 && !v.enum_().has_variant();
-    case RenderedValue::kPtr: return v.ptr().value() == 0;
+    case RenderedValue::kInt:
+      return v.int_().value() == 0;
+    case RenderedValue::kUint:
+      return v.uint().value() == 0;
+    case RenderedValue::kBool:
+      return !v.bool_().value();
+    case RenderedValue::kChar:
+      return v.char_().value() == 0;
+    case RenderedValue::kFloat:
+      return v.float_().value() == 0;
+    case RenderedValue::kEnum:
+      return v.enum_().value() == 0 && !v.enum_().has_variant();
+    case RenderedValue::kPtr:
+      return v.ptr().value() == 0;
     case RenderedValue::kStruct:
       for (const auto& m : v.struct_().members()) {
         if (!IsZero(m.value())) return false;
@@ -67,27 +74,39 @@ std::string Render(const RenderedValue& v, int indent, int depth);
 
 std::string ScalarText(const RenderedValue& v, int indent, int depth) {
   switch (v.kind_case()) {
-    case RenderedValue::kInt: return absl::StrCat(v.int_().value());
-    case RenderedValue::kUint: return absl::StrCat(v.uint().value());
-    case RenderedValue::kBool: return v.bool_().value() ? "true" : "false";
-    case RenderedValue::kChar: return CharText(v.char_().value());
-    case RenderedValue::kFloat: return absl::StrFormat("%g", v.float_().value());
+    case RenderedValue::kInt:
+      return absl::StrCat(v.int_().value());
+    case RenderedValue::kUint:
+      return absl::StrCat(v.uint().value());
+    case RenderedValue::kBool:
+      return v.bool_().value() ? "true" : "false";
+    case RenderedValue::kChar:
+      return CharText(v.char_().value());
+    case RenderedValue::kFloat:
+      return absl::StrFormat("%g", v.float_().value());
     case RenderedValue::kEnum:
-      return v.enum_().has_variant() ? absl::StrCat(v.enum_().variant(), " (", v.enum_().value(), ")")
-                                     : absl::StrCat(v.enum_().value());
-    case RenderedValue::kCpuList: return absl::StrCat("cpus={", v.cpu_list().cpus(), "}");
-    case RenderedValue::kBytes: return v.bytes().hex();
-    case RenderedValue::kUnsupported: return absl::StrCat("<unsupported: ", v.unsupported().reason(), ">");
+      return v.enum_().has_variant()
+                 ? absl::StrCat(v.enum_().variant(), " (", v.enum_().value(), ")")
+                 : absl::StrCat(v.enum_().value());
+    case RenderedValue::kCpuList:
+      return absl::StrCat("cpus={", v.cpu_list().cpus(), "}");
+    case RenderedValue::kBytes:
+      return v.bytes().hex();
+    case RenderedValue::kUnsupported:
+      return absl::StrCat("<unsupported: ", v.unsupported().reason(), ">");
     case RenderedValue::kPtr: {
       const auto& p = v.ptr();
       std::string s = absl::StrFormat("0x%x", p.value());
       if (p.has_cast_annotation()) absl::StrAppend(&s, " (", p.cast_annotation(), ")");
       if (p.has_deref()) absl::StrAppend(&s, " → ", Render(p.deref(), indent, depth + 1));
-      if (p.has_deref_skipped_reason()) absl::StrAppend(&s, " [chase: ", p.deref_skipped_reason(), "]");
+      if (p.has_deref_skipped_reason())
+        absl::StrAppend(&s, " [chase: ", p.deref_skipped_reason(), "]");
       return s;
     }
-    case RenderedValue::KIND_NOT_SET: return "<unset>";
-    default: return Render(v, indent, depth);
+    case RenderedValue::KIND_NOT_SET:
+      return "<unset>";
+    default:
+      return Render(v, indent, depth);
   }
 }
 
@@ -100,8 +119,10 @@ bool CharArrayText(const ArrayValue& a, std::string* out) {
   std::string s;
   for (const auto& e : a.elements()) {
     uint64_t c;
-    if (e.has_char_()) c = e.char_().value();
-    else return false;
+    if (e.has_char_())
+      c = e.char_().value();
+    else
+      return false;
     if (c == 0) break;
     if (c < 0x20 || c >= 0x7f) return false;
     s.push_back(static_cast<char>(c));
@@ -160,12 +181,16 @@ std::string StructText(const StructValue& s, int indent, int depth) {
 std::string Render(const RenderedValue& v, int indent, int depth) {
   if (depth > kMaxTextDepth) return "<nested too deep>";
   switch (v.kind_case()) {
-    case RenderedValue::kStruct: return StructText(v.struct_(), indent, depth);
-    case RenderedValue::kArray: return ArrayText(v.array(), indent, depth);
+    case RenderedValue::kStruct:
+      return StructText(v.struct_(), indent, depth);
+    case RenderedValue::kArray:
+      return ArrayText(v.array(), indent, depth);
     case RenderedValue::kTruncated:
-      return absl::StrCat("<truncated needed=", v.truncated().needed(), " had=", v.truncated().had(),
-                          "> ", Render(v.truncated().partial(), indent, depth + 1));
-    default: return ScalarText(v, indent, depth);
+      return absl::StrCat("<truncated needed=", v.truncated().needed(),
+                          " had=", v.truncated().had(), "> ",
+                          Render(v.truncated().partial(), indent, depth + 1));
+    default:
+      return ScalarText(v, indent, depth);
   }
 }
 

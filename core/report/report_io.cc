@@ -5,20 +5,21 @@
 #include <iostream>
 #include <iterator>
 
-#include "absl/strings/str_cat.h"
 #include <cctype>
+#include "absl/strings/str_cat.h"
 
 namespace kfreeze::report {
 
 absl::StatusOr<LoadedDump> LoadDump(std::string_view bytes) {
   std::string_view trimmed = bytes;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front())))
+    trimmed.remove_prefix(1);
   if (!trimmed.empty() && trimmed.front() == '{') {
     auto parsed = ParseAnyReport(bytes);
     if (parsed.ok()) {
-      return LoadedDump{parsed->dialect == JsonDialect::kKtstr ? DumpFormat::kKtstrJson
-                                                               : DumpFormat::kProto3Json,
-                        std::move(parsed->report)};
+      return LoadedDump{
+          parsed->dialect == JsonDialect::kKtstr ? DumpFormat::kKtstrJson : DumpFormat::kProto3Json,
+          std::move(parsed->report)};
     }
     // An envelope has no top-level "schema" but one of single/dual/degraded.
     kfreeze::v1::DumpEnvelope envelope;

@@ -37,11 +37,14 @@ absl::Status Proto3FromJson(std::string_view json, Message* message) {
 absl::Status ParseAs(const std::string& schema, JsonDialect dialect, std::string_view text,
                      const OrderedJson& doc, DumpEnvelope* out) {
   Message* target = nullptr;
-  if (schema == kSchemaSingle) target = out->mutable_single();
-  else if (schema == kSchemaDual) target = out->mutable_dual();
-  else target = out->mutable_degraded();
-  absl::Status s = dialect == JsonDialect::kKtstr ? KtstrFromJson(doc, target)
-                                                  : Proto3FromJson(text, target);
+  if (schema == kSchemaSingle)
+    target = out->mutable_single();
+  else if (schema == kSchemaDual)
+    target = out->mutable_dual();
+  else
+    target = out->mutable_degraded();
+  absl::Status s =
+      dialect == JsonDialect::kKtstr ? KtstrFromJson(doc, target) : Proto3FromJson(text, target);
   if (!s.ok()) return s;
   if (schema == kSchemaDual && !out->dual().has_late()) {
     return absl::InvalidArgumentError("dual report without \"late\"");
@@ -100,20 +103,28 @@ absl::StatusOr<ParsedReport> ParseAnyReport(std::string_view json) {
 
 const Message* ReportOf(const AnyReport& any) {
   switch (any.report_case()) {
-    case DumpEnvelope::kSingle: return &any.single();
-    case DumpEnvelope::kDual: return &any.dual();
-    case DumpEnvelope::kDegraded: return &any.degraded();
-    case DumpEnvelope::REPORT_NOT_SET: return nullptr;
+    case DumpEnvelope::kSingle:
+      return &any.single();
+    case DumpEnvelope::kDual:
+      return &any.dual();
+    case DumpEnvelope::kDegraded:
+      return &any.degraded();
+    case DumpEnvelope::REPORT_NOT_SET:
+      return nullptr;
   }
   return nullptr;
 }
 
 absl::string_view SchemaOf(const AnyReport& any) {
   switch (any.report_case()) {
-    case DumpEnvelope::kSingle: return kSchemaSingle;
-    case DumpEnvelope::kDual: return kSchemaDual;
-    case DumpEnvelope::kDegraded: return kSchemaDegraded;
-    case DumpEnvelope::REPORT_NOT_SET: return "";
+    case DumpEnvelope::kSingle:
+      return kSchemaSingle;
+    case DumpEnvelope::kDual:
+      return kSchemaDual;
+    case DumpEnvelope::kDegraded:
+      return kSchemaDegraded;
+    case DumpEnvelope::REPORT_NOT_SET:
+      return "";
   }
   return "";
 }

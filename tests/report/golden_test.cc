@@ -1,5 +1,6 @@
 // Golden files: every sample report in both dialects is emitted byte-for-byte as checked in, and
-// parsing a golden then re-emitting it reproduces it exactly. KFREEZE_UPDATE_GOLDEN=1 rewrites them.
+// parsing a golden then re-emitting it reproduces it exactly. KFREEZE_UPDATE_GOLDEN=1 rewrites
+// them.
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -26,7 +27,9 @@ bool Same(const google::protobuf::Message& a, const google::protobuf::Message& b
   return differencer.Compare(a, b);
 }
 
-std::string GoldenPath(const std::string& name) { return std::string(KFREEZE_GOLDEN_DIR) + "/" + name; }
+std::string GoldenPath(const std::string& name) {
+  return std::string(KFREEZE_GOLDEN_DIR) + "/" + name;
+}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -1,5 +1,6 @@
 // Deterministic mutation sweep over the goldens: ParseAnyReport must return, never crash, on
-// every byte flip, truncation and splice (the libFuzzer target explores further where clang exists).
+// every byte flip, truncation and splice (the libFuzzer target explores further where clang
+// exists).
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -23,15 +24,23 @@ TEST(HostileJsonTest, MutationsNeverCrash) {
     for (int e = 0; e < edits; ++e) {
       size_t pos = rng() % s.size();
       switch (rng() % 3) {
-        case 0: s[pos] = alphabet[rng() % alphabet.size()]; break;
-        case 1: s.erase(pos, 1 + rng() % 16); break;
-        case 2: s.insert(pos, s.substr(rng() % s.size(), 1 + rng() % 64)); break;
+        case 0:
+          s[pos] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          s.erase(pos, 1 + rng() % 16);
+          break;
+        case 2:
+          s.insert(pos, s.substr(rng() % s.size(), 1 + rng() % 64));
+          break;
       }
       if (s.empty()) s = "{";
     }
     auto r = ParseAnyReport(s);
-    if (r.ok()) ++parsed_ok;
-    else EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    if (r.ok())
+      ++parsed_ok;
+    else
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   }
   // The sweep means something only if some mutants still parse and most do not.
   EXPECT_LT(parsed_ok, 400);
@@ -39,7 +48,8 @@ TEST(HostileJsonTest, MutationsNeverCrash) {
 
 TEST(HostileJsonTest, HugeNumbersAndStringsAreRejectedOrBounded) {
   EXPECT_FALSE(ParseAnyReport("{\"schema\":\"single\",\"maps\":[],\"maps_truncated\":1e400}").ok());
-  EXPECT_FALSE(ParseAnyReport("{\"schema\":\"single\",\"maps\":[],\"maps_truncated\":4294967296}").ok());
+  EXPECT_FALSE(
+      ParseAnyReport("{\"schema\":\"single\",\"maps\":[],\"maps_truncated\":4294967296}").ok());
   EXPECT_FALSE(ParseAnyReport("{\"schema\":\"single\",\"maps\":[],\"maps_truncated\":1.5}").ok());
   std::string big = "{\"schema\":\"single\",\"maps\":[],\"active_obj_name\":\"" +
                     std::string(1 << 20, 'x') + "\"}";

@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!parsed.ok()) return 0;
   const auto* report = kfreeze::report::ReportOf(parsed->report);
   if (report == nullptr) __builtin_trap();
-  for (auto dialect : {kfreeze::report::JsonDialect::kKtstr, kfreeze::report::JsonDialect::kProto3}) {
+  for (auto dialect :
+       {kfreeze::report::JsonDialect::kKtstr, kfreeze::report::JsonDialect::kProto3}) {
     auto again = kfreeze::report::ParseAnyReport(kfreeze::report::ToJson(*report, dialect));
     if (!again.ok()) __builtin_trap();  // our own output must always parse back
   }

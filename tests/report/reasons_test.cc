@@ -12,7 +12,8 @@ TEST(ReasonsTest, ValuesArePinned) {
   EXPECT_EQ(kSchemaSingle, "single");
   EXPECT_EQ(kSchemaDual, "dual");
   EXPECT_EQ(kSchemaDegraded, "degraded");
-  EXPECT_EQ(kReasonDegradedRendezvousTimeout, "vCPU rendezvous timed out before parked acknowledgement");
+  EXPECT_EQ(kReasonDegradedRendezvousTimeout,
+            "vCPU rendezvous timed out before parked acknowledgement");
   EXPECT_EQ(kReasonDegradedKillDuringRendezvous,
             "vCPU rendezvous aborted by external kill before parked acknowledgement");
   EXPECT_EQ(kSnapshotTagEarlyDegraded, "early-degraded");
@@ -28,13 +29,16 @@ TEST(ReasonsTest, ValuesArePinned) {
   EXPECT_EQ(kReasonNoScxWalker, "no scx walker capture");
   EXPECT_EQ(kReasonScxWalkerPartialPrefix, "scx walker partial: missing offset groups ");
   EXPECT_EQ(kReasonNoNumaWalker, "no NUMA walker (host-side walker pending)");
-  EXPECT_EQ(kReasonSdtAllocUnalignedUserVm, "user_vm_start is not 4 GiB-aligned; low-32 keying disabled");
+  EXPECT_EQ(kReasonSdtAllocUnalignedUserVm,
+            "user_vm_start is not 4 GiB-aligned; low-32 keying disabled");
   EXPECT_EQ(kReasonSdtAllocNoBss, "no scheduler .bss map (or .bss has no program BTF)");
   EXPECT_EQ(kReasonSdtAllocNoArena, "no arena map captured (kern_vm_start unavailable)");
   EXPECT_EQ(kReasonSdtAllocNoType, "scheduler BTF does not declare struct scx_allocator");
   EXPECT_EQ(kReasonSdtAllocNoInstance, "no scx_allocator instance in .bss");
-  EXPECT_EQ(kReasonSdtAllocDeadlineExceeded, "dump deadline exceeded before sdt_alloc pre-pass could run");
-  EXPECT_EQ(kArenaOffsetsUnavailable, "arena BTF offsets unavailable (kernel lacks struct bpf_arena?)");
+  EXPECT_EQ(kReasonSdtAllocDeadlineExceeded,
+            "dump deadline exceeded before sdt_alloc pre-pass could run");
+  EXPECT_EQ(kArenaOffsetsUnavailable,
+            "arena BTF offsets unavailable (kernel lacks struct bpf_arena?)");
   EXPECT_EQ(kBssLatchTriggered, "triggered");
   EXPECT_EQ(kBssLatchNotTriggered, "not_triggered");
   EXPECT_EQ(kBssLatchOutOfBounds, "out_of_bounds");

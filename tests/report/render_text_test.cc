@@ -16,14 +16,14 @@ using ::testing::HasSubstr;
 
 TEST(SparklineTest, SeedRules) {
   EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{}), "");
-  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, 0, 0}), "▁▁▁");        // constant zero
-  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{7, 7}), "▅▅");            // constant non-zero
-  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, 7}), "▁█");            // min-max scaling
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, 0, 0}), "▁▁▁");  // constant zero
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{7, 7}), "▅▅");      // constant non-zero
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, 7}), "▁█");      // min-max scaling
   EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7}), "▁▂▃▄▅▆▇█");
-  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{10, 11, 12}), "▁▄█");     // (v-min)*7/span
-  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, UINT64_MAX}), "▁█");   // no overflow
-  EXPECT_EQ(RenderSparklineI64(std::vector<int64_t>{-5, 0, 7}), "▁▁█");     // negatives clamp
-  EXPECT_EQ(RenderSparklineI64(std::vector<int64_t>{-1, -2}), "▁▁");        // all clamp to zero
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{10, 11, 12}), "▁▄█");    // (v-min)*7/span
+  EXPECT_EQ(RenderSparkline(std::vector<uint64_t>{0, UINT64_MAX}), "▁█");  // no overflow
+  EXPECT_EQ(RenderSparklineI64(std::vector<int64_t>{-5, 0, 7}), "▁▁█");    // negatives clamp
+  EXPECT_EQ(RenderSparklineI64(std::vector<int64_t>{-1, -2}), "▁▁");       // all clamp to zero
 }
 
 TEST(RenderTextTest, SingleShowsEverySection) {
@@ -60,7 +60,8 @@ TEST(RenderTextTest, DualAndDegraded) {
 TEST(RenderTextTest, EmptyAndPlaceholder) {
   kfreeze::v1::FailureDumpReport empty;
   EXPECT_EQ(RenderSingleText(empty), "(empty failure dump)\n");
-  EXPECT_THAT(RenderSingleText(kfreeze::testing::SamplePlaceholderReport()), HasSubstr("placeholder"));
+  EXPECT_THAT(RenderSingleText(kfreeze::testing::SamplePlaceholderReport()),
+              HasSubstr("placeholder"));
 }
 
 }  // namespace

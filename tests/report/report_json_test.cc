@@ -10,8 +10,8 @@
 namespace kfreeze::report {
 namespace {
 
-using ::testing::HasSubstr;
 using kfreeze::v1::FailureDumpReport;
+using ::testing::HasSubstr;
 
 TEST(KtstrDialectTest, ShapesFollowSerde) {
   const std::string text = ToJson(kfreeze::testing::SampleSingleReport(), JsonDialect::kKtstr);
@@ -22,10 +22,10 @@ TEST(KtstrDialectTest, ShapesFollowSerde) {
   EXPECT_EQ(bss["value"]["kind"], "struct");
   EXPECT_EQ(bss["value"]["members"][0]["value"]["kind"], "uint");
   EXPECT_TRUE(bss["value"]["members"][9]["value"]["type_name"].is_null());  // anon struct
-  EXPECT_EQ(bss.count("entries"), 0u);  // empty vectors omitted
+  EXPECT_EQ(bss.count("entries"), 0u);                                      // empty vectors omitted
   const auto& hash = j["maps"][1];
   EXPECT_EQ(hash["entries"][0]["key_hex"], "11 00 00 00");
-  EXPECT_EQ(hash["entries"][1].count("key"), 0u);  // absent option omitted
+  EXPECT_EQ(hash["entries"][1].count("key"), 0u);                       // absent option omitted
   EXPECT_EQ(j["maps"][3]["percpu_entries"][0]["per_cpu"][1], nullptr);  // unmapped CPU
   EXPECT_TRUE(j["maps"][5]["arena"]["pages"][0]["bytes"].is_array());
   EXPECT_EQ(j["vcpu_regs"][1], nullptr);

@@ -74,7 +74,8 @@ RenderedValue EveryKindStruct() {
   RenderedValue text;
   text.mutable_array()->set_len(8);
   for (char ch : std::string("abc\0\0\0\0\0", 8)) {
-    text.mutable_array()->add_elements()->mutable_char_()->set_value(static_cast<unsigned char>(ch));
+    text.mutable_array()->add_elements()->mutable_char_()->set_value(
+        static_cast<unsigned char>(ch));
   }
   text.mutable_array()->set_text("abc");
   AddMember(s, "name", text);

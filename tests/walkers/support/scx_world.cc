@@ -66,7 +66,7 @@ void ScxWorld::BuildBtf() {
        {"real_parent", "ptr", L::kTaskRealParent}, {"group_leader", "ptr", L::kTaskGroupLeader},
        {"comm", "char[16]", L::kTaskComm}, {"signal", "ptr", L::kTaskSignal},
        {"nvcsw", "u64", L::kTaskNvcsw}, {"nivcsw", "u64", L::kTaskNivcsw},
-       {"thread_pid", "ptr", L::kTaskThreadPid}});
+       {"thread_pid", "ptr", L::kTaskThreadPid}, {"stack", "ptr", L::kTaskStack}});
   add("scx_rq", L::kScxRqSize,
       {{"local_dsq", "scx_dispatch_q", L::kScxRqLocalDsq},
        {"runnable_list", "list_head", L::kScxRqRunnableList},
@@ -236,6 +236,30 @@ void ScxWorld::AddRunnable(uint32_t cpu, Kva task) {
 }
 
 void ScxWorld::SetCurr(uint32_t cpu, Kva task) { guest_.PutPtr(rqs_[cpu] + L::kRqCurr, task); }
+
+Kva ScxWorld::SetSignal(const std::vector<Kva>& tasks, int32_t nr_threads, int32_t pgid,
+                        int32_t sid) {
+  FakeGuest& g = guest_;
+  Kva sig = g.Alloc(L::kSignalSize);
+  g.Put<int32_t>(sig + L::kSignalNrThreads, nr_threads);
+  g.Put<uint64_t>(sig + L::kSignalNvcsw, 11);
+  g.Put<uint64_t>(sig + L::kSignalNivcsw, 22);
+  auto make_pid = [&](int32_t nr) {
+    Kva p = g.Alloc(L::kPidSize + L::kUpidSize);
+    g.Put<int32_t>(p + L::kPidNumbers, nr);
+    return p;
+  };
+  g.PutPtr(sig + L::kSignalPids + 2 * 8, make_pid(pgid));
+  g.PutPtr(sig + L::kSignalPids + 3 * 8, make_pid(sid));
+  for (Kva t : tasks) g.PutPtr(t + L::kTaskSignal, sig);
+  return sig;
+}
+
+Kva ScxWorld::GiveStack(Kva task) {
+  Kva stack = guest_.Alloc(16 * 1024, 16 * 1024);
+  guest_.PutPtr(task + L::kTaskStack, stack);
+  return stack;
+}
 
 void ScxWorld::SetRunnableAt(Kva task, uint64_t jiffies) {
   guest_.Put<uint64_t>(task + L::kTaskScx + L::kSeeRunnableAt, jiffies);

@@ -42,7 +42,7 @@ inline constexpr uint32_t kTaskSize = 1024, kTaskCpu = 16 /* thread_info.cpu */,
                           kTaskScx = 128, kTaskExitState = 384, kTaskPid = 388, kTaskTgid = 392,
                           kTaskRealParent = 400, kTaskGroupLeader = 408, kTaskComm = 416,
                           kTaskSignal = 432, kTaskNvcsw = 440, kTaskNivcsw = 448,
-                          kTaskThreadPid = 456;
+                          kTaskThreadPid = 456, kTaskStack = 464;
 // struct signal_struct, struct pid, struct upid
 inline constexpr uint32_t kSignalSize = 128, kSignalNrThreads = 4, kSignalPids = 16 /* [4] */,
                           kSignalNvcsw = 48, kSignalNivcsw = 56;
@@ -96,6 +96,10 @@ class ScxWorld {
   void AddScxTasksCursor();  // an iterator cursor on scx_tasks (flags has SCX_TASK_CURSOR)
   void AddRunnable(uint32_t cpu, Kva task);
   void SetCurr(uint32_t cpu, Kva task);
+  // A signal_struct with pgid/sid pids, shared by the given tasks.
+  Kva SetSignal(const std::vector<Kva>& tasks, int32_t nr_threads, int32_t pgid, int32_t sid);
+  // Allocates a 16 KiB kernel stack for the task; returns its base.
+  Kva GiveStack(Kva task);
   void SetRunnableAt(Kva task, uint64_t jiffies);
   void SetJiffies(uint64_t jiffies);
   // Appends `task` to the DSQ's list (sets p->scx.dsq, bumps nr).

@@ -1,0 +1,359 @@
+#include "core/walkers/tasks/task_walker.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/base/reasons.h"
+#include "core/base/status.h"
+#include "core/ds/list.h"
+#include "core/walkers/common/cpulist.h"
+#include "core/walkers/common/symbolize.h"
+#include "core/walkers/scx/sched_state.h"
+#include "core/walkers/tasks/task_state.h"
+
+namespace kfreeze::walkers::tasks {
+namespace {
+
+using kfreeze::v1::FailureDumpReport;
+using kfreeze::v1::TaskEnrichment;
+
+// x86-64 kernel stacks are 16 KiB (32 KiB with KASAN); an SP within this much above
+// task->stack belongs to that task.
+constexpr uint64_t kMaxThreadSize = 32 * 1024;
+
+// Lock slow paths a running task can be caught in, and the names the seed reports for them.
+constexpr std::pair<const char*, const char*> kLockSlowpaths[] = {
+    {"queued_spin_lock_slowpath", "queued_spin_lock_slowpath"},
+    {"native_queued_spin_lock_slowpath", "queued_spin_lock_slowpath"},
+    {"__mutex_lock_slowpath", "mutex_lock_slowpath"},
+    {"rwsem_down_read_slowpath", "rwsem_down_read_slowpath"},
+    {"rwsem_down_write_slowpath", "rwsem_down_write_slowpath"},
+};
+
+// What the scx walker already knows about tasks, from the report.
+struct Referenced {
+  std::vector<Kva> order;
+  absl::flat_hash_set<uint64_t> runnable;
+  absl::flat_hash_map<uint64_t, uint32_t> running_on;  // task -> CPU whose rq->curr it is
+};
+
+Referenced CollectReferenced(const FailureDumpReport& report) {
+  Referenced r;
+  for (const auto& rq : report.rq_scx_states()) {
+    if (rq.has_curr_task_kva()) {
+      r.order.push_back(Kva(rq.curr_task_kva()));
+      r.running_on[rq.curr_task_kva()] = rq.cpu();
+    }
+    for (uint64_t t : rq.runnable_task_kvas()) {
+      r.order.push_back(Kva(t));
+      r.runnable.insert(t);
+    }
+  }
+  for (const auto& d : report.dsq_states()) {
+    for (uint64_t t : d.task_kvas()) r.order.push_back(Kva(t));
+  }
+  return r;
+}
+
+// The byte window of task_struct that holds every member read, so each task is one read.
+struct Window {
+  uint64_t begin = 0, size = 0;
+};
+
+Window TaskWindow(const TaskContext& ctx) {
+  const scx::ScxOffsets& so = ctx.scx->off;
+  std::vector<uint64_t> offs = {so.task->pid, so.task->comm + so.task->comm_len,
+                                so.task->sched_class};
+  if (const auto& d = ctx.off.detail) {
+    for (uint64_t o : {d->state, d->exit_state, d->tgid, d->prio, d->static_prio, d->normal_prio,
+                       d->rt_priority, d->policy, d->real_parent, d->group_leader, d->signal,
+                       d->nvcsw, d->nivcsw, d->cpu}) {
+      offs.push_back(o);
+    }
+    for (const auto& o : {d->cpus_ptr, d->migration_disabled, d->core_cookie, d->stack}) {
+      if (o) offs.push_back(*o);
+    }
+  }
+  const uint64_t scx = so.task->scx;
+  if (so.entity) {
+    for (uint64_t o : {so.entity->dsq, so.entity->flags, so.entity->runnable_at}) {
+      offs.push_back(scx + o);
+    }
+  }
+  if (const auto& e = ctx.off.entity) {
+    for (uint64_t o : {e->weight, e->slice, e->dsq_vtime, e->sticky_cpu, e->holding_cpu,
+                       e->dsq_flags, e->ops_state}) {
+      offs.push_back(scx + o);
+    }
+  }
+  Window w;
+  w.begin = *std::min_element(offs.begin(), offs.end());
+  w.size = *std::max_element(offs.begin(), offs.end()) + 8 - w.begin;
+  return w;
+}
+
+class TaskBytes {
+ public:
+  TaskBytes(std::vector<uint8_t> bytes, uint64_t begin) : bytes_(std::move(bytes)), begin_(begin) {}
+  template <typename T>
+  T Get(uint64_t offset) const {
+    T v;
+    std::memcpy(&v, bytes_.data() + (offset - begin_), sizeof(T));
+    return v;
+  }
+  std::string Chars(uint64_t offset, size_t len) const {
+    const char* p = reinterpret_cast<const char*>(bytes_.data() + (offset - begin_));
+    return std::string(p, strnlen(p, len));
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  uint64_t begin_;
+};
+
+class Enricher {
+ public:
+  Enricher(Reader& reader, const TaskContext& ctx, const Referenced& refs,
+           std::optional<uint64_t> jiffies, const FailureDumpReport& report)
+      : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {
+    PairVcpus(report);
+  }
+
+  absl::StatusOr<TaskEnrichment> Enrich(Kva task) {
+    KF_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, reader_.ReadBytes(task + window_.begin, window_.size));
+    TaskBytes b(std::move(raw), window_.begin);
+    const scx::TaskCoreOffsets& to = *ctx_.scx->off.task;
+    TaskEnrichment t;
+    t.set_task_kva(task.value);
+    t.set_pid(b.Get<int32_t>(to.pid));
+    t.set_comm(b.Chars(to.comm, to.comm_len));
+    const uint64_t cls = b.Get<uint64_t>(to.sched_class);
+    std::optional<std::string> cls_name = ctx_.scx->SchedClassName(cls);
+    if (cls_name) t.set_sched_class(*cls_name);
+    const bool runnable = refs_.runnable.contains(task.value);
+    t.set_is_runnable_in_scx(runnable);
+    auto running = refs_.running_on.find(task.value);
+    t.set_is_running(running != refs_.running_on.end());
+    // A task queued on a runnable list but not in ext_sched_class was boosted out by PI.
+    bool ext_known = false;
+    for (const auto& c : ctx_.scx->sched_classes) ext_known |= c.short_name == "ext";
+    t.set_pi_boosted_out_of_scx(runnable && ext_known && cls_name.value_or("") != "ext");
+    if (ctx_.off.detail) FillDetail(b, t);
+    FillEntity(b, task, t);
+    if (running != refs_.running_on.end()) FillRunningPc(t);
+    return t;
+  }
+
+ private:
+  void FillDetail(const TaskBytes& b, TaskEnrichment& t) {
+    const TaskDetailOffsets& d = *ctx_.off.detail;
+    const scx::TaskCoreOffsets& to = *ctx_.scx->off.task;
+    t.set_tgid(b.Get<int32_t>(d.tgid));
+    t.set_prio(b.Get<int32_t>(d.prio));
+    t.set_static_prio(b.Get<int32_t>(d.static_prio));
+    t.set_normal_prio(b.Get<int32_t>(d.normal_prio));
+    t.set_rt_priority(b.Get<uint32_t>(d.rt_priority));
+    t.set_policy(b.Get<uint32_t>(d.policy));
+    const uint32_t state = b.Get<uint32_t>(d.state);
+    t.set_state(state);
+    t.set_state_char(std::string(1, TaskStateChar(state, b.Get<uint32_t>(d.exit_state))));
+    t.set_cpu(b.Get<uint32_t>(d.cpu));
+    t.set_nvcsw(b.Get<uint64_t>(d.nvcsw));
+    t.set_nivcsw(b.Get<uint64_t>(d.nivcsw));
+    if (d.migration_disabled) t.set_migration_disabled(b.Get<uint16_t>(*d.migration_disabled));
+    if (d.core_cookie) t.set_core_cookie(b.Get<uint64_t>(*d.core_cookie));
+    if (Kva leader(b.Get<uint64_t>(d.group_leader)); !leader.IsNull()) {
+      if (auto pid = reader_.ReadS32(leader + to.pid); pid.ok()) t.set_group_leader_pid(*pid);
+    }
+    if (Kva parent(b.Get<uint64_t>(d.real_parent)); !parent.IsNull()) {
+      if (auto pid = reader_.ReadS32(parent + to.pid); pid.ok()) t.set_real_parent_pid(*pid);
+      if (auto comm = reader_.ReadCharArray(parent + to.comm, to.comm_len); comm.ok()) {
+        t.set_real_parent_comm(*comm);
+      }
+    }
+    if (Kva signal(b.Get<uint64_t>(d.signal)); !signal.IsNull() && ctx_.off.signal) FillSignal(signal, t);
+    if (d.cpus_ptr) {
+      if (Kva mask(b.Get<uint64_t>(*d.cpus_ptr)); !mask.IsNull()) {
+        const uint32_t nbits = ctx_.scx->percpu->nr_cpu_ids();
+        std::vector<uint64_t> words((nbits + 63) / 64);
+        absl::Status s = reader_.ReadVirt(
+            mask, std::span<uint8_t>(reinterpret_cast<uint8_t*>(words.data()), words.size() * 8));
+        if (s.ok()) t.set_cpus_allowed(FormatCpuList(words, nbits));
+      }
+    }
+  }
+
+  void FillSignal(Kva signal, TaskEnrichment& t) {
+    const SignalOffsets& s = *ctx_.off.signal;
+    if (auto v = reader_.ReadS32(signal + s.nr_threads); v.ok()) t.set_nr_threads(*v);
+    if (auto v = reader_.ReadU64(signal + s.nvcsw); v.ok()) t.set_signal_nvcsw(*v);
+    if (auto v = reader_.ReadU64(signal + s.nivcsw); v.ok()) t.set_signal_nivcsw(*v);
+    auto pid_nr = [&](int64_t type) -> std::optional<int32_t> {
+      absl::StatusOr<Kva> pid = reader_.ReadPtr(signal + s.pids + static_cast<uint64_t>(type) * 8);
+      if (!pid.ok() || pid->IsNull()) return std::nullopt;
+      absl::StatusOr<int32_t> nr = reader_.ReadS32(*pid + s.pid_numbers + s.upid_nr);
+      if (!nr.ok()) return std::nullopt;
+      return *nr;
+    };
+    if (auto v = pid_nr(s.pidtype_pgid)) t.set_pgid(*v);
+    if (auto v = pid_nr(s.pidtype_sid)) t.set_sid(*v);
+  }
+
+  void FillEntity(const TaskBytes& b, Kva task, TaskEnrichment& t) {
+    const scx::ScxOffsets& so = ctx_.scx->off;
+    const uint64_t scx = so.task->scx;
+    const scx::ScxConstants& k = so.constants;
+    if (so.entity) {
+      const uint32_t flags = b.Get<uint32_t>(scx + so.entity->flags);
+      t.set_scx_flags(flags);
+      t.set_scx_state((flags & k.task_state_mask) >> k.task_state_shift);
+      const uint64_t runnable_at = b.Get<uint64_t>(scx + so.entity->runnable_at);
+      if (jiffies_ && runnable_at <= *jiffies_) t.set_runnable_at_age_jiffies(*jiffies_ - runnable_at);
+      if (Kva dsq(b.Get<uint64_t>(scx + so.entity->dsq)); !dsq.IsNull() && so.dsq) {
+        if (auto id = reader_.ReadU64(dsq + so.dsq->id); id.ok()) t.set_dsq_id(*id);
+      }
+    }
+    if (const auto& e = ctx_.off.entity) {
+      t.set_weight(b.Get<uint32_t>(scx + e->weight));
+      t.set_slice(b.Get<uint64_t>(scx + e->slice));
+      t.set_dsq_vtime(b.Get<uint64_t>(scx + e->dsq_vtime));
+      t.set_sticky_cpu(b.Get<int32_t>(scx + e->sticky_cpu));
+      t.set_holding_cpu(b.Get<int32_t>(scx + e->holding_cpu));
+      t.set_dsq_flags(b.Get<uint32_t>(scx + e->dsq_flags));
+      const uint64_t ops = b.Get<uint64_t>(scx + e->ops_state);
+      t.set_ops_state(ops & ((1ull << k.opss_qseq_shift) - 1));
+      t.set_ops_qseq(ops >> k.opss_qseq_shift);
+    }
+    if (ctx_.off.detail && ctx_.off.detail->stack) {
+      stacks_[task.value] = b.Get<uint64_t>(*ctx_.off.detail->stack);
+    }
+  }
+
+  // vCPU i normally runs CPU i, but that is only trusted when the vCPU's kernel SP lies on the
+  // kernel stack of that CPU's rq->curr (the seed assumes it blindly).
+  void PairVcpus(const FailureDumpReport& report) {
+    for (int i = 0; i < report.vcpu_regs_size(); ++i) {
+      if (!report.vcpu_regs(i).has_regs()) continue;
+      vcpus_.push_back({static_cast<uint32_t>(i), report.vcpu_regs(i).regs().instruction_pointer(),
+                        report.vcpu_regs(i).regs().stack_pointer()});
+    }
+  }
+
+  void FillRunningPc(TaskEnrichment& t) {
+    auto stack = stacks_.find(t.task_kva());
+    if (stack == stacks_.end() || stack->second == 0) return;
+    for (const Vcpu& v : vcpus_) {
+      if (v.sp < stack->second || v.sp >= stack->second + kMaxThreadSize) continue;
+      t.set_running_pc(v.ip);
+      if (ctx_.scx->symbols == nullptr) return;
+      std::optional<std::string> sym = Symbolize(*ctx_.scx->symbols, Kva(v.ip));
+      if (!sym) return;
+      t.set_running_symbol(*sym);
+      for (const auto& [fn, name] : kLockSlowpaths) {
+        if (absl::StartsWith(*sym, absl::StrCat(fn, "+"))) t.set_lock_slowpath_match(name);
+      }
+      return;
+    }
+  }
+
+  struct Vcpu {
+    uint32_t index;
+    uint64_t ip, sp;
+  };
+  Reader& reader_;
+  const TaskContext& ctx_;
+  const Referenced& refs_;
+  std::optional<uint64_t> jiffies_;
+  Window window_;
+  std::vector<Vcpu> vcpus_;
+  absl::flat_hash_map<uint64_t, uint64_t> stacks_;
+};
+
+// Tasks on scx_tasks, iterator cursors skipped.
+std::vector<Kva> ScxTasks(Reader& reader, const TaskContext& ctx, absl::Status* error) {
+  std::vector<Kva> out;
+  const scx::ScxContext& s = *ctx.scx;
+  if (!s.roots.scx_tasks || !s.off.entity) {
+    *error = absl::NotFoundError("no scx_tasks list");
+    return out;
+  }
+  ds::ListWalk walk = ds::ListForEach(reader, *s.roots.scx_tasks, kMaxScxTasksNodes);
+  for (Kva node : walk.nodes) {
+    const Kva entity = ds::ContainerOf(node, s.off.entity->tasks_node);
+    absl::StatusOr<uint32_t> flags = reader.ReadU32(entity + s.off.entity->flags);
+    if (flags.ok() && (*flags & s.off.constants.task_cursor)) continue;
+    out.push_back(ds::ContainerOf(entity, s.off.task->scx));
+  }
+  if (!walk.complete()) {
+    *error = !walk.error.ok() ? walk.error
+                              : BadData(walk.cycle ? "scx_tasks: cycle" : "scx_tasks: too long");
+  }
+  return out;
+}
+
+}  // namespace
+
+TaskContext BuildTaskContext(const OffsetResolver& resolver, const scx::ScxContext& scx) {
+  TaskContext ctx;
+  ctx.scx = &scx;
+  ctx.off = ResolveTaskOffsets(resolver);
+  return ctx;
+}
+
+void CaptureTasks(Reader& reader, const TaskContext& ctx, FailureDumpReport& report) {
+  if (ctx.scx == nullptr || !ctx.scx->off.task) {
+    report.set_task_enrichments_unavailable(
+        absl::StrCat(std::string(kReasonNoTaskWalker), ": missing offset groups [task_struct]"));
+    return;
+  }
+  Referenced refs = CollectReferenced(report);
+  absl::Status list_error;
+  std::vector<Kva> listed = ScxTasks(reader, ctx, &list_error);
+  std::optional<uint64_t> jiffies;
+  if (auto j = scx::ReadJiffies(reader, *ctx.scx); j.ok()) jiffies = *j;
+
+  Enricher enricher(reader, ctx, refs, jiffies, report);
+  absl::flat_hash_set<uint64_t> seen;
+  size_t wanted = 0, unreadable = 0;
+  absl::Status first_unreadable;
+  auto visit = [&](Kva task) {
+    if (task.IsNull() || !seen.insert(task.value).second) return;
+    ++wanted;
+    if (static_cast<size_t>(report.task_enrichments_size()) >= kMaxTasks) return;
+    absl::StatusOr<TaskEnrichment> t = enricher.Enrich(task);
+    if (!t.ok()) {
+      if (unreadable++ == 0) first_unreadable = t.status();
+      return;
+    }
+    *report.add_task_enrichments() = *std::move(t);
+  };
+  for (Kva t : refs.order) visit(t);
+  for (Kva t : listed) visit(t);
+
+  std::vector<std::string> problems;
+  if (!ctx.off.report.all_ok()) problems.push_back(ctx.off.report.MissingReason());
+  if (!list_error.ok()) problems.push_back(std::string(list_error.message()));
+  if (unreadable > 0) {
+    problems.push_back(absl::StrCat(unreadable, " unreadable tasks (first: ",
+                                    first_unreadable.message(), ")"));
+  }
+  if (report.task_enrichments_size() == 0) {
+    report.set_task_enrichments_unavailable(std::string(kReasonTaskWalkerZeroTasks));
+  } else if (wanted > kMaxTasks) {
+    report.set_task_enrichments_unavailable(absl::StrCat(
+        std::string(kReasonTasksTruncatedPrefix), report.task_enrichments_size(), " of ", wanted,
+        " tasks (cap ", kMaxTasks, ")"));
+  } else if (!problems.empty()) {
+    report.set_task_enrichments_unavailable(
+        absl::StrCat("task walker partial: ", absl::StrJoin(problems, "; ")));
+  }
+}
+
+}  // namespace kfreeze::walkers::tasks

@@ -1,0 +1,198 @@
+#include "core/walkers/tasks/task_walker.h"
+
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "gtest/gtest.h"
+#include "core/base/reasons.h"
+#include "core/walkers/scx/scx_capture.h"
+#include "core/walkers/tasks/task_state.h"
+#include "tests/walkers/support/scx_world.h"
+
+namespace kfreeze::walkers::tasks {
+namespace {
+
+using kfreeze::testing::ScxWorld;
+using kfreeze::testing::ScxWorldOptions;
+using kfreeze::v1::FailureDumpReport;
+using kfreeze::v1::TaskEnrichment;
+namespace L = kfreeze::testing::layout;
+
+struct Captured {
+  FailureDumpReport report;
+  absl::flat_hash_map<uint64_t, TaskEnrichment> by_kva;
+};
+
+Captured Capture(ScxWorld& w, FailureDumpReport report = {}) {
+  Reader reader = w.guest().MakeReader();
+  scx::ScxContext sctx = scx::BuildScxContext(w.view(), reader);
+  TaskContext tctx = BuildTaskContext(w.view().btf, sctx);
+  scx::CaptureScx(reader, sctx, report);
+  CaptureTasks(reader, tctx, report);
+  Captured c;
+  c.report = report;
+  for (const TaskEnrichment& t : report.task_enrichments()) c.by_kva[t.task_kva()] = t;
+  return c;
+}
+
+TEST(TaskState, MatchesKernelLetters) {
+  EXPECT_EQ(TaskStateChar(0, 0), 'R');
+  EXPECT_EQ(TaskStateChar(1, 0), 'S');
+  EXPECT_EQ(TaskStateChar(2, 0), 'D');
+  EXPECT_EQ(TaskStateChar(0x402, 0), 'I');  // TASK_IDLE
+  EXPECT_EQ(TaskStateChar(0, 0x20), 'Z');   // EXIT_ZOMBIE
+  EXPECT_EQ(TaskStateChar(0x1000, 0), 'D');  // RT lock wait reports as D
+  EXPECT_EQ(TaskStateChar(0x40, 0), 'P');
+}
+
+TEST(CaptureTasks, EveryReferencedKvaJoinsToARecord) {
+  ScxWorld w;
+  w.SetJiffies(5000);
+  w.AttachScheduler("sched");
+  Kva a = w.NewTask(10, "runner"), b = w.NewTask(11, "queued"), c = w.NewTask(12, "sleeper");
+  Kva orphan = w.NewTask(13, "only_on_dsq");  // not on scx_tasks: still joined
+  for (Kva t : {a, b, c}) w.AddToScxTasks(t);
+  w.AddScxTasksCursor();
+  w.SetCurr(0, a);
+  w.AddRunnable(0, a);
+  w.AddRunnable(0, b);
+  Kva u = w.UserDsq(42);
+  w.Enqueue(u, b);
+  w.Enqueue(w.GlobalDsq(), orphan);
+  w.SetRunnableAt(b, 4000);
+  w.guest().Put<uint32_t>(c + L::kTaskState, 1);  // TASK_INTERRUPTIBLE
+
+  Captured got = Capture(w);
+  EXPECT_FALSE(got.report.has_task_enrichments_unavailable())
+      << got.report.task_enrichments_unavailable();
+  EXPECT_EQ(got.report.task_enrichments_size(), 4);  // no cursor record
+  for (const auto& rq : got.report.rq_scx_states()) {
+    for (uint64_t k : rq.runnable_task_kvas()) EXPECT_TRUE(got.by_kva.contains(k));
+    if (rq.has_curr_task_kva()) {
+      EXPECT_TRUE(got.by_kva.contains(rq.curr_task_kva()));
+    }
+  }
+  for (const auto& d : got.report.dsq_states()) {
+    for (uint64_t k : d.task_kvas()) EXPECT_TRUE(got.by_kva.contains(k)) << d.origin();
+  }
+  const TaskEnrichment& tb = got.by_kva[b.value];
+  EXPECT_EQ(tb.pid(), 11);
+  EXPECT_EQ(tb.comm(), "queued");
+  EXPECT_EQ(tb.dsq_id(), 42u);
+  EXPECT_EQ(tb.runnable_at_age_jiffies(), 1000u);
+  EXPECT_TRUE(tb.is_runnable_in_scx());
+  EXPECT_FALSE(tb.is_running());
+  EXPECT_EQ(tb.sched_class(), "ext");
+  EXPECT_EQ(tb.weight(), 100u);
+  EXPECT_EQ(tb.slice(), 20000000u);
+  EXPECT_EQ(tb.sticky_cpu(), -1);
+  EXPECT_EQ(tb.scx_flags(), 0x401u);
+  EXPECT_EQ(tb.scx_state(), 4u);  // SCX_TASK_ENABLED >> SCX_TASK_STATE_SHIFT
+  EXPECT_EQ(tb.cpus_allowed(), "0-1");
+  EXPECT_EQ(tb.cpu(), 0u);
+  EXPECT_EQ(tb.policy(), 7u);
+  EXPECT_EQ(tb.state_char(), "R");
+  EXPECT_FALSE(tb.pi_boosted_out_of_scx());
+  EXPECT_TRUE(got.by_kva[a.value].is_running());
+  EXPECT_EQ(got.by_kva[c.value].state_char(), "S");
+  EXPECT_FALSE(got.by_kva[c.value].has_dsq_id());  // p->scx.dsq NULL: absent
+}
+
+TEST(CaptureTasks, ProcessTreeAndSignal) {
+  ScxWorld w;
+  Kva parent = w.NewTask(1, "init");
+  Kva child = w.NewTask(200, "worker");
+  w.guest().PutPtr(child + L::kTaskRealParent, parent);
+  w.SetSignal({child}, 3, 150, 140);
+  w.AddToScxTasks(parent);
+  w.AddToScxTasks(child);
+  Captured got = Capture(w);
+  const TaskEnrichment& t = got.by_kva[child.value];
+  EXPECT_EQ(t.real_parent_pid(), 1);
+  EXPECT_EQ(t.real_parent_comm(), "init");
+  EXPECT_EQ(t.group_leader_pid(), 200);
+  EXPECT_EQ(t.nr_threads(), 3u);
+  EXPECT_EQ(t.pgid(), 150);
+  EXPECT_EQ(t.sid(), 140);
+  EXPECT_EQ(t.signal_nvcsw(), 11u);
+  EXPECT_FALSE(got.by_kva[parent.value].has_pgid());  // no signal_struct: absent, not 0
+}
+
+TEST(CaptureTasks, PiBoostedTaskIsFlagged) {
+  ScxWorld w;
+  Kva t = w.NewTask(7, "boosted");
+  w.AddToScxTasks(t);
+  w.AddRunnable(1, t);
+  w.guest().PutPtr(t + L::kTaskSchedClass, w.FairClass());
+  Captured got = Capture(w);
+  EXPECT_TRUE(got.by_kva[t.value].pi_boosted_out_of_scx());
+  EXPECT_EQ(got.by_kva[t.value].sched_class(), "fair");
+}
+
+TEST(CaptureTasks, RunningPcOnlyWhenVcpuStackMatches) {
+  ScxWorld w;
+  Kva a = w.NewTask(20, "spinner"), b = w.NewTask(21, "other");
+  w.AddToScxTasks(a);
+  w.AddToScxTasks(b);
+  Kva stack_a = w.GiveStack(a);
+  w.GiveStack(b);
+  w.SetCurr(1, a);  // CPU 1 runs a ...
+  w.SetCurr(0, b);
+  FailureDumpReport seed;
+  // ... but on vCPU 0 (index != cpu): pairing by stack, not by index.
+  auto* r0 = seed.add_vcpu_regs()->mutable_regs();
+  r0->set_instruction_pointer(w.SchedulerText().value + 0x10);
+  r0->set_stack_pointer(stack_a.value + 0x3f00);
+  auto* r1 = seed.add_vcpu_regs()->mutable_regs();
+  r1->set_instruction_pointer(0x401000);  // user mode: no pairing possible
+  r1->set_stack_pointer(0x7ffc0000);
+  Captured got = Capture(w, seed);
+  const TaskEnrichment& ta = got.by_kva[a.value];
+  EXPECT_EQ(ta.running_pc(), w.SchedulerText().value + 0x10);
+  EXPECT_EQ(ta.running_symbol(), "scx_watchdog_workfn+0x10");
+  EXPECT_FALSE(got.by_kva[b.value].has_running_pc());
+}
+
+TEST(CaptureTasks, CyclicScxTasksIsReportedAndTasksKept) {
+  ScxWorld w;
+  Kva a = w.NewTask(1, "a"), b = w.NewTask(2, "b");
+  w.AddToScxTasks(a);
+  w.AddToScxTasks(b);
+  w.guest().PutPtr(b + L::kTaskScx + L::kSeeTasksNode, a + L::kTaskScx + L::kSeeTasksNode);
+  Captured got = Capture(w);
+  EXPECT_EQ(got.report.task_enrichments_size(), 2);
+  EXPECT_NE(got.report.task_enrichments_unavailable().find("cycle"), std::string::npos)
+      << got.report.task_enrichments_unavailable();
+}
+
+TEST(CaptureTasks, ZeroTasks) {
+  ScxWorld w;
+  Captured got = Capture(w);
+  EXPECT_EQ(got.report.task_enrichments_unavailable(), kReasonTaskWalkerZeroTasks);
+}
+
+TEST(CaptureTasks, MissingDetailGroupKeepsIdentityAndSaysWhy) {
+  ScxWorldOptions o;
+  o.omit = {"task_struct.policy"};
+  ScxWorld w(o);
+  Kva a = w.NewTask(9, "x");
+  w.AddToScxTasks(a);
+  Captured got = Capture(w);
+  ASSERT_EQ(got.report.task_enrichments_size(), 1);
+  EXPECT_EQ(got.report.task_enrichments(0).comm(), "x");
+  EXPECT_FALSE(got.report.task_enrichments(0).has_policy());
+  EXPECT_EQ(got.report.task_enrichments_unavailable(),
+            "task walker partial: missing offset groups [task_detail]");
+}
+
+TEST(CaptureTasks, CapIsReported) {
+  ScxWorld w;
+  for (int i = 0; i < static_cast<int>(kMaxTasks) + 3; ++i) w.AddToScxTasks(w.NewTask(i + 1, "t"));
+  Captured got = Capture(w);
+  EXPECT_EQ(got.report.task_enrichments_size(), static_cast<int>(kMaxTasks));
+  EXPECT_EQ(got.report.task_enrichments_unavailable(),
+            "task walker truncated: 4096 of 4099 tasks (cap 4096)");
+}
+
+}  // namespace
+}  // namespace kfreeze::walkers::tasks

@@ -7,6 +7,7 @@ INIT_MARK = "KFREEZE-INIT"
 READY_MARK = "KFREEZE-SCENARIO-READY"
 EXIT_RE = re.compile(r"KFREEZE-SCENARIO-EXIT rc=(\d+)")
 # Early-boot deaths worth a retry; the known flake is "Oops: int3" in sched_clock_cpu under TCG.
+FLAKE_MARK = "Oops: int3"
 PANIC_RE = re.compile(r"Kernel panic - not syncing|Oops: |BUG: kernel NULL|general protection fault")
 
 
@@ -37,6 +38,9 @@ class ConsoleWatch:
             if PANIC_RE.search(line):
                 return line.strip()
         return None
+
+    def known_flake(self) -> bool:
+        return FLAKE_MARK in self.text
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.text.splitlines()[-lines:])

@@ -29,6 +29,8 @@ DEFAULT_RETRIES = 3
 SINGLE_THREAD_FROM_ATTEMPT = 2
 STOP_GRACE_SECONDS = 10
 CHANNEL_PING_TIMEOUT = 60
+MIN_CPUS, MAX_CPUS = 1, 64
+MIN_MEM_MIB, MAX_MEM_MIB = 256, 65536
 
 
 def _check_name(name: str) -> None:
@@ -143,14 +145,25 @@ def _boot_once(name, f, kernel, opts, accel_name, threads) -> subprocess.Popen:
     with open(f["qemu_log"], "wb") as qlog:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=qlog, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
+    # Provisional state, so `lab down` finds this QEMU even if `lab up` itself dies while booting.
+    _meta_path(name).write_text(json.dumps({"name": name, "pid": proc.pid, "ram": str(f["ram"]),
+                                            "booting": True, "accel": accel_name, "kaslr": opts["kaslr"],
+                                            "scenario": opts["scenario"]}) + "\n")
+    try:
+        return _wait_ready(proc, f, accel_name, opts)
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise
+
+
+def _wait_ready(proc, f, accel_name, opts) -> subprocess.Popen:
     watch = ConsoleWatch(f["console"])
     start = time.monotonic()
     init_timeout = KVM_INIT_TIMEOUT if accel_name == "kvm" else TCG_INIT_TIMEOUT
 
     def fail(msg, retry):
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
         raise BootFailure(msg, retry)
 
     while True:
@@ -161,7 +174,10 @@ def _boot_once(name, f, kernel, opts, accel_name, threads) -> subprocess.Popen:
             return proc
         panic = watch.panic_line()
         if panic:
-            fail(f"guest panicked: {panic}\n--- console tail ---\n{watch.tail()}", retry=True)
+            # Early deaths (and the known int3 flake) are worth another boot; a panic the scenario
+            # causes would only repeat.
+            fail(f"guest panicked: {panic}\n--- console tail ---\n{watch.tail()}",
+                 retry=not watch.reached_init() or watch.known_flake())
         if proc.poll() is not None:
             qlog_text = Path(f["qemu_log"]).read_text(errors="replace").strip()
             fail(f"QEMU exited with {proc.returncode}: {qlog_text}\n--- console tail ---\n{watch.tail()}",
@@ -183,6 +199,8 @@ def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_acc
     _check_name(name)
     if not scenario.is_file():
         raise LabError(f"scenario {scenario} is not a file")
+    if not MIN_CPUS <= cpus <= MAX_CPUS or not MIN_MEM_MIB <= mem <= MAX_MEM_MIB:
+        raise LabError(f"--cpus must be {MIN_CPUS}..{MAX_CPUS} and --mem {MIN_MEM_MIB}..{MAX_MEM_MIB} MiB")
     with locked(paths.run_root() / f"{name}.lock"):
         mp = _meta_path(name)
         if mp.exists():
@@ -200,7 +218,7 @@ def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_acc
         initramfs.assemble(built["initramfs"], overlay, f["initrd"])
         overlay.unlink()
 
-        opts = {"cpus": cpus, "mem": mem, "kaslr": kaslr, "timeout": timeout}
+        opts = {"cpus": cpus, "mem": mem, "kaslr": kaslr, "timeout": timeout, "scenario": str(scenario)}
         accels, note = accel.plan(requested_accel)
         max_retries = int(os.environ.get("KFREEZE_VM_BOOT_RETRIES", DEFAULT_RETRIES))
         retries = 0
@@ -279,5 +297,6 @@ def list_guests() -> list:
         for mp in sorted(root.glob("*/meta.json")):
             meta = json.loads(mp.read_text())
             meta["running"] = is_running(meta)
+            meta.setdefault("booting", False)
             out.append(meta)
     return out

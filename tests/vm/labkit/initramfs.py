@@ -68,7 +68,10 @@ def build_base(build_dir: Path, out: Path) -> None:
         w.file(f"lab/bpf/{obj.name}", obj.read_bytes())
     for exe in sorted((build_dir / "bin").iterdir()):
         w.file(f"lab/bin/{exe.name}", exe.read_bytes(), 0o755)
-    out.write_bytes(w.gzipped())
+    # Atomic: a concurrent `lab up` may be copying the previous base image.
+    tmp = out.with_suffix(".tmp")
+    tmp.write_bytes(w.gzipped())
+    tmp.replace(out)
 
 
 def build_overlay(scenario: Path, extra_files: list, out: Path) -> None:

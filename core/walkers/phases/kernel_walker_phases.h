@@ -1,0 +1,33 @@
+// The kernel walkers as dump phases ("scx", "tasks", ...) and as the daemon's trigger probes,
+// built once per attach from a KernelContext (which they keep alive).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/dump/dump_phase.h"
+#include "core/dump/trigger_probes.h"
+#include "core/kernel/kernel_context.h"
+#include "kfreeze/v1/report.pb.h"
+
+namespace kfreeze::walkers {
+
+using KernelPtr = std::shared_ptr<const KernelContext>;
+
+// In run order: "scx" (scx_sched_state, rq_scx_states, dsq_states) then "tasks" (reads the
+// task KVAs "scx" put in the report).
+std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel);
+
+// Trigger probes plus the event-counter sampler for event_counter_timeline.
+class ScxTriggerProbes : public dump::TriggerProbes {
+ public:
+  // Sums SCX_EV_* now, without freezing (elapsed_ms left to the caller).
+  virtual absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters() = 0;
+};
+
+// Null when the kernel has no BTF (nothing can be probed); probes on a kernel without sched_ext
+// answer FailedPrecondition.
+std::unique_ptr<ScxTriggerProbes> MakeScxTriggerProbes(const KernelPtr& kernel);
+
+}  // namespace kfreeze::walkers

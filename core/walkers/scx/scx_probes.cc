@@ -1,0 +1,66 @@
+#include "core/walkers/scx/scx_probes.h"
+
+#include <algorithm>
+
+#include "core/base/status.h"
+#include "core/ds/list.h"
+#include "core/walkers/scx/event_counters.h"
+#include "core/walkers/scx/rq_state.h"
+#include "core/walkers/scx/sched_state.h"
+
+namespace kfreeze::walkers::scx {
+
+absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& ctx) {
+  if (!ctx.off.sched) return absl::FailedPreconditionError("missing offset group scx_sched");
+  KF_ASSIGN_OR_RETURN(Kva sched, ReadSchedKva(reader, ctx));
+  ExitProbeResult out;
+  if (sched.IsNull()) return out;
+  out.attached = true;
+  out.sched_kva = sched.value;
+  KF_ASSIGN_OR_RETURN(out.exit_kind, reader.ReadU32(sched + ctx.off.sched->exit_kind));
+  return out;
+}
+
+absl::StatusOr<RunnableAgeResult> ScanRunnableAges(Reader& reader, const ScxContext& ctx) {
+  if (!ctx.off.rq || !ctx.off.scx_rq || !ctx.off.task || !ctx.off.entity) {
+    return absl::FailedPreconditionError("missing offset groups for rq->scx.runnable_list");
+  }
+  if (!ctx.roots.runqueues || ctx.percpu == nullptr) {
+    return absl::FailedPreconditionError("no runqueues symbol");
+  }
+  RunnableAgeResult out;
+  KF_ASSIGN_OR_RETURN(out.jiffies, ReadJiffies(reader, ctx));
+  out.hz = ctx.hz.value_or(0);
+  if (absl::StatusOr<Kva> sched = ReadSchedKva(reader, ctx); sched.ok() && !sched->IsNull()) {
+    if (ctx.off.sched && ctx.off.sched->watchdog_timeout) {
+      out.watchdog_timeout_jiffies =
+          reader.ReadU64(*sched + *ctx.off.sched->watchdog_timeout).value_or(0);
+    } else if (ctx.roots.watchdog_timeout) {
+      out.watchdog_timeout_jiffies = reader.ReadU64(*ctx.roots.watchdog_timeout).value_or(0);
+    }
+  }
+  const uint64_t node_to_runnable_at = ctx.off.entity->runnable_at - ctx.off.entity->runnable_node;
+  for (CpuId cpu : ctx.percpu->PossibleCpus()) {
+    KF_ASSIGN_OR_RETURN(Kva rq, RqAddress(ctx, cpu));
+    ds::ListWalk walk = ds::ListForEach(
+        reader, rq + ctx.off.rq->scx + ctx.off.scx_rq->runnable_list, kMaxNodesPerList);
+    for (Kva node : walk.nodes) {
+      absl::StatusOr<uint64_t> at = reader.ReadU64(node + node_to_runnable_at);
+      if (!at.ok()) continue;
+      ++out.tasks_scanned;
+      // time_after() semantics: a runnable_at in the future (a torn read) is age 0.
+      const int64_t age = static_cast<int64_t>(out.jiffies - *at);
+      if (age > 0) out.max_age_jiffies = std::max<uint64_t>(out.max_age_jiffies, age);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters(Reader& reader,
+                                                                    const ScxContext& ctx) {
+  KF_ASSIGN_OR_RETURN(Kva sched, ReadSchedKva(reader, ctx));
+  if (sched.IsNull()) return absl::FailedPreconditionError("no scheduler attached");
+  return SumEventCounters(reader, ctx, sched);
+}
+
+}  // namespace kfreeze::walkers::scx

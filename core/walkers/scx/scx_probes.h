@@ -1,0 +1,41 @@
+// Cheap reads of a running guest for the daemon's auto-triggers and event-counter timeline.
+// They run without freezing the VM, so each result is a best-effort snapshot: a pointer may
+// change between two reads, which callers tolerate (the next poll re-reads).
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "core/mem/reader.h"
+#include "core/walkers/scx/scx_context.h"
+#include "kfreeze/v1/report.pb.h"
+
+namespace kfreeze::walkers::scx {
+
+struct ExitProbeResult {
+  bool attached = false;  // scx_root != NULL
+  uint64_t sched_kva = 0;
+  uint32_t exit_kind = 0;
+};
+
+// Two reads: scx_root, then (*scx_root)->exit_kind.
+absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& ctx);
+
+struct RunnableAgeResult {
+  uint64_t jiffies = 0;
+  uint32_t hz = 0;
+  uint64_t watchdog_timeout_jiffies = 0;  // 0 when no scheduler / unknown
+  uint64_t max_age_jiffies = 0;
+  uint32_t tasks_scanned = 0;
+};
+
+// The kernel watchdog's own check (check_rq_for_timeouts): the oldest runnable_at over every
+// CPU's rq->scx.runnable_list. FailedPrecondition names a missing prerequisite.
+absl::StatusOr<RunnableAgeResult> ScanRunnableAges(Reader& reader, const ScxContext& ctx);
+
+// The SCX_EV_* sums of the attached scheduler (one EventCounterSample, elapsed_ms unset);
+// FailedPrecondition when no scheduler is attached.
+absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters(Reader& reader,
+                                                                    const ScxContext& ctx);
+
+}  // namespace kfreeze::walkers::scx

@@ -17,10 +17,10 @@ class FunctionPhase : public DumpPhase {
   FunctionPhase(std::string name, PhaseRunFn run, PhaseUnavailableFn unavailable)
       : name_(std::move(name)), run_(std::move(run)), unavailable_(std::move(unavailable)) {}
 
-  std::string_view name() const override { return name_; }
+  absl::string_view name() const override { return name_; }
   absl::Status Run(PhaseContext& ctx) override { return run_(ctx); }
   void MarkUnavailable(kfreeze::v1::FailureDumpReport& report,
-                       std::string_view reason) const override {
+                       absl::string_view reason) const override {
     if (unavailable_) unavailable_(report, reason);
   }
 

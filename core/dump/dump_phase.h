@@ -9,7 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,7 +19,7 @@
 namespace kfreeze::dump {
 
 // kfreeze's own reason for a phase the caller did not ask for (FreezeRequest.sections).
-inline constexpr std::string_view kReasonSectionNotRequested = "section not requested";
+inline constexpr absl::string_view kReasonSectionNotRequested = "section not requested";
 
 // What a running phase may touch: the report, the budget, and whether vCPUs are running.
 class PhaseContext {
@@ -47,7 +47,7 @@ class DumpPhase {
   virtual ~DumpPhase() = default;
 
   // Short stable name: the section name callers select and the PhaseTiming.phase label.
-  virtual std::string_view name() const = 0;
+  virtual absl::string_view name() const = 0;
 
   // Fills this phase's fields. Check ctx.deadline() between items and stop (after
   // ctx.NoteTruncated() and any per-phase truncation count such as maps_truncated) when it has
@@ -58,7 +58,7 @@ class DumpPhase {
   // Writes `reason` to the *_unavailable field(s) this phase owns. Called for a failed Run, a
   // phase skipped after the deadline, and a section the caller did not request.
   virtual void MarkUnavailable(kfreeze::v1::FailureDumpReport& report,
-                               std::string_view reason) const = 0;
+                               absl::string_view reason) const = 0;
 };
 
 // Phases in run order. shared_ptr: one table is built per attachment and shared by every freeze
@@ -68,7 +68,7 @@ using PhaseTable = std::vector<std::shared_ptr<DumpPhase>>;
 // A phase from two functions, for small phases and tests.
 using PhaseRunFn = std::function<absl::Status(PhaseContext&)>;
 using PhaseUnavailableFn =
-    std::function<void(kfreeze::v1::FailureDumpReport&, std::string_view reason)>;
+    std::function<void(kfreeze::v1::FailureDumpReport&, absl::string_view reason)>;
 std::shared_ptr<DumpPhase> MakePhase(std::string name, PhaseRunFn run,
                                      PhaseUnavailableFn unavailable);
 

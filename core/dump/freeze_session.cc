@@ -15,7 +15,6 @@
 #include "core/dump/deadline.h"
 #include "core/dump/resume_guard.h"
 #include "core/dump/run_phases.h"
-#include "core/dump/string_views.h"
 
 namespace kfreeze::dump {
 namespace {
@@ -30,7 +29,7 @@ using kfreeze::v1::PhaseTiming;
 // Beyond this index the parser's own cap already rejected the text.
 constexpr uint32_t kMaxVcpuSlots = 4096;
 
-PhaseTiming Timing(std::string_view phase, uint64_t us) {
+PhaseTiming Timing(absl::string_view phase, uint64_t us) {
   PhaseTiming t;
   t.set_phase(std::string(phase));
   t.set_duration_us(us);
@@ -82,10 +81,10 @@ DegradedFailureDumpReport MakeDegraded(std::string reason, FailureDumpReport par
   return degraded;
 }
 
-std::string ReasonWithDetail(std::string_view reason, const absl::Status& status) {
+std::string ReasonWithDetail(absl::string_view reason, const absl::Status& status) {
   std::string detail = status.message().empty() ? absl::StatusCodeToString(status.code())
                                                 : std::string(status.message());
-  return absl::StrCat(AbslView(reason), ": ", detail);
+  return absl::StrCat(reason, ": ", detail);
 }
 
 FailureDumpReport NewReport() {
@@ -204,7 +203,7 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   }
 
   if (!out.resume_status.ok()) {
-    std::string_view why = absl::IsUnavailable(out.resume_status) ? kReasonVmmGone
+    absl::string_view why = absl::IsUnavailable(out.resume_status) ? kReasonVmmGone
                                                                    : kReasonResumeFailed;
     *out.envelope.mutable_degraded() = MakeDegraded(ReasonWithDetail(why, out.resume_status),
                                                     std::move(report), deadline.ElapsedUs());
@@ -220,7 +219,7 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
 }
 
 std::optional<kfreeze::v1::PhaseTiming> FindTiming(const kfreeze::v1::DumpEnvelope& envelope,
-                                                   std::string_view phase) {
+                                                   absl::string_view phase) {
   for (const PhaseTiming& t : envelope.timings()) {
     if (t.phase() == phase) return t;
   }

@@ -22,7 +22,7 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,7 +34,7 @@
 namespace kfreeze::dump {
 
 // kfreeze's own reason for a `cont` that failed while the VMM was still reachable.
-inline constexpr std::string_view kReasonResumeFailed = "VMM resume failed";
+inline constexpr absl::string_view kReasonResumeFailed = "VMM resume failed";
 
 inline constexpr std::chrono::milliseconds kDefaultSoftDeadline{2000};
 inline constexpr std::chrono::milliseconds kDefaultHardGrace{1000};
@@ -77,6 +77,6 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
 
 // The timing named `phase` in an envelope, if present.
 std::optional<kfreeze::v1::PhaseTiming> FindTiming(const kfreeze::v1::DumpEnvelope& envelope,
-                                                   std::string_view phase);
+                                                   absl::string_view phase);
 
 }  // namespace kfreeze::dump

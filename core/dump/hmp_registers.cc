@@ -12,7 +12,6 @@
 namespace kfreeze::dump {
 namespace {
 
-// Debian's abseil has its own string_view type; parse in it and convert once at the API edge.
 using absl::string_view;
 
 // The hex value after "NAME=" where NAME starts a token (line start or after a space), so that
@@ -71,8 +70,7 @@ std::optional<uint32_t> CpuHeader(string_view line) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<VcpuRegisters>> ParseHmpRegisters(std::string_view std_text) {
-  string_view text(std_text.data(), std_text.size());
+absl::StatusOr<std::vector<VcpuRegisters>> ParseHmpRegisters(absl::string_view text) {
   if (text.size() > kMaxHmpRegisterText) {
     return absl::InvalidArgumentError(
         absl::StrCat("info registers: ", text.size(), " bytes is not register output"));

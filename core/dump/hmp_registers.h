@@ -2,7 +2,7 @@
 #pragma once
 
 #include <cstddef>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,6 +19,6 @@ inline constexpr size_t kMaxHmpRegisterText = 16 * 1024 * 1024;
 // Blocks start at "CPU#N"; text without any header is one block for vCPU 0 (plain
 // `info registers`). Every block must carry RIP=, RSP= and CR3= (InvalidArgument otherwise);
 // 32-bit guests' EIP=/ESP= are accepted when RIP/RSP are absent.
-absl::StatusOr<std::vector<VcpuRegisters>> ParseHmpRegisters(std::string_view text);
+absl::StatusOr<std::vector<VcpuRegisters>> ParseHmpRegisters(absl::string_view text);
 
 }  // namespace kfreeze::dump

@@ -2,17 +2,16 @@
 
 #include <algorithm>
 #include <exception>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/reasons.h"
-#include "core/dump/string_views.h"
 
 namespace kfreeze::dump {
 namespace {
 
-bool Selected(const std::vector<std::string>& sections, std::string_view name) {
+bool Selected(const std::vector<std::string>& sections, absl::string_view name) {
   return sections.empty() || std::find(sections.begin(), sections.end(), name) != sections.end();
 }
 
@@ -62,7 +61,7 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
     auto begin = Deadline::Clock::now();
     absl::Status status = RunGuarded(*phase, ctx);
     timing.set_duration_us(MicrosBetween(begin, Deadline::Clock::now()));
-    if (!status.ok()) phase->MarkUnavailable(report, StdView(status.message()));
+    if (!status.ok()) phase->MarkUnavailable(report, status.message());
     timings->push_back(std::move(timing));
   }
 }

@@ -36,7 +36,7 @@ std::shared_ptr<DumpPhase> MapsPhase(PhaseRunFn before = nullptr) {
         ctx.report().add_maps()->set_name(ctx.live() ? "live_map" : "paused_map");
         return absl::OkStatus();
       },
-      [](FailureDumpReport& r, std::string_view reason) {
+      [](FailureDumpReport& r, absl::string_view reason) {
         r.set_maps_unavailable(std::string(reason));
       });
 }
@@ -242,7 +242,7 @@ TEST(FreezeSession, DeadlineTruncationReachesTheReport) {
   FakeVmmControl vmm;
   auto scx = MakePhase(
       "scx", [](PhaseContext&) { return absl::OkStatus(); },
-      [](FailureDumpReport& r, std::string_view reason) {
+      [](FailureDumpReport& r, absl::string_view reason) {
         r.set_scx_walker_unavailable(std::string(reason));
       });
   auto slow = MapsPhase([](PhaseContext& ctx) {

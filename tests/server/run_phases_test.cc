@@ -29,7 +29,7 @@ std::shared_ptr<DumpPhase> Recording(std::string name, std::vector<std::string>*
         log->push_back(name);
         return body ? body(ctx) : absl::OkStatus();
       },
-      [name](FailureDumpReport& report, std::string_view reason) {
+      [name](FailureDumpReport& report, absl::string_view reason) {
         std::string* f = report.mutable_event_counter_timeline_unavailable();
         if (!f->empty()) f->append(";");
         f->append(name + "=" + std::string(reason));

@@ -1,0 +1,51 @@
+// What attaching to one target produces, cached for all its freezes: the kernel's identity, the
+// phase table bound to it, an IP symbolizer and (optionally) the auto-trigger probes.
+//
+// The daemon and the CLI only see this interface; core/dump/standard builds the real one from a
+// KernelContext and the walkers, tests build fakes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/dump/dump_phase.h"
+#include "core/dump/trigger_probes.h"
+
+namespace kfreeze::dump {
+
+// Where a target's kernel lives (mirror of kfreeze.v1.TargetConfig, without the proto).
+struct AttachSpec {
+  std::string name;
+  std::string ram_path;
+  uint32_t vmm_pid = 0;  // discover the RAM file from /proc/PID/maps when ram_path is empty
+  std::string qmp_socket;
+  std::string ram_layout;
+  std::string btf_path;
+};
+
+class KernelAttachment {
+ public:
+  virtual ~KernelAttachment() = default;
+  // uts release ("7.2.12+deb13-cloud-amd64").
+  virtual std::string kernel_release() const = 0;
+  // Built once at attach; shared by concurrent freezes (phases must be reentrant).
+  virtual const PhaseTable& phases() const = 0;
+  // "sym+0xoff" for a kernel address.
+  virtual std::optional<std::string> SymbolizeIp(uint64_t ip) const = 0;
+  // The auto-trigger probes; null when this kernel cannot be probed (no sched_ext...).
+  virtual TriggerProbes* probes() const { return nullptr; }
+  // OK while the guest still runs the attached kernel; non-OK means attach again.
+  virtual absl::Status Revalidate() const { return absl::OkStatus(); }
+  // Per-step attach timings for logs ("vmcoreinfo=2ms kallsyms=40ms ...").
+  virtual std::string AttachSummary() const { return ""; }
+};
+
+using Attacher =
+    std::function<absl::StatusOr<std::shared_ptr<KernelAttachment>>(const AttachSpec& spec)>;
+
+}  // namespace kfreeze::dump

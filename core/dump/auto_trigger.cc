@@ -1,0 +1,202 @@
+#include "core/dump/auto_trigger.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/base/reasons.h"
+
+namespace kfreeze::dump {
+namespace {
+
+using kfreeze::v1::DualFailureDumpReport;
+using kfreeze::v1::DumpEnvelope;
+using kfreeze::v1::FailureDumpReport;
+
+// kfreeze's own early_skipped_reason when only the late trigger is configured.
+constexpr char kEarlyDisabled[] = "early trigger disabled";
+// Used for the late wait when neither the settings nor the guest tell the watchdog timeout.
+constexpr std::chrono::milliseconds kFallbackLateWait{30000};
+
+// The report an envelope carries as a FailureDumpReport: the single one, or a degraded one's
+// partial (with `degraded` set so the caller can tag it).
+FailureDumpReport ReportOf(const DumpEnvelope& e, bool* degraded) {
+  *degraded = e.has_degraded();
+  if (e.has_single()) return e.single();
+  if (e.has_degraded() && e.degraded().has_partial()) return e.degraded().partial();
+  FailureDumpReport empty;
+  empty.set_schema(std::string(kSchemaSingle));
+  empty.set_is_placeholder(true);
+  return empty;
+}
+
+FailureDumpReport Placeholder() {
+  FailureDumpReport r;
+  r.set_schema(std::string(kSchemaSingle));
+  r.set_is_placeholder(true);
+  return r;
+}
+
+}  // namespace
+
+AutoTrigger::AutoTrigger(TriggerSettings settings, TriggerProbes* probes, TriggerCaptureFn capture,
+                         TriggerPublishFn publish)
+    : settings_(settings),
+      probes_(probes),
+      capture_(std::move(capture)),
+      publish_(std::move(publish)) {}
+
+std::chrono::milliseconds AutoTrigger::LateWait() const {
+  if (settings_.late_wait.count() > 0) return settings_.late_wait;
+  if (settings_.watchdog_timeout.count() > 0) return 4 * settings_.watchdog_timeout;
+  if (watchdog_jiffies_seen_ > 0 && hz_seen_ > 0) {
+    return std::chrono::milliseconds(4 * watchdog_jiffies_seen_ * 1000 / hz_seen_);
+  }
+  return kFallbackLateWait;
+}
+
+std::chrono::milliseconds AutoTrigger::Step(Clock::time_point now) {
+  if (probes_ == nullptr) return std::chrono::milliseconds(1000);
+  if (settings_.late_enabled && now >= next_late_) {
+    PollLate(now);
+    next_late_ = now + settings_.late_poll;
+  }
+  if (settings_.early_enabled && now >= next_early_) {
+    PollEarly(now);
+    next_early_ = now + settings_.early_poll;
+  }
+  if (early_ && now - early_->at >= LateWait()) {
+    PublishEarlyOnly(kSnapshotTagEarlyOnlyLateNeverFired);
+  }
+  Clock::time_point next = now + std::chrono::milliseconds(1000);
+  if (settings_.late_enabled) next = std::min(next, next_late_);
+  if (settings_.early_enabled) next = std::min(next, next_early_);
+  if (early_) next = std::min(next, early_->at + LateWait());
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now);
+  return std::max(wait, std::chrono::milliseconds(1));
+}
+
+void AutoTrigger::PollLate(Clock::time_point) {
+  absl::StatusOr<ScxExitProbe> probe = probes_->ProbeExit();
+  if (!probe.ok()) {
+    last_probe_error_ = std::string(probe.status().message());
+    return;
+  }
+  last_probe_error_.clear();
+  if (!probe->attached) {
+    // The scheduler is gone without an error exit we saw: no late capture will come for it.
+    if (early_) PublishEarlyOnly(kSnapshotTagEarlyOnlyLateNeverFired);
+    late_armed_ = true;
+    fired_sched_kva_ = 0;
+    return;
+  }
+  if (probe->exit_kind >= kScxExitError) {
+    if (late_armed_) FireLate(*probe);
+    return;
+  }
+  if (!late_armed_ && probe->sched_kva != fired_sched_kva_) late_armed_ = true;
+  // A clean exit (SCX_EXIT_DONE, UNREG*): the late gate suppresses the capture.
+  if (probe->exit_kind != 0 && early_) PublishEarlyOnly(kSnapshotTagEarlyOnlyLateSuppressed);
+}
+
+void AutoTrigger::PollEarly(Clock::time_point now) {
+  if (early_) return;
+  absl::StatusOr<RunnableAgeProbe> probe = probes_->ProbeRunnableAge();
+  if (!probe.ok()) {
+    early_unavailable_ = std::string(probe.status().message());
+    return;
+  }
+  hz_seen_ = probe->hz;
+  watchdog_jiffies_seen_ = probe->watchdog_timeout_jiffies;
+  uint64_t watchdog = probe->watchdog_timeout_jiffies;
+  if (settings_.watchdog_timeout.count() > 0 && probe->hz > 0) {
+    watchdog = static_cast<uint64_t>(settings_.watchdog_timeout.count()) * probe->hz / 1000;
+  }
+  if (watchdog == 0) {
+    early_unavailable_ = "watchdog timeout unknown (set triggers.watchdog_timeout_ms)";
+    return;
+  }
+  early_unavailable_.clear();
+  uint64_t threshold = watchdog / 2;
+  last_threshold_ = threshold;
+  peak_age_ = std::max(peak_age_, probe->max_age_jiffies);
+  if (!early_armed_) {
+    if (probe->max_age_jiffies < threshold / 2) early_armed_ = true;
+    return;
+  }
+  if (probe->max_age_jiffies <= threshold) return;
+  absl::StatusOr<DumpEnvelope> captured = capture_(kfreeze::v1::TRIGGER_EARLY);
+  if (!captured.ok()) {
+    last_probe_error_ = absl::StrCat("early capture: ", captured.status().message());
+    return;
+  }
+  early_ = EarlyCapture{std::move(*captured), now, probe->max_age_jiffies, threshold};
+  early_armed_ = false;
+}
+
+std::string AutoTrigger::EarlySkippedReason() const {
+  if (!settings_.early_enabled) return kEarlyDisabled;
+  if (!early_unavailable_.empty()) {
+    return absl::StrCat("scan prerequisites unavailable: ", early_unavailable_);
+  }
+  return absl::StrFormat("max_age never crossed threshold (peak=%dj, threshold=%dj)", peak_age_,
+                         last_threshold_);
+}
+
+void AutoTrigger::FireLate(const ScxExitProbe& probe) {
+  late_armed_ = false;
+  fired_sched_kva_ = probe.sched_kva;
+  absl::StatusOr<DumpEnvelope> late = capture_(kfreeze::v1::TRIGGER_LATE);
+  if (!late.ok()) {
+    last_probe_error_ = absl::StrCat("late capture: ", late.status().message());
+    return;
+  }
+  if (late->has_degraded() && !early_) {
+    publish_(std::move(*late));
+    ++published_;
+    return;
+  }
+  DumpEnvelope out = *late;
+  DualFailureDumpReport dual;
+  dual.set_schema(std::string(kSchemaDual));
+  bool late_degraded = false;
+  *dual.mutable_late() = ReportOf(*late, &late_degraded);
+  if (early_) {
+    bool early_degraded = false;
+    *dual.mutable_early() = ReportOf(early_->envelope, &early_degraded);
+    dual.set_early_max_age_jiffies(early_->max_age);
+    dual.set_early_threshold_jiffies(early_->threshold);
+    if (early_degraded) {
+      dual.set_snapshot_tag(std::string(kSnapshotTagEarlyDegraded));
+    } else if (late_degraded) {
+      dual.set_snapshot_tag(std::string(kSnapshotTagEarlyPreLateDegraded));
+    }
+    early_.reset();
+  } else {
+    dual.set_early_skipped_reason(EarlySkippedReason());
+  }
+  early_armed_ = true;  // a new cycle starts with the next scheduler
+  *out.mutable_dual() = std::move(dual);
+  publish_(std::move(out));
+  ++published_;
+}
+
+void AutoTrigger::PublishEarlyOnly(absl::string_view tag) {
+  if (!early_) return;
+  DumpEnvelope out = early_->envelope;
+  DualFailureDumpReport dual;
+  dual.set_schema(std::string(kSchemaDual));
+  bool early_degraded = false;
+  *dual.mutable_early() = ReportOf(early_->envelope, &early_degraded);
+  *dual.mutable_late() = Placeholder();
+  dual.set_early_max_age_jiffies(early_->max_age);
+  dual.set_early_threshold_jiffies(early_->threshold);
+  dual.set_snapshot_tag(std::string(early_degraded ? kSnapshotTagEarlyDegraded : tag));
+  *out.mutable_dual() = std::move(dual);
+  early_.reset();
+  publish_(std::move(out));
+  ++published_;
+}
+
+}  // namespace kfreeze::dump

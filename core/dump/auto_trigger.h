@@ -1,0 +1,103 @@
+// Auto-triggers: the daemon freezes a VM on its own when its sched_ext scheduler is failing, and
+// pairs the two captures into one `dual` report.
+//
+//   late:  (*scx_root)->exit_kind polled every late_poll; fires at >= SCX_EXIT_ERROR (1024).
+//   early: runnable_at ages scanned every early_poll; fires once the oldest runnable task waited
+//          more than watchdog_timeout / 2 (the kernel ejects the scheduler at watchdog_timeout).
+//
+// Outcomes (DualFailureDumpReport.snapshot_tag, ktstr's sibling-file tags):
+//   early then late            -> dual{early, late}
+//   late only                  -> dual{late, early_skipped_reason = why early never fired}
+//   early, then clean exit     -> dual{early, late = placeholder}, "early-only-late-suppressed"
+//   early, late never in time  -> dual{early, late = placeholder}, "early-only-late-never-fired"
+//   early capture degraded     -> its partial as early, "early-degraded"
+//   late capture degraded      -> its partial as late, "early-pre-late-degraded" (with an early)
+//                                 or the degraded envelope itself (without one)
+// After firing, a trigger re-arms only for a new scheduler instance (late) or once the oldest
+// runnable age fell back below half the threshold (early), so one stall gives one report.
+//
+// The engine is a plain state machine driven by Step(now): the daemon's runner thread calls it,
+// tests call it with scripted probes and a synthetic clock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/dump/trigger_probes.h"
+#include "kfreeze/v1/report.pb.h"
+
+namespace kfreeze::dump {
+
+struct TriggerSettings {
+  bool late_enabled = false;
+  bool early_enabled = false;
+  std::chrono::milliseconds late_poll{100};
+  std::chrono::milliseconds early_poll{250};
+  // 0 = use the guest's scx_root->watchdog_timeout.
+  std::chrono::milliseconds watchdog_timeout{0};
+  // How long after the early capture to wait for the late one; 0 = 4 x the watchdog timeout.
+  std::chrono::milliseconds late_wait{0};
+};
+
+// Captures one dump for `trigger`: a `single` or `degraded` envelope with timings.
+using TriggerCaptureFn =
+    std::function<absl::StatusOr<kfreeze::v1::DumpEnvelope>(kfreeze::v1::Trigger trigger)>;
+// Hands over an assembled envelope (dual, or a lone degraded late capture) for archive + stream.
+using TriggerPublishFn = std::function<void(kfreeze::v1::DumpEnvelope envelope)>;
+
+class AutoTrigger {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  AutoTrigger(TriggerSettings settings, TriggerProbes* probes, TriggerCaptureFn capture,
+              TriggerPublishFn publish);
+
+  // Polls whatever is due at `now`; returns how long to wait before the next call.
+  std::chrono::milliseconds Step(Clock::time_point now);
+
+  bool holding_early() const { return early_.has_value(); }
+  uint64_t published() const { return published_; }
+  // Last probe failure, for logs ("" when the probes work).
+  const std::string& last_probe_error() const { return last_probe_error_; }
+
+ private:
+  struct EarlyCapture {
+    kfreeze::v1::DumpEnvelope envelope;
+    Clock::time_point at;
+    uint64_t max_age = 0;
+    uint64_t threshold = 0;
+  };
+
+  void PollLate(Clock::time_point now);
+  void PollEarly(Clock::time_point now);
+  void FireLate(const ScxExitProbe& probe);
+  void PublishEarlyOnly(absl::string_view tag);
+  std::string EarlySkippedReason() const;
+  std::chrono::milliseconds LateWait() const;
+
+  const TriggerSettings settings_;
+  TriggerProbes* const probes_;
+  const TriggerCaptureFn capture_;
+  const TriggerPublishFn publish_;
+
+  Clock::time_point next_late_{};
+  Clock::time_point next_early_{};
+  bool late_armed_ = true;
+  uint64_t fired_sched_kva_ = 0;  // scheduler instance the late trigger fired for
+  bool early_armed_ = true;
+  std::optional<EarlyCapture> early_;
+  // For early_skipped_reason when the late trigger fires alone.
+  uint64_t peak_age_ = 0;
+  uint64_t last_threshold_ = 0;
+  std::string early_unavailable_;
+  uint64_t watchdog_jiffies_seen_ = 0;
+  uint32_t hz_seen_ = 0;
+  uint64_t published_ = 0;
+  std::string last_probe_error_;
+};
+
+}  // namespace kfreeze::dump

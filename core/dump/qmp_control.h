@@ -1,0 +1,33 @@
+// VmmControl over QMP (core/qmp): `stop`, `cont`, and HMP `info registers -a` parsed per vCPU.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/dump/vmm_control.h"
+#include "core/qmp/qmp_client.h"
+
+namespace kfreeze::dump {
+
+class QmpControl : public VmmControl {
+ public:
+  // Connects and negotiates capabilities within `timeout`. Unavailable when nobody listens.
+  static absl::StatusOr<std::unique_ptr<QmpControl>> Connect(const std::string& socket_path,
+                                                             std::chrono::milliseconds timeout);
+  explicit QmpControl(std::unique_ptr<QmpClient> client) : client_(std::move(client)) {}
+
+  absl::Status Stop(std::chrono::milliseconds timeout) override;
+  absl::Status Cont(std::chrono::milliseconds timeout) override;
+  absl::StatusOr<std::vector<VcpuRegisters>> ReadRegisters(
+      std::chrono::milliseconds timeout) override;
+
+  QmpClient& client() { return *client_; }
+
+ private:
+  std::unique_ptr<QmpClient> client_;
+};
+
+}  // namespace kfreeze::dump

@@ -1,0 +1,40 @@
+// Cheap reads of a running guest that decide when the daemon freezes on its own (auto-triggers).
+// Implemented by the sched_ext walker (it knows scx_root, scx_tasks and runnable_at); the
+// scheduling and the dual-report assembly live in core/dump/auto_trigger.h.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+
+namespace kfreeze::dump {
+
+// SCX_EXIT_ERROR: exit kinds at or above it are errors (runtime error, scx_bpf_error, stall).
+inline constexpr uint32_t kScxExitError = 1024;
+
+struct ScxExitProbe {
+  // scx_root is NULL: no scheduler attached (exit_kind/sched_kva meaningless).
+  bool attached = false;
+  uint64_t sched_kva = 0;  // identifies the scheduler instance across polls
+  uint32_t exit_kind = 0;  // (*scx_root)->exit_kind
+};
+
+struct RunnableAgeProbe {
+  uint64_t jiffies = 0;                   // jiffies_64 now
+  uint32_t hz = 0;                        // CONFIG_HZ
+  uint64_t watchdog_timeout_jiffies = 0;  // scx_root->watchdog_timeout; 0 = unknown
+  uint64_t max_age_jiffies = 0;           // max(jiffies - p->scx.runnable_at) over runnable tasks
+  uint32_t tasks_scanned = 0;
+};
+
+class TriggerProbes {
+ public:
+  virtual ~TriggerProbes() = default;
+  // Must be fast (a few pointer reads): it runs every late_poll_ms while the VM runs.
+  virtual absl::StatusOr<ScxExitProbe> ProbeExit() = 0;
+  // A bounded scan of runnable tasks; FailedPrecondition naming the missing prerequisite
+  // (becomes "scan prerequisites unavailable: <message>").
+  virtual absl::StatusOr<RunnableAgeProbe> ProbeRunnableAge() = 0;
+};
+
+}  // namespace kfreeze::dump

@@ -1,0 +1,69 @@
+// kfreezed assembled: archive, dump bus, coordinator, gRPC server (FreezeService, reflection,
+// health) on every configured listener, the retention sweep and the auto-trigger runners.
+// main() adds flags and signals; tests run it in-process on a private unix socket.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "core/dump/attachment.h"
+#include "grpcpp/server.h"
+#include "kfreeze/v1/config.pb.h"
+#include "server/daemon/archive.h"
+#include "server/daemon/dump_bus.h"
+#include "server/daemon/freeze_coordinator.h"
+#include "server/daemon/freeze_service.h"
+
+namespace kfreeze::server {
+
+class TriggerRunner;
+
+struct DaemonOptions {
+  kfreeze::v1::Config config;  // defaults applied, flags merged
+  // Targets given as flags (source "flag"); config.targets() are source "config".
+  std::vector<kfreeze::v1::TargetConfig> flag_targets;
+  // Re-read on Reload(); empty = nothing to reload.
+  std::string config_path;
+  dump::Attacher attacher;
+  ControlFactory control_factory;
+};
+
+class Daemon {
+ public:
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(DaemonOptions options);
+  ~Daemon();
+
+  // Drains captures, resumes paused VMs, ends streams, stops the server. Idempotent.
+  void Shutdown();
+  // SIGHUP: re-reads the config file's targets.
+  absl::Status Reload();
+
+  FreezeCoordinator& coordinator() { return *coordinator_; }
+  DumpArchive& archive() { return *archive_; }
+  DumpBus& bus() { return *bus_; }
+  // The listen URIs as bound (TCP port 0 resolved).
+  const std::vector<std::string>& addresses() const { return addresses_; }
+
+ private:
+  Daemon() = default;
+  absl::Status Init(DaemonOptions options);
+  void StartTriggers(const kfreeze::v1::TargetConfig& target);
+
+  DaemonOptions options_;
+  std::unique_ptr<DumpArchive> archive_;
+  std::unique_ptr<DumpBus> bus_;
+  std::unique_ptr<FreezeCoordinator> coordinator_;
+  std::unique_ptr<FreezeServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::string> addresses_;
+  std::vector<std::unique_ptr<TriggerRunner>> triggers_;
+  absl::Notification stop_sweeper_;
+  std::thread sweeper_;
+  bool shut_down_ = false;
+};
+
+}  // namespace kfreeze::server

@@ -1,0 +1,154 @@
+#include "server/daemon/freeze_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/daemon/dump_summary.h"
+#include "spdlog/spdlog.h"
+
+namespace kfreeze::server {
+namespace {
+
+constexpr uint32_t kDefaultPageSize = 50;
+constexpr uint32_t kMaxPageSize = 1000;
+// How often a watcher with nothing to send checks for cancellation and shutdown.
+constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
+
+}  // namespace
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status FreezeServiceImpl::Freeze(grpc::ServerContext*, const kfreeze::v1::FreezeRequest* request,
+                                       kfreeze::v1::FreezeResponse* response) {
+  absl::StatusOr<kfreeze::v1::FreezeResponse> r =
+      coordinator_->Freeze(*request, kfreeze::v1::TRIGGER_RPC);
+  if (!r.ok()) return ToGrpc(r.status());
+  *response = std::move(*r);
+  return grpc::Status::OK;
+}
+
+grpc::Status FreezeServiceImpl::WatchDumps(grpc::ServerContext* ctx,
+                                           const kfreeze::v1::WatchRequest* request,
+                                           grpc::ServerWriter<kfreeze::v1::DumpEvent>* writer) {
+  WatchFilter filter;
+  filter.targets.assign(request->targets().begin(), request->targets().end());
+  filter.schemas.assign(request->schemas().begin(), request->schemas().end());
+  filter.labels = request->labels();
+  filter.summary_only = request->summary_only();
+  // Subscribe before the replay so nothing archived in between is lost; dedupe by seq.
+  std::unique_ptr<Subscription> sub = bus_->Subscribe(filter);
+  uint64_t last_seq = 0;
+  if (!request->since_dump_id().empty()) {
+    std::optional<kfreeze::v1::DumpSummary> since = archive_->Find(request->since_dump_id());
+    if (!since) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("since_dump_id ", request->since_dump_id(),
+                                       " is not in the archive (expired or unknown)"));
+    }
+    for (const kfreeze::v1::DumpSummary& s : archive_->After(since->seq())) {
+      if (!filter.Matches(s)) continue;
+      kfreeze::v1::DumpEvent event;
+      *event.mutable_summary() = s;
+      event.set_replayed(true);
+      if (!filter.summary_only) {
+        absl::StatusOr<kfreeze::v1::DumpEnvelope> e = archive_->Get(s.dump_id());
+        if (!e.ok()) continue;  // removed by retention meanwhile, or corrupt (logged)
+        *event.mutable_envelope() = std::move(*e);
+      }
+      if (!writer->Write(event)) return grpc::Status::OK;
+      last_seq = s.seq();
+    }
+  }
+  // Headers go out now so a client knows the stream is live before the first dump.
+  writer->SendInitialMetadata();
+  while (!ctx->IsCancelled()) {
+    std::optional<kfreeze::v1::DumpEvent> event = sub->Next(kWatchPoll);
+    if (!event) {
+      if (sub->closed()) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "daemon is shutting down");
+      }
+      continue;
+    }
+    if (event->summary().seq() <= last_seq) continue;
+    if (!writer->Write(*event)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FreezeServiceImpl::GetDump(grpc::ServerContext*, const kfreeze::v1::GetDumpRequest* request,
+                                        kfreeze::v1::GetDumpResponse* response) {
+  absl::StatusOr<kfreeze::v1::DumpEnvelope> e = archive_->Get(request->dump_id());
+  if (!e.ok()) return ToGrpc(e.status());
+  *response->mutable_envelope() = std::move(*e);
+  return grpc::Status::OK;
+}
+
+grpc::Status FreezeServiceImpl::ListDumps(grpc::ServerContext*,
+                                          const kfreeze::v1::ListDumpsRequest* request,
+                                          kfreeze::v1::ListDumpsResponse* response) {
+  DumpFilter filter;
+  filter.target = request->target();
+  filter.schema = request->schema();
+  filter.labels = request->labels();
+  uint64_t before = 0;
+  if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &before)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed page_token");
+  }
+  uint32_t size = request->page_size() == 0 ? kDefaultPageSize
+                                            : std::min(request->page_size(), kMaxPageSize);
+  bool more = false;
+  std::vector<kfreeze::v1::DumpSummary> rows = archive_->List(filter, before, size, &more);
+  for (auto& r : rows) *response->add_dumps() = std::move(r);
+  if (more && response->dumps_size() > 0) {
+    response->set_next_page_token(absl::StrCat(response->dumps().rbegin()->seq()));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FreezeServiceImpl::ListTargets(grpc::ServerContext*, const kfreeze::v1::ListTargetsRequest*,
+                                            kfreeze::v1::ListTargetsResponse* response) {
+  for (auto& t : coordinator_->ListTargets()) *response->add_targets() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status FreezeServiceImpl::GetTarget(grpc::ServerContext*, const kfreeze::v1::GetTargetRequest* request,
+                                          kfreeze::v1::Target* response) {
+  absl::StatusOr<kfreeze::v1::Target> t = coordinator_->GetTarget(request->name());
+  if (!t.ok()) return ToGrpc(t.status());
+  *response = std::move(*t);
+  return grpc::Status::OK;
+}
+
+grpc::Status FreezeServiceImpl::AttachTarget(grpc::ServerContext*,
+                                             const kfreeze::v1::AttachTargetRequest* request,
+                                             kfreeze::v1::Target* response) {
+  absl::StatusOr<kfreeze::v1::Target> t =
+      coordinator_->AddTarget(request->target(), "rpc", request->replace());
+  if (!t.ok()) return ToGrpc(t.status());
+  // Attach is synchronous for the caller: the reply says whether it worked.
+  coordinator_->WaitForAttach(request->target().name());
+  absl::StatusOr<kfreeze::v1::Target> now = coordinator_->GetTarget(request->target().name());
+  *response = now.ok() ? std::move(*now) : std::move(*t);
+  return grpc::Status::OK;
+}
+
+grpc::Status FreezeServiceImpl::DetachTarget(grpc::ServerContext*,
+                                             const kfreeze::v1::DetachTargetRequest* request,
+                                             kfreeze::v1::DetachTargetResponse*) {
+  return ToGrpc(coordinator_->RemoveTarget(request->name()));
+}
+
+grpc::Status FreezeServiceImpl::ResumeTarget(grpc::ServerContext*,
+                                             const kfreeze::v1::ResumeTargetRequest* request,
+                                             kfreeze::v1::Target* response) {
+  absl::StatusOr<kfreeze::v1::Target> t = coordinator_->Resume(request->name());
+  if (!t.ok()) return ToGrpc(t.status());
+  *response = std::move(*t);
+  return grpc::Status::OK;
+}
+
+}  // namespace kfreeze::server

@@ -1,0 +1,101 @@
+// kfreezed: the kfreeze daemon. Config from --config (JSON Config proto), flags override it.
+//   kfreezed [--config FILE] [--listen unix:/path|host:port]... [--target name=N,ram=P[,qmp=S]]...
+//            [--archive-dir DIR] [--insecure-tcp] [--log-level info]
+// SIGTERM/SIGINT: drain freezes, resume paused VMs, close streams, exit. SIGHUP: reload targets.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "core/dump/standard/standard_attachment.h"
+#include "server/daemon/config.h"
+#include "server/daemon/daemon.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, config, "", "JSON config file (kfreeze.v1.Config)");
+ABSL_FLAG(std::string, archive_dir, "", "dump archive directory (overrides archive.dir)");
+ABSL_FLAG(bool, insecure_tcp, false, "allow plaintext TCP listeners (loopback addresses only)");
+ABSL_FLAG(std::string, log_level, "info", "trace|debug|info|warn|error");
+// Repeatable; taken out of argv before absl parses (absl keeps only the last occurrence). Declared
+// here so --help lists them.
+ABSL_FLAG(std::string, listen, "", "repeatable: unix:/path or host:port (default unix:/run/kfreeze/kfreezed.sock)");
+ABSL_FLAG(std::string, target, "",
+          "repeatable: name=NAME,ram=PATH[,qmp=SOCK][,pid=N][,layout=SPEC][,btf=PATH]"
+          "[,deadline_ms=N][,late=1][,early=1][,watchdog_ms=N]");
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "kfreezed: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kfreeze::server;
+  std::vector<std::string> listens = ExtractRepeatedFlag(&argc, argv, "listen");
+  std::vector<std::string> targets = ExtractRepeatedFlag(&argc, argv, "target");
+  NormalizeFlagDashes(argc, argv);
+  absl::SetProgramUsageMessage("kfreeze daemon: freezes VMs and serves their kernel state over gRPC");
+  absl::ParseCommandLine(argc, argv);
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  kfreeze::v1::Config config;
+  std::string config_path = absl::GetFlag(FLAGS_config);
+  if (!config_path.empty()) {
+    absl::StatusOr<kfreeze::v1::Config> loaded = LoadConfigFile(config_path);
+    if (!loaded.ok()) return Fail(std::string(loaded.status().message()));
+    config = std::move(*loaded);
+  }
+  if (!listens.empty()) {
+    config.clear_listen();
+    for (const std::string& l : listens) config.add_listen(l);
+  }
+  if (!absl::GetFlag(FLAGS_archive_dir).empty()) {
+    config.mutable_archive()->set_dir(absl::GetFlag(FLAGS_archive_dir));
+  }
+  if (absl::GetFlag(FLAGS_insecure_tcp)) config.set_insecure_tcp(true);
+  ApplyDefaults(config);
+
+  DaemonOptions options;
+  for (const std::string& spec : targets) {
+    absl::StatusOr<kfreeze::v1::TargetConfig> t = ParseTargetFlag(spec);
+    if (!t.ok()) return Fail(std::string(t.status().message()));
+    options.flag_targets.push_back(std::move(*t));
+  }
+  options.config = std::move(config);
+  options.config_path = config_path;
+  options.attacher = kfreeze::dump::StandardAttacher(kfreeze::dump::DefaultProviders());
+  options.control_factory = QmpControlFactory();
+
+  // Signals are taken by sigwait() below; every thread the daemon starts inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(std::move(options));
+  if (!daemon.ok()) return Fail(std::string(daemon.status().message()));
+  spdlog::info("kfreezed ready");
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: reloading targets");
+      (void)(*daemon)->Reload();
+      continue;
+    }
+    spdlog::info("signal {}: stopping", sig);
+    break;
+  }
+  (*daemon)->Shutdown();
+  return 0;
+}

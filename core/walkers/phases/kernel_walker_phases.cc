@@ -6,6 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/walkers/common/kernel_view.h"
+#include "core/walkers/cpu_time/cpu_time.h"
+#include "core/walkers/numa/numa.h"
+#include "core/walkers/psi/psi.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/scx/scx_context.h"
 #include "core/walkers/scx/scx_probes.h"
@@ -21,6 +24,9 @@ struct WalkerSet {
   KernelPtr kernel;
   scx::ScxContext scx;
   tasks::TaskContext tasks;
+  cpu_time::CpuTimeContext cpu_time;
+  psi::PsiContext psi;
+  numa::NumaContext numa;
 };
 
 std::shared_ptr<const WalkerSet> Build(const KernelPtr& kernel) {
@@ -31,6 +37,9 @@ std::shared_ptr<const WalkerSet> Build(const KernelPtr& kernel) {
   Reader reader = kernel->NewReader();
   set->scx = scx::BuildScxContext(view, reader);
   set->tasks = tasks::BuildTaskContext(*kernel->offsets(), set->scx);
+  set->cpu_time = cpu_time::BuildCpuTimeContext(view);
+  set->psi = psi::BuildPsiContext(view);
+  set->numa = numa::BuildNumaContext(view);
   return set;
 }
 
@@ -66,7 +75,8 @@ class ProbesImpl : public ScxTriggerProbes {
 
 }  // namespace
 
-std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel) {
+std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel,
+                                                                const WalkerOptions& options) {
   std::shared_ptr<const WalkerSet> set = Build(kernel);
   std::string no_btf = set ? "" : NoBtfReason(kernel);
   std::vector<std::shared_ptr<dump::DumpPhase>> phases;
@@ -91,6 +101,39 @@ std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr
       },
       [](FailureDumpReport& report, absl::string_view reason) {
         report.set_task_enrichments_unavailable(std::string(reason));
+      }));
+  phases.push_back(dump::MakePhase(
+      "per_cpu_time",
+      [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
+        if (!set) return absl::FailedPreconditionError(no_btf);
+        Reader reader = set->kernel->NewReader();
+        cpu_time::CaptureCpuTime(reader, set->cpu_time, ctx.report());
+        return absl::OkStatus();
+      },
+      [](FailureDumpReport& report, absl::string_view reason) {
+        report.set_per_cpu_time_unavailable(std::string(reason));
+      }));
+  phases.push_back(dump::MakePhase(
+      "psi",
+      [set, no_btf, options](dump::PhaseContext& ctx) -> absl::Status {
+        if (!set) return absl::FailedPreconditionError(no_btf);
+        Reader reader = set->kernel->NewReader();
+        psi::CapturePsi(reader, set->psi, {.root_path = options.psi_root}, ctx.report());
+        return absl::OkStatus();
+      },
+      [](FailureDumpReport& report, absl::string_view reason) {
+        report.set_cgroup_psi_unavailable(std::string(reason));
+      }));
+  phases.push_back(dump::MakePhase(
+      "numa",
+      [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
+        if (!set) return absl::FailedPreconditionError(no_btf);
+        Reader reader = set->kernel->NewReader();
+        numa::CaptureNuma(reader, set->numa, ctx.report());
+        return absl::OkStatus();
+      },
+      [](FailureDumpReport& report, absl::string_view reason) {
+        report.set_per_node_numa_unavailable(std::string(reason));
       }));
   return phases;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -15,9 +16,14 @@ namespace kfreeze::walkers {
 
 using KernelPtr = std::shared_ptr<const KernelContext>;
 
-// In run order: "scx" (scx_sched_state, rq_scx_states, dsq_states) then "tasks" (reads the
-// task KVAs "scx" put in the report).
-std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel);
+struct WalkerOptions {
+  std::string psi_root = "/";  // cgroup v2 subtree whose PSI is listed
+};
+
+// In run order: "scx" (scx_sched_state, rq_scx_states, dsq_states), "tasks" (reads the task
+// KVAs "scx" put in the report), "per_cpu_time", "psi", "numa".
+std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel,
+                                                                const WalkerOptions& options = {});
 
 // Trigger probes plus the event-counter sampler for event_counter_timeline.
 class ScxTriggerProbes : public dump::TriggerProbes {

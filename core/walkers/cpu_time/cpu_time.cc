@@ -1,0 +1,114 @@
+#include "core/walkers/cpu_time/cpu_time.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/base/status.h"
+
+namespace kfreeze::walkers::cpu_time {
+namespace {
+
+constexpr const char* kCpustatEnumerators[kNumCpustat] = {
+    "CPUTIME_USER", "CPUTIME_NICE",   "CPUTIME_SYSTEM", "CPUTIME_SOFTIRQ",
+    "CPUTIME_IRQ",  "CPUTIME_IDLE",   "CPUTIME_IOWAIT", "CPUTIME_STEAL"};
+// PerCpuTimeStats.softirqs has HI..RCU: at most this many are kept.
+constexpr uint32_t kMaxSoftirqs = 16;
+
+std::optional<Kva> Sym(const SymbolIndex& s, absl::string_view name) {
+  if (auto v = s.Find(name)) return v->address;
+  return std::nullopt;
+}
+
+}  // namespace
+
+CpuTimeContext BuildCpuTimeContext(const KernelView& kernel) {
+  CpuTimeContext ctx;
+  ctx.percpu = &kernel.percpu;
+  ctx.kernel_cpustat = Sym(kernel.symbols, "kernel_cpustat");
+  ctx.kstat = Sym(kernel.symbols, "kstat");
+  ctx.tick_cpu_sched = Sym(kernel.symbols, "tick_cpu_sched");
+  OffsetGroup g(kernel.btf, "cpu_time");
+  MemberLocation cpustat = g.Member("kernel_cpustat.cpustat");
+  ctx.cpustat = cpustat.ByteOffset();
+  ctx.cpustat_len = cpustat.array_len.value_or(0);
+  for (int i = 0; i < kNumCpustat; ++i) {
+    ctx.cpustat_index[i] = static_cast<uint32_t>(g.EnumValue(kCpustatEnumerators[i]));
+  }
+  MemberLocation softirqs = g.Member("kernel_stat.softirqs");
+  ctx.softirqs = softirqs.ByteOffset();
+  ctx.nr_softirqs = std::min(softirqs.array_len.value_or(0), kMaxSoftirqs);
+  ctx.irqs_sum = g.Offset("kernel_stat.irqs_sum");
+  ctx.iowait_sleeptime = g.OptionalOffset("tick_sched.iowait_sleeptime");
+  std::vector<std::string> missing;
+  if (!g.status().ok()) missing.push_back(std::string(g.status().message()));
+  if (!ctx.kernel_cpustat) missing.push_back("no kernel_cpustat symbol");
+  if (!ctx.kstat) missing.push_back("no kstat symbol");
+  for (uint32_t idx : ctx.cpustat_index) {
+    if (g.status().ok() && idx >= ctx.cpustat_len) {
+      missing.push_back(absl::StrCat("cpustat index ", idx, " >= array length ", ctx.cpustat_len));
+      break;
+    }
+  }
+  if (!missing.empty()) ctx.status = absl::NotFoundError(absl::StrJoin(missing, "; "));
+  return ctx;
+}
+
+void CaptureCpuTime(Reader& reader, const CpuTimeContext& ctx,
+                    kfreeze::v1::FailureDumpReport& report) {
+  if (!ctx.status.ok()) {
+    report.set_per_cpu_time_unavailable(absl::StrCat("per-CPU time: ", ctx.status.message()));
+    return;
+  }
+  std::vector<std::string> problems;
+  for (CpuId cpu : ctx.percpu->PossibleCpus()) {
+    absl::StatusOr<Kva> cs = ctx.percpu->PerCpuPtr(*ctx.kernel_cpustat, cpu);
+    absl::StatusOr<Kva> ks = ctx.percpu->PerCpuPtr(*ctx.kstat, cpu);
+    if (!cs.ok() || !ks.ok()) continue;
+    std::vector<uint64_t> cpustat(ctx.cpustat_len);
+    absl::Status s = reader.ReadVirt(*cs + ctx.cpustat,
+                                     std::span<uint8_t>(reinterpret_cast<uint8_t*>(cpustat.data()),
+                                                        cpustat.size() * 8));
+    std::vector<uint32_t> softirqs(ctx.nr_softirqs);
+    if (s.ok()) {
+      s = reader.ReadVirt(*ks + ctx.softirqs,
+                          std::span<uint8_t>(reinterpret_cast<uint8_t*>(softirqs.data()),
+                                             softirqs.size() * 4));
+    }
+    absl::StatusOr<uint64_t> irqs = s.ok() ? reader.ReadU64(*ks + ctx.irqs_sum)
+                                           : absl::StatusOr<uint64_t>(s);
+    if (!irqs.ok()) {
+      problems.push_back(absl::StrCat("cpu ", cpu, ": ", irqs.status().message()));
+      continue;
+    }
+    kfreeze::v1::PerCpuTimeStats* out = report.add_per_cpu_time();
+    out->set_cpu(cpu);
+    const auto& ix = ctx.cpustat_index;
+    out->set_cpustat_user_ns(cpustat[ix[0]]);
+    out->set_cpustat_nice_ns(cpustat[ix[1]]);
+    out->set_cpustat_system_ns(cpustat[ix[2]]);
+    out->set_cpustat_softirq_ns(cpustat[ix[3]]);
+    out->set_cpustat_irq_ns(cpustat[ix[4]]);
+    out->set_cpustat_idle_ns(cpustat[ix[5]]);
+    out->set_cpustat_iowait_ns(cpustat[ix[6]]);
+    out->set_cpustat_steal_ns(cpustat[ix[7]]);
+    for (uint32_t v : softirqs) out->add_softirqs(v);
+    out->set_irqs_sum(*irqs);
+    if (ctx.iowait_sleeptime && ctx.tick_cpu_sched) {
+      absl::StatusOr<Kva> ts = ctx.percpu->PerCpuPtr(*ctx.tick_cpu_sched, cpu);
+      if (ts.ok()) {
+        if (auto v = reader.ReadU64(*ts + *ctx.iowait_sleeptime); v.ok()) {
+          out->set_iowait_sleeptime_ns(*v);
+        }
+      }
+    }
+  }
+  if (!problems.empty()) {
+    report.set_per_cpu_time_unavailable(
+        absl::StrCat("per-CPU time partial: ", absl::StrJoin(problems, "; ")));
+  }
+}
+
+}  // namespace kfreeze::walkers::cpu_time

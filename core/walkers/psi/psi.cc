@@ -1,0 +1,241 @@
+#include "core/walkers/psi/psi.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/base/status.h"
+#include "core/ds/list.h"
+
+namespace kfreeze::walkers::psi {
+namespace {
+
+constexpr std::pair<const char*, std::pair<const char*, const char*>> kStates[] = {
+    {"PSI_IO_SOME", {"io", "some"}},       {"PSI_IO_FULL", {"io", "full"}},
+    {"PSI_MEM_SOME", {"memory", "some"}},  {"PSI_MEM_FULL", {"memory", "full"}},
+    {"PSI_CPU_SOME", {"cpu", "some"}},     {"PSI_CPU_FULL", {"cpu", "full"}},
+    {"PSI_IRQ_FULL", {"irq", "full"}},
+};
+
+std::optional<Kva> Sym(const SymbolIndex& s, absl::string_view name) {
+  if (auto v = s.Find(name)) return v->address;
+  return std::nullopt;
+}
+
+// One psi_group -> a CgroupPsiStat's numbers.
+absl::Status ReadGroup(Reader& reader, const PsiContext& ctx, Kva group,
+                       kfreeze::v1::CgroupPsiStat* out) {
+  const uint32_t row = ctx.states_per_row;
+  std::vector<uint64_t> total(row), avg(row * 3);
+  KF_RETURN_IF_ERROR(reader.ReadVirt(
+      group + ctx.total, std::span<uint8_t>(reinterpret_cast<uint8_t*>(total.data()), row * 8)));
+  KF_RETURN_IF_ERROR(reader.ReadVirt(
+      group + ctx.avg, std::span<uint8_t>(reinterpret_cast<uint8_t*>(avg.data()), row * 24)));
+  for (const PsiState& s : ctx.states) {
+    kfreeze::v1::PsiStateStat* st = out->add_states();
+    st->set_resource(s.resource);
+    st->set_kind(s.kind);
+    st->set_total_ns(total[s.index]);  // total[PSI_AVGS][state]
+    st->set_avg10_raw(avg[s.index * 3]);
+    st->set_avg60_raw(avg[s.index * 3 + 1]);
+    st->set_avg300_raw(avg[s.index * 3 + 2]);
+  }
+  if (ctx.irq_full) {
+    out->set_total_ns(total[*ctx.irq_full]);
+    out->set_avg10_raw(avg[*ctx.irq_full * 3]);
+  }
+  return absl::OkStatus();
+}
+
+class CgroupWalk {
+ public:
+  CgroupWalk(Reader& reader, const PsiContext& ctx, kfreeze::v1::FailureDumpReport& report)
+      : reader_(reader), ctx_(ctx), c_(*ctx.cgroup), report_(report) {}
+
+  absl::StatusOr<std::string> Name(Kva cgrp) {
+    KF_ASSIGN_OR_RETURN(Kva kn, reader_.ReadPtr(cgrp + c_.kn));
+    if (kn.IsNull()) return BadData("cgroup without kernfs node");
+    KF_ASSIGN_OR_RETURN(Kva name, reader_.ReadPtr(kn + c_.kn_name));
+    return reader_.ReadCString(name, kMaxCgroupNameLen);
+  }
+
+  std::vector<Kva> Children(Kva cgrp) {
+    ds::ListWalk w = ds::ListForEach(reader_, cgrp + c_.self + c_.children, kMaxChildren);
+    if (!w.complete()) Problem(absl::StrCat("children of ", Hex(cgrp), " incomplete"));
+    std::vector<Kva> out;
+    for (Kva node : w.nodes) out.push_back(node - c_.sibling - c_.self);
+    return out;
+  }
+
+  // The cgroup at `path` below the root, by kernfs names.
+  absl::StatusOr<Kva> Resolve(Kva root, const std::string& path) {
+    Kva at = root;
+    for (absl::string_view comp : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+      std::optional<Kva> next;
+      for (Kva child : Children(at)) {
+        absl::StatusOr<std::string> name = Name(child);
+        if (name.ok() && *name == comp) {
+          next = child;
+          break;
+        }
+      }
+      if (!next) return absl::NotFoundError(absl::StrCat("no cgroup ", path));
+      at = *next;
+    }
+    return at;
+  }
+
+  // Depth-first, parents before children; `path` is the cgroup's own path.
+  void Walk(Kva cgrp, const std::string& path, bool is_root) {
+    std::vector<std::pair<Kva, std::string>> stack = {{cgrp, path}};
+    while (!stack.empty()) {
+      auto [at, p] = std::move(stack.back());
+      stack.pop_back();
+      if (!visited_.insert(at.value).second) continue;
+      if (visited_.size() > kMaxCgroups) {
+        Problem(absl::StrCat("cgroup walk cut at ", kMaxCgroups, " cgroups"));
+        return;
+      }
+      if (!(is_root && at == cgrp)) Emit(at, p);  // the root's numbers are psi_system's
+      std::vector<Kva> kids = Children(at);
+      for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
+        absl::StatusOr<std::string> name = Name(*it);
+        if (!name.ok()) {
+          Problem(absl::StrCat("cgroup ", Hex(*it), ": ", name.status().message()));
+          continue;
+        }
+        stack.push_back({*it, p == "/" ? "/" + *name : p + "/" + *name});
+      }
+    }
+  }
+
+  void Emit(Kva cgrp, const std::string& path) {
+    absl::StatusOr<Kva> psi = reader_.ReadPtr(cgrp + c_.psi);
+    if (!psi.ok() || psi->IsNull()) {
+      Problem(absl::StrCat(path, ": no psi_group"));
+      return;
+    }
+    kfreeze::v1::CgroupPsiStat stat;
+    stat.set_cgroup_kva(cgrp.value);
+    stat.set_path(path);
+    if (auto serial = reader_.ReadU64(cgrp + c_.self + c_.serial_nr); serial.ok()) {
+      stat.set_serial_nr(*serial);
+    }
+    absl::Status s = ReadGroup(reader_, ctx_, *psi, &stat);
+    if (!s.ok()) {
+      Problem(absl::StrCat(path, ": ", s.message()));
+      return;
+    }
+    *report_.add_cgroup_psi() = std::move(stat);
+  }
+
+  void Problem(std::string p) { problems_.push_back(std::move(p)); }
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  Reader& reader_;
+  const PsiContext& ctx_;
+  const PsiContext::Cgroup& c_;
+  kfreeze::v1::FailureDumpReport& report_;
+  absl::flat_hash_set<uint64_t> visited_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace
+
+PsiContext BuildPsiContext(const KernelView& kernel) {
+  PsiContext ctx;
+  ctx.symbols = &kernel.symbols;
+  ctx.psi_system = Sym(kernel.symbols, "psi_system");
+  ctx.psi_disabled = Sym(kernel.symbols, "psi_disabled");
+  ctx.cgrp_dfl_root = Sym(kernel.symbols, "cgrp_dfl_root");
+  OffsetGroup g(kernel.btf, "psi_group");
+  MemberLocation total = g.Member("psi_group.total");
+  MemberLocation avg = g.Member("psi_group.avg");
+  ctx.total = total.ByteOffset();
+  ctx.avg = avg.ByteOffset();
+  const int64_t nr_states = g.EnumValue("NR_PSI_STATES");
+  if (g.status().ok()) {
+    ctx.states_per_row = static_cast<uint32_t>(nr_states - 1);  // PSI_NONIDLE has no total
+    for (const auto& [enumerator, names] : kStates) {
+      absl::StatusOr<int64_t> v = kernel.btf.EnumValue(enumerator);
+      if (!v.ok() || *v < 0 || *v >= ctx.states_per_row) continue;
+      ctx.states.push_back({*v, names.first, names.second});
+      if (std::string_view(enumerator) == "PSI_IRQ_FULL") ctx.irq_full = *v;
+    }
+    if (nr_states < 2 || total.byte_size < ctx.states_per_row * 8ull ||
+        avg.byte_size < ctx.states_per_row * 24ull) {
+      ctx.status = BadData(absl::StrCat("psi_group arrays smaller than NR_PSI_STATES ", nr_states));
+    }
+  } else {
+    ctx.status = g.status();
+  }
+  if (ctx.status.ok() && !ctx.psi_system) ctx.status = absl::NotFoundError("no psi_system symbol");
+
+  OffsetGroup cg(kernel.btf, "cgroup");
+  PsiContext::Cgroup c;
+  c.root_cgrp = cg.Offset("cgroup_root.cgrp");
+  c.self = cg.Offset("cgroup.self");
+  c.sibling = cg.Offset("cgroup_subsys_state.sibling");
+  c.children = cg.Offset("cgroup_subsys_state.children");
+  c.serial_nr = cg.Offset("cgroup_subsys_state.serial_nr");
+  c.kn = cg.Offset("cgroup.kn");
+  c.kn_name = cg.Offset("kernfs_node.name");
+  c.psi = cg.Offset("cgroup.psi");
+  if (cg.status().ok() && ctx.cgrp_dfl_root) {
+    ctx.cgroup = c;
+  } else {
+    ctx.cgroup_status = cg.status().ok() ? absl::NotFoundError("no cgrp_dfl_root symbol")
+                                         : cg.status();
+  }
+  return ctx;
+}
+
+void CapturePsi(Reader& reader, const PsiContext& ctx, const PsiOptions& options,
+                kfreeze::v1::FailureDumpReport& report) {
+  if (!ctx.status.ok()) {
+    report.set_cgroup_psi_unavailable(absl::StrCat("PSI: ", ctx.status.message()));
+    return;
+  }
+  if (ctx.psi_disabled) {
+    // static_key_false.key.enabled (atomic_t at offset 0): set by psi=0 / PSI_DEFAULT_DISABLED.
+    absl::StatusOr<int32_t> disabled = reader.ReadS32(*ctx.psi_disabled);
+    if (disabled.ok() && *disabled > 0) {
+      report.set_cgroup_psi_unavailable("PSI disabled in the guest kernel (psi_disabled)");
+      return;
+    }
+  }
+  kfreeze::v1::CgroupPsiStat system;
+  system.set_cgroup_kva(ctx.psi_system->value);  // the group itself: it has no cgroup
+  system.set_path("/");
+  system.set_is_system(true);
+  if (absl::Status s = ReadGroup(reader, ctx, *ctx.psi_system, &system); !s.ok()) {
+    report.set_cgroup_psi_unavailable(absl::StrCat("PSI: psi_system: ", s.message()));
+    return;
+  }
+  *report.add_cgroup_psi() = std::move(system);
+  if (!ctx.cgroup) {
+    report.set_cgroup_psi_unavailable(
+        absl::StrCat("PSI partial: cgroups not walked: ", ctx.cgroup_status.message()));
+    return;
+  }
+  CgroupWalk walk(reader, ctx, report);
+  const Kva root = *ctx.cgrp_dfl_root + ctx.cgroup->root_cgrp;
+  absl::StatusOr<Kva> start = walk.Resolve(root, options.root_path);
+  if (!start.ok()) {
+    walk.Problem(std::string(start.status().message()));
+  } else {
+    std::string path = absl::StrCat(
+        "/", absl::StrJoin(absl::StrSplit(options.root_path, '/', absl::SkipEmpty()), "/"));
+    walk.Walk(*start, path, *start == root);
+  }
+  if (!walk.problems().empty()) {
+    report.set_cgroup_psi_unavailable(
+        absl::StrCat("PSI partial: ", absl::StrJoin(walk.problems(), "; ")));
+  }
+}
+
+}  // namespace kfreeze::walkers::psi

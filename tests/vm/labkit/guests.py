@@ -162,36 +162,67 @@ def _wait_ready(proc, f, accel_name, opts) -> subprocess.Popen:
     watch = ConsoleWatch(f["console"])
     start = time.monotonic()
     init_timeout = KVM_INIT_TIMEOUT if accel_name == "kvm" else TCG_INIT_TIMEOUT
-
-    def fail(msg, retry):
-        raise BootFailure(msg, retry)
-
     while True:
         time.sleep(POLL_SECONDS)
         watch.poll()
         elapsed = time.monotonic() - start
+        tail = f"\n--- console tail ---\n{watch.tail()}"
         if watch.ready():
             return proc
         panic = watch.panic_line()
         if panic:
             # Early deaths (and the known int3 flake) are worth another boot; a panic the scenario
             # causes would only repeat.
-            fail(f"guest panicked: {panic}\n--- console tail ---\n{watch.tail()}",
-                 retry=not watch.reached_init() or watch.known_flake())
+            raise BootFailure(f"guest panicked: {panic}{tail}",
+                              retry=not watch.reached_init() or watch.known_flake())
         if proc.poll() is not None:
             qlog_text = Path(f["qemu_log"]).read_text(errors="replace").strip()
-            fail(f"QEMU exited with {proc.returncode}: {qlog_text}\n--- console tail ---\n{watch.tail()}",
-                 retry=False)
+            raise BootFailure(f"QEMU exited with {proc.returncode}: {qlog_text}{tail}", retry=False)
         rc = watch.scenario_exit()
         if rc is not None:
-            fail(f"scenario exited (rc={rc}) without printing KFREEZE-SCENARIO-READY\n"
-                 f"--- console tail ---\n{watch.tail()}", retry=False)
+            raise BootFailure(f"scenario exited (rc={rc}) without printing KFREEZE-SCENARIO-READY{tail}",
+                              retry=False)
         if not watch.reached_init() and elapsed > init_timeout:
-            fail(f"no init after {init_timeout}s under {accel_name}\n--- console tail ---\n{watch.tail()}",
-                 retry=True)
+            raise BootFailure(f"no init after {init_timeout}s under {accel_name}{tail}", retry=True)
         if elapsed > opts["timeout"]:
-            fail(f"scenario not ready after {opts['timeout']}s\n--- console tail ---\n{watch.tail()}",
-                 retry=False)
+            raise BootFailure(f"scenario not ready after {opts['timeout']}s{tail}", retry=False)
+
+
+def _boot_with_retries(name, f, kernel, opts, requested_accel) -> dict:
+    """Boots under the planned accelerators in turn, retrying flaky TCG boots; raises LabError."""
+    accels, note = accel.plan(requested_accel)
+    max_retries = int(os.environ.get("KFREEZE_VM_BOOT_RETRIES", DEFAULT_RETRIES))
+    retries = 0
+    failures = []
+    for accel_name in accels:
+        attempt = 0
+        while True:
+            threads = "single" if attempt >= SINGLE_THREAD_FROM_ATTEMPT else "multi"
+            t0 = time.monotonic()
+            try:
+                proc = _boot_once(name, f, kernel, opts, accel_name, threads)
+            except BootFailure as e:
+                first_line = str(e).splitlines()[0]
+                failures.append(f"[{accel_name} attempt {attempt + 1}] {e}")
+                log(f"{name}: boot attempt {attempt + 1} under {accel_name} failed: {first_line}")
+                if accel_name == "kvm":
+                    note = f"kvm boot failed ({first_line}); fell back to tcg"
+                    break
+                if not e.retry or retries >= max_retries:
+                    break
+                retries += 1
+                attempt += 1
+                continue
+            return {"proc": proc, "accel": accel_name, "tcg_threads": threads if accel_name == "tcg" else "",
+                    "accel_note": note, "retries": retries, "boot_seconds": round(time.monotonic() - t0, 2)}
+    raise LabError(f"guest {name!r} did not come up:\n" + "\n".join(failures))
+
+
+def _prepare_initrd(f: dict, base: Path, scenario: Path, extra_files: list) -> None:
+    overlay = f["rundir"] / "overlay.cpio.gz"
+    initramfs.build_overlay(scenario, extra_files, overlay)
+    initramfs.assemble(base, overlay, f["initrd"])
+    overlay.unlink()
 
 
 def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_accel: str,
@@ -213,51 +244,22 @@ def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_acc
         f = _files(name)
         f["rundir"].mkdir(parents=True, exist_ok=True)
         f["sockdir"].mkdir(parents=True, exist_ok=True)
-        overlay = f["rundir"] / "overlay.cpio.gz"
-        initramfs.build_overlay(scenario, extra_files, overlay)
-        initramfs.assemble(built["initramfs"], overlay, f["initrd"])
-        overlay.unlink()
-
+        _prepare_initrd(f, built["initramfs"], scenario, extra_files)
         opts = {"cpus": cpus, "mem": mem, "kaslr": kaslr, "timeout": timeout, "scenario": str(scenario)}
-        accels, note = accel.plan(requested_accel)
-        max_retries = int(os.environ.get("KFREEZE_VM_BOOT_RETRIES", DEFAULT_RETRIES))
-        retries = 0
-        failures = []
-        proc = None
         start = time.monotonic()
-        for accel_name in accels:
-            attempt = 0
-            while proc is None:
-                threads = "single" if attempt >= SINGLE_THREAD_FROM_ATTEMPT else "multi"
-                t0 = time.monotonic()
-                try:
-                    proc = _boot_once(name, f, kernel, opts, accel_name, threads)
-                    boot_seconds = time.monotonic() - t0
-                    used_accel, used_threads = accel_name, threads
-                except BootFailure as e:
-                    failures.append(f"[{accel_name} attempt {attempt + 1}] {e}")
-                    log(f"{name}: boot attempt {attempt + 1} under {accel_name} failed: {str(e).splitlines()[0]}")
-                    if accel_name == "kvm":
-                        note = f"kvm boot failed ({str(e).splitlines()[0]}); fell back to tcg"
-                        break
-                    if not e.retry or retries >= max_retries:
-                        _remove_runtime_files(name)
-                        raise LabError(f"guest {name!r} did not come up:\n" + "\n".join(failures)) from None
-                    retries += 1
-                    attempt += 1
-            if proc is not None:
-                break
-        if proc is None:
+        try:
+            boot = _boot_with_retries(name, f, kernel, opts, requested_accel)
+        except BaseException:
             _remove_runtime_files(name)
-            raise LabError(f"guest {name!r} did not come up:\n" + "\n".join(failures))
+            raise
         meta = {
-            "name": name, "pid": proc.pid, "ram": str(f["ram"]), "qmp": str(f["qmp"]),
-            "console": str(f["console"]), "cmd": str(f["cmd"]), "accel": used_accel,
-            "tcg_threads": used_threads if used_accel == "tcg" else "", "accel_note": note,
-            "retries": retries, "boot_seconds": round(boot_seconds, 2),
-            "total_seconds": round(time.monotonic() - start, 2), "kernel": kernel["release"],
-            "kernel_package": f"{kernel['package']} {kernel['version']}", "kaslr": kaslr,
-            "cpus": cpus, "mem_mib": mem, "scenario": str(scenario.resolve()), "rundir": str(f["rundir"]),
+            "name": name, "pid": boot["proc"].pid, "ram": str(f["ram"]), "qmp": str(f["qmp"]),
+            "console": str(f["console"]), "cmd": str(f["cmd"]), "accel": boot["accel"],
+            "tcg_threads": boot["tcg_threads"], "accel_note": boot["accel_note"], "retries": boot["retries"],
+            "boot_seconds": boot["boot_seconds"], "total_seconds": round(time.monotonic() - start, 2),
+            "kernel": kernel["release"], "kernel_package": f"{kernel['package']} {kernel['version']}",
+            "kaslr": kaslr, "cpus": cpus, "mem_mib": mem, "scenario": str(scenario.resolve()),
+            "rundir": str(f["rundir"]),
         }
         mp.write_text(json.dumps(meta, indent=1) + "\n")
     try:

@@ -188,6 +188,14 @@ def _wait_ready(proc, f, accel_name, opts) -> subprocess.Popen:
             raise BootFailure(f"scenario not ready after {opts['timeout']}s{tail}", retry=False)
 
 
+def _log_boot(name, accel_name, threads, attempt, outcome, t0) -> None:
+    """One line per boot attempt in <cache>/run/boots.log: the record of boot times and flakes."""
+    line = (f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name} accel={accel_name} threads={threads} "
+            f"attempt={attempt + 1} seconds={time.monotonic() - t0:.1f} outcome={outcome}\n")
+    with open(paths.run_root() / "boots.log", "a") as log_file:
+        log_file.write(line)
+
+
 def _boot_with_retries(name, f, kernel, opts, requested_accel) -> dict:
     """Boots under the planned accelerators in turn, retrying flaky TCG boots; raises LabError."""
     accels, note = accel.plan(requested_accel)
@@ -201,8 +209,10 @@ def _boot_with_retries(name, f, kernel, opts, requested_accel) -> dict:
             t0 = time.monotonic()
             try:
                 proc = _boot_once(name, f, kernel, opts, accel_name, threads)
+                _log_boot(name, accel_name, threads, attempt, "ready", t0)
             except BootFailure as e:
                 first_line = str(e).splitlines()[0]
+                _log_boot(name, accel_name, threads, attempt, first_line, t0)
                 failures.append(f"[{accel_name} attempt {attempt + 1}] {e}")
                 log(f"{name}: boot attempt {attempt + 1} under {accel_name} failed: {first_line}")
                 if accel_name == "kvm":

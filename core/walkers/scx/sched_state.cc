@@ -128,8 +128,9 @@ absl::Status ReadSchedState(Reader& reader, const ScxContext& ctx, Kva sched,
     if (o.exit_dump_len) dump_len = reader.ReadU32(sched + *o.exit_dump_len).value_or(0);
     absl::StatusOr<Kva> ei = reader.ReadPtr(sched + *o.exit_info);
     if (ei.ok() && !ei->IsNull()) {
+      // A running scheduler has exit info allocated with kind SCX_EXIT_NONE: nothing to show.
       if (absl::StatusOr<kfreeze::v1::ScxExitInfo> info = ReadExitInfo(reader, ctx, *ei, dump_len);
-          info.ok()) {
+          info.ok() && info->kind() != 0) {
         *out->mutable_exit_info() = *std::move(info);
       }
     }

@@ -1,0 +1,259 @@
+// TEMPORARY WORKAROUND (issue 7, e2e tool only): a copy of core/kernel/kallsyms.cc whose
+// VMCOREINFO anchors skip SYMBOL(mem_section)/SYMBOL(vmemmap), which hold pointer values (so no
+// encoding can match them and attach fails on 7.3 guests). Linked into scx_walkers_dump ahead of
+// kfreeze_kernel. Delete once core/kernel/kallsyms.cc skips them.
+// kallsyms decoding: token table expansion, names, and the address encodings.
+#include "core/kernel/kallsyms.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "core/base/caps.h"
+#include "core/base/checked.h"
+#include "core/base/status.h"
+
+namespace kfreeze {
+namespace {
+
+constexpr int kTokens = 256;
+
+// kallsyms_names has no stored length: copy it from the guest in chunks as decoding advances.
+class NamesCursor {
+ public:
+  NamesCursor(Reader& reader, Kva base) : reader_(reader), base_(base) {}
+
+  // Makes bytes [pos, pos + n) available; returns a pointer to them.
+  absl::StatusOr<const uint8_t*> Need(uint64_t pos, uint64_t n) {
+    while (pos + n > buf_.size()) {
+      if (buf_.size() >= caps::kMaxKallsymsNamesBytes) {
+        return BadData(absl::StrCat("kallsyms_names exceeds ", caps::kMaxKallsymsNamesBytes, " bytes"));
+      }
+      // Grow to a chunk boundary, but never read past the page the data is known to need.
+      // Chunks grow geometrically: small tables cost one small read, big ones few reads.
+      uint64_t want = std::min<uint64_t>({std::max<uint64_t>(caps::kKallsymsNamesChunkBytes, buf_.size()),
+                                          caps::kMaxKallsymsNamesBytes - buf_.size(), 4 * caps::kMiB});
+      size_t old = buf_.size();
+      buf_.resize(old + want);
+      absl::Status s = reader_.ReadVirt(base_ + old, std::span<uint8_t>(buf_.data() + old, want));
+      if (!s.ok()) {
+        // The table may end right before unmapped memory: fall back to whole pages.
+        buf_.resize(old);
+        uint64_t page = kPageSize - ((base_.value + old) & (kPageSize - 1));
+        buf_.resize(old + page);
+        KF_RETURN_IF_ERROR(reader_.ReadVirt(base_ + old, std::span<uint8_t>(buf_.data() + old, page)));
+      }
+    }
+    return buf_.data() + pos;
+  }
+
+ private:
+  Reader& reader_;
+  Kva base_;
+  std::vector<uint8_t> buf_;
+};
+
+struct TokenTable {
+  std::vector<std::string> tokens;  // expanded, by token byte
+};
+
+absl::StatusOr<TokenTable> ReadTokens(Reader& reader, const KallsymsLocations& loc) {
+  uint16_t index[kTokens];
+  KF_RETURN_IF_ERROR(reader.ReadVirt(loc.token_index,
+                                     std::span<uint8_t>(reinterpret_cast<uint8_t*>(index), sizeof(index))));
+  const uint16_t max_index = *std::max_element(index, index + kTokens);
+  KF_ASSIGN_OR_RETURN(std::vector<uint8_t> table, reader.ReadBytes(loc.token_table, max_index));
+  KF_ASSIGN_OR_RETURN(std::string last,
+                      reader.ReadCString(loc.token_table + max_index, caps::kMaxKallsymsTokenLength));
+  table.insert(table.end(), last.begin(), last.end());
+  table.push_back(0);
+  TokenTable out;
+  out.tokens.resize(kTokens);
+  for (int i = 0; i < kTokens; ++i) {
+    const char* start = reinterpret_cast<const char*>(table.data()) + index[i];
+    size_t len = strnlen(start, table.size() - index[i]);
+    if (len > caps::kMaxKallsymsTokenLength) return BadData("kallsyms token longer than a name");
+    out.tokens[i].assign(start, len);
+  }
+  return out;
+}
+
+struct DecodedNames {
+  std::vector<SymbolIndex::Entry> entries;
+  uint64_t names_bytes = 0;
+};
+
+absl::StatusOr<DecodedNames> DecodeNames(Reader& reader, const KallsymsLocations& loc,
+                                         uint32_t num_syms, const TokenTable& tokens) {
+  DecodedNames out;
+  out.entries.resize(num_syms);
+  NamesCursor cursor(reader, loc.names);
+  uint64_t pos = 0;
+  std::string name;
+  for (uint32_t i = 0; i < num_syms; ++i) {
+    KF_ASSIGN_OR_RETURN(const uint8_t* p, cursor.Need(pos, 2));
+    // Since v6.1 (73bbb94466fd "kallsyms: support big kernel symbols") a set top bit means a
+    // two-byte length. Older kernels never reach 128 tokens (KSYM_NAME_LEN was 128), so reading
+    // every table this way is unambiguous.
+    uint32_t len = p[0];
+    uint64_t header = 1;
+    if (len & 0x80) {
+      len = (len & 0x7f) | (static_cast<uint32_t>(p[1]) << 7);
+      header = 2;
+    }
+    if (len == 0 || len > caps::kMaxSymbolNameLength) {
+      return BadData(absl::StrCat("kallsyms symbol ", i, " has ", len, " tokens"));
+    }
+    KF_ASSIGN_OR_RETURN(const uint8_t* data, cursor.Need(pos + header, len));
+    name.clear();
+    for (uint32_t t = 0; t < len; ++t) {
+      name += tokens.tokens[data[t]];
+      if (name.size() > caps::kMaxSymbolNameLength + 1) {
+        return BadData(absl::StrCat("kallsyms symbol ", i, " longer than ",
+                                    caps::kMaxSymbolNameLength, " bytes"));
+      }
+    }
+    if (name.size() < 2) return BadData(absl::StrCat("kallsyms symbol ", i, " has no name"));
+    out.entries[i].type = name[0];
+    out.entries[i].name.assign(name, 1);
+    pos += header + len;
+  }
+  out.names_bytes = pos;
+  return out;
+}
+
+absl::StatusOr<std::vector<uint32_t>> ReadU32Array(Reader& reader, Kva at, uint32_t count) {
+  std::optional<uint64_t> bytes = CheckedMul(count, 4);
+  if (!bytes) return BadData("kallsyms array size overflows");
+  std::vector<uint32_t> out(count);
+  KF_RETURN_IF_ERROR(reader.ReadVirt(at, std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()), *bytes)));
+  return out;
+}
+
+uint64_t AddressOf(KallsymsEncoding e, const std::vector<uint32_t>& off, Kva offsets_kva,
+                   uint64_t relative_base, uint32_t i) {
+  const int32_t s = static_cast<int32_t>(off[i]);
+  switch (e) {
+    case KallsymsEncoding::kPlaceRelative:
+      return offsets_kva.value + 4ull * i + static_cast<uint64_t>(static_cast<int64_t>(s));
+    case KallsymsEncoding::kBaseRelative:
+      return relative_base + off[i];
+    case KallsymsEncoding::kBaseRelativeAbsolutePercpu:
+      return s >= 0 ? static_cast<uint64_t>(s) : relative_base - 1 - static_cast<uint64_t>(static_cast<int64_t>(s));
+    case KallsymsEncoding::kAbsolute:
+      break;
+  }
+  return 0;  // kAbsolute never reaches here (addresses are read directly)
+}
+
+}  // namespace
+
+const char* KallsymsEncodingName(KallsymsEncoding e) {
+  switch (e) {
+    case KallsymsEncoding::kAbsolute: return "absolute";
+    case KallsymsEncoding::kBaseRelative: return "base-relative";
+    case KallsymsEncoding::kBaseRelativeAbsolutePercpu: return "base-relative-absolute-percpu";
+    case KallsymsEncoding::kPlaceRelative: return "place-relative";
+  }
+  return "?";
+}
+
+SymbolAnchors AnchorsFromVmcoreInfo(const VmcoreInfo& info) {
+  SymbolAnchors anchors;
+  for (const auto& [name, addr] : info.symbols) {
+    // SYMBOL(mem_section) and SYMBOL(vmemmap) print pointer *values*, not symbol addresses.
+    if (name == "mem_section" || name == "vmemmap") continue;
+    anchors.emplace_back(name, Kva(addr));
+  }
+  std::sort(anchors.begin(), anchors.end());
+  return anchors;
+}
+
+absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLocations& loc,
+                                              const SymbolAnchors& anchors) {
+  KF_ASSIGN_OR_RETURN(uint32_t num_syms, reader.ReadU32(loc.num_syms));
+  if (num_syms == 0 || num_syms > caps::kMaxKallsymsSymbols) {
+    return BadData(absl::StrCat("kallsyms_num_syms = ", num_syms, " outside (0, ",
+                                caps::kMaxKallsymsSymbols, "]"));
+  }
+  KF_ASSIGN_OR_RETURN(TokenTable tokens, ReadTokens(reader, loc));
+  KF_ASSIGN_OR_RETURN(DecodedNames names, DecodeNames(reader, loc, num_syms, tokens));
+
+  // Which kallsyms indices carry an anchor's name (several for duplicated local names).
+  absl::flat_hash_map<absl::string_view, Kva> anchor_by_name;
+  for (const auto& [name, addr] : anchors) anchor_by_name[name] = addr;
+  std::vector<std::pair<uint32_t, Kva>> anchor_hits;
+  absl::flat_hash_map<absl::string_view, bool> anchor_seen;
+  for (uint32_t i = 0; i < num_syms; ++i) {
+    auto it = anchor_by_name.find(names.entries[i].name);
+    if (it == anchor_by_name.end()) continue;
+    anchor_hits.emplace_back(i, it->second);
+    anchor_seen[it->first] = true;
+  }
+  if (anchor_seen.empty()) {
+    return absl::FailedPreconditionError(
+        "no VMCOREINFO symbol appears in kallsyms: cannot validate the address encoding");
+  }
+
+  KallsymsResult result;
+  result.names_bytes = names.names_bytes;
+  std::vector<uint64_t> addresses(num_syms);
+  // An encoding is right when every anchor name has at least one kallsyms entry at its address.
+  auto accepts = [&](auto address_of) {
+    absl::flat_hash_map<absl::string_view, bool> matched;
+    for (const auto& [i, addr] : anchor_hits) {
+      if (address_of(i) == addr.value) matched[names.entries[i].name] = true;
+    }
+    result.anchors_matched = matched.size();
+    return matched.size() == anchor_seen.size();
+  };
+
+  std::string tried;
+  bool found = false;
+  if (loc.addresses) {
+    std::optional<uint64_t> bytes = CheckedMul(num_syms, 8);
+    if (!bytes) return BadData("kallsyms_addresses size overflows");
+    KF_RETURN_IF_ERROR(reader.ReadVirt(
+        *loc.addresses, std::span<uint8_t>(reinterpret_cast<uint8_t*>(addresses.data()), *bytes)));
+    found = accepts([&](uint32_t i) { return addresses[i]; });
+    if (found) result.encoding = KallsymsEncoding::kAbsolute;
+    else tried = KallsymsEncodingName(KallsymsEncoding::kAbsolute);
+  }
+  if (!found && loc.offsets) {
+    KF_ASSIGN_OR_RETURN(std::vector<uint32_t> off, ReadU32Array(reader, *loc.offsets, num_syms));
+    std::optional<uint64_t> relative_base;
+    if (loc.relative_base) {
+      KF_ASSIGN_OR_RETURN(uint64_t rb, reader.ReadU64(*loc.relative_base));
+      relative_base = rb;
+    }
+    std::vector<KallsymsEncoding> candidates = {KallsymsEncoding::kPlaceRelative};
+    if (relative_base) {
+      candidates.push_back(KallsymsEncoding::kBaseRelative);
+      candidates.push_back(KallsymsEncoding::kBaseRelativeAbsolutePercpu);
+    }
+    for (KallsymsEncoding e : candidates) {
+      auto address_of = [&](uint32_t i) {
+        return AddressOf(e, off, *loc.offsets, relative_base.value_or(0), i);
+      };
+      if (!accepts(address_of)) {
+        absl::StrAppend(&tried, tried.empty() ? "" : ", ", KallsymsEncodingName(e));
+        continue;
+      }
+      for (uint32_t i = 0; i < num_syms; ++i) addresses[i] = address_of(i);
+      result.encoding = e;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    return BadData(absl::StrCat(
+        "kallsyms addresses match VMCOREINFO under no known encoding (tried ", tried, ")"));
+  }
+  for (uint32_t i = 0; i < num_syms; ++i) names.entries[i].address = addresses[i];
+  result.symbols = SymbolIndex(std::move(names.entries));
+  return result;
+}
+
+}  // namespace kfreeze

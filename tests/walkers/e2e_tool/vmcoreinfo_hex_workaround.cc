@@ -1,0 +1,195 @@
+// TEMPORARY WORKAROUND (issue 7, e2e tool only): a copy of core/kernel/vmcoreinfo.cc whose
+// NUMBER() parser also accepts the hex values 7.3 kernels print (NUMBER(VMALLOC_START)=0x...).
+// Linked into scx_walkers_dump ahead of kfreeze_kernel so the archive's copy is not pulled in.
+// Delete once core/kernel/vmcoreinfo.cc accepts hex NUMBER values.
+// VMCOREINFO note scan and parse.
+#include "core/kernel/vmcoreinfo.h"
+
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "core/base/caps.h"
+#include "core/base/status.h"
+
+namespace kfreeze {
+namespace {
+
+// Elf64_Nhdr {n_namesz = 11, n_descsz, n_type = 0} then "VMCOREINFO\0" padded to 4 bytes.
+constexpr size_t kNoteHeaderBytes = 12;
+constexpr size_t kNoteNameBytes = 12;
+constexpr size_t kNoteDescOffset = kNoteHeaderBytes + kNoteNameBytes;
+constexpr char kNoteName[] = "VMCOREINFO";
+
+struct NotePattern {
+  uint8_t bytes[23] = {};
+  uint8_t mask[23] = {};
+  NotePattern() {
+    const uint32_t namesz = sizeof(kNoteName);  // 11, with the NUL
+    std::memcpy(bytes, &namesz, 4);
+    std::memset(mask, 0xff, sizeof(mask));
+    std::memset(mask + 4, 0, 4);  // n_descsz varies
+    std::memcpy(bytes + kNoteHeaderBytes, kNoteName, sizeof(kNoteName));
+  }
+};
+
+// "NAME(arg)" -> arg if the key has that prefix.
+std::optional<absl::string_view> KeyArg(absl::string_view key, absl::string_view prefix) {
+  if (!absl::ConsumePrefix(&key, prefix) || !absl::ConsumePrefix(&key, "(") ||
+      !absl::ConsumeSuffix(&key, ")")) {
+    return std::nullopt;
+  }
+  return key;
+}
+
+absl::Status Bad(absl::string_view what) {
+  return BadData(absl::StrCat("VMCOREINFO: ", what));
+}
+
+}  // namespace
+
+std::optional<Kva> VmcoreInfo::Symbol(absl::string_view name) const {
+  auto it = symbols.find(name);
+  if (it == symbols.end()) return std::nullopt;
+  return Kva(it->second);
+}
+
+absl::StatusOr<Kva> VmcoreInfo::PageTableRoot() const {
+  for (absl::string_view name : {"init_top_pgt", "swapper_pg_dir"}) {
+    if (std::optional<Kva> v = Symbol(name)) return *v;
+  }
+  return absl::NotFoundError("VMCOREINFO has neither SYMBOL(init_top_pgt) nor SYMBOL(swapper_pg_dir)");
+}
+
+absl::StatusOr<KallsymsLocations> VmcoreInfo::Kallsyms() const {
+  KallsymsLocations loc;
+  struct Required {
+    const char* name;
+    Kva* out;
+  } required[] = {{"kallsyms_names", &loc.names},
+                  {"kallsyms_num_syms", &loc.num_syms},
+                  {"kallsyms_token_table", &loc.token_table},
+                  {"kallsyms_token_index", &loc.token_index}};
+  for (const Required& r : required) {
+    std::optional<Kva> v = Symbol(r.name);
+    if (!v) {
+      return absl::NotFoundError(absl::StrCat("VMCOREINFO has no SYMBOL(", r.name,
+                                              ") (kernel older than v6.0 or !CONFIG_KALLSYMS)"));
+    }
+    *r.out = *v;
+  }
+  loc.offsets = Symbol("kallsyms_offsets");
+  loc.relative_base = Symbol("kallsyms_relative_base");
+  loc.addresses = Symbol("kallsyms_addresses");
+  if (!loc.offsets && !loc.addresses) {
+    return absl::NotFoundError("VMCOREINFO has neither SYMBOL(kallsyms_offsets) nor "
+                               "SYMBOL(kallsyms_addresses)");
+  }
+  return loc;
+}
+
+absl::StatusOr<VmcoreInfo> ParseVmcoreInfo(absl::string_view text) {
+  text = text.substr(0, text.find('\0'));
+  if (!absl::StartsWith(text, "OSRELEASE=")) return Bad("text does not start with OSRELEASE=");
+  VmcoreInfo info;
+  info.text = std::string(text);
+  bool have_offset = false, have_phys_base = false;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    absl::string_view key = kv.first, value = kv.second;
+    if (key == "OSRELEASE") {
+      if (value.empty() || value.size() > caps::kMaxOsReleaseLength) return Bad("bad OSRELEASE");
+      info.osrelease = std::string(value);
+    } else if (key == "PAGESIZE") {
+      if (!absl::SimpleAtoi(value, &info.page_size) || info.page_size == 0 ||
+          (info.page_size & (info.page_size - 1)) != 0) {
+        return Bad(absl::StrCat("bad PAGESIZE '", value, "'"));
+      }
+    } else if (key == "KERNELOFFSET") {
+      if (!absl::SimpleHexAtoi(value, &info.kernel_offset)) {
+        return Bad(absl::StrCat("bad KERNELOFFSET '", value, "'"));
+      }
+      have_offset = true;
+    } else if (std::optional<absl::string_view> sym = KeyArg(key, "SYMBOL")) {
+      uint64_t addr;
+      if (!absl::SimpleHexAtoi(value, &addr)) {
+        return Bad(absl::StrCat("bad SYMBOL(", *sym, ") '", value, "'"));
+      }
+      info.symbols[std::string(*sym)] = addr;
+    } else {
+      // NUMBER/OFFSET/SIZE/LENGTH are decimal; unknown keys are kept only in `text`.
+      absl::flat_hash_map<std::string, int64_t>* table = nullptr;
+      std::optional<absl::string_view> arg;
+      if ((arg = KeyArg(key, "NUMBER"))) table = &info.numbers;
+      else if ((arg = KeyArg(key, "OFFSET"))) table = &info.offsets;
+      else if ((arg = KeyArg(key, "SIZE"))) table = &info.sizes;
+      if (table == nullptr) continue;
+      int64_t n;
+      uint64_t h;
+      // 7.3 prints NUMBER(VMALLOC_START) and friends in hex ("0x...").
+      if (absl::StartsWith(value, "0x") && absl::SimpleHexAtoi(value.substr(2), &h)) {
+        n = static_cast<int64_t>(h);
+      } else if (!absl::SimpleAtoi(value, &n)) {
+        return Bad(absl::StrCat("bad ", key, " '", value, "'"));
+      }
+      (*table)[std::string(*arg)] = n;
+    }
+  }
+  if (info.osrelease.empty()) return Bad("no OSRELEASE");
+  if (!have_offset) return Bad("no KERNELOFFSET (not an x86-64 kernel?)");
+  auto pb = info.numbers.find("phys_base");
+  if (pb != info.numbers.end()) {
+    info.phys_base = static_cast<uint64_t>(pb->second);  // printed with %ld; may be "negative"
+    have_phys_base = true;
+  }
+  if (!have_phys_base) return Bad("no NUMBER(phys_base)");
+  auto l5 = info.numbers.find("pgtable_l5_enabled");
+  info.pgtable_l5 = l5 != info.numbers.end() && l5->second != 0;
+  return info;
+}
+
+absl::StatusOr<VmcoreInfo> ReadVmcoreInfoAt(const GuestRam& ram, Pa pa) {
+  uint8_t header[kNoteDescOffset];
+  KF_RETURN_IF_ERROR(ram.Read(pa, header));
+  NotePattern pattern;
+  for (size_t i = 0; i < sizeof(pattern.bytes); ++i) {
+    if ((header[i] & pattern.mask[i]) != pattern.bytes[i]) return Bad("no note header here");
+  }
+  uint32_t descsz;
+  std::memcpy(&descsz, header + 4, 4);
+  if (descsz == 0 || descsz > caps::kMaxVmcoreInfoBytes) {
+    return Bad(absl::StrCat("note size ", descsz, " outside (0, ", caps::kMaxVmcoreInfoBytes, "]"));
+  }
+  std::string text(descsz, '\0');
+  KF_RETURN_IF_ERROR(ram.Read(pa + kNoteDescOffset,
+                              std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), descsz)));
+  KF_ASSIGN_OR_RETURN(VmcoreInfo info, ParseVmcoreInfo(text));
+  info.note_pa = pa;
+  return info;
+}
+
+absl::StatusOr<VmcoreInfo> FindVmcoreInfo(const GuestRam& ram) {
+  static const NotePattern pattern;
+  PagePattern page_pattern{pattern.bytes, pattern.mask, 4096};
+  absl::Status last_error = absl::NotFoundError("no VMCOREINFO note on any page start of guest RAM");
+  Pa from(0);
+  // Each iteration either returns or moves `from` past a candidate; RAM is finite.
+  while (true) {
+    KF_ASSIGN_OR_RETURN(std::optional<Pa> hit, ram.FindPage(page_pattern, from));
+    if (!hit) return last_error;
+    absl::StatusOr<VmcoreInfo> info = ReadVmcoreInfoAt(ram, *hit);
+    if (info.ok()) return info;
+    if (!IsFault(info.status()) && info.status().code() != absl::StatusCode::kDataLoss) {
+      return info.status();
+    }
+    last_error = absl::NotFoundError(absl::StrCat("VMCOREINFO candidate at ", Hex(*hit),
+                                                  " rejected: ", info.status().message()));
+    from = *hit + 4096;
+  }
+}
+
+}  // namespace kfreeze

@@ -233,10 +233,11 @@ absl::StatusOr<DumpSummary> DumpArchive::Store(DumpEnvelope& envelope) {
   absl::MutexLock lock(&mu_);
   // Concurrent stores may finish out of order: keep the index sorted by seq.
   auto* entries = index_.mutable_entries();
-  auto pos = std::upper_bound(entries->begin(), entries->end(), seq,
-                              [](uint64_t v, const DumpSummary& s) { return v < s.seq(); });
-  entries->Add()->CopyFrom(summary);
-  std::rotate(pos, entries->end() - 1, entries->end());
+  auto at = std::upper_bound(entries->begin(), entries->end(), seq,
+                             [](uint64_t v, const DumpSummary& s) { return v < s.seq(); }) -
+            entries->begin();
+  entries->Add()->CopyFrom(summary);  // may reallocate: iterators taken before are stale
+  std::rotate(entries->begin() + at, entries->end() - 1, entries->end());
   total_bytes_ += data.size();
   PruneLocked(absl::Now());
   if (absl::Status s = WriteIndexLocked(); !s.ok()) {

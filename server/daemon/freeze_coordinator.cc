@@ -172,6 +172,13 @@ void FreezeCoordinator::StartBackgroundAttach(std::shared_ptr<Target> target) {
   });
 }
 
+int FreezeCoordinator::JoinersInFlight(const std::string& name) const {
+  std::shared_ptr<Target> t = Find(name);
+  if (!t) return 0;
+  absl::MutexLock lock(&t->mu);
+  return t->inflight ? t->inflight->joiners.load() : 0;
+}
+
 void FreezeCoordinator::WaitForAttach(const std::string& name) {
   if (std::shared_ptr<Target> t = Find(name)) t->first_attach_done.WaitForNotification();
 }

@@ -67,6 +67,8 @@ class FreezeCoordinator {
   absl::StatusOr<kfreeze::v1::DumpSummary> Publish(kfreeze::v1::DumpEnvelope& envelope);
   absl::StatusOr<kfreeze::v1::Target> Resume(const std::string& name);
 
+  // Callers waiting on the capture in flight on `name` (0 when none runs).
+  int JoinersInFlight(const std::string& name) const;
   // Blocks until the target's background attach finished (tests, CLI-less startup ordering).
   void WaitForAttach(const std::string& name);
   // The attachment of a target (attaching now if needed); used by the trigger runners.

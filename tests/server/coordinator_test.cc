@@ -1,0 +1,311 @@
+// Freeze coordination: attach caching and failures, coalescing, parallel targets, keep_paused,
+// archive + stream after the capture, shutdown.
+#include "server/daemon/freeze_coordinator.h"
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "core/base/reasons.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/fake_attachment.h"
+#include "tests/server/fake_vmm_control.h"
+
+namespace kfreeze::server {
+namespace {
+
+namespace fs = std::filesystem;
+using kfreeze::testing::FakeAttachment;
+using kfreeze::testing::FakeVmmControl;
+using kfreeze::testing::OneMapPhase;
+using kfreeze::v1::FreezeRequest;
+
+// Bound for "eventually": reaching it is a failure, not a timing claim.
+constexpr absl::Duration kEventually = absl::Seconds(20);
+
+// Wraps a shared FakeVmmControl so each freeze can "open" it through the factory.
+class ForwardingControl : public dump::VmmControl {
+ public:
+  explicit ForwardingControl(FakeVmmControl* to) : to_(to) {}
+  absl::Status Stop(std::chrono::milliseconds t) override { return to_->Stop(t); }
+  absl::Status Cont(std::chrono::milliseconds t) override { return to_->Cont(t); }
+  absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
+      std::chrono::milliseconds t) override {
+    return to_->ReadRegisters(t);
+  }
+
+ private:
+  FakeVmmControl* to_;
+};
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/kfreeze-coord-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto a = DumpArchive::Open(dir_, {});
+    ASSERT_TRUE(a.ok());
+    archive_ = std::move(*a);
+    bus_ = std::make_unique<DumpBus>(16);
+  }
+  void TearDown() override {
+    coordinator_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Targets named "bad*" fail to attach; others get `phases_for(name)`.
+  void Make(std::function<dump::PhaseTable(const std::string&)> phases_for) {
+    dump::Attacher attacher = [this, phases_for](const dump::AttachSpec& spec)
+        -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+      ++attaches_;
+      if (spec.name.rfind("bad", 0) == 0) return absl::NotFoundError("no VMCOREINFO note");
+      return std::make_shared<FakeAttachment>("7.2.0-test", phases_for(spec.name));
+    };
+    ControlFactory factory = [this](const std::string& socket, std::chrono::milliseconds)
+        -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
+      if (socket == "/gone.sock") return absl::UnavailableError("connect: no such file");
+      return std::unique_ptr<dump::VmmControl>(new ForwardingControl(&vmm_));
+    };
+    coordinator_ = std::make_unique<FreezeCoordinator>(attacher, factory, archive_.get(),
+                                                       bus_.get(), FreezeDefaults{});
+  }
+
+  kfreeze::v1::TargetConfig Target(const std::string& name, const std::string& qmp = "/qmp.sock") {
+    kfreeze::v1::TargetConfig t;
+    t.set_name(name);
+    t.set_ram_path("/dev/shm/" + name);
+    t.set_qmp_socket(qmp);
+    (*t.mutable_labels())["vm"] = name;
+    return t;
+  }
+
+  static FreezeRequest Request(const std::string& target) {
+    FreezeRequest r;
+    r.set_target(target);
+    return r;
+  }
+
+  std::string dir_;
+  std::unique_ptr<DumpArchive> archive_;
+  std::unique_ptr<DumpBus> bus_;
+  FakeVmmControl vmm_;
+  std::atomic<int> attaches_{0};
+  std::unique_ptr<FreezeCoordinator> coordinator_;
+};
+
+TEST_F(CoordinatorTest, FreezeArchivesPublishesAndCachesTheAttach) {
+  Make([](const std::string& name) { return dump::PhaseTable{OneMapPhase(name + "_map")}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  auto watcher = bus_->Subscribe({});
+  FreezeRequest req = Request("vm0");
+  (*req.mutable_labels())["test"] = "t1";
+  auto r1 = coordinator_->Freeze(req, kfreeze::v1::TRIGGER_RPC);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_EQ(r1->dump_id(), "vm0-000001");
+  EXPECT_FALSE(r1->coalesced());
+  const auto& e = r1->envelope();
+  EXPECT_EQ(e.target(), "vm0");
+  EXPECT_EQ(e.kernel_release(), "7.2.0-test");
+  EXPECT_EQ(e.trigger(), kfreeze::v1::TRIGGER_RPC);
+  EXPECT_EQ(e.labels().at("test"), "t1");
+  EXPECT_EQ(e.labels().at("vm"), "vm0");  // target labels merged
+  ASSERT_TRUE(e.has_single());
+  EXPECT_EQ(e.single().maps(0).name(), "vm0_map");
+  EXPECT_EQ(e.single().vcpu_regs(0).regs().ip_symbol(), "fake_sym+0x16");
+  EXPECT_EQ(r1->timings_size(), e.timings_size());
+  EXPECT_EQ(vmm_.count("stop"), 1);
+  EXPECT_EQ(vmm_.count("cont"), 1);
+  // Archived, streamed, and the target remembers it.
+  EXPECT_TRUE(archive_->Get("vm0-000001").ok());
+  auto ev = watcher->Next(kEventually);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->summary().dump_id(), "vm0-000001");
+  auto t = coordinator_->GetTarget("vm0");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->state(), kfreeze::v1::TARGET_STATE_ATTACHED);
+  EXPECT_EQ(t->last_dump_id(), "vm0-000001");
+  EXPECT_EQ(t->dumps_taken(), 1u);
+  EXPECT_EQ(t->kernel_release(), "7.2.0-test");
+  // A second freeze reuses the attachment.
+  ASSERT_TRUE(coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC).ok());
+  EXPECT_EQ(attaches_.load(), 1);
+}
+
+TEST_F(CoordinatorTest, FailedAttachIsListedWithItsErrorAndFreezeSaysWhy) {
+  Make([](const std::string&) { return dump::PhaseTable{}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("bad0"), "rpc", false).ok());
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm1"), "rpc", false).ok());
+  coordinator_->WaitForAttach("bad0");
+  auto listed = coordinator_->ListTargets();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].name(), "bad0");
+  EXPECT_EQ(listed[0].state(), kfreeze::v1::TARGET_STATE_FAILED);
+  EXPECT_THAT(listed[0].last_error(), ::testing::HasSubstr("no VMCOREINFO note"));
+  auto r = coordinator_->Freeze(Request("bad0"), kfreeze::v1::TRIGGER_RPC);
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status()));
+  EXPECT_EQ(vmm_.count("stop"), 0);  // never paused a VM it cannot read
+  // Other targets keep working.
+  EXPECT_TRUE(coordinator_->Freeze(Request("vm1"), kfreeze::v1::TRIGGER_RPC).ok());
+  EXPECT_TRUE(absl::IsNotFound(coordinator_->Freeze(Request("nope"), kfreeze::v1::TRIGGER_RPC).status()));
+}
+
+TEST_F(CoordinatorTest, ConcurrentFreezesOnOneTargetShareOneCapture) {
+  absl::Notification walking, release;
+  Make([&](const std::string&) {
+    return dump::PhaseTable{OneMapPhase("m", [&](dump::PhaseContext&) {
+      walking.Notify();
+      release.WaitForNotificationWithTimeout(kEventually);
+      return absl::OkStatus();
+    })};
+  });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  std::vector<absl::StatusOr<kfreeze::v1::FreezeResponse>> results(4);
+  std::vector<std::thread> callers;
+  callers.emplace_back([&] { results[0] = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC); });
+  ASSERT_TRUE(walking.WaitForNotificationWithTimeout(kEventually));
+  for (int i = 1; i < 4; ++i) {
+    callers.emplace_back([&, i] { results[i] = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC); });
+  }
+  absl::Time give_up = absl::Now() + kEventually;
+  while (coordinator_->JoinersInFlight("vm0") < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(coordinator_->JoinersInFlight("vm0"), 3);
+  release.Notify();
+  for (auto& c : callers) c.join();
+  int coalesced = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->dump_id(), "vm0-000001");
+    coalesced += r->coalesced();
+  }
+  EXPECT_EQ(coalesced, 3);
+  EXPECT_EQ(vmm_.count("stop"), 1);
+  EXPECT_EQ(archive_->count(), 1u);
+}
+
+TEST_F(CoordinatorTest, DifferentTargetsFreezeInParallel) {
+  absl::Notification b_done;
+  std::atomic<bool> a_saw_b{false};
+  Make([&](const std::string& name) {
+    if (name == "vmA") {
+      // vmA's walk finishes only after vmB's whole freeze did: serial freezes would deadlock.
+      return dump::PhaseTable{OneMapPhase("a", [&](dump::PhaseContext&) {
+        a_saw_b = b_done.WaitForNotificationWithTimeout(kEventually);
+        return absl::OkStatus();
+      })};
+    }
+    return dump::PhaseTable{OneMapPhase("b")};
+  });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vmA", ""), "config", false).ok());
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vmB", ""), "config", false).ok());
+  coordinator_->WaitForAttach("vmA");
+  coordinator_->WaitForAttach("vmB");
+  std::thread a([&] { EXPECT_TRUE(coordinator_->Freeze(Request("vmA"), kfreeze::v1::TRIGGER_RPC).ok()); });
+  auto b = coordinator_->Freeze(Request("vmB"), kfreeze::v1::TRIGGER_RPC);
+  b_done.Notify();
+  a.join();
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(a_saw_b);
+  EXPECT_TRUE(b->envelope().live());  // no qmp socket configured: live dump
+}
+
+TEST_F(CoordinatorTest, KeepPausedThenResumeTarget) {
+  Make([](const std::string&) { return dump::PhaseTable{OneMapPhase("m")}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  FreezeRequest req = Request("vm0");
+  req.set_keep_paused(true);
+  ASSERT_TRUE(coordinator_->Freeze(req, kfreeze::v1::TRIGGER_RPC).ok());
+  EXPECT_EQ(vmm_.count("cont"), 0);
+  EXPECT_EQ(coordinator_->GetTarget("vm0")->state(), kfreeze::v1::TARGET_STATE_PAUSED);
+  auto resumed = coordinator_->Resume("vm0");
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->state(), kfreeze::v1::TARGET_STATE_ATTACHED);
+  EXPECT_EQ(vmm_.count("cont"), 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(coordinator_->Resume("vm0").status()));
+}
+
+TEST_F(CoordinatorTest, ShutdownResumesPausedVmsAndRefusesNewFreezes) {
+  Make([](const std::string&) { return dump::PhaseTable{OneMapPhase("m")}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  FreezeRequest req = Request("vm0");
+  req.set_keep_paused(true);
+  ASSERT_TRUE(coordinator_->Freeze(req, kfreeze::v1::TRIGGER_RPC).ok());
+  coordinator_->Shutdown();
+  EXPECT_EQ(vmm_.count("cont"), 1);
+  EXPECT_TRUE(absl::IsUnavailable(coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC).status()));
+}
+
+TEST_F(CoordinatorTest, ShutdownCutsALongWalkShortAndStillResumes) {
+  absl::Notification walking;
+  std::atomic<bool> saw_cancel{false};
+  Make([&](const std::string&) {
+    return dump::PhaseTable{OneMapPhase("m", [&](dump::PhaseContext& ctx) {
+      walking.Notify();
+      // A walker that checks its deadline between items, as every walker must.
+      absl::Time give_up = absl::Now() + kEventually;
+      while (!ctx.deadline().Expired() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+      saw_cancel = ctx.deadline().Cancelled();
+      return absl::OkStatus();
+    })};
+  });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  FreezeRequest req = Request("vm0");
+  req.set_deadline_ms(600000);
+  absl::StatusOr<kfreeze::v1::FreezeResponse> r;
+  std::thread caller([&] { r = coordinator_->Freeze(req, kfreeze::v1::TRIGGER_RPC); });
+  ASSERT_TRUE(walking.WaitForNotificationWithTimeout(kEventually));
+  coordinator_->Shutdown();  // returns only once the capture finished
+  caller.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(vmm_.count("cont"), 1);
+  EXPECT_TRUE(saw_cancel);
+}
+
+TEST_F(CoordinatorTest, UnreachableQmpGivesADegradedLiveDump) {
+  Make([](const std::string&) { return dump::PhaseTable{OneMapPhase("m")}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0", "/gone.sock"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  auto r = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->envelope().has_degraded());
+  EXPECT_THAT(r->envelope().degraded().reason(),
+              ::testing::StartsWith(std::string(kReasonPauseFailed)));
+  EXPECT_THAT(r->envelope().degraded().reason(), ::testing::HasSubstr("no such file"));
+  EXPECT_EQ(r->envelope().degraded().partial().maps(0).name(), "m");
+  EXPECT_TRUE(archive_->Get(r->dump_id()).ok());
+}
+
+TEST_F(CoordinatorTest, AddRemoveAndValidation) {
+  Make([](const std::string&) { return dump::PhaseTable{}; });
+  EXPECT_TRUE(absl::IsInvalidArgument(coordinator_->AddTarget(Target("a/b"), "rpc", false).status()));
+  kfreeze::v1::TargetConfig no_ram;
+  no_ram.set_name("x");
+  EXPECT_TRUE(absl::IsInvalidArgument(coordinator_->AddTarget(no_ram, "rpc", false).status()));
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "rpc", false).ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(coordinator_->AddTarget(Target("vm0"), "rpc", false).status()));
+  EXPECT_TRUE(coordinator_->AddTarget(Target("vm0"), "rpc", true).ok());
+  EXPECT_TRUE(coordinator_->RemoveTarget("vm0").ok());
+  EXPECT_TRUE(absl::IsNotFound(coordinator_->RemoveTarget("vm0")));
+  EXPECT_TRUE(coordinator_->ListTargets().empty());
+}
+
+TEST_F(CoordinatorTest, ReloadReplacesOnlyConfigTargets) {
+  Make([](const std::string&) { return dump::PhaseTable{}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("cfg_old"), "config", false).ok());
+  ASSERT_TRUE(coordinator_->AddTarget(Target("from_rpc"), "rpc", false).ok());
+  coordinator_->ReloadConfigTargets({Target("cfg_new")});
+  std::vector<std::string> names;
+  for (const auto& t : coordinator_->ListTargets()) names.push_back(t.name() + ":" + t.source());
+  EXPECT_THAT(names, ::testing::ElementsAre("cfg_new:config", "from_rpc:rpc"));
+}
+
+}  // namespace
+}  // namespace kfreeze::server

@@ -10,11 +10,11 @@
 #include "lab_kfunc_arity.h"
 
 #if LAB_KF_SCX_BPF_DSQ_INSERT_NARGS == 4
-extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym;
+extern void scx_bpf_dsq_insert(struct task_struct* p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym;
 #define lab_dsq_insert(p, dsq, slice, flags) scx_bpf_dsq_insert(p, dsq, slice, flags)
 #elif LAB_KF_SCX_BPF_DSQ_INSERT_NARGS == 5
-extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags,
-                               struct bpf_prog_aux *aux) __ksym;
+extern void scx_bpf_dsq_insert(struct task_struct* p, u64 dsq_id, u64 slice, u64 enq_flags,
+                               struct bpf_prog_aux* aux) __ksym;
 #define lab_dsq_insert(p, dsq, slice, flags) scx_bpf_dsq_insert(p, dsq, slice, flags, NULL)
 #else
 #error "unsupported scx_bpf_dsq_insert signature"
@@ -24,7 +24,7 @@ extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64
 extern s32 scx_bpf_create_dsq(u64 dsq_id, s32 node) __ksym;
 #define lab_create_dsq(dsq, node) scx_bpf_create_dsq(dsq, node)
 #elif LAB_KF_SCX_BPF_CREATE_DSQ_NARGS == 3
-extern s32 scx_bpf_create_dsq(u64 dsq_id, s32 node, struct bpf_prog_aux *aux) __ksym;
+extern s32 scx_bpf_create_dsq(u64 dsq_id, s32 node, struct bpf_prog_aux* aux) __ksym;
 #define lab_create_dsq(dsq, node) scx_bpf_create_dsq(dsq, node, NULL)
 #else
 #error "unsupported scx_bpf_create_dsq signature"
@@ -34,7 +34,7 @@ extern s32 scx_bpf_create_dsq(u64 dsq_id, s32 node, struct bpf_prog_aux *aux) __
 extern bool scx_bpf_dsq_move_to_local(u64 dsq_id) __ksym;
 #define lab_dsq_move_to_local(dsq) scx_bpf_dsq_move_to_local(dsq)
 #elif LAB_KF_SCX_BPF_DSQ_MOVE_TO_LOCAL_NARGS == 2
-extern bool scx_bpf_dsq_move_to_local(u64 dsq_id, struct bpf_prog_aux *aux) __ksym;
+extern bool scx_bpf_dsq_move_to_local(u64 dsq_id, struct bpf_prog_aux* aux) __ksym;
 #define lab_dsq_move_to_local(dsq) scx_bpf_dsq_move_to_local(dsq, NULL)
 #else
 #error "unsupported scx_bpf_dsq_move_to_local signature"
@@ -44,7 +44,7 @@ extern bool scx_bpf_dsq_move_to_local(u64 dsq_id, struct bpf_prog_aux *aux) __ks
 extern s32 scx_bpf_dsq_nr_queued(u64 dsq_id) __ksym;
 #define lab_dsq_nr_queued(dsq) scx_bpf_dsq_nr_queued(dsq)
 #elif LAB_KF_SCX_BPF_DSQ_NR_QUEUED_NARGS == 2
-extern s32 scx_bpf_dsq_nr_queued(u64 dsq_id, struct bpf_prog_aux *aux) __ksym;
+extern s32 scx_bpf_dsq_nr_queued(u64 dsq_id, struct bpf_prog_aux* aux) __ksym;
 #define lab_dsq_nr_queued(dsq) scx_bpf_dsq_nr_queued(dsq, NULL)
 #else
 #error "unsupported scx_bpf_dsq_nr_queued signature"
@@ -59,7 +59,7 @@ struct lab_exit_record {
   char msg[128];
 };
 
-static __always_inline void lab_record_exit(struct lab_exit_record *rec, struct scx_exit_info *ei) {
+static __always_inline void lab_record_exit(struct lab_exit_record* rec, struct scx_exit_info* ei) {
   rec->kind = ei->kind;
   rec->exit_code = ei->exit_code;
   bpf_probe_read_kernel_str(rec->reason, sizeof(rec->reason), ei->reason);
@@ -68,7 +68,7 @@ static __always_inline void lab_record_exit(struct lab_exit_record *rec, struct 
 }
 
 /* Lab workloads are named lab_*; the schedulers route them to user DSQs. */
-static __always_inline bool lab_comm_is(const struct task_struct *p, const char *prefix, int len) {
+static __always_inline bool lab_comm_is(const struct task_struct* p, const char* prefix, int len) {
   for (int i = 0; i < len; i++)
     if (p->comm[i] != prefix[i]) return false;
   return true;

@@ -10,7 +10,8 @@
  * of the value. So the float members come last in struct lab_record, and the variables holding
  * one come last in their sections; everything before them still renders.
  */
-#include "vmlinux.h"
+#include "vmlinux.h"  // first: the headers below need its types
+
 #include <bpf/bpf_helpers.h>
 
 char _license[] SEC("license") = "GPL";
@@ -44,8 +45,8 @@ struct lab_record {
   union lab_word word;
   struct lab_point grid[2][3];
   u16 matrix[2][2];
-  void *opaque;
-  struct lab_record *next;
+  void* opaque;
+  struct lab_record* next;
   bool flag;
   float ratio;
   double precise;
@@ -62,8 +63,8 @@ struct lab_record lab_data_rec = {
     .word = {.as_u32 = 0xdeadbeef},
     .grid = {{{1, 2}, {3, 4}, {5, 6}}, {{7, 8}, {9, 10}, {11, 12}}},
     .matrix = {{100, 200}, {300, 400}},
-    .opaque = (void *)0xffff888012345678ULL,
-    .next = (struct lab_record *)0xffffffff81000000ULL,
+    .opaque = (void*)0xffff888012345678ULL,
+    .next = (struct lab_record*)0xffffffff81000000ULL,
     .ratio = 1.5f,
     .precise = 2.25,
     .flag = true,
@@ -107,10 +108,10 @@ struct {
 } lab_typed_rb SEC(".maps");
 
 /* Float bit patterns: the BPF backend has no floating point, so store them as integers. */
-#define LAB_F32_0_25 0x3e800000U          /* 0.25f */
+#define LAB_F32_0_25 0x3e800000U                /* 0.25f */
 #define LAB_F64_MINUS_0_5 0xbfe0000000000000ULL /* -0.5 */
 
-static __always_inline void fill_record(struct lab_record *r, u64 id) {
+static __always_inline void fill_record(struct lab_record* r, u64 id) {
   r->id = id;
   __builtin_memcpy(r->name, "kfreeze-bss", 12);
   r->color = LAB_BLUE;
@@ -129,25 +130,25 @@ static __always_inline void fill_record(struct lab_record *r, u64 id) {
   r->matrix[0][1] = 12;
   r->matrix[1][0] = 21;
   r->matrix[1][1] = 22;
-  r->opaque = (void *)0xffff8880cafef00dULL;
+  r->opaque = (void*)0xffff8880cafef00dULL;
   r->next = 0;
-  *(u32 *)&r->ratio = LAB_F32_0_25;
-  *(u64 *)&r->precise = LAB_F64_MINUS_0_5;
+  *(u32*)&r->ratio = LAB_F32_0_25;
+  *(u64*)&r->precise = LAB_F64_MINUS_0_5;
   r->flag = true;
 }
 
 SEC("xdp")
-int lab_fill(struct xdp_md *ctx) {
+int lab_fill(struct xdp_md* ctx) {
   /* First use decides the .bss layout: the float-carrying record must come last. */
   lab_bss_runs++;
   for (int i = 0; i < 4; i++) {
     lab_bss_table[i][0] = (s16)(i + 1);
-    lab_bss_table[i][1] = (s16)-(i + 1);
+    lab_bss_table[i][1] = (s16) - (i + 1);
   }
   fill_record(&lab_bss_rec, 42);
 
   for (u32 k = 0; k < 4; k++) {
-    struct lab_record *r = bpf_map_lookup_elem(&lab_typed_array, &k);
+    struct lab_record* r = bpf_map_lookup_elem(&lab_typed_array, &k);
     if (r) fill_record(r, 1000 + k);
   }
   for (s32 k = 1; k <= 3; k++) {
@@ -156,7 +157,7 @@ int lab_fill(struct xdp_md *ctx) {
     bpf_map_update_elem(&lab_typed_hash, &key, &val, BPF_ANY);
   }
   u32 zero = 0;
-  struct lab_point *pt = bpf_map_lookup_elem(&lab_typed_pcpu, &zero);
+  struct lab_point* pt = bpf_map_lookup_elem(&lab_typed_pcpu, &zero);
   if (pt) {
     pt->x = 77;
     pt->y = -77;

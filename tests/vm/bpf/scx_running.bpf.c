@@ -4,7 +4,8 @@
  * ops.dispatch moves to the local DSQ; everything else goes through SCX_DSQ_GLOBAL. With more
  * spinning lab tasks than CPUs the user DSQ is never empty. Counters in .bss record the traffic.
  */
-#include "vmlinux.h"
+#include "vmlinux.h"  // first: the headers below need its types
+
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "lab_scx.h"
@@ -23,7 +24,7 @@ s32 lab_init_ret = -1;
 struct lab_exit_record lab_exit_rec;
 
 SEC("struct_ops/lab_enqueue")
-void BPF_PROG(lab_enqueue, struct task_struct *p, u64 enq_flags) {
+void BPF_PROG(lab_enqueue, struct task_struct* p, u64 enq_flags) {
   if (lab_comm_is(p, "lab_", 4)) {
     __sync_fetch_and_add(&lab_nr_enq_user, 1);
     lab_dsq_insert(p, LAB_USER_DSQ, SCX_SLICE_DFL, enq_flags);
@@ -34,7 +35,7 @@ void BPF_PROG(lab_enqueue, struct task_struct *p, u64 enq_flags) {
 }
 
 SEC("struct_ops/lab_dispatch")
-void BPF_PROG(lab_dispatch, s32 cpu, struct task_struct *prev) {
+void BPF_PROG(lab_dispatch, s32 cpu, struct task_struct* prev) {
   __sync_fetch_and_add(&lab_nr_dispatch, 1);
   lab_user_dsq_depth = lab_dsq_nr_queued(LAB_USER_DSQ);
   if (lab_dsq_move_to_local(LAB_USER_DSQ)) __sync_fetch_and_add(&lab_nr_moved, 1);
@@ -47,15 +48,13 @@ s32 BPF_PROG(lab_init) {
 }
 
 SEC("struct_ops/lab_exit")
-void BPF_PROG(lab_exit, struct scx_exit_info *ei) {
-  lab_record_exit(&lab_exit_rec, ei);
-}
+void BPF_PROG(lab_exit, struct scx_exit_info* ei) { lab_record_exit(&lab_exit_rec, ei); }
 
 SEC(".struct_ops")
 struct sched_ext_ops lab_running = {
-    .enqueue = (void *)lab_enqueue,
-    .dispatch = (void *)lab_dispatch,
-    .init = (void *)lab_init,
-    .exit = (void *)lab_exit,
+    .enqueue = (void*)lab_enqueue,
+    .dispatch = (void*)lab_dispatch,
+    .init = (void*)lab_init,
+    .exit = (void*)lab_exit,
     .name = "lab_running",
 };

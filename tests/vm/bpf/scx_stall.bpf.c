@@ -6,7 +6,8 @@
  * ("runnable task stall"). Everything else runs through SCX_DSQ_GLOBAL, so the guest (and its
  * command channel) stays responsive until the ejection and after it.
  */
-#include "vmlinux.h"
+#include "vmlinux.h"  // first: the headers below need its types
+
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "lab_scx.h"
@@ -26,7 +27,7 @@ s32 lab_init_ret = -1;
 struct lab_exit_record lab_exit_rec;
 
 SEC("struct_ops/lab_stall_enqueue")
-void BPF_PROG(lab_stall_enqueue, struct task_struct *p, u64 enq_flags) {
+void BPF_PROG(lab_stall_enqueue, struct task_struct* p, u64 enq_flags) {
   if (lab_comm_is(p, "lab_stall", 9)) {
     __sync_fetch_and_add(&lab_nr_enq_stall, 1);
     lab_dsq_insert(p, LAB_STALL_DSQ, SCX_SLICE_DFL, enq_flags);
@@ -36,7 +37,7 @@ void BPF_PROG(lab_stall_enqueue, struct task_struct *p, u64 enq_flags) {
 }
 
 SEC("struct_ops/lab_stall_dispatch")
-void BPF_PROG(lab_stall_dispatch, s32 cpu, struct task_struct *prev) {
+void BPF_PROG(lab_stall_dispatch, s32 cpu, struct task_struct* prev) {
   if (bpf_ktime_get_ns() - lab_armed_at_ns >= lab_stall_after_ns) {
     lab_stalling = 1;
     return;
@@ -52,16 +53,14 @@ s32 BPF_PROG(lab_stall_init) {
 }
 
 SEC("struct_ops/lab_stall_exit")
-void BPF_PROG(lab_stall_exit, struct scx_exit_info *ei) {
-  lab_record_exit(&lab_exit_rec, ei);
-}
+void BPF_PROG(lab_stall_exit, struct scx_exit_info* ei) { lab_record_exit(&lab_exit_rec, ei); }
 
 SEC(".struct_ops")
 struct sched_ext_ops lab_stall = {
-    .enqueue = (void *)lab_stall_enqueue,
-    .dispatch = (void *)lab_stall_dispatch,
-    .init = (void *)lab_stall_init,
-    .exit = (void *)lab_stall_exit,
+    .enqueue = (void*)lab_stall_enqueue,
+    .dispatch = (void*)lab_stall_dispatch,
+    .init = (void*)lab_stall_init,
+    .exit = (void*)lab_stall_exit,
     .timeout_ms = LAB_STALL_TIMEOUT_MS,
     .name = "lab_stall",
 };

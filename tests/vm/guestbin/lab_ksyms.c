@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int main(int argc, char **argv) {
-  FILE *f = fopen("/proc/kallsyms", "r");
+int main(int argc, char** argv) {
+  FILE* f = fopen("/proc/kallsyms", "r");
   if (!f) {
     perror("/proc/kallsyms");
     return 1;

@@ -8,18 +8,18 @@
 #include <linux/bpf.h>
 #include <stdio.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: lab_scx_load OBJ [SLEEPABLE_PROG...]\n");
     return 2;
   }
-  struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
+  struct bpf_object* obj = bpf_object__open_file(argv[1], NULL);
   if (libbpf_get_error(obj)) {
     fprintf(stderr, "lab_scx_load: cannot open %s\n", argv[1]);
     return 1;
   }
   for (int i = 2; i < argc; i++) {
-    struct bpf_program *prog = bpf_object__find_program_by_name(obj, argv[i]);
+    struct bpf_program* prog = bpf_object__find_program_by_name(obj, argv[i]);
     if (!prog) {
       fprintf(stderr, "lab_scx_load: no program %s in %s\n", argv[i], argv[1]);
       return 1;
@@ -31,10 +31,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   int registered = 0;
-  struct bpf_map *map;
+  struct bpf_map* map;
   bpf_object__for_each_map(map, obj) {
     if (bpf_map__type(map) != BPF_MAP_TYPE_STRUCT_OPS) continue;
-    struct bpf_link *link = bpf_map__attach_struct_ops(map);
+    struct bpf_link* link = bpf_map__attach_struct_ops(map);
     if (libbpf_get_error(link)) {
       fprintf(stderr, "lab_scx_load: registering %s failed\n", bpf_map__name(map));
       return 1;

@@ -5,7 +5,7 @@
 
 static volatile unsigned long sink;
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   long ms = argc > 1 ? atol(argv[1]) : 20;
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
   for (;;) {

@@ -5,13 +5,13 @@
 
 static volatile unsigned long sink;
 
-static void *spin(void *arg) {
+static void* spin(void* arg) {
   (void)arg;
   for (;;) sink++;
   return NULL;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   for (int i = 1; i < threads; i++) {
     pthread_t t;

@@ -1,0 +1,226 @@
+// Auto-trigger scheduling and dual-report assembly with scripted probes and a synthetic clock.
+#include "core/dump/auto_trigger.h"
+
+#include <deque>
+#include <vector>
+
+#include "core/base/reasons.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kfreeze::dump {
+namespace {
+
+using kfreeze::v1::DumpEnvelope;
+using Clock = AutoTrigger::Clock;
+using std::chrono::milliseconds;
+
+class ScriptedProbes : public TriggerProbes {
+ public:
+  ScxExitProbe exit{true, 0xffff888001000000, 0};
+  absl::Status exit_error;
+  RunnableAgeProbe age{1000, 250, 1000, 0, 12};  // HZ=250, watchdog 4 s = 1000 jiffies
+  absl::Status age_error;
+  absl::StatusOr<ScxExitProbe> ProbeExit() override {
+    if (!exit_error.ok()) return exit_error;
+    return exit;
+  }
+  absl::StatusOr<RunnableAgeProbe> ProbeRunnableAge() override {
+    if (!age_error.ok()) return age_error;
+    return age;
+  }
+};
+
+class AutoTriggerTest : public ::testing::Test {
+ protected:
+  AutoTrigger Make(TriggerSettings s) {
+    return AutoTrigger(
+        s, &probes_,
+        [this](kfreeze::v1::Trigger t) -> absl::StatusOr<DumpEnvelope> {
+          captures_.push_back(t);
+          DumpEnvelope e;
+          e.set_target("vm0");
+          e.set_trigger(t);
+          if (degrade_next_) {
+            degrade_next_ = false;
+            e.mutable_degraded()->set_schema("degraded");
+            e.mutable_degraded()->set_reason("vCPU register read failed: x");
+            e.mutable_degraded()->mutable_partial()->add_maps()->set_name(
+                t == kfreeze::v1::TRIGGER_EARLY ? "early_map" : "late_map");
+            return e;
+          }
+          e.mutable_single()->set_schema("single");
+          e.mutable_single()->add_maps()->set_name(t == kfreeze::v1::TRIGGER_EARLY ? "early_map"
+                                                                                   : "late_map");
+          return e;
+        },
+        [this](DumpEnvelope e) { published_.push_back(std::move(e)); });
+  }
+
+  static TriggerSettings Both() {
+    TriggerSettings s;
+    s.late_enabled = true;
+    s.early_enabled = true;
+    s.late_poll = milliseconds(20);
+    s.early_poll = milliseconds(250);
+    return s;
+  }
+
+  // Steps the engine `n` times, advancing the synthetic clock by what it asks for.
+  void Run(AutoTrigger& t, int n) {
+    for (int i = 0; i < n; ++i) now_ += t.Step(now_);
+  }
+
+  ScriptedProbes probes_;
+  std::vector<kfreeze::v1::Trigger> captures_;
+  std::vector<DumpEnvelope> published_;
+  bool degrade_next_ = false;
+  Clock::time_point now_{};
+};
+
+TEST_F(AutoTriggerTest, QuietSchedulerNeverCaptures) {
+  AutoTrigger t = Make(Both());
+  probes_.age.max_age_jiffies = 100;
+  Run(t, 100);
+  EXPECT_TRUE(captures_.empty());
+  EXPECT_TRUE(published_.empty());
+}
+
+TEST_F(AutoTriggerTest, EarlyThenLateMakeOneDualReport) {
+  AutoTrigger t = Make(Both());
+  probes_.age.max_age_jiffies = 501;  // threshold = 1000 / 2
+  Run(t, 20);
+  ASSERT_EQ(captures_.size(), 1u);
+  EXPECT_EQ(captures_[0], kfreeze::v1::TRIGGER_EARLY);
+  EXPECT_TRUE(t.holding_early());
+  EXPECT_TRUE(published_.empty());
+  probes_.exit.exit_kind = 1026;  // SCX_EXIT_ERROR_STALL
+  Run(t, 5);
+  ASSERT_EQ(captures_.size(), 2u);
+  EXPECT_EQ(captures_[1], kfreeze::v1::TRIGGER_LATE);
+  ASSERT_EQ(published_.size(), 1u);
+  const DumpEnvelope& e = published_[0];
+  ASSERT_TRUE(e.has_dual());
+  EXPECT_EQ(e.dual().schema(), kSchemaDual);
+  EXPECT_EQ(e.dual().early().maps(0).name(), "early_map");
+  EXPECT_EQ(e.dual().late().maps(0).name(), "late_map");
+  EXPECT_EQ(e.dual().early_max_age_jiffies(), 501u);
+  EXPECT_EQ(e.dual().early_threshold_jiffies(), 500u);
+  EXPECT_FALSE(e.dual().has_snapshot_tag());
+  EXPECT_FALSE(e.dual().has_early_skipped_reason());
+  EXPECT_EQ(e.trigger(), kfreeze::v1::TRIGGER_LATE);
+  // Still failing: no second report for the same scheduler instance.
+  Run(t, 50);
+  EXPECT_EQ(published_.size(), 1u);
+}
+
+TEST_F(AutoTriggerTest, LateAloneSaysWhyEarlyNeverFired) {
+  AutoTrigger t = Make(Both());
+  probes_.age.max_age_jiffies = 120;
+  Run(t, 30);
+  probes_.exit.exit_kind = 1025;
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_FALSE(published_[0].dual().has_early());
+  EXPECT_EQ(published_[0].dual().early_skipped_reason(),
+            "max_age never crossed threshold (peak=120j, threshold=500j)");
+}
+
+TEST_F(AutoTriggerTest, MissingScanPrerequisiteIsTheSkipReason) {
+  AutoTrigger t = Make(Both());
+  probes_.age_error = absl::FailedPreconditionError("scx_tasks not found");
+  Run(t, 10);
+  probes_.exit.exit_kind = 1024;
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].dual().early_skipped_reason(),
+            "scan prerequisites unavailable: scx_tasks not found");
+}
+
+TEST_F(AutoTriggerTest, CleanExitAfterEarlySuppressesLate) {
+  AutoTrigger t = Make(Both());
+  probes_.age.max_age_jiffies = 900;
+  Run(t, 5);
+  ASSERT_TRUE(t.holding_early());
+  probes_.exit.exit_kind = 64;  // SCX_EXIT_UNREG: not an error
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].dual().snapshot_tag(), kSnapshotTagEarlyOnlyLateSuppressed);
+  EXPECT_TRUE(published_[0].dual().late().is_placeholder());
+  EXPECT_EQ(captures_.size(), 1u);
+}
+
+TEST_F(AutoTriggerTest, LateThatNeverComesPublishesEarlyOnlyAfterTheWait) {
+  TriggerSettings s = Both();
+  s.late_wait = milliseconds(3000);
+  AutoTrigger t = Make(s);
+  probes_.age.max_age_jiffies = 900;
+  Run(t, 5);
+  ASSERT_TRUE(t.holding_early());
+  Clock::time_point early_at = now_;
+  while (published_.empty() && now_ - early_at < std::chrono::seconds(60)) now_ += t.Step(now_);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_GE(now_ - early_at, milliseconds(3000) - milliseconds(300));
+  EXPECT_EQ(published_[0].dual().snapshot_tag(), kSnapshotTagEarlyOnlyLateNeverFired);
+  EXPECT_EQ(published_[0].trigger(), kfreeze::v1::TRIGGER_EARLY);
+}
+
+TEST_F(AutoTriggerTest, DegradedCapturesAreTagged) {
+  AutoTrigger t = Make(Both());
+  probes_.age.max_age_jiffies = 900;
+  Run(t, 5);
+  degrade_next_ = true;  // the late capture degrades
+  probes_.exit.exit_kind = 1026;
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].dual().snapshot_tag(), kSnapshotTagEarlyPreLateDegraded);
+  EXPECT_EQ(published_[0].dual().late().maps(0).name(), "late_map");  // the partial
+}
+
+TEST_F(AutoTriggerTest, DegradedLateWithoutEarlyIsPublishedAsIs) {
+  TriggerSettings s;
+  s.late_enabled = true;
+  AutoTrigger t = Make(s);
+  degrade_next_ = true;
+  probes_.exit.exit_kind = 1026;
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_TRUE(published_[0].has_degraded());
+}
+
+TEST_F(AutoTriggerTest, NewSchedulerInstanceRearmsTheLateTrigger) {
+  TriggerSettings s;
+  s.late_enabled = true;
+  AutoTrigger t = Make(s);
+  probes_.exit.exit_kind = 1026;
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].dual().early_skipped_reason(), "early trigger disabled");
+  probes_.exit.attached = false;  // ejected
+  Run(t, 3);
+  probes_.exit = ScxExitProbe{true, 0xffff888002000000, 0};  // a new scheduler loads
+  Run(t, 3);
+  probes_.exit.exit_kind = 1026;  // and fails too
+  Run(t, 3);
+  EXPECT_EQ(published_.size(), 2u);
+}
+
+TEST_F(AutoTriggerTest, ProbeErrorsAreReportedNotFatal) {
+  AutoTrigger t = Make(Both());
+  probes_.exit_error = absl::UnavailableError("guest RAM is gone");
+  Run(t, 5);
+  EXPECT_EQ(t.last_probe_error(), "guest RAM is gone");
+  EXPECT_TRUE(published_.empty());
+}
+
+TEST_F(AutoTriggerTest, WatchdogOverrideSetsTheThreshold) {
+  TriggerSettings s = Both();
+  s.watchdog_timeout = milliseconds(2000);  // 500 jiffies at HZ=250 -> threshold 250
+  AutoTrigger t = Make(s);
+  probes_.age.max_age_jiffies = 300;
+  Run(t, 5);
+  EXPECT_TRUE(t.holding_early());
+}
+
+}  // namespace
+}  // namespace kfreeze::dump

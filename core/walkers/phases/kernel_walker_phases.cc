@@ -8,6 +8,7 @@
 #include "core/walkers/common/kernel_view.h"
 #include "core/walkers/cpu_time/cpu_time.h"
 #include "core/walkers/numa/numa.h"
+#include "core/walkers/prog/prog_stats.h"
 #include "core/walkers/psi/psi.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/scx/scx_context.h"
@@ -27,6 +28,7 @@ struct WalkerSet {
   cpu_time::CpuTimeContext cpu_time;
   psi::PsiContext psi;
   numa::NumaContext numa;
+  prog::ProgContext prog;
 };
 
 std::shared_ptr<const WalkerSet> Build(const KernelPtr& kernel) {
@@ -40,6 +42,7 @@ std::shared_ptr<const WalkerSet> Build(const KernelPtr& kernel) {
   set->cpu_time = cpu_time::BuildCpuTimeContext(view);
   set->psi = psi::BuildPsiContext(view);
   set->numa = numa::BuildNumaContext(view);
+  set->prog = prog::BuildProgContext(view);
   return set;
 }
 
@@ -101,6 +104,17 @@ std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr
       },
       [](FailureDumpReport& report, absl::string_view reason) {
         report.set_task_enrichments_unavailable(std::string(reason));
+      }));
+  phases.push_back(dump::MakePhase(
+      "prog_stats",
+      [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
+        if (!set) return absl::FailedPreconditionError(no_btf);
+        Reader reader = set->kernel->NewReader();
+        prog::CaptureProgStats(reader, set->prog, ctx.report());
+        return absl::OkStatus();
+      },
+      [](FailureDumpReport& report, absl::string_view reason) {
+        report.set_prog_runtime_stats_unavailable(std::string(reason));
       }));
   phases.push_back(dump::MakePhase(
       "per_cpu_time",

@@ -21,7 +21,8 @@ struct WalkerOptions {
 };
 
 // In run order: "scx" (scx_sched_state, rq_scx_states, dsq_states), "tasks" (reads the task
-// KVAs "scx" put in the report), "per_cpu_time", "psi", "numa".
+// KVAs "scx" put in the report), "prog_stats" (+ active scheduler), "per_cpu_time", "psi",
+// "numa".
 std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel,
                                                                 const WalkerOptions& options = {});
 

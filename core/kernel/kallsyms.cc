@@ -84,7 +84,8 @@ struct DecodedNames {
 absl::StatusOr<DecodedNames> DecodeNames(Reader& reader, const KallsymsLocations& loc,
                                          uint32_t num_syms, const TokenTable& tokens) {
   DecodedNames out;
-  out.entries.resize(num_syms);
+  // Grow as names decode: a corrupt count must not allocate before the data backs it up.
+  out.entries.reserve(std::min<uint32_t>(num_syms, 1u << 16));
   NamesCursor cursor(reader, loc.names);
   uint64_t pos = 0;
   std::string name;
@@ -112,8 +113,7 @@ absl::StatusOr<DecodedNames> DecodeNames(Reader& reader, const KallsymsLocations
       }
     }
     if (name.size() < 2) return BadData(absl::StrCat("kallsyms symbol ", i, " has no name"));
-    out.entries[i].type = name[0];
-    out.entries[i].name.assign(name, 1);
+    out.entries.push_back(SymbolIndex::Entry{name.substr(1), 0, name[0]});
     pos += header + len;
   }
   out.names_bytes = pos;

@@ -1,0 +1,145 @@
+// kallsyms decoding from guest memory: every address encoding, detection from the data, long
+// names, lookups, and hostile tables.
+#include "core/kernel/kallsyms.h"
+
+#include "core/base/status.h"
+#include "gtest/gtest.h"
+#include "tests/support/guest_image.h"
+
+namespace kfreeze {
+namespace {
+
+using testing::GuestImage;
+using testing::GuestImageBuilder;
+using testing::GuestImageOptions;
+
+// Opens `image` and decodes its kallsyms like attach does (kernel image path only).
+struct Decoder {
+  explicit Decoder(const GuestImage& image) {
+    ram = std::move(*GuestRam::OpenFd(image.fd(), RamLayout::Flat(image.truth().ram_bytes)));
+    info = *FindVmcoreInfo(*ram);
+    PagingConfig c;
+    c.phys_base = info.phys_base;
+    translator.emplace(*ram, c);
+    reader.emplace(*translator);
+  }
+  absl::StatusOr<KallsymsResult> Decode() {
+    KF_ASSIGN_OR_RETURN(KallsymsLocations loc, info.Kallsyms());
+    return DecodeKallsyms(*reader, loc, AnchorsFromVmcoreInfo(info));
+  }
+  std::unique_ptr<GuestRam> ram;
+  VmcoreInfo info;
+  std::optional<Translator> translator;
+  std::optional<Reader> reader;
+};
+
+class EncodingTest : public ::testing::TestWithParam<KallsymsEncoding> {};
+
+TEST_P(EncodingTest, DecodesEverySymbolAndDetectsTheEncoding) {
+  GuestImageOptions o;
+  o.encoding = GetParam();
+  o.filler_symbols = 500;
+  o.kaslr_offset = GetParam() == KallsymsEncoding::kAbsolute ? 0x20000000 : 0x4000000;
+  GuestImageBuilder b(o);
+  // A zero-based per-CPU symbol, as kernels before v6.15 had (absolute under ABSOLUTE_PERCPU).
+  if (GetParam() == KallsymsEncoding::kBaseRelativeAbsolutePercpu) b.AddSymbol("fixed_percpu_data", Kva(0x0), 'D');
+  b.AddSymbol(std::string(300, 'x'), b.AddFunction("long_neighbour") + 8, 't');  // > 127 tokens
+  GuestImage image = b.Build();
+  Decoder d(image);
+  absl::StatusOr<KallsymsResult> r = d.Decode();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->encoding, GetParam());
+  EXPECT_GT(r->anchors_matched, 3u);
+  const SymbolIndex& syms = r->symbols;
+  ASSERT_EQ(syms.size(), image.truth().symbols.size());
+  for (const auto& [name, kva] : image.truth().symbols) {
+    std::optional<Symbol> s = syms.Find(name);
+    ASSERT_TRUE(s.has_value()) << name;
+    EXPECT_EQ(s->address, kva) << name;
+  }
+  std::optional<SymbolAtAddress> at = syms.Lookup(image.symbol("start_kernel") + 3);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->symbol.name, "start_kernel");
+  EXPECT_EQ(at->offset, 3u);
+  EXPECT_EQ(syms.Find("init_top_pgt")->type, 'D');
+  EXPECT_EQ(syms.Require("no_such_symbol").status().code(), absl::StatusCode::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Encodings, EncodingTest,
+                         ::testing::Values(KallsymsEncoding::kPlaceRelative, KallsymsEncoding::kBaseRelative,
+                                           KallsymsEncoding::kBaseRelativeAbsolutePercpu,
+                                           KallsymsEncoding::kAbsolute),
+                         [](const auto& info) {
+                           std::string n = KallsymsEncodingName(info.param);
+                           for (char& c : n) c = c == '-' ? '_' : c;
+                           return n;
+                         });
+
+TEST(KallsymsTest, AddressesThatContradictVmcoreInfoAreRejected) {
+  GuestImageBuilder b;
+  GuestImage image = b.Build();
+  Decoder d(image);
+  // VMCOREINFO says _stext is elsewhere: no encoding explains the table, so nothing is guessed.
+  d.info.symbols["_stext"] += 0x1000;
+  absl::StatusOr<KallsymsResult> r = d.Decode();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("place-relative"), absl::string_view::npos);
+}
+
+TEST(KallsymsTest, NoAnchorsMeansNoValidation) {
+  GuestImageBuilder b;
+  GuestImage image = b.Build();
+  Decoder d(image);
+  absl::StatusOr<KallsymsResult> r = DecodeKallsyms(*d.reader, *d.info.Kallsyms(), {});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(KallsymsTest, HugeSymbolCountIsRejectedBeforeAllocating) {
+  GuestImageBuilder b;
+  GuestImage image = b.Build();
+  image.Put<uint32_t>(image.symbol("kallsyms_num_syms"), 0xfffffff0u);
+  Decoder d(image);
+  absl::StatusOr<KallsymsResult> r = d.Decode();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("kallsyms_num_syms"), absl::string_view::npos);
+  image.Put<uint32_t>(image.symbol("kallsyms_num_syms"), 0);
+  EXPECT_FALSE(d.Decode().ok());
+}
+
+TEST(KallsymsTest, CorruptNamesAndTokensFailCleanly) {
+  GuestImageBuilder b;
+  GuestImage image = b.Build();
+  Decoder d(image);
+  // A zero-length name.
+  image.Put<uint8_t>(image.symbol("kallsyms_names"), 0);
+  EXPECT_EQ(d.Decode().status().code(), absl::StatusCode::kDataLoss);
+  // Two-byte length claiming 16383 tokens.
+  image.Put<uint16_t>(image.symbol("kallsyms_names"), 0xffff);
+  EXPECT_EQ(d.Decode().status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(KallsymsTest, TokenTableOutsideTheImageFaults) {
+  GuestImageBuilder b;
+  GuestImage image = b.Build();
+  Decoder d(image);
+  KallsymsLocations loc = *d.info.Kallsyms();
+  loc.token_table = Kva(0xffffffffbff00000ull);  // inside the 1 GiB image window, beyond RAM
+  absl::StatusOr<KallsymsResult> r = DecodeKallsyms(*d.reader, loc, AnchorsFromVmcoreInfo(d.info));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(IsFault(r.status()));
+}
+
+TEST(KallsymsTest, NamesRunningOffTheEndOfTheMappingFault) {
+  GuestImageBuilder b;
+  GuestImage image = b.Build();
+  Decoder d(image);
+  KallsymsLocations loc = *d.info.Kallsyms();
+  image.Put<uint32_t>(image.symbol("kallsyms_num_syms"), 4u << 20);  // cap: 4M symbols
+  loc.names = Kva(kStartKernelMap + kKernelImageMaxSize - 64);        // last bytes of the window
+  absl::StatusOr<KallsymsResult> r = DecodeKallsyms(*d.reader, loc, AnchorsFromVmcoreInfo(d.info));
+  ASSERT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace kfreeze

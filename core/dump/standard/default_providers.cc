@@ -2,11 +2,18 @@
 // PhaseProvider from its own library; add it here (and its library to CMakeLists.txt) when it
 // lands.
 #include "core/dump/standard/standard_attachment.h"
+#include "core/walkers/phases/kernel_walker_phases.h"
 
 namespace kfreeze::dump {
 
 PhaseProviders DefaultProviders() {
   PhaseProviders providers;
+  // Kernel walkers (issue 7): scx, tasks, prog_stats, per_cpu_time, psi, numa; and the
+  // auto-trigger probes (exit_kind, runnable ages).
+  providers.phases.push_back([](const KernelPtr& k) { return walkers::KernelWalkerPhases(k); });
+  providers.probes = [](const KernelPtr& k) -> std::unique_ptr<TriggerProbes> {
+    return walkers::MakeScxTriggerProbes(k);
+  };
   return providers;
 }
 

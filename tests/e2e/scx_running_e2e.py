@@ -131,9 +131,20 @@ def verify(report, before, after, truth):
     check(s.get("enable_state") == truth["sched_ext"].get("state") == "enabled", f"enable_state {s.get('enable_state')}")
     check(s.get("exit_kind", 0) == 0 and "exit_info" not in s, f"running scheduler shows an exit: {s}")
     check(u(s.get("watchdog_timeout")) > 0 and s.get("hz") in (100, 250, 300, 1000), f"timeout/hz {s}")
-    if report.get("active_obj_name") is not None:
-        check(truth["sched_ext"]["root_ops"].startswith(report["active_obj_name"][:8]),
-              f"active_obj_name {report['active_obj_name']!r} vs {truth['sched_ext']['root_ops']!r}")
+    # The loaded object, from bpftool: the global-section map its struct_ops programs use.
+    maps = {m["id"]: m.get("name", "") for m in truth["maps"]}
+    sections = (".bss", ".data", ".rodata")
+    struct_ops = [p for p in truth["progs"] if p.get("type") == "struct_ops"]
+    objs = {maps[i].rsplit(".", 1)[0] for p in struct_ops for i in p.get("map_ids", [])
+            if maps.get(i, "").endswith(sections)}
+    check(report.get("active_obj_name") in objs,
+          f"active_obj_name {report.get('active_obj_name')!r} not the loaded object {sorted(objs)} "
+          f"({report.get('prog_runtime_stats_unavailable')})")
+    names = sorted(p.get("name", "") for p in report.get("prog_runtime_stats", []))
+    check(names == sorted(p.get("name", "") for p in struct_ops),
+          f"prog_runtime_stats {names} != bpftool struct_ops programs")
+    kvas = {u(k) for k in report.get("active_map_kvas", [])}
+    check(len(kvas) >= 1, "no active_map_kvas")
 
     pct = {p.get("cpu", 0): p for p in report.get("per_cpu_time", [])}
     check(sorted(pct) == list(range(nr_cpus)), f"per_cpu_time cpus {sorted(pct)}")

@@ -42,6 +42,7 @@ grpc::Status FreezeServiceImpl::WatchDumps(grpc::ServerContext* ctx,
   // Subscribe before the replay so nothing archived in between is lost; dedupe by seq.
   std::unique_ptr<Subscription> sub = bus_->Subscribe(filter);
   uint64_t last_seq = 0;
+  bool wrote = false;
   if (!request->since_dump_id().empty()) {
     std::optional<kfreeze::v1::DumpSummary> since = archive_->Find(request->since_dump_id());
     if (!since) {
@@ -60,11 +61,12 @@ grpc::Status FreezeServiceImpl::WatchDumps(grpc::ServerContext* ctx,
         *event.mutable_envelope() = std::move(*e);
       }
       if (!writer->Write(event)) return grpc::Status::OK;
+      wrote = true;
       last_seq = s.seq();
     }
   }
   // Headers go out now so a client knows the stream is live before the first dump.
-  writer->SendInitialMetadata();
+  if (!wrote) writer->SendInitialMetadata();
   while (!ctx->IsCancelled()) {
     std::optional<kfreeze::v1::DumpEvent> event = sub->Next(kWatchPoll);
     if (!event) {

@@ -1,0 +1,137 @@
+// Config JSON, flag forms, listener rules.
+#include "server/daemon/config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/daemon/listeners.h"
+
+namespace kfreeze::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(Config, ParsesJsonInBothKeySpellings) {
+  auto c = ParseConfigJson(R"({
+    "listen": ["unix:/run/k.sock"],
+    "archive": {"dir": "/var/lib/k", "max_count": 10, "maxBytes": "1000"},
+    "freeze": {"deadlineMs": 500},
+    "targets": [{"name": "vm0", "ram_path": "/dev/shm/vm0", "qmpSocket": "/run/vm0.qmp",
+                 "labels": {"team": "sched"}, "triggers": {"lateEnabled": true}}]
+  })");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->archive().max_bytes(), 1000u);
+  EXPECT_EQ(c->freeze().deadline_ms(), 500u);
+  ASSERT_EQ(c->targets_size(), 1);
+  EXPECT_EQ(c->targets(0).qmp_socket(), "/run/vm0.qmp");
+  EXPECT_TRUE(c->targets(0).triggers().late_enabled());
+  ApplyDefaults(*c);
+  EXPECT_TRUE(ValidateConfig(*c).ok()) << ValidateConfig(*c);
+}
+
+TEST(Config, UnknownKeyIsAnErrorNamingIt) {
+  auto c = ParseConfigJson(R"({"listen": [], "archiv": {}})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("archiv"));
+}
+
+TEST(Config, DefaultsFillTheGaps) {
+  kfreeze::v1::Config c;
+  ApplyDefaults(c);
+  EXPECT_THAT(c.listen(), ElementsAre(kDefaultListen));
+  EXPECT_EQ(c.unix_socket_mode(), "0660");
+  EXPECT_EQ(c.archive().dir(), kDefaultArchiveDir);
+  EXPECT_EQ(c.archive().max_count(), kDefaultArchiveMaxCount);
+  EXPECT_EQ(c.watch_queue_depth(), kDefaultWatchQueueDepth);
+}
+
+TEST(Config, TargetFlag) {
+  auto t = ParseTargetFlag("name=vm0,ram=/dev/shm/vm0,qmp=/run/q.sock,deadline_ms=300,late=1");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->name(), "vm0");
+  EXPECT_EQ(t->ram_path(), "/dev/shm/vm0");
+  EXPECT_EQ(t->qmp_socket(), "/run/q.sock");
+  EXPECT_EQ(t->deadline_ms(), 300u);
+  EXPECT_TRUE(t->triggers().late_enabled());
+  // The layout spec has its own commas.
+  auto l = ParseTargetFlag("name=vm1,pid=42,layout=0:2G@0,0x100000000:1G@2G");
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->vmm_pid(), 42u);
+  EXPECT_EQ(l->ram_layout(), "0:2G@0,0x100000000:1G@2G");
+  EXPECT_FALSE(ParseTargetFlag("ram=/x").ok());
+  EXPECT_FALSE(ParseTargetFlag("name=vm0").ok());
+  EXPECT_THAT(std::string(ParseTargetFlag("name=a,ram=/x,colour=red").status().message()),
+              HasSubstr("colour=red"));
+}
+
+TEST(Config, TcpNeedsTlsOrLoopbackWithInsecureTcp) {
+  kfreeze::v1::Config c;
+  ApplyDefaults(c);
+  c.clear_listen();
+  c.add_listen("0.0.0.0:7443");
+  EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("needs tls"));
+  c.set_insecure_tcp(true);
+  EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("only binds loopback"));
+  c.clear_listen();
+  c.add_listen("127.0.0.1:0");
+  c.add_listen("[::1]:7444");
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.set_insecure_tcp(false);
+  c.mutable_tls()->set_cert_file("/nonexistent/cert.pem");
+  c.mutable_tls()->set_key_file("/nonexistent/key.pem");
+  EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("cannot read tls"));
+}
+
+TEST(Config, DuplicateAndUnsafeTargetsAreRejected) {
+  kfreeze::v1::Config c;
+  ApplyDefaults(c);
+  auto* a = c.add_targets();
+  a->set_name("vm0");
+  a->set_ram_path("/x");
+  *c.add_targets() = *a;
+  EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("listed twice"));
+  c.mutable_targets(1)->set_name("../vm");
+  EXPECT_FALSE(ValidateConfig(c).ok());
+}
+
+TEST(Listeners, ParsesUnixAndTcp) {
+  auto u = ParseListenAddress("unix:/run/kfreeze/k.sock");
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(u->is_unix);
+  EXPECT_EQ(u->path, "/run/kfreeze/k.sock");
+  EXPECT_EQ(u->grpc_uri, "unix:/run/kfreeze/k.sock");
+  EXPECT_FALSE(ParseListenAddress("unix:relative.sock").ok());
+  auto t = ParseListenAddress("[::1]:7443");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->host, "::1");
+  EXPECT_TRUE(t->loopback);
+  EXPECT_EQ(t->grpc_uri, "[::1]:7443");
+  auto any = ParseListenAddress(":7443");
+  ASSERT_TRUE(any.ok());
+  EXPECT_FALSE(any->loopback);
+  EXPECT_FALSE(ParseListenAddress("localhost:99999").ok());
+  EXPECT_FALSE(ParseListenAddress("nonsense").ok());
+  EXPECT_EQ(*ParseSocketMode("0660"), 0660u);
+  EXPECT_FALSE(ParseSocketMode("0998").ok());
+}
+
+TEST(Flags, RepeatedFlagsAccumulateAndDashesNormalise) {
+  std::vector<std::string> args = {"kfreezed", "--listen", "unix:/a", "--target=name=x,ram=/r",
+                                   "--archive-dir=/d", "--listen=127.0.0.1:1", "--insecure-tcp",
+                                   "--", "--listen", "tail"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int argc = static_cast<int>(args.size());
+  auto listens = ExtractRepeatedFlag(&argc, argv.data(), "listen");
+  auto targets = ExtractRepeatedFlag(&argc, argv.data(), "target");
+  EXPECT_THAT(listens, ElementsAre("unix:/a", "127.0.0.1:1"));
+  EXPECT_THAT(targets, ElementsAre("name=x,ram=/r"));
+  NormalizeFlagDashes(argc, argv.data());
+  std::vector<std::string> rest(argv.begin(), argv.begin() + argc);
+  EXPECT_THAT(rest, ElementsAre("kfreezed", "--archive_dir=/d", "--insecure_tcp", "--", "--listen",
+                                "tail"));
+}
+
+}  // namespace
+}  // namespace kfreeze::server

@@ -60,4 +60,9 @@ std::shared_ptr<dump::DumpPhase> MakeMapsPhase(std::shared_ptr<const KernelConte
   return std::make_shared<MapsPhase>(std::move(kernel), caps);
 }
 
+std::vector<std::shared_ptr<dump::DumpPhase>> MapsPhases(
+    const std::shared_ptr<const KernelContext>& kernel) {
+  return {MakeMapsPhase(kernel)};
+}
+
 }  // namespace kfreeze::walkers::maps

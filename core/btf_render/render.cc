@@ -207,16 +207,22 @@ void Renderer::RenderKind(uint32_t id, const btf_type* t, Bytes bytes, uint32_t 
 
 }  // namespace internal
 
+void RenderInto(const struct btf* btf, uint32_t type_id, absl::Span<const uint8_t> bytes,
+                kfreeze::v1::RenderedValue* out, const RenderOptions& options, RenderNotes* notes) {
+  out->Clear();
+  if (btf == nullptr) {
+    out->mutable_unsupported()->set_reason("no BTF");
+    return;
+  }
+  internal::Renderer renderer(btf, options, notes);
+  renderer.RenderType(type_id, bytes, 0, out);
+}
+
 kfreeze::v1::RenderedValue Render(const struct btf* btf, uint32_t type_id,
                                   absl::Span<const uint8_t> bytes, const RenderOptions& options,
                                   RenderNotes* notes) {
   kfreeze::v1::RenderedValue out;
-  if (btf == nullptr) {
-    out.mutable_unsupported()->set_reason("no BTF");
-    return out;
-  }
-  internal::Renderer renderer(btf, options, notes);
-  renderer.RenderType(type_id, bytes, 0, &out);
+  RenderInto(btf, type_id, bytes, &out, options, notes);
   return out;
 }
 

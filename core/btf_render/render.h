@@ -73,6 +73,11 @@ kfreeze::v1::RenderedValue Render(const struct btf* btf, uint32_t type_id,
                                   absl::Span<const uint8_t> bytes,
                                   const RenderOptions& options = {}, RenderNotes* notes = nullptr);
 
+// Render() into an existing message (cleared first): no copy of the rendered tree.
+void RenderInto(const struct btf* btf, uint32_t type_id, absl::Span<const uint8_t> bytes,
+                kfreeze::v1::RenderedValue* out, const RenderOptions& options = {},
+                RenderNotes* notes = nullptr);
+
 // For a value that could not be read in full: Truncated{needed, had=prefix.size(), partial}, the
 // partial being the render of `prefix`, or Unsupported{"unreadable: <reason>"} when nothing was
 // read. `reason` is also added to `notes`.

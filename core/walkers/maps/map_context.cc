@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/btf_render/hex.h"
 #include "core/walkers/maps/read_util.h"
 
 namespace kfreeze::walkers::maps {
@@ -14,9 +15,13 @@ MapContext::MapContext(MapEnv& env, const BpfMapInfo& map, const struct btf* btf
   options_.arena = env.arena;
 }
 
-RenderedValue MapContext::Render(uint32_t type_id, std::span<const uint8_t> bytes) {
-  if (type_id == 0 || btf_ == nullptr) return btf_render::RenderHex(bytes);
-  return btf_render::Render(btf_, type_id, bytes, options_, &notes_);
+void MapContext::Render(uint32_t type_id, std::span<const uint8_t> bytes, RenderedValue* out) {
+  if (type_id == 0 || btf_ == nullptr) {
+    out->Clear();
+    out->mutable_bytes()->set_hex(btf_render::HexBytes(bytes));
+    return;
+  }
+  btf_render::RenderInto(btf_, type_id, bytes, out, options_, &notes_);
 }
 
 bool MapContext::ChargeBytes(uint64_t n) {
@@ -73,7 +78,7 @@ bool MapContext::ReadRendered(Kva kva, uint64_t size, uint32_t type_id, Rendered
                                         "value size cap", options_, nullptr);
     return false;
   }
-  *out = Render(type_id, bytes);
+  Render(type_id, bytes, out);
   return true;
 }
 

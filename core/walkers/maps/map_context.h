@@ -53,8 +53,8 @@ class MapContext {
   void set_btf(const struct btf* btf) { btf_ = btf; }
   void set_arena(const btf_render::ArenaMemory* arena) { options_.arena = arena; }
 
-  // Typed when `type_id` != 0 and the map has BTF, else Bytes{hex}.
-  RenderedValue Render(uint32_t type_id, std::span<const uint8_t> bytes);
+  // Typed when `type_id` != 0 and the map has BTF, else Bytes{hex}; rendered in place.
+  void Render(uint32_t type_id, std::span<const uint8_t> bytes, RenderedValue* out);
   // Reads and renders `size` bytes at `kva`; a fault yields Truncated with the reason (counted).
   // `raw` (optional) receives the bytes read; returns false on a fault or exhausted byte budget.
   bool ReadRendered(Kva kva, uint64_t size, uint32_t type_id, RenderedValue* out,

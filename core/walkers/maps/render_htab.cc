@@ -91,7 +91,7 @@ class HashWalk {
     if (IsPercpu(m_.type)) return EmitPercpu(key, value);
     auto* e = ctx_.out()->add_entries();
     e->set_key_hex(key.data(), key.size());
-    if (m_.btf_key_type_id != 0) *e->mutable_key() = ctx_.Render(m_.btf_key_type_id, key);
+    if (m_.btf_key_type_id != 0) ctx_.Render(m_.btf_key_type_id, key, e->mutable_key());
     if (m_.type == kMapHashOfMaps) {
       // The slot holds the inner struct bpf_map *; bpftool shows the inner map's id.
       uint64_t inner = 0;
@@ -99,7 +99,7 @@ class HashWalk {
       return EmitInnerMapId(e, Kva(inner));
     }
     e->set_value_hex(value.data(), value.size());
-    if (m_.btf_value_type_id != 0) *e->mutable_value() = ctx_.Render(m_.btf_value_type_id, value);
+    if (m_.btf_value_type_id != 0) ctx_.Render(m_.btf_value_type_id, value, e->mutable_value());
   }
 
   void EmitInnerMapId(kfreeze::v1::FailureDumpEntry* e, Kva inner) {
@@ -113,7 +113,7 @@ class HashWalk {
   void EmitPercpu(std::span<const uint8_t> key, std::span<const uint8_t> pptr_bytes) {
     auto* e = ctx_.out()->add_percpu_hash_entries();
     e->set_key_hex(key.data(), key.size());
-    if (m_.btf_key_type_id != 0) *e->mutable_key() = ctx_.Render(m_.btf_key_type_id, key);
+    if (m_.btf_key_type_id != 0) ctx_.Render(m_.btf_key_type_id, key, e->mutable_key());
     if (ctx_.percpu() == nullptr) {
       if (!percpu_noted_) ctx_.Error("per-CPU layout unavailable");
       percpu_noted_ = true;

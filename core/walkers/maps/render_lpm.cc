@@ -63,7 +63,7 @@ void RenderLpmTrie(MapContext& ctx) {
       e->set_data_hex(node.data() + o.node_data, *data_size);
       std::span<const uint8_t> value(node.data() + o.node_data + *data_size, m.value_size);
       e->set_value_hex(value.data(), value.size());
-      if (m.btf_value_type_id != 0) *e->mutable_value() = ctx.Render(m.btf_value_type_id, value);
+      if (m.btf_value_type_id != 0) ctx.Render(m.btf_value_type_id, value, e->mutable_value());
     }
     // Right child first onto the stack so the left subtree (shorter/lower keys) comes out first.
     if (child[1] != 0) stack.push_back(child[1]);

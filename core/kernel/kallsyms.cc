@@ -76,19 +76,15 @@ absl::StatusOr<TokenTable> ReadTokens(Reader& reader, const KallsymsLocations& l
   return out;
 }
 
-struct DecodedNames {
-  std::vector<SymbolIndex::Entry> entries;
-  uint64_t names_bytes = 0;
-};
-
-absl::StatusOr<DecodedNames> DecodeNames(Reader& reader, const KallsymsLocations& loc,
-                                         uint32_t num_syms, const TokenTable& tokens) {
-  DecodedNames out;
+absl::StatusOr<SymbolIndex::Packed> DecodeNames(Reader& reader, const KallsymsLocations& loc,
+                                                uint32_t num_syms, const TokenTable& tokens,
+                                                uint64_t* names_bytes) {
+  SymbolIndex::Packed out;
   // Grow as names decode: a corrupt count must not allocate before the data backs it up.
-  out.entries.reserve(std::min<uint32_t>(num_syms, 1u << 16));
+  out.recs.reserve(std::min<uint32_t>(num_syms, 1u << 16));
+  out.arena.reserve(std::min<size_t>(num_syms, 1u << 18) * 24);  // ~24 bytes per kernel name
   NamesCursor cursor(reader, loc.names);
   uint64_t pos = 0;
-  std::string name;
   for (uint32_t i = 0; i < num_syms; ++i) {
     KF_ASSIGN_OR_RETURN(const uint8_t* p, cursor.Need(pos, 2));
     // Since v6.1 (73bbb94466fd "kallsyms: support big kernel symbols") a set top bit means a
@@ -104,19 +100,23 @@ absl::StatusOr<DecodedNames> DecodeNames(Reader& reader, const KallsymsLocations
       return BadData(absl::StrCat("kallsyms symbol ", i, " has ", len, " tokens"));
     }
     KF_ASSIGN_OR_RETURN(const uint8_t* data, cursor.Need(pos + header, len));
-    name.clear();
+    // The first decoded byte is the type letter; the rest is the name, appended to the arena.
+    const size_t start = out.arena.size();
     for (uint32_t t = 0; t < len; ++t) {
-      name += tokens.tokens[data[t]];
-      if (name.size() > caps::kMaxSymbolNameLength + 1) {
+      out.arena += tokens.tokens[data[t]];
+      if (out.arena.size() - start > caps::kMaxSymbolNameLength + 1) {
         return BadData(absl::StrCat("kallsyms symbol ", i, " longer than ",
                                     caps::kMaxSymbolNameLength, " bytes"));
       }
     }
-    if (name.size() < 2) return BadData(absl::StrCat("kallsyms symbol ", i, " has no name"));
-    out.entries.push_back(SymbolIndex::Entry{name.substr(1), 0, name[0]});
+    if (out.arena.size() - start < 2) return BadData(absl::StrCat("kallsyms symbol ", i, " has no name"));
+    if (out.arena.size() > UINT32_MAX) return BadData("kallsyms names exceed 4 GiB");
+    const char type = out.arena[start];
+    out.arena.erase(start, 1);
+    out.recs.push_back({static_cast<uint32_t>(start), static_cast<uint32_t>(out.arena.size() - start), 0, type});
     pos += header + len;
   }
-  out.names_bytes = pos;
+  *names_bytes = pos;
   return out;
 }
 
@@ -157,8 +157,17 @@ const char* KallsymsEncodingName(KallsymsEncoding e) {
 }
 
 SymbolAnchors AnchorsFromVmcoreInfo(const VmcoreInfo& info) {
+  // Only SYMBOL() lines that print &name. VMCOREINFO_SYMBOL_ARRAY prints the *value* of a pointer
+  // (SYMBOL(mem_section), SYMBOL(vmemmap) in 7.x), and SYMBOL(swapper_pg_dir) names a macro.
+  static constexpr absl::string_view kAddressOf[] = {
+      "_stext", "init_uts_ns", "init_top_pgt", "node_online_map", "node_data", "prb",
+      "printk_rb_static", "clear_seq", "kallsyms_names", "kallsyms_num_syms",
+      "kallsyms_token_table", "kallsyms_token_index", "kallsyms_offsets",
+      "kallsyms_relative_base", "kallsyms_addresses"};
   SymbolAnchors anchors;
-  for (const auto& [name, addr] : info.symbols) anchors.emplace_back(name, Kva(addr));
+  for (absl::string_view name : kAddressOf) {
+    if (std::optional<Kva> addr = info.Symbol(name)) anchors.emplace_back(std::string(name), *addr);
+  }
   std::sort(anchors.begin(), anchors.end());
   return anchors;
 }
@@ -171,7 +180,11 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
                                 caps::kMaxKallsymsSymbols, "]"));
   }
   KF_ASSIGN_OR_RETURN(TokenTable tokens, ReadTokens(reader, loc));
-  KF_ASSIGN_OR_RETURN(DecodedNames names, DecodeNames(reader, loc, num_syms, tokens));
+  uint64_t names_bytes = 0;
+  KF_ASSIGN_OR_RETURN(SymbolIndex::Packed names, DecodeNames(reader, loc, num_syms, tokens, &names_bytes));
+  auto name_of = [&names](uint32_t i) {
+    return absl::string_view(names.arena).substr(names.recs[i].name_offset, names.recs[i].name_length);
+  };
 
   // Which kallsyms indices carry an anchor's name (several for duplicated local names).
   absl::flat_hash_map<absl::string_view, Kva> anchor_by_name;
@@ -179,7 +192,7 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
   std::vector<std::pair<uint32_t, Kva>> anchor_hits;
   absl::flat_hash_map<absl::string_view, bool> anchor_seen;
   for (uint32_t i = 0; i < num_syms; ++i) {
-    auto it = anchor_by_name.find(names.entries[i].name);
+    auto it = anchor_by_name.find(name_of(i));
     if (it == anchor_by_name.end()) continue;
     anchor_hits.emplace_back(i, it->second);
     anchor_seen[it->first] = true;
@@ -190,13 +203,13 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
   }
 
   KallsymsResult result;
-  result.names_bytes = names.names_bytes;
+  result.names_bytes = names_bytes;
   std::vector<uint64_t> addresses(num_syms);
   // An encoding is right when every anchor name has at least one kallsyms entry at its address.
   auto accepts = [&](auto address_of) {
     absl::flat_hash_map<absl::string_view, bool> matched;
     for (const auto& [i, addr] : anchor_hits) {
-      if (address_of(i) == addr.value) matched[names.entries[i].name] = true;
+      if (address_of(i) == addr.value) matched[name_of(i)] = true;
     }
     result.anchors_matched = matched.size();
     return matched.size() == anchor_seen.size();
@@ -243,8 +256,8 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
     return BadData(absl::StrCat(
         "kallsyms addresses match VMCOREINFO under no known encoding (tried ", tried, ")"));
   }
-  for (uint32_t i = 0; i < num_syms; ++i) names.entries[i].address = addresses[i];
-  result.symbols = SymbolIndex(std::move(names.entries));
+  for (uint32_t i = 0; i < num_syms; ++i) names.recs[i].address = addresses[i];
+  result.symbols = SymbolIndex(std::move(names));
   return result;
 }
 

@@ -37,7 +37,7 @@ struct KallsymsResult {
   size_t anchors_matched = 0;
 };
 
-// Anchors from every SYMBOL(x) line of VMCOREINFO.
+// Anchors from the SYMBOL(x) lines of VMCOREINFO that give x's own address.
 SymbolAnchors AnchorsFromVmcoreInfo(const VmcoreInfo& info);
 
 absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLocations& loc,

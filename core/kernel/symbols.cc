@@ -2,6 +2,7 @@
 #include "core/kernel/symbols.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -9,29 +10,48 @@
 namespace kfreeze {
 
 SymbolIndex::SymbolIndex(std::vector<Entry> entries) {
-  names_.reserve(entries.size());
-  symbols_.reserve(entries.size());
-  for (Entry& e : entries) names_.push_back(std::move(e.name));
-  by_name_.reserve(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    symbols_.push_back(Symbol{names_[i], Kva(entries[i].address), entries[i].type});
-    auto [it, inserted] = by_name_.try_emplace(names_[i], static_cast<uint32_t>(i));
-    if (!inserted && !absl::ascii_isupper(symbols_[it->second].type) &&
-        absl::ascii_isupper(entries[i].type)) {
-      it->second = static_cast<uint32_t>(i);
+  size_t bytes = 0;
+  for (const Entry& e : entries) bytes += e.name.size();
+  packed_.arena.reserve(bytes);
+  packed_.recs.reserve(entries.size());
+  for (const Entry& e : entries) {
+    packed_.recs.push_back({static_cast<uint32_t>(packed_.arena.size()), static_cast<uint32_t>(e.name.size()),
+                            e.address, e.type});
+    packed_.arena += e.name;
+  }
+  Index();
+}
+
+SymbolIndex::SymbolIndex(Packed packed) : packed_(std::move(packed)) { Index(); }
+
+void SymbolIndex::Index() {
+  const uint32_t n = static_cast<uint32_t>(packed_.recs.size());
+  by_name_.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    auto [it, inserted] = by_name_.try_emplace(NameOf(i), i);
+    if (!inserted && !absl::ascii_isupper(packed_.recs[it->second].type) &&
+        absl::ascii_isupper(packed_.recs[i].type)) {
+      it->second = i;
     }
   }
-  by_address_.resize(symbols_.size());
-  for (uint32_t i = 0; i < by_address_.size(); ++i) by_address_[i] = i;
-  std::stable_sort(by_address_.begin(), by_address_.end(), [this](uint32_t a, uint32_t b) {
-    return symbols_[a].address < symbols_[b].address;
-  });
+  bool sorted = true;
+  for (uint32_t i = 1; i < n && sorted; ++i) sorted = AddressOf(i - 1) <= AddressOf(i);
+  if (sorted) return;
+  by_address_.resize(n);
+  std::iota(by_address_.begin(), by_address_.end(), 0u);
+  std::stable_sort(by_address_.begin(), by_address_.end(),
+                   [this](uint32_t a, uint32_t b) { return AddressOf(a) < AddressOf(b); });
+}
+
+Symbol SymbolIndex::at(size_t i) const {
+  const Packed::Rec& r = packed_.recs[i];
+  return Symbol{NameOf(static_cast<uint32_t>(i)), Kva(r.address), r.type};
 }
 
 std::optional<Symbol> SymbolIndex::Find(absl::string_view name) const {
   auto it = by_name_.find(name);
   if (it == by_name_.end()) return std::nullopt;
-  return symbols_[it->second];
+  return at(it->second);
 }
 
 absl::StatusOr<Kva> SymbolIndex::Require(absl::string_view name) const {
@@ -42,18 +62,28 @@ absl::StatusOr<Kva> SymbolIndex::Require(absl::string_view name) const {
 
 std::vector<Symbol> SymbolIndex::FindAll(absl::string_view name) const {
   std::vector<Symbol> out;
-  for (const Symbol& s : symbols_) {
-    if (s.name == name) out.push_back(s);
+  for (uint32_t i = 0; i < packed_.recs.size(); ++i) {
+    if (NameOf(i) == name) out.push_back(at(i));
   }
   return out;
 }
 
 std::optional<SymbolAtAddress> SymbolIndex::Lookup(Kva address, uint64_t max_offset) const {
-  auto it = std::upper_bound(by_address_.begin(), by_address_.end(), address,
-                             [this](Kva a, uint32_t i) { return a < symbols_[i].address; });
-  if (it == by_address_.begin()) return std::nullopt;
-  const Symbol& s = symbols_[*std::prev(it)];
-  uint64_t offset = address - s.address;
+  const uint32_t n = static_cast<uint32_t>(packed_.recs.size());
+  auto index_at = [this](uint32_t pos) { return by_address_.empty() ? pos : by_address_[pos]; };
+  // First position whose address is above `address`.
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (AddressOf(index_at(mid)) <= address.value) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return std::nullopt;
+  const Symbol s = at(index_at(lo - 1));
+  const uint64_t offset = address - s.address;
   if (offset >= max_offset) return std::nullopt;
   return SymbolAtAddress{s, offset};
 }

@@ -1,4 +1,5 @@
 // SymbolIndex: the guest kernel's symbols (decoded from kallsyms), looked up by name or address.
+// Names live in one arena; the index is immutable after construction and safe to share.
 #pragma once
 
 #include <cstdint>
@@ -31,13 +32,27 @@ class SymbolIndex {
     uint64_t address = 0;
     char type = '?';
   };
+  // Compact form used by the kallsyms decoder: names concatenated in `arena`.
+  struct Packed {
+    std::string arena;
+    struct Rec {
+      uint32_t name_offset = 0;
+      uint32_t name_length = 0;
+      uint64_t address = 0;
+      char type = '?';
+    };
+    std::vector<Rec> recs;
+  };
+
   SymbolIndex() = default;
   explicit SymbolIndex(std::vector<Entry> entries);
+  explicit SymbolIndex(Packed packed);
   SymbolIndex(SymbolIndex&&) = default;
   SymbolIndex& operator=(SymbolIndex&&) = default;
 
-  size_t size() const { return symbols_.size(); }
-  const Symbol& at(size_t i) const { return symbols_[i]; }
+  size_t size() const { return packed_.recs.size(); }
+  // Symbol i in kallsyms order.
+  Symbol at(size_t i) const;
 
   // A global (upper-case type) symbol wins over a local one of the same name.
   std::optional<Symbol> Find(absl::string_view name) const;
@@ -48,8 +63,15 @@ class SymbolIndex {
   std::optional<SymbolAtAddress> Lookup(Kva address, uint64_t max_offset = 1 << 20) const;
 
  private:
-  std::vector<std::string> names_;  // stable storage; Symbol::name views into it
-  std::vector<Symbol> symbols_;     // kallsyms order
+  void Index();
+  absl::string_view NameOf(uint32_t i) const {
+    const Packed::Rec& r = packed_.recs[i];
+    return absl::string_view(packed_.arena).substr(r.name_offset, r.name_length);
+  }
+  uint64_t AddressOf(uint32_t i) const { return packed_.recs[i].address; }
+
+  Packed packed_;
+  // Indices in address order; empty when kallsyms order already is (the kernel sorts by address).
   std::vector<uint32_t> by_address_;
   absl::flat_hash_map<absl::string_view, uint32_t> by_name_;
 };

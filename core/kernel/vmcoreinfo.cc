@@ -41,6 +41,15 @@ std::optional<absl::string_view> KeyArg(absl::string_view key, absl::string_view
   return key;
 }
 
+// Decimal (possibly negative) or 0x-prefixed hex, as printed by %ld / %lx with 0x.
+std::optional<int64_t> ParseNumber(absl::string_view value) {
+  int64_t n;
+  if (absl::SimpleAtoi(value, &n)) return n;
+  uint64_t u;
+  if (absl::ConsumePrefix(&value, "0x") && absl::SimpleHexAtoi(value, &u)) return static_cast<int64_t>(u);
+  return std::nullopt;
+}
+
 absl::Status Bad(absl::string_view what) {
   return BadData(absl::StrCat("VMCOREINFO: ", what));
 }
@@ -116,16 +125,16 @@ absl::StatusOr<VmcoreInfo> ParseVmcoreInfo(absl::string_view text) {
       }
       info.symbols[std::string(*sym)] = addr;
     } else {
-      // NUMBER/OFFSET/SIZE/LENGTH are decimal; unknown keys are kept only in `text`.
+      // NUMBER/OFFSET/SIZE are mostly decimal ("%ld"), but arch code also prints some in hex
+      // (7.x: NUMBER(VMALLOC_START)=0xff7f...). Values we cannot read are left out of the
+      // tables (the raw text keeps them); required ones are checked below.
       absl::flat_hash_map<std::string, int64_t>* table = nullptr;
       std::optional<absl::string_view> arg;
       if ((arg = KeyArg(key, "NUMBER"))) table = &info.numbers;
       else if ((arg = KeyArg(key, "OFFSET"))) table = &info.offsets;
       else if ((arg = KeyArg(key, "SIZE"))) table = &info.sizes;
       if (table == nullptr) continue;
-      int64_t n;
-      if (!absl::SimpleAtoi(value, &n)) return Bad(absl::StrCat("bad ", key, " '", value, "'"));
-      (*table)[std::string(*arg)] = n;
+      if (std::optional<int64_t> n = ParseNumber(value)) (*table)[std::string(*arg)] = *n;
     }
   }
   if (info.osrelease.empty()) return Bad("no OSRELEASE");
@@ -135,7 +144,7 @@ absl::StatusOr<VmcoreInfo> ParseVmcoreInfo(absl::string_view text) {
     info.phys_base = static_cast<uint64_t>(pb->second);  // printed with %ld; may be "negative"
     have_phys_base = true;
   }
-  if (!have_phys_base) return Bad("no NUMBER(phys_base)");
+  if (!have_phys_base) return Bad("no readable NUMBER(phys_base)");
   auto l5 = info.numbers.find("pgtable_l5_enabled");
   info.pgtable_l5 = l5 != info.numbers.end() && l5->second != 0;
   return info;

@@ -57,7 +57,7 @@ struct MtreeRange {
 
 // "  0000000000000000-000000000009ffff (prio 0, ram): mem0 @0000000000000000 KVM"
 std::optional<MtreeRange> ParseMtreeLine(absl::string_view line) {
-  line = absl::StripLeadingAsciiWhitespace(line);
+  line = absl::StripAsciiWhitespace(line);  // HMP text ends lines with "\r\n"
   size_t dash = line.find('-');
   size_t paren = line.find(" (");
   size_t close = line.find("): ");

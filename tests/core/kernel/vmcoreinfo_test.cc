@@ -43,7 +43,16 @@ TEST(ParseVmcoreInfoTest, RejectsMissingOrMalformedFields) {
   EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nNUMBER(phys_base)=0\n").ok());  // no KERNELOFFSET
   EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\n").ok());       // no phys_base
   EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=zz\nNUMBER(phys_base)=0\n").ok());
-  EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0x10\n").ok());
+  EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0y10\n").ok());
+  // Hex NUMBERs (7.x prints NUMBER(VMALLOC_START) that way) are read; unreadable optional ones
+  // are skipped rather than failing the whole note.
+  absl::StatusOr<VmcoreInfo> hex = ParseVmcoreInfo(
+      "OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0x10\nNUMBER(VMALLOC_START)=0xff7fe59300000000\n"
+      "NUMBER(weird)=abc\n");
+  ASSERT_TRUE(hex.ok()) << hex.status();
+  EXPECT_EQ(hex->phys_base, 0x10u);
+  EXPECT_EQ(static_cast<uint64_t>(hex->numbers.at("VMALLOC_START")), 0xff7fe59300000000ull);
+  EXPECT_FALSE(hex->numbers.contains("weird"));
   EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0\nSYMBOL(a)=g\n").ok());
   EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0\nPAGESIZE=3000\n").ok());
   EXPECT_FALSE(ParseVmcoreInfo(std::string("OSRELEASE=") + std::string(100, 'a') +

@@ -86,6 +86,22 @@ TEST(RamLayoutTest, ParsesQemuMtree) {
   EXPECT_EQ(l->EndPa(), kGiB);
 }
 
+TEST(RamLayoutTest, MtreeWithCrLfLineEndsFromHmp) {
+  // As QEMU 7.2 returns it through human-monitor-command on the lab guest.
+  constexpr char text[] =
+      "FlatView #1\r\n AS \"memory\", root: system\r\n Root memory region: system\r\n"
+      "  0000000000000000-00000000000c2fff (prio 0, ram): mem0\r\n"
+      "  00000000000c3000-00000000000e7fff (prio 0, rom): mem0 @00000000000c3000\r\n"
+      "  00000000000e8000-00000000000effff (prio 0, ram): mem0 @00000000000e8000\r\n"
+      "  00000000000f0000-00000000000fffff (prio 0, rom): mem0 @00000000000f0000\r\n"
+      "  0000000000100000-000000003fffffff (prio 0, ram): mem0 @0000000000100000\r\n"
+      "  00000000fffc0000-00000000ffffffff (prio 0, rom): pc.bios\r\n";
+  absl::StatusOr<RamLayout> l = RamLayout::FromMtree(text);
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_EQ(l->regions().size(), 1u);
+  EXPECT_EQ(l->ToString(), "0x0:0x40000000@0x0");
+}
+
 TEST(RamLayoutTest, MtreeAbove4GUsesOffsets) {
   constexpr char text[] = R"(FlatView #0
  AS "memory", root: system

@@ -75,6 +75,21 @@ INSTANTIATE_TEST_SUITE_P(Encodings, EncodingTest,
                            return n;
                          });
 
+TEST(KallsymsTest, PointerValuedSymbolLinesAreNotAnchors) {
+  // 7.x VMCOREINFO prints SYMBOL(mem_section) and SYMBOL(vmemmap) with VMCOREINFO_SYMBOL_ARRAY:
+  // the pointer's value, not the symbol's address. Such lines must not veto the encoding.
+  GuestImageBuilder b;
+  b.AddGlobal("mem_section", 8);
+  b.AddVmcoreInfoLine("SYMBOL(mem_section)=ff2af7503f9bb6c0");
+  b.AddVmcoreInfoLine("SYMBOL(swapper_pg_dir)=ffffffff83a0e000");
+  b.AddVmcoreInfoLine("NUMBER(VMALLOC_START)=0xff7fe59300000000");
+  GuestImage image = b.Build();
+  Decoder d(image);
+  absl::StatusOr<KallsymsResult> r = d.Decode();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->symbols.Find("mem_section")->address, image.symbol("mem_section"));
+}
+
 TEST(KallsymsTest, AddressesThatContradictVmcoreInfoAreRejected) {
   GuestImageBuilder b;
   GuestImage image = b.Build();

@@ -4,7 +4,7 @@
 // freeze session (QMP stop -> walk || registers -> cont). Prints one JSON line per freeze on
 // stderr with the freeze window and per-phase times, and the last envelope as JSON on stdout (or
 // --out). --bare N first measures N bare QMP stop+cont round trips (the floor of any freeze).
-// --probe prints the trigger probes' view instead of freezing.
+// --probe prints the trigger probes' view instead of freezing. --with_maps adds the maps phase.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +20,7 @@
 #include "core/dump/freeze_session.h"
 #include "core/dump/qmp_control.h"
 #include "core/dump/standard/standard_attachment.h"
+#include "core/walkers/maps/maps_phase.h"
 #include "core/walkers/phases/kernel_walker_phases.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -31,6 +32,7 @@ ABSL_FLAG(bool, probe, false, "print the trigger probes' readings and exit");
 ABSL_FLAG(std::string, out, "", "write the last envelope's JSON here instead of stdout");
 ABSL_FLAG(std::string, sections, "", "comma-separated phases (empty: all)");
 ABSL_FLAG(int, deadline_ms, 2000, "soft deadline");
+ABSL_FLAG(bool, with_maps, false, "run the maps phase first (the full standard dump)");
 
 namespace {
 
@@ -86,7 +88,9 @@ int main(int argc, char** argv) {
   const Clock::time_point attach_begin = Clock::now();
   auto kernel = kfreeze::KernelContext::Attach(options);
   if (!kernel.ok()) return Fail(absl::StrCat("attach: ", kernel.status().message()));
-  kfreeze::dump::PhaseTable phases = kfreeze::walkers::KernelWalkerPhases(*kernel);
+  kfreeze::dump::PhaseTable phases;
+  if (absl::GetFlag(FLAGS_with_maps)) phases = kfreeze::walkers::maps::MapsPhases(*kernel);
+  for (auto& p : kfreeze::walkers::KernelWalkerPhases(*kernel)) phases.push_back(std::move(p));
   const double attach_ms =
       std::chrono::duration<double, std::milli>(Clock::now() - attach_begin).count();
   std::fprintf(stderr, "{\"attach_ms\":%.1f}\n", attach_ms);

@@ -133,6 +133,7 @@ void ScanBench(benchmark::State& state, const GuestImage& image) {
     absl::StatusOr<VmcoreInfo> info = FindVmcoreInfo(**ram);
     if (!info.ok()) state.SkipWithError(std::string(info.status().message()).c_str());
   }
+  state.counters["note_MiB"] = static_cast<double>(image.truth().vmcoreinfo_pa.value) / (1 << 20);
 }
 void BM_VmcoreInfoScan1GiB_Typical(benchmark::State& state) { ScanBench(state, *TypicalGuest().image); }
 BENCHMARK(BM_VmcoreInfoScan1GiB_Typical)->Unit(benchmark::kMillisecond);
@@ -194,6 +195,29 @@ void BM_SequentialReadFloor1GiB(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kRam));
 }
 BENCHMARK(BM_SequentialReadFloor1GiB)->Unit(benchmark::kMillisecond);
+
+// The floor for the bytes attach copies out of the guest: BTF and the kallsyms tables, which
+// the synthetic image lays out contiguously in [__start_BTF, _end).
+void BM_SequentialReadAttachBytes(benchmark::State& state) {
+  std::shared_ptr<const KernelContext> ctx = Context();
+  const Kva start = *ctx->symbols().Require("__start_BTF");
+  const Kva end = *ctx->symbols().Require("_end");
+  const uint64_t pa = ctx->translator().Translate(start)->pa.value & ~4095ull;
+  const uint64_t bytes = (ctx->translator().Translate(end)->pa.value - pa + 4095) & ~4095ull;
+  const int fd = TypicalGuest().image->fd();
+  for (auto _ : state) {
+    void* p = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(pa));
+    if (p == MAP_FAILED) std::abort();
+    const uint64_t* words = static_cast<const uint64_t*>(p);
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < bytes / 8; i += 8) sum += words[i];
+    munmap(p, bytes);
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_SequentialReadAttachBytes)->Unit(benchmark::kMillisecond);
 
 void BM_Attach1GiB(benchmark::State& state) {
   const GuestImage& image = *TypicalGuest().image;

@@ -57,11 +57,9 @@ class GuestRam {
   GuestRam() = default;
   static absl::StatusOr<std::unique_ptr<GuestRam>> Map(int owned_fd, std::string source,
                                                        std::optional<RamLayout> layout);
-  struct DataExtent {
-    uint64_t begin, end;  // file offsets; begin == end: no data left before the limit
-  };
-  // The next range of file bytes at or after `from` that is not a hole (SEEK_DATA/SEEK_HOLE).
-  DataExtent NextDataExtent(uint64_t from, uint64_t limit) const;
+  // FindPage over [begin, end) of one region (GPAs), skipping pages the file does not hold.
+  absl::StatusOr<std::optional<Pa>> ScanWindow(const RamRegion& region, uint64_t begin, uint64_t end,
+                                               const PagePattern& pattern) const;
   const RamRegion* FindRegion(uint64_t pa) const;
   absl::Status LostError(Pa pa) const;
 

@@ -1,0 +1,128 @@
+#include "clients/kfreeze/daemon_client.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "clients/kfreeze/command.h"
+#include "core/report/render_text.h"
+#include "core/report/report_json.h"
+
+ABSL_FLAG(std::string, server, kfreeze::cli::kDefaultServer,
+          "kfreezed address: unix:/path or host:port");
+KF_CLI_FLAG(std::string, tls_ca, "tls-ca", "", "CA bundle of the daemon's TLS certificate (TCP)");
+KF_CLI_FLAG(std::string, tls_cert, "tls-cert", "", "client certificate for TLS (TCP)");
+KF_CLI_FLAG(std::string, tls_key, "tls-key", "", "client key for TLS (TCP)");
+KF_CLI_FLAG(int, rpc_timeout_ms, "rpc-timeout-ms", 60000, "deadline of one RPC (0 = none)");
+
+namespace kfreeze::cli {
+namespace {
+
+// Dumps are a few MiB; a full map render can be far more. gRPC's default receive bound is 4 MiB.
+constexpr int kMaxDumpBytes = 1 << 30;
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<kfreeze::v1::FreezeService::Stub> ConnectDaemon(std::string* error) {
+  std::string server = absl::GetFlag(FLAGS_server);
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!absl::GetFlag(FLAGS_tls_ca).empty()) {
+    grpc::SslCredentialsOptions tls;
+    if (!ReadFile(absl::GetFlag(FLAGS_tls_ca), &tls.pem_root_certs)) {
+      *error = absl::StrCat("cannot read --tls-ca ", absl::GetFlag(FLAGS_tls_ca));
+      return nullptr;
+    }
+    if (!absl::GetFlag(FLAGS_tls_cert).empty() &&
+        (!ReadFile(absl::GetFlag(FLAGS_tls_cert), &tls.pem_cert_chain) ||
+         !ReadFile(absl::GetFlag(FLAGS_tls_key), &tls.pem_private_key))) {
+      *error = "cannot read --tls-cert / --tls-key";
+      return nullptr;
+    }
+    creds = grpc::SslCredentials(tls);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxDumpBytes);
+  return kfreeze::v1::FreezeService::NewStub(grpc::CreateCustomChannel(server, creds, args));
+}
+
+std::unique_ptr<grpc::ClientContext> NewContext() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  int ms = absl::GetFlag(FLAGS_rpc_timeout_ms);
+  if (ms > 0) ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
+  return ctx;
+}
+
+int RpcFail(const grpc::Status& status) {
+  static const char* kCodes[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  int code = static_cast<int>(status.error_code());
+  const char* name = code >= 0 && code <= 16 ? kCodes[code] : "UNKNOWN";
+  std::string message = status.error_message();
+  // gRPC's connect failures are long multi-line strings; the first line says it.
+  message = message.substr(0, message.find('\n'));
+  return Fail(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitInvalidInput
+                                                                         : kExitFailure,
+              absl::StrCat(absl::GetFlag(FLAGS_server), ": ", name, ": ", message));
+}
+
+void PrintMessageJson(const google::protobuf::Message& message) {
+  std::string json = report::ToJson(message, report::JsonDialect::kProto3);
+  std::fwrite(json.data(), 1, json.size(), stdout);
+}
+
+void PrintEnvelope(const kfreeze::v1::DumpEnvelope& envelope) {
+  if (absl::GetFlag(FLAGS_json)) {
+    PrintMessageJson(envelope);
+    return;
+  }
+  std::string text = report::RenderEnvelopeText(envelope);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+}
+
+bool ParseLabels(const std::string& text, google::protobuf::Map<std::string, std::string>* out) {
+  for (absl::string_view piece : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    size_t eq = piece.find('=');
+    if (eq == absl::string_view::npos || eq == 0) return false;
+    (*out)[std::string(piece.substr(0, eq))] = std::string(piece.substr(eq + 1));
+  }
+  return true;
+}
+
+std::string SummaryRow(const kfreeze::v1::DumpSummary& s) {
+  absl::Time t = absl::FromUnixSeconds(s.captured_at().seconds());
+  return absl::StrFormat("%-20s %-12s %s %-8s %s%7.1fms  %s", s.dump_id(), s.target(),
+                         absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::LocalTimeZone()),
+                         s.schema(), s.live() ? "live " : "", s.freeze_window_us() / 1000.0,
+                         s.summary());
+}
+
+}  // namespace kfreeze::cli

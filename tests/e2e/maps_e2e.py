@@ -54,9 +54,16 @@ def hexbytes(b):
     return bytes.fromhex(b.replace(" ", "")) if b else b""
 
 
+def bitfield_hex(value, bits):
+    """bpftool prints a bitfield as the hex of its raw bits ("0xf" for a 4-bit -1)."""
+    return hex(value & ((1 << bits) - 1))
+
+
 def to_bpftool(rv):
     """kfreeze RenderedValue (ktstr JSON) -> the shape of bpftool's `formatted` output."""
     kind = rv["kind"]
+    if kind in ("int", "uint", "enum") and rv.get("bits") not in (8, 16, 32, 64):
+        return bitfield_hex(rv["value"], rv["bits"])  # widths other than a C type's: a bitfield
     if kind in ("int", "uint"):
         return rv["value"]
     if kind == "bool":
@@ -85,7 +92,21 @@ def to_bpftool(rv):
     return {"<kfreeze " + kind + ">": rv}
 
 
+# bpftool 7.1's dumper has no BTF_KIND_FLOAT: it prints this and drops the struct's later members.
+BPFTOOL_NO_FLOAT = "(unsupported-kind)"
+UNCHECKED = []  # what bpftool could not show, reported with the result
+
+
 def same(a, b):
+    if b == BPFTOOL_NO_FLOAT:
+        UNCHECKED.append(a)
+        return isinstance(a, float)
+    if isinstance(a, dict) and isinstance(b, dict) and BPFTOOL_NO_FLOAT in b.values():
+        keys = list(b)
+        if list(a)[:len(keys)] != keys:
+            return False
+        UNCHECKED.extend(list(a)[len(keys):])
+        return all(same(a[k], b[k]) for k in keys)
     if isinstance(a, float) or isinstance(b, float):
         return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-6)
     if isinstance(a, dict) and isinstance(b, dict):
@@ -140,10 +161,6 @@ def check_hash(c, km, dump, what):
             check_formatted(c, to_bpftool(mine["value"]), e["formatted"]["value"], f"{what}[{k.hex()}] value")
 
 
-def per_cpu_bytes(slots):
-    return [hexbytes(s["value"]["hex"]) if s and "value" in s and "hex" in s["value"] else s for s in slots]
-
-
 def check_percpu(c, km, dump, what, nr_cpus):
     if km["map_type_name"] == "percpu_array":
         mine = {e["key"]: e["per_cpu"] for e in km.get("percpu_entries", [])}
@@ -159,10 +176,10 @@ def check_percpu(c, km, dump, what, nr_cpus):
             continue
         c.eq(len(slots), nr_cpus, f"{what}[{k!r}] CPUs")
         for v in e["values"]:
-            slot = slots[v["cpu"]] if v["cpu"] < len(slots) else None
-            if not c.true(slot is not None and "value" in slot, f"{what}[{k!r}] cpu {v['cpu']} missing"):
+            # ktstr JSON: per_cpu holds the RenderedValue itself, or null for a CPU with no area.
+            rv = slots[v["cpu"]] if v["cpu"] < len(slots) else None
+            if not c.true(rv is not None, f"{what}[{k!r}] cpu {v['cpu']} missing"):
                 continue
-            rv = slot["value"]
             if "formatted" in e:
                 want = [x["value"] for x in e["formatted"]["values"] if x["cpu"] == v["cpu"]][0]
                 check_formatted(c, to_bpftool(rv), want, f"{what}[{k!r}] cpu {v['cpu']}")
@@ -188,7 +205,9 @@ def check_map_of_maps(c, km, dump, what):
 def check_fd_slots(c, km, dump, what):
     fd = km.get("fd_array", {})
     got = sorted(fd.get("indices", []))
-    want = sorted(int.from_bytes(hexbytes(e["key"]), "little") for e in dump)
+    # perf_event/cgroup arrays list every key with a lookup error (EOPNOTSUPP): not populated.
+    want = sorted(int.from_bytes(hexbytes(e["key"]), "little") for e in dump
+                  if not isinstance(e.get("value"), dict))
     c.eq(got, want, f"{what} populated slots")
     c.eq(fd.get("populated", 0), len(want), f"{what} populated count")
 
@@ -237,6 +256,8 @@ def compare(km_report, truth):
                 check_fd_slots(c, km, dump, what)
         elif t in ("prog_array", "perf_event_array", "cgroup_array"):
             check_fd_slots(c, km, dump, what)
+            if t == "prog_array":  # slot -> program id, as bpftool prints it
+                check_map_of_maps(c, km, dump, what)
         elif t in ("queue", "stack"):
             q = km.get("queue", {})
             got = le_values(q.get("elements_hex", []), show["bytes_value"])
@@ -280,6 +301,9 @@ def report(c, km, ms):
     if c.failures:
         print(f"FAIL: {len(c.failures)} of {c.checks} checks failed")
         return 1
+    if UNCHECKED:
+        print(f"note: {len(UNCHECKED)} float members or members after them are beyond bpftool 7.1's "
+              "dumper (it prints '(unsupported-kind)'); those were only checked to be floats")
     print(f"PASS: every map equals bpftool ({typed} maps with values)")
     return 0
 

@@ -97,6 +97,26 @@ bool MapContext::InnerMapId(Kva inner, uint32_t* id) {
   return true;
 }
 
+bool MapContext::ProgId(Kva prog, uint32_t* id) {
+  const auto& off = env_.offsets.prog_id;
+  if (!off.ok()) {
+    Error(std::string(off.status.message()));
+    return false;
+  }
+  absl::StatusOr<uint64_t> aux = env_.reader.ReadU64(prog + off.value.aux);
+  if (!aux.ok()) {
+    Unreadable(aux.status());
+    return false;
+  }
+  absl::StatusOr<uint64_t> v = ReadField(env_.reader, Kva(*aux), off.value.id);
+  if (!v.ok()) {
+    Unreadable(v.status());
+    return false;
+  }
+  *id = static_cast<uint32_t>(*v);
+  return true;
+}
+
 void MapContext::Finish() {
   std::vector<std::string> parts;
   if (!errors_.empty()) parts.push_back(errors_.Summary());

@@ -64,6 +64,8 @@ class MapContext {
 
   // The id of the struct bpf_map at `inner` (map-of-maps slots hold the inner map pointer).
   bool InnerMapId(Kva inner, uint32_t* id);
+  // The id of the struct bpf_prog at `prog` (PROG_ARRAY slots), through prog->aux->id.
+  bool ProgId(Kva prog, uint32_t* id);
 
   // Charges `n` bytes to the map's read budget; false (noted once) when it is exhausted.
   bool ChargeBytes(uint64_t n);
@@ -95,7 +97,9 @@ void RenderMapContents(MapContext& ctx);
 void RenderArray(MapContext& ctx);
 void RenderPercpuArray(MapContext& ctx);
 void RenderFdArray(MapContext& ctx);
-void RenderArrayOfMapsIds(MapContext& ctx);  // after RenderFdArray: entries index -> inner id
+// After RenderFdArray, for ARRAY_OF_MAPS and PROG_ARRAY: entries slot -> inner map / program id,
+// the value bpftool prints for those slots.
+void RenderFdArrayIds(MapContext& ctx);
 void RenderHash(MapContext& ctx);  // HASH, LRU_HASH, PERCPU and LRU_PERCPU variants, HASH_OF_MAPS
 void RenderRingbuf(MapContext& ctx);
 void RenderStackTrace(MapContext& ctx);

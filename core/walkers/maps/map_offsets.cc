@@ -151,6 +151,10 @@ MapOffsets ResolveMapOffsets(const OffsetResolver& r) {
     v.flags = FieldOf(g, "lpm_trie_node.flags");
     v.node_data = g.Offset("lpm_trie_node.data");
   });
+  o.prog_id = Resolve<ProgIdOffsets>(r, "prog_id", [&](OffsetGroup& g, ProgIdOffsets& v) {
+    v.aux = g.Offset("bpf_prog.aux");
+    v.id = FieldOf(g, "bpf_prog_aux.id");
+  });
   return o;
 }
 

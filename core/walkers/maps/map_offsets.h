@@ -114,6 +114,12 @@ struct LpmOffsets {
   uint64_t node_data = 0;
 };
 
+// struct bpf_prog -> aux -> id: the program id bpftool shows for a PROG_ARRAY slot.
+struct ProgIdOffsets {
+  uint64_t aux = 0;  // bpf_prog.aux (struct bpf_prog_aux *)
+  Field id;          // bpf_prog_aux.id
+};
+
 // A group with its outcome: `value` is meaningful only when `status` is OK.
 template <typename T>
 struct Group {
@@ -136,6 +142,7 @@ struct MapOffsets {
   Group<QueueStackOffsets> queue_stack;
   Group<BloomOffsets> bloom;
   Group<LpmOffsets> lpm;
+  Group<ProgIdOffsets> prog_id;
 };
 
 // Resolves every group; never fails as a whole (each group carries its own status).

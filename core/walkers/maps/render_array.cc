@@ -121,7 +121,7 @@ void RenderFdArray(MapContext& ctx) {
   }
 }
 
-void RenderArrayOfMapsIds(MapContext& ctx) {
+void RenderFdArrayIds(MapContext& ctx) {
   if (!ctx.off().array.ok()) return;
   const Kva slots = ctx.map().kva + ctx.off().array.value.value;
   for (uint32_t index : ctx.out()->fd_array().indices()) {
@@ -131,7 +131,9 @@ void RenderArrayOfMapsIds(MapContext& ctx) {
       continue;
     }
     uint32_t id = 0;
-    if (!ctx.InnerMapId(Kva(*inner), &id)) continue;
+    const bool ok = ctx.map().type == kMapProgArray ? ctx.ProgId(Kva(*inner), &id)
+                                                    : ctx.InnerMapId(Kva(*inner), &id);
+    if (!ok) continue;
     auto* e = ctx.out()->add_entries();
     e->set_key_hex(&index, 4);
     e->set_value_hex(&id, 4);

@@ -36,13 +36,13 @@ void RenderMapContents(MapContext& ctx) {
       return RenderArray(ctx);
     case kMapPercpuArray:
       return RenderPercpuArray(ctx);
-    case kMapProgArray:
     case kMapPerfEventArray:
     case kMapCgroupArray:
       return RenderFdArray(ctx);
+    case kMapProgArray:
     case kMapArrayOfMaps:
       RenderFdArray(ctx);
-      return RenderArrayOfMapsIds(ctx);
+      return RenderFdArrayIds(ctx);
     case kMapHash:
     case kMapLruHash:
     case kMapPercpuHash:

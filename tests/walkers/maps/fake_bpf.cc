@@ -122,6 +122,8 @@ FakeBpfKernel::FakeBpfKernel(uint32_t chunk_size, uint32_t cpus, uint64_t ram_by
             {"user_vm_start", "u64", 128},
             {"user_vm_end", "u64", 136},
             {"kern_vm", "ptr", 144}});
+  b.Struct("bpf_prog_aux", 64, {{"used_map_cnt", "u32", 0}, {"id", "u32", 20}});
+  b.Struct("bpf_prog", 64, {{"pages", "u16", 0}, {"type", "u32", 4}, {"aux", "ptr", 56}});
   resolver_ = vmlinux_.MakeResolver();
 
   map_idr_ = guest_.Alloc(24);
@@ -259,6 +261,14 @@ Kva FakeBpfKernel::AddFdArray(uint32_t id, const FakeMapSpec& spec,
   for (const auto& [index, target] : slots) guest_.PutPtr(map + kArrayValue + 8 * index, target);
   Register(id, map);
   return map;
+}
+
+Kva FakeBpfKernel::AddProg(uint32_t id) {
+  const Kva aux = guest_.Alloc(64);
+  guest_.Put<uint32_t>(aux + 20, id);
+  const Kva prog = guest_.Alloc(64);
+  guest_.PutPtr(prog + 56, aux);
+  return prog;
 }
 
 Kva FakeBpfKernel::AddRingbuf(uint32_t id, const FakeMapSpec& spec, uint64_t consumer,

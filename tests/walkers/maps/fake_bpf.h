@@ -60,6 +60,8 @@ class FakeBpfKernel {
   Kva AddHash(uint32_t id, const FakeMapSpec& spec, uint32_t n_buckets,
               const std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>& entries);
   Kva AddFdArray(uint32_t id, const FakeMapSpec& spec, const std::map<uint32_t, Kva>& slots);
+  // A struct bpf_prog whose aux->id is `id` (not in any map).
+  Kva AddProg(uint32_t id);
   Kva AddRingbuf(uint32_t id, const FakeMapSpec& spec, uint64_t consumer, uint64_t producer);
   Kva AddQueue(uint32_t id, const FakeMapSpec& spec, uint32_t head, uint32_t tail,
                const std::vector<uint8_t>& elements);

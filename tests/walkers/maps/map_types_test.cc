@@ -168,6 +168,18 @@ TEST(MapOfMaps, InnerMapIdsForArrayAndHashOfMaps) {
   EXPECT_EQ(hom.entries(0).value_hex(), Str(Bytes<uint32_t>(7)));
 }
 
+TEST(ProgArrayMap, SlotsWithProgramIds) {
+  FakeBpfKernel k;
+  k.AddFdArray(1, Spec(kMapProgArray, 4, 4, 8), {{1, k.AddProg(42)}, {6, k.AddProg(43)}});
+  const auto report = DumpAll(k);
+  const auto& m = report.maps(0);
+  EXPECT_EQ(m.fd_array().populated(), 2u);
+  ASSERT_EQ(m.entries_size(), 2);
+  EXPECT_EQ(m.entries(1).key_hex(), Str(Bytes<uint32_t>(6)));
+  EXPECT_EQ(m.entries(1).value().uint().value(), 43u);
+  EXPECT_FALSE(m.has_error()) << m.error();
+}
+
 TEST(RingbufMap, PositionsAndPendingBytes) {
   FakeBpfKernel k;
   k.AddRingbuf(1, Spec(kMapRingbuf, 0, 0, 4096), 100, 164);

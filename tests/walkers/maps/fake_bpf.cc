@@ -122,6 +122,17 @@ FakeBpfKernel::FakeBpfKernel(uint32_t chunk_size, uint32_t cpus, uint64_t ram_by
             {"user_vm_start", "u64", 128},
             {"user_vm_end", "u64", 136},
             {"kern_vm", "ptr", 144}});
+  b.Struct("bpf_struct_ops_value", 64,
+           {{"refcnt", "u32", 0}, {"state", "u32", 4}, {"data", "char[0]", 64}});
+  b.Struct(
+      "bpf_struct_ops_map", 192 + 64,
+      {{"map", "bpf_map", 0}, {"uvalue", "ptr", 184}, {"kvalue", "bpf_struct_ops_value", 192}});
+  b.Struct("test_ops", 24,
+           {{"name", "char[16]", 0}, {"timeout_ms", "u32", 16}, {"flags", "u32", 20}});
+  b.Struct("bpf_struct_ops_common_value", 16, {{"refcnt", "u32", 0}, {"state", "u32", 4}});
+  struct_ops_wrapper_ =
+      b.Struct("bpf_struct_ops_test_ops", 64 + 24,
+               {{"common", "bpf_struct_ops_common_value", 0}, {"data", "test_ops", 64}});
   b.Struct("bpf_prog_aux", 64, {{"used_map_cnt", "u32", 0}, {"id", "u32", 20}});
   b.Struct("bpf_prog", 64, {{"pages", "u16", 0}, {"type", "u32", 4}, {"aux", "ptr", 56}});
   resolver_ = vmlinux_.MakeResolver();
@@ -259,6 +270,34 @@ Kva FakeBpfKernel::AddFdArray(uint32_t id, const FakeMapSpec& spec,
   guest_.Put<uint32_t>(map + 52, id);
   guest_.Put<uint32_t>(map + 128, 8);
   for (const auto& [index, target] : slots) guest_.PutPtr(map + kArrayValue + 8 * index, target);
+  Register(id, map);
+  return map;
+}
+
+Kva FakeBpfKernel::AddStructOps(uint32_t id, const FakeMapSpec& spec,
+                                const std::vector<uint8_t>& kvalue) {
+  const Kva map = AllocMap(192 + kvalue.size(), spec);
+  guest_.Put<uint32_t>(map + 52, id);
+  guest_.Put<uint32_t>(map + 72, struct_ops_wrapper_);
+  guest_.Write(map + 192, AsBytes(kvalue));
+  Register(id, map);
+  return map;
+}
+
+Kva FakeBpfKernel::AddArena(uint32_t id, const FakeMapSpec& spec, uint64_t user_vm_start,
+                            const std::map<uint64_t, std::vector<uint8_t>>& pages) {
+  const Kva map = AllocMap(152, spec);
+  guest_.Put<uint32_t>(map + 52, id);
+  guest_.Put<uint64_t>(map + 128, user_vm_start);
+  // kern_vm_start = vm->addr + 32 KiB; a page at user offset o lives at kern_vm_start + o.
+  const uint64_t span = uint64_t{spec.max_entries} * 4096;
+  const Kva area = guest_.Alloc(32768 + span, 4096);
+  const Kva vm = guest_.Alloc(16);
+  guest_.PutPtr(vm + 8, area);
+  guest_.PutPtr(map + 144, vm);
+  for (const auto& [pgoff, bytes] : pages) {
+    guest_.Write(area + 32768 + pgoff * 4096, AsBytes(bytes));
+  }
   Register(id, map);
   return map;
 }

@@ -60,6 +60,12 @@ class FakeBpfKernel {
   Kva AddHash(uint32_t id, const FakeMapSpec& spec, uint32_t n_buckets,
               const std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>& entries);
   Kva AddFdArray(uint32_t id, const FakeMapSpec& spec, const std::map<uint32_t, Kva>& slots);
+  // STRUCT_OPS of the fake vmlinux type `struct test_ops` (wrapper bpf_struct_ops_test_ops):
+  // `kvalue` is the wrapper's bytes (16-byte common header, data at 64).
+  Kva AddStructOps(uint32_t id, const FakeMapSpec& spec, const std::vector<uint8_t>& kvalue);
+  // ARENA of spec.max_entries pages at `user_vm_start`; `pages` (page offset -> bytes) filled.
+  Kva AddArena(uint32_t id, const FakeMapSpec& spec, uint64_t user_vm_start,
+               const std::map<uint64_t, std::vector<uint8_t>>& pages);
   // A struct bpf_prog whose aux->id is `id` (not in any map).
   Kva AddProg(uint32_t id);
   Kva AddRingbuf(uint32_t id, const FakeMapSpec& spec, uint64_t consumer, uint64_t producer);
@@ -91,6 +97,7 @@ class FakeBpfKernel {
   void WriteMapHeader(Kva map, const FakeMapSpec& spec);
   Kva BuildNode(uint64_t base, int shift, const std::map<uint32_t, Kva>& entries);
 
+  uint32_t struct_ops_wrapper_ = 0;
   uint32_t chunk_size_;
   uint32_t chunk_shift_;
   FakeGuest guest_;

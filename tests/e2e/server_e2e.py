@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""kfreezed against real lab guests over a unix socket (ctest label `vm`, issue 6).
+
+Two guests: `vm` (scenario scx-running, 2 CPUs) and `other` (scenario idle, 1 CPU). Checks:
+  - Freeze returns a `single` report taken with the VM paused (vCPU registers of every CPU);
+  - a WatchDumps subscriber receives the dump;
+  - the guest keeps running after every Freeze (uptime and the dump's jiffies advance);
+  - concurrent Freezes on one target produce one capture (one dump id, one leader);
+  - a subscriber that never reads does not stop Freezes, and learns what it lost;
+  - after a daemon restart (SIGTERM: exit 0) GetDump/ListDumps still find the dumps;
+  - killing QEMU of a paused target gives a degraded report or one clear error line, and the
+    daemon keeps serving the other target.
+The maps-vs-guest comparison is server_maps_e2e.py; the third-party client is server_buf_e2e.py.
+
+Usage: server_e2e.py --kfreezed BUILD/server/kfreezed/kfreezed --kfreeze BUILD/clients/kfreeze/kfreeze
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
+import labclient  # noqa: E402
+from server_support import Daemon, Failure, check, report_of, run_checks  # noqa: E402
+
+SLOW_FREEZES = 30
+
+
+def uptime(g):
+    return float(g.exec("cut -d' ' -f1 /proc/uptime", check=True).stdout.split()[0])
+
+
+def jiffies(envelope):
+    _, r = report_of(envelope)
+    return int(r.get("scx_sched_state", {}).get("jiffies", 0))
+
+
+def json_stream(text):
+    dec, pos, out = json.JSONDecoder(), 0, []
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return out
+        obj, pos = dec.raw_decode(text, pos)
+        out.append(obj)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kfreezed", required=True)
+    ap.add_argument("--kfreeze", required=True)
+    ap.add_argument("--name", default="e2e-server")
+    args = ap.parse_args()
+
+    with labclient.guest(args.name, "scx-running") as g, \
+            labclient.guest(args.name + "-b", "idle", cpus=1) as other, \
+            tempfile.TemporaryDirectory(prefix="kfd-e2e-") as tmp:
+        nr_cpus = int(g.info.get("CPUS", 2))
+        config = {"watch_queue_depth": 2, "freeze": {"qmp_timeout_ms": 8000}}
+        d = Daemon(args.kfreezed, args.kfreeze, tmp,
+                   [f"name=vm,ram={g.ram},qmp={g.qmp}", f"name=other,ram={other.ram},qmp={other.qmp}"],
+                   config=config).start()
+        state = {}
+        rc = 1
+        try:
+            d.wait_attached("vm")
+            d.wait_attached("other")
+
+            def freeze_single():
+                r = d.freeze("vm", "--label", "test=server_e2e")
+                kind, rep = report_of(r["envelope"])
+                check(kind == "single", f"schema {kind}: {rep.get('reason')}")
+                check(not r["envelope"].get("live", False), "dump marked live although QMP paused it")
+                regs = rep.get("vcpu_regs", [])
+                check(len(regs) == nr_cpus, f"{len(regs)} vCPU register sets for {nr_cpus} CPUs")
+                check(all(int(s["regs"]["instruction_pointer"]) >= 0xffff800000000000 or
+                          int(s["regs"]["instruction_pointer"]) < 0x800000000000 for s in regs),
+                      "non-canonical instruction pointer")
+                phases = [t["phase"] for t in r["envelope"]["timings"]]
+                for p in ("pause", "regs", "resume", "freeze_window", "total"):
+                    check(p in phases, f"timing {p} missing from {phases}")
+                check(r["envelope"]["labels"].get("test") == "server_e2e", "label lost")
+                state["first"] = r
+
+            def watch_receives():
+                since = state["first"]["dump_id"]
+                w = subprocess.Popen([args.kfreeze, "--server", f"unix:{d.sock}", "watch", "--target", "vm",
+                                      "--since", since, "--count", "1", "--summary-only"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                r = d.freeze("vm")
+                out, err = w.communicate(timeout=60)
+                check(w.returncode == 0, f"watch rc {w.returncode}: {err.strip()}")
+                check(out.split()[0] == r["dump_id"], f"watch saw {out.strip()!r}, freeze made {r['dump_id']}")
+                state["second"] = r
+
+            def guest_keeps_running():
+                before = uptime(g)
+                a = d.freeze("vm")
+                time.sleep(0.5)
+                b = d.freeze("vm")
+                after = uptime(g)
+                check(after > before + 0.4, f"guest uptime {before} -> {after}")
+                ja, jb = jiffies(a["envelope"]), jiffies(b["envelope"])
+                if ja and jb:
+                    check(jb > ja, f"jiffies did not advance between dumps: {ja} -> {jb}")
+                check(uptime(g) >= after, "guest clock went backwards")
+
+            def concurrent_freezes_coalesce():
+                # Hold the only QMP connection QEMU accepts: the first freeze waits for it, the
+                # others arrive meanwhile and must join it.
+                holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                holder.connect(str(g.qmp))
+                holder.recv(4096)  # greeting
+                procs = [subprocess.Popen([args.kfreeze, "--server", f"unix:{d.sock}", "freeze", "vm", "--json"],
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         for _ in range(4)]
+                time.sleep(2.0)
+                holder.close()
+                outs = []
+                for p in procs:
+                    out, err = p.communicate(timeout=60)
+                    check(p.returncode == 0, f"freeze rc {p.returncode}: {err.strip()}")
+                    outs.append(json.loads(out))
+                ids = {o["dump_id"] for o in outs}
+                check(len(ids) == 1, f"{len(ids)} captures for concurrent freezes: {sorted(ids)}")
+                leaders = [o for o in outs if not o.get("coalesced", False)]
+                check(len(leaders) == 1, f"{len(leaders)} leaders")
+
+            def slow_subscriber():
+                w = subprocess.Popen([args.kfreeze, "--server", f"unix:{d.sock}", "watch", "--json"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                time.sleep(0.5)
+                t0 = time.time()
+                ids = [d.freeze("vm")["dump_id"] for _ in range(SLOW_FREEZES)]
+                elapsed = time.time() - t0
+                # Now read what the stuck watcher got, and stop it.
+                got = []
+                reader = threading.Thread(target=lambda: got.append(w.stdout.read()))
+                reader.start()
+                time.sleep(3)
+                w.send_signal(signal.SIGINT)
+                reader.join(timeout=30)
+                w.wait(timeout=30)
+                events = json_stream(got[0] if got else "")
+                seen = [e["summary"]["dump_id"] for e in events]
+                dropped = sum(int(e.get("dropped_before", 0)) for e in events)
+                check(seen and seen[-1] == ids[-1], f"watcher never got the last dump ({ids[-1]}); saw {seen[-3:]}")
+                check(dropped > 0 and len(seen) + dropped >= SLOW_FREEZES,
+                      f"slow watcher: {len(seen)} events + {dropped} dropped for {SLOW_FREEZES} dumps")
+                print(f"  {SLOW_FREEZES} freezes in {elapsed:.1f}s with a stuck watcher; it got "
+                      f"{len(seen)}, lost {dropped}", flush=True)
+
+            def restart_keeps_dumps():
+                check(d.stop() == 0, "kfreezed did not exit 0 on SIGTERM")
+                check(uptime(g) > 0, "guest not running after daemon stop")
+                d.start()
+                d.wait_attached("vm")
+                first = state["first"]["dump_id"]
+                got = json.loads(d.cli("get", first, "--json").stdout)
+                check(got["dump_id"] == first, f"get returned {got.get('dump_id')}")
+                listed = json.loads(d.cli("list", "--target", "vm", "--limit", "1000", "--json").stdout)
+                ids = [x["dump_id"] for x in listed.get("dumps", [])]
+                check(first in ids and state["second"]["dump_id"] in ids, f"list after restart: {ids[:5]}...")
+
+            def qemu_killed_while_paused():
+                r = d.freeze("vm", "--keep-paused")
+                check(report_of(r["envelope"])[0] == "single", "keep-paused freeze not single")
+                os.kill(g.pid, signal.SIGKILL)
+                time.sleep(0.5)
+                res = d.cli("freeze", "vm", "--json", check_rc=False)
+                if res.returncode == 0:
+                    kind, rep = report_of(json.loads(res.stdout)["envelope"])
+                    check(kind == "degraded", f"freeze of a dead VM gave {kind}")
+                    check(rep.get("reason"), "degraded report without a reason")
+                    print(f"  degraded: {rep['reason']}", flush=True)
+                else:
+                    lines = res.stderr.strip().splitlines()
+                    check(len(lines) == 1 and lines[0].startswith("kfreeze: "), f"unclear error: {res.stderr!r}")
+                    print(f"  error: {lines[0]}", flush=True)
+                o = d.freeze("other")
+                check(report_of(o["envelope"])[0] == "single", "other target did not freeze after the kill")
+                check(d.proc.poll() is None, "kfreezed died")
+
+            rc = run_checks([
+                ("freeze returns a paused single report", freeze_single),
+                ("WatchDumps subscriber receives the dump", watch_receives),
+                ("guest keeps running after every freeze", guest_keeps_running),
+                ("concurrent freezes on one target share one capture", concurrent_freezes_coalesce),
+                ("a stuck subscriber does not stop freezes", slow_subscriber),
+                ("dumps survive a daemon restart", restart_keeps_dumps),
+                ("QEMU killed while paused: degraded or clear error, others served", qemu_killed_while_paused),
+            ])
+        finally:
+            d.stop()
+        if rc != 0:
+            print("---- kfreezed log (tail)")
+            print(d.log_text()[-4000:])
+        return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

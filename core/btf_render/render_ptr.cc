@@ -15,18 +15,21 @@ void Renderer::RenderPtr(const btf_type* t, Bytes bytes, uint32_t depth, Rendere
   auto* pv = out->mutable_ptr();
   pv->set_value(value);
   if (value == 0) return;
-  const ArenaMemory* arena = options_.arena;
-  if (arena == nullptr) return pv->set_deref_skipped_reason(std::string(kReasonNoArena));
-  if (!arena->Contains(value))
-    return pv->set_deref_skipped_reason(std::string(kReasonKernelPointer));
-
   uint32_t target_id = t->type;
   std::string reason;
   const btf_type* target = Peel(&target_id, &reason);
+  if (target == nullptr) return pv->set_deref_skipped_reason(reason);
+  if (btf_kind(target) == BTF_KIND_FUNC_PROTO || btf_kind(target) == BTF_KIND_FUNC) {
+    return pv->set_deref_skipped_reason(std::string(kReasonFunctionPointer));
+  }
+  const ArenaMemory* arena = options_.arena;
+  if (arena == nullptr) return pv->set_deref_skipped_reason(std::string(kReasonNoArena));
+  if (!arena->Contains(value)) {
+    return pv->set_deref_skipped_reason(std::string(kReasonKernelPointer));
+  }
   uint64_t size = 0;
-  if (target == nullptr || !SizeOf(target_id, target, &size, &reason) || size == 0) {
-    return pv->set_deref_skipped_reason(target == nullptr ? reason
-                                                          : std::string(kReasonUnsizedPointee));
+  if (!SizeOf(target_id, target, &size, &reason) || size == 0) {
+    return pv->set_deref_skipped_reason(std::string(kReasonUnsizedPointee));
   }
   if (depth + 1 > options_.caps.max_depth) {
     Note(absl::StrCat(kReasonDepthCap, " (", options_.caps.max_depth, ")"));

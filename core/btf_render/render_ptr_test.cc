@@ -126,6 +126,13 @@ TEST_F(PtrTest, UncapturedPageAndVoidPointeeSayWhy) {
   EXPECT_EQ(vp.ptr().deref_skipped_reason(), "pointee has no size (void, fwd or func)");
 }
 
+TEST_F(PtrTest, FunctionPointerSaysSo) {
+  const int proto = btf__add_func_proto(b(), u64_);
+  const int fn_ptr = btf__add_ptr(b(), proto);
+  EXPECT_EQ(Render(b(), fn_ptr, Ptr(0xffffffff81234567ull), options_).ptr().deref_skipped_reason(),
+            "function pointer: not dereferenced");
+}
+
 TEST_F(PtrTest, LongListStopsAtDepthCap) {
   // 40 nodes in a chain: the chase stops at the depth cap with a reason, without a cycle.
   for (int i = 0; i < 40; ++i) {

@@ -23,6 +23,7 @@ inline constexpr absl::string_view kReasonNodeBudget = "render node budget exhau
 inline constexpr absl::string_view kReasonModifierLoop = "modifier chain too long (loop?)";
 inline constexpr absl::string_view kReasonKernelPointer = "not an arena address: not dereferenced";
 inline constexpr absl::string_view kReasonNoArena = "no arena snapshot to chase into";
+inline constexpr absl::string_view kReasonFunctionPointer = "function pointer: not dereferenced";
 inline constexpr absl::string_view kReasonPointerCycle = "pointer cycle";
 inline constexpr absl::string_view kReasonUnsizedPointee =
     "pointee has no size (void, fwd or func)";

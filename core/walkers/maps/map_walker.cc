@@ -98,7 +98,9 @@ absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
              .arena_capture_map = Kva()};
   std::optional<ArenaCapture> arena;
   std::unique_ptr<ArenaView> arena_view;
-  if (offsets_.arena.ok()) {
+  // The capture reads up to max_arena_pages pages: skip it once the budget is gone (the maps loop
+  // below then stops at once and counts every map as truncated).
+  if (offsets_.arena.ok() && !ctx.deadline().Expired()) {
     for (const Decoded& d : maps) {
       if (!d.info.ok() || d.info->type != kMapArena) continue;
       absl::StatusOr<ArenaCapture> c =

@@ -36,10 +36,17 @@ std::unique_ptr<ScxWorld> MakeWorld(int n) {
     w->AddToScxTasks(t);
     w->SetRunnableAt(t, 1000000 - (i % 500));
     switch (i % 4) {
-      case 0: w->AddRunnable(i % kCpus, t); break;
-      case 1: w->Enqueue(w->GlobalDsq(), t); break;
-      case 2: w->Enqueue(dsqs[i % kUserDsqs], t); break;
-      default: break;  // sleeping: only on scx_tasks
+      case 0:
+        w->AddRunnable(i % kCpus, t);
+        break;
+      case 1:
+        w->Enqueue(w->GlobalDsq(), t);
+        break;
+      case 2:
+        w->Enqueue(dsqs[i % kUserDsqs], t);
+        break;
+      default:
+        break;  // sleeping: only on scx_tasks
     }
     if (i < static_cast<int>(kCpus)) w->SetCurr(i, t);
   }

@@ -20,9 +20,9 @@ inline constexpr uint64_t kListNextOffset = 0;
 inline constexpr uint64_t kListPrevOffset = 8;
 
 struct ListWalk {
-  std::vector<Kva> nodes;  // list_head KVAs in list order, the head excluded
-  bool truncated = false;  // stopped after max_nodes with more nodes left
-  bool cycle = false;      // reached a node a second time without returning to the head
+  std::vector<Kva> nodes;          // list_head KVAs in list order, the head excluded
+  bool truncated = false;          // stopped after max_nodes with more nodes left
+  bool cycle = false;              // reached a node a second time without returning to the head
   uint32_t broken_back_links = 0;  // node->prev != the node we came from (torn update)
   absl::Status error;              // the read that ended the walk early; OK otherwise
 

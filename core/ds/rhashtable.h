@@ -18,13 +18,13 @@
 namespace kfreeze::ds {
 
 struct RhashtableOffsets {
-  uint64_t ht_tbl = 0;           // rhashtable.tbl
-  uint64_t ht_nelems = 0;        // rhashtable.nelems (atomic_t)
-  uint64_t tbl_size = 0;         // bucket_table.size
-  uint64_t tbl_nest = 0;         // bucket_table.nest
-  uint64_t tbl_future_tbl = 0;   // bucket_table.future_tbl
-  uint64_t tbl_buckets = 0;      // bucket_table.buckets[] (flexible array)
-  uint64_t head_next = 0;        // rhash_head.next
+  uint64_t ht_tbl = 0;          // rhashtable.tbl
+  uint64_t ht_nelems = 0;       // rhashtable.nelems (atomic_t)
+  uint64_t tbl_size = 0;        // bucket_table.size
+  uint64_t tbl_nest = 0;        // bucket_table.nest
+  uint64_t tbl_future_tbl = 0;  // bucket_table.future_tbl
+  uint64_t tbl_buckets = 0;     // bucket_table.buckets[] (flexible array)
+  uint64_t head_next = 0;       // rhash_head.next
 };
 
 // Resolves the group named "rhashtable" (all-or-nothing).
@@ -44,14 +44,14 @@ struct RhashtableLimits {
 };
 
 struct RhashtableWalk {
-  std::vector<Kva> heads;      // rhash_head KVAs, each object once, table order
-  uint32_t tables = 0;         // bucket tables walked (2 during a resize)
-  bool resizing = false;       // a future_tbl was present
-  std::optional<int32_t> nelems;  // the table's own element count, when readable
-  bool truncated = false;      // a cap stopped the walk
+  std::vector<Kva> heads;           // rhash_head KVAs, each object once, table order
+  uint32_t tables = 0;              // bucket tables walked (2 during a resize)
+  bool resizing = false;            // a future_tbl was present
+  std::optional<int32_t> nelems;    // the table's own element count, when readable
+  bool truncated = false;           // a cap stopped the walk
   uint32_t unreadable_buckets = 0;  // buckets or chain links that failed to read
-  absl::Status first_error;    // the first such failure, or the root failure
-  bool root_ok = false;        // rhashtable.tbl could be read
+  absl::Status first_error;         // the first such failure, or the root failure
+  bool root_ok = false;             // rhashtable.tbl could be read
 };
 
 RhashtableWalk RhashtableForEach(Reader& reader, Kva table, const RhashtableOffsets& off,

@@ -11,7 +11,8 @@ inline constexpr std::string_view kReasonNoSchedExt =
     "kernel has no sched_ext (no scx_root/scx_ops symbol, no struct scx_rq)";
 inline constexpr std::string_view kReasonScxPreScxRoot =
     "sched_ext predates scx_root (pre-6.16 scx_ops globals): layout not supported yet";
-inline constexpr std::string_view kReasonScxSchedUnreadable = "scx_root points to unreadable memory";
+inline constexpr std::string_view kReasonScxSchedUnreadable =
+    "scx_root points to unreadable memory";
 
 // Per-CPU time, PSI, NUMA, program stats.
 inline constexpr std::string_view kReasonCpuTimeOffsetsMissing =

@@ -12,8 +12,8 @@ namespace kfreeze::walkers::cpu_time {
 namespace {
 
 constexpr const char* kCpustatEnumerators[kNumCpustat] = {
-    "CPUTIME_USER", "CPUTIME_NICE",   "CPUTIME_SYSTEM", "CPUTIME_SOFTIRQ",
-    "CPUTIME_IRQ",  "CPUTIME_IDLE",   "CPUTIME_IOWAIT", "CPUTIME_STEAL"};
+    "CPUTIME_USER", "CPUTIME_NICE", "CPUTIME_SYSTEM", "CPUTIME_SOFTIRQ",
+    "CPUTIME_IRQ",  "CPUTIME_IDLE", "CPUTIME_IOWAIT", "CPUTIME_STEAL"};
 // PerCpuTimeStats.softirqs has HI..RCU: at most this many are kept.
 constexpr uint32_t kMaxSoftirqs = 16;
 
@@ -68,17 +68,17 @@ void CaptureCpuTime(Reader& reader, const CpuTimeContext& ctx,
     absl::StatusOr<Kva> ks = ctx.percpu->PerCpuPtr(*ctx.kstat, cpu);
     if (!cs.ok() || !ks.ok()) continue;
     std::vector<uint64_t> cpustat(ctx.cpustat_len);
-    absl::Status s = reader.ReadVirt(*cs + ctx.cpustat,
-                                     std::span<uint8_t>(reinterpret_cast<uint8_t*>(cpustat.data()),
-                                                        cpustat.size() * 8));
+    absl::Status s = reader.ReadVirt(
+        *cs + ctx.cpustat,
+        std::span<uint8_t>(reinterpret_cast<uint8_t*>(cpustat.data()), cpustat.size() * 8));
     std::vector<uint32_t> softirqs(ctx.nr_softirqs);
     if (s.ok()) {
-      s = reader.ReadVirt(*ks + ctx.softirqs,
-                          std::span<uint8_t>(reinterpret_cast<uint8_t*>(softirqs.data()),
-                                             softirqs.size() * 4));
+      s = reader.ReadVirt(
+          *ks + ctx.softirqs,
+          std::span<uint8_t>(reinterpret_cast<uint8_t*>(softirqs.data()), softirqs.size() * 4));
     }
-    absl::StatusOr<uint64_t> irqs = s.ok() ? reader.ReadU64(*ks + ctx.irqs_sum)
-                                           : absl::StatusOr<uint64_t>(s);
+    absl::StatusOr<uint64_t> irqs =
+        s.ok() ? reader.ReadU64(*ks + ctx.irqs_sum) : absl::StatusOr<uint64_t>(s);
     if (!irqs.ok()) {
       problems.push_back(absl::StrCat("cpu ", cpu, ": ", irqs.status().message()));
       continue;

@@ -17,8 +17,8 @@ inline constexpr int kNumCpustat = 8;  // USER..STEAL, the proto's fields in ord
 
 struct CpuTimeContext {
   std::optional<Kva> kernel_cpustat, kstat, tick_cpu_sched;  // per-CPU templates
-  uint64_t cpustat = 0;                    // kernel_cpustat.cpustat
-  std::array<uint32_t, kNumCpustat> cpustat_index{};  // CPUTIME_USER.. from BTF
+  uint64_t cpustat = 0;                                      // kernel_cpustat.cpustat
+  std::array<uint32_t, kNumCpustat> cpustat_index{};         // CPUTIME_USER.. from BTF
   uint32_t cpustat_len = 0;
   uint64_t softirqs = 0;  // kernel_stat.softirqs (unsigned int[NR_SOFTIRQS])
   uint32_t nr_softirqs = 0;

@@ -11,8 +11,8 @@
 namespace kfreeze::walkers::numa {
 namespace {
 
-constexpr const char* kItems[kNumNumaItems] = {"NUMA_HIT",   "NUMA_MISS",  "NUMA_FOREIGN",
-                                               "NUMA_INTERLEAVE_HIT", "NUMA_LOCAL", "NUMA_OTHER"};
+constexpr const char* kItems[kNumNumaItems] = {
+    "NUMA_HIT", "NUMA_MISS", "NUMA_FOREIGN", "NUMA_INTERLEAVE_HIT", "NUMA_LOCAL", "NUMA_OTHER"};
 
 std::optional<Kva> Sym(const SymbolIndex& s, absl::string_view name) {
   if (auto v = s.Find(name)) return v->address;
@@ -60,8 +60,9 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
   if (ctx.nr_node_ids) {
     absl::StatusOr<uint32_t> n = reader.ReadU32(*ctx.nr_node_ids);
     if (!n.ok() || *n == 0 || *n > kMaxNodes) {
-      report.set_per_node_numa_unavailable(absl::StrCat(
-          "nr_node_ids unreadable or implausible: ", n.ok() ? std::to_string(*n) : std::string(n.status().message())));
+      report.set_per_node_numa_unavailable(
+          absl::StrCat("nr_node_ids unreadable or implausible: ",
+                       n.ok() ? std::to_string(*n) : std::string(n.status().message())));
       return;
     }
     nodes = *n;
@@ -80,7 +81,8 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
       const Kva zone = *pgdat + ctx.node_zones + z * ctx.zone_size;
       absl::StatusOr<uint64_t> present = reader.ReadU64(zone + ctx.present_pages);
       if (!present.ok()) {
-        problems.push_back(absl::StrCat("node ", node, " zone ", z, ": ", present.status().message()));
+        problems.push_back(
+            absl::StrCat("node ", node, " zone ", z, ": ", present.status().message()));
         ok = false;
         break;
       }
@@ -88,7 +90,10 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
       std::array<uint64_t, kNumNumaItems> folded{};
       for (int i = 0; i < kNumNumaItems && ok; ++i) {
         absl::StatusOr<uint64_t> v = reader.ReadU64(zone + ctx.vm_numa_event + ctx.item[i] * 8ull);
-        if (!v.ok()) ok = false; else folded[i] = *v;
+        if (!v.ok())
+          ok = false;
+        else
+          folded[i] = *v;
       }
       absl::StatusOr<Kva> pcp = reader.ReadPtr(zone + ctx.per_cpu_zonestats);
       if (!ok || !pcp.ok() || pcp->IsNull()) {
@@ -101,10 +106,11 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
         absl::StatusOr<Kva> at = ctx.percpu->PerCpuPtr(*pcp, cpu);
         if (!at.ok()) continue;
         for (int i = 0; i < kNumNumaItems; ++i) {
-          absl::StatusOr<uint64_t> v = reader.ReadU64(*at + ctx.pcp_vm_numa_event + ctx.item[i] * 8ull);
+          absl::StatusOr<uint64_t> v =
+              reader.ReadU64(*at + ctx.pcp_vm_numa_event + ctx.item[i] * 8ull);
           if (!v.ok()) {
-            problems.push_back(absl::StrCat("node ", node, " zone ", z, " cpu ", cpu, ": ",
-                                            v.status().message()));
+            problems.push_back(
+                absl::StrCat("node ", node, " zone ", z, " cpu ", cpu, ": ", v.status().message()));
             ok = false;
             break;
           }

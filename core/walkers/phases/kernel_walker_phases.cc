@@ -79,7 +79,7 @@ class ProbesImpl : public ScxTriggerProbes {
 }  // namespace
 
 std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel,
-                                                                const WalkerOptions& options) {
+                                                                 const WalkerOptions& options) {
   std::shared_ptr<const WalkerSet> set = Build(kernel);
   std::string no_btf = set ? "" : NoBtfReason(kernel);
   std::vector<std::shared_ptr<dump::DumpPhase>> phases;

@@ -24,7 +24,7 @@ struct WalkerOptions {
 // KVAs "scx" put in the report), "prog_stats" (+ active scheduler), "per_cpu_time", "psi",
 // "numa".
 std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel,
-                                                                const WalkerOptions& options = {});
+                                                                 const WalkerOptions& options = {});
 
 // Trigger probes plus the event-counter sampler for event_counter_timeline.
 class ScxTriggerProbes : public dump::TriggerProbes {

@@ -190,9 +190,9 @@ void CaptureProgStats(Reader& reader, const ProgContext& ctx,
   if (progs.empty() && problems.empty()) {
     report.set_prog_runtime_stats_unavailable(std::string(kReasonNoStructOpsLoaded));
   } else if (!problems.empty()) {
-    report.set_prog_runtime_stats_unavailable(
-        absl::StrCat("prog stats partial: ", problems.front(),
-                     problems.size() > 1 ? absl::StrCat(" (+", problems.size() - 1, " more)") : ""));
+    report.set_prog_runtime_stats_unavailable(absl::StrCat(
+        "prog stats partial: ", problems.front(),
+        problems.size() > 1 ? absl::StrCat(" (+", problems.size() - 1, " more)") : ""));
   }
 }
 

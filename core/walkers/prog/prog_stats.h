@@ -31,8 +31,8 @@ struct ProgContext {
   std::optional<Kva> prog_idr;
   maps::IdrOffsets idr;
   ProgOffsets off;
-  uint64_t map_name = 0;  // bpf_map.name
-  uint64_t map_type = 0;  // bpf_map.map_type
+  uint64_t map_name = 0;               // bpf_map.name
+  uint64_t map_type = 0;               // bpf_map.map_type
   uint32_t prog_type_struct_ops = 27;  // BPF_PROG_TYPE_STRUCT_OPS
   uint32_t map_type_struct_ops = 26;   // BPF_MAP_TYPE_STRUCT_OPS
   const PerCpuLayout* percpu = nullptr;

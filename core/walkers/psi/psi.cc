@@ -14,9 +14,9 @@ namespace kfreeze::walkers::psi {
 namespace {
 
 constexpr std::pair<const char*, std::pair<const char*, const char*>> kStates[] = {
-    {"PSI_IO_SOME", {"io", "some"}},       {"PSI_IO_FULL", {"io", "full"}},
-    {"PSI_MEM_SOME", {"memory", "some"}},  {"PSI_MEM_FULL", {"memory", "full"}},
-    {"PSI_CPU_SOME", {"cpu", "some"}},     {"PSI_CPU_FULL", {"cpu", "full"}},
+    {"PSI_IO_SOME", {"io", "some"}},      {"PSI_IO_FULL", {"io", "full"}},
+    {"PSI_MEM_SOME", {"memory", "some"}}, {"PSI_MEM_FULL", {"memory", "full"}},
+    {"PSI_CPU_SOME", {"cpu", "some"}},    {"PSI_CPU_FULL", {"cpu", "full"}},
     {"PSI_IRQ_FULL", {"irq", "full"}},
 };
 
@@ -188,8 +188,8 @@ PsiContext BuildPsiContext(const KernelView& kernel) {
   if (cg.status().ok() && ctx.cgrp_dfl_root) {
     ctx.cgroup = c;
   } else {
-    ctx.cgroup_status = cg.status().ok() ? absl::NotFoundError("no cgrp_dfl_root symbol")
-                                         : cg.status();
+    ctx.cgroup_status =
+        cg.status().ok() ? absl::NotFoundError("no cgrp_dfl_root symbol") : cg.status();
   }
   return ctx;
 }

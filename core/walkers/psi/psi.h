@@ -36,7 +36,7 @@ struct PsiContext {
   std::optional<int64_t> irq_full;  // PSI_IRQ_FULL (the seed's total_ns/avg10_raw)
   // cgroup walk; absent when its group failed (psi_system still works).
   struct Cgroup {
-    uint64_t root_cgrp = 0;  // cgroup_root.cgrp
+    uint64_t root_cgrp = 0;                                       // cgroup_root.cgrp
     uint64_t self = 0, sibling = 0, children = 0, serial_nr = 0;  // cgroup.self.*
     uint64_t kn = 0, kn_name = 0, psi = 0;
   };

@@ -72,8 +72,8 @@ DsqRefs LocalDsqs(const ScxContext& ctx) {
       Problem(out, absl::StrCat("rq of cpu ", cpu), rq.status());
       continue;
     }
-    out.refs.push_back({*rq + ctx.off.rq->scx + ctx.off.scx_rq->local_dsq,
-                        absl::StrCat("local cpu ", cpu)});
+    out.refs.push_back(
+        {*rq + ctx.off.rq->scx + ctx.off.scx_rq->local_dsq, absl::StrCat("local cpu ", cpu)});
   }
   return out;
 }

@@ -22,12 +22,18 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
 void SetCounter(kfreeze::v1::EventCounterSample& s, int i, int64_t v) {
   using S = kfreeze::v1::EventCounterSample;
   static constexpr void (S::*kSetters[kNumEventCounters])(int64_t) = {
-      &S::set_select_cpu_fallback,  &S::set_dispatch_local_dsq_offline,
-      &S::set_dispatch_keep_last,   &S::set_enq_skip_exiting,
-      &S::set_enq_skip_migration_disabled, &S::set_reenq_immed,
-      &S::set_reenq_local_repeat,   &S::set_refill_slice_dfl,
-      &S::set_bypass_duration,      &S::set_bypass_dispatch,
-      &S::set_bypass_activate,      &S::set_insert_not_owned,
+      &S::set_select_cpu_fallback,
+      &S::set_dispatch_local_dsq_offline,
+      &S::set_dispatch_keep_last,
+      &S::set_enq_skip_exiting,
+      &S::set_enq_skip_migration_disabled,
+      &S::set_reenq_immed,
+      &S::set_reenq_local_repeat,
+      &S::set_refill_slice_dfl,
+      &S::set_bypass_duration,
+      &S::set_bypass_dispatch,
+      &S::set_bypass_activate,
+      &S::set_insert_not_owned,
       &S::set_sub_bypass_dispatch,
   };
   (s.*kSetters[i])(v);
@@ -52,8 +58,7 @@ absl::StatusOr<Kva> StatsTemplate(Reader& reader, const ScxContext& ctx, Kva sch
 }  // namespace
 
 absl::StatusOr<kfreeze::v1::EventCounterSample> SumEventCounters(Reader& reader,
-                                                                 const ScxContext& ctx,
-                                                                 Kva sched) {
+                                                                 const ScxContext& ctx, Kva sched) {
   if (!ctx.off.sched || !ctx.off.event_stats || ctx.percpu == nullptr) {
     return absl::FailedPreconditionError("missing offset groups for event counters");
   }

@@ -60,7 +60,8 @@ absl::StatusOr<kfreeze::v1::RqScxState> ReadRqScx(Reader& reader, const ScxConte
   if (ctx.off.task && ctx.off.entity) {
     const uint64_t node_in_task = ctx.off.task->scx + ctx.off.entity->runnable_node;
     ds::ListWalk walk = ds::ListForEach(reader, scx + so.runnable_list, kMaxNodesPerList);
-    for (Kva node : walk.nodes) out.add_runnable_task_kvas(ds::ContainerOf(node, node_in_task).value);
+    for (Kva node : walk.nodes)
+      out.add_runnable_task_kvas(ds::ContainerOf(node, node_in_task).value);
     out.set_runnable_truncated(!walk.complete());
   } else {
     out.set_runnable_truncated(true);  // the list exists but we cannot map nodes to tasks

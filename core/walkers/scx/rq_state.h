@@ -21,7 +21,6 @@ absl::StatusOr<Kva> RqAddress(const ScxContext& ctx, CpuId cpu);
 
 // Fails when the rq->scx counters cannot be read; a runnable_list that breaks off midway is
 // flagged runnable_truncated instead.
-absl::StatusOr<kfreeze::v1::RqScxState> ReadRqScx(Reader& reader, const ScxContext& ctx,
-                                                  CpuId cpu);
+absl::StatusOr<kfreeze::v1::RqScxState> ReadRqScx(Reader& reader, const ScxContext& ctx, CpuId cpu);
 
 }  // namespace kfreeze::walkers::scx

@@ -42,8 +42,8 @@ absl::StatusOr<uint64_t> ReadJiffies(Reader& reader, const ScxContext& ctx) {
   return reader.ReadU64(*ctx.roots.jiffies);
 }
 
-absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfo(Reader& reader, const ScxContext& ctx,
-                                                      Kva ei, uint64_t dump_len) {
+absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfo(Reader& reader, const ScxContext& ctx, Kva ei,
+                                                      uint64_t dump_len) {
   if (!ctx.off.exit_info) return absl::FailedPreconditionError("no scx_exit_info offsets");
   const ExitInfoOffsets& o = *ctx.off.exit_info;
   kfreeze::v1::ScxExitInfo out;

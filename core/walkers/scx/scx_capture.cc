@@ -35,7 +35,8 @@ void WalkRefs(Reader& reader, const ScxContext& ctx, const DsqRefs& refs,
 std::string ProblemsReason(const std::vector<std::string>& problems) {
   std::vector<std::string> shown(problems.begin(),
                                  problems.begin() + std::min(problems.size(), kMaxListedProblems));
-  std::string out = absl::StrCat(std::string(kReasonScxReadErrorsPrefix), absl::StrJoin(shown, "; "));
+  std::string out =
+      absl::StrCat(std::string(kReasonScxReadErrorsPrefix), absl::StrJoin(shown, "; "));
   if (problems.size() > shown.size()) {
     absl::StrAppend(&out, " (+", problems.size() - shown.size(), " more)");
   }
@@ -95,8 +96,9 @@ void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpR
   const bool no_state = report.rq_scx_states_size() == 0 && report.dsq_states_size() == 0 &&
                         !report.has_scx_sched_state();
   if (!ctx.off.report.all_ok()) {
-    report.set_scx_walker_unavailable(
-        absl::StrCat(std::string(kReasonScxWalkerPartialPrefix), "[", absl::StrJoin(ctx.off.report.missing(), ", "), "]"));
+    report.set_scx_walker_unavailable(absl::StrCat(std::string(kReasonScxWalkerPartialPrefix), "[",
+                                                   absl::StrJoin(ctx.off.report.missing(), ", "),
+                                                   "]"));
   } else if (root_null) {
     report.set_scx_walker_unavailable(std::string(kReasonScxRootNull));
   } else if (layout_reason) {

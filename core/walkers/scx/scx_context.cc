@@ -13,8 +13,8 @@ std::optional<Kva> Sym(const SymbolIndex& symbols, absl::string_view name) {
 }
 
 constexpr std::pair<const char*, const char*> kSchedClasses[] = {
-    {"ext_sched_class", "ext"},   {"fair_sched_class", "fair"}, {"rt_sched_class", "rt"},
-    {"dl_sched_class", "dl"},     {"idle_sched_class", "idle"}, {"stop_sched_class", "stop"},
+    {"ext_sched_class", "ext"}, {"fair_sched_class", "fair"}, {"rt_sched_class", "rt"},
+    {"dl_sched_class", "dl"},   {"idle_sched_class", "idle"}, {"stop_sched_class", "stop"},
 };
 
 constexpr std::pair<const char*, const char*> kEnableStates[] = {

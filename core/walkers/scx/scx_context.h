@@ -24,12 +24,12 @@ namespace kfreeze::walkers::scx {
 enum class ScxLayout : uint8_t { kNone, kScxRoot, kScxOpsGlobals };
 
 struct ScxRoots {
-  std::optional<Kva> scx_root;      // struct scx_sched __rcu *
-  std::optional<Kva> scx_tasks;     // LIST_HEAD of every sched_ext-managed task
-  std::optional<Kva> runqueues;     // per-CPU struct rq template
-  std::optional<Kva> jiffies;       // jiffies_64
-  std::optional<Kva> enable_state;  // atomic_t scx_enable_state_var
-  std::optional<Kva> enable_seq;    // atomic_long_t scx_enable_seq
+  std::optional<Kva> scx_root;          // struct scx_sched __rcu *
+  std::optional<Kva> scx_tasks;         // LIST_HEAD of every sched_ext-managed task
+  std::optional<Kva> runqueues;         // per-CPU struct rq template
+  std::optional<Kva> jiffies;           // jiffies_64
+  std::optional<Kva> enable_state;      // atomic_t scx_enable_state_var
+  std::optional<Kva> enable_seq;        // atomic_long_t scx_enable_seq
   std::optional<Kva> watchdog_timeout;  // global before it moved into scx_sched
 };
 

@@ -133,8 +133,7 @@ std::optional<SchedPnodeOffsets> ResolveSchedPnode(const OffsetResolver& r,
   return Finish(g, o, report);
 }
 
-std::optional<ExitInfoOffsets> ResolveExitInfo(const OffsetResolver& r,
-                                               OffsetGroupReport& report) {
+std::optional<ExitInfoOffsets> ResolveExitInfo(const OffsetResolver& r, OffsetGroupReport& report) {
   OffsetGroup g(r, "scx_exit_info");
   ExitInfoOffsets o;
   o.kind = g.Offset("scx_exit_info.kind");
@@ -153,8 +152,8 @@ std::optional<EventStatsOffsets> ResolveEventStats(const OffsetResolver& r,
   EventStatsOffsets o;
   for (int i = 0; i < kNumEventCounters; ++i) {
     std::string path = std::string("scx_event_stats.") + kEventCounterNames[i];
-    o.counter[i] = i < kRequiredEventCounters ? std::optional(g.Offset(path))
-                                              : g.OptionalOffset(path);
+    o.counter[i] =
+        i < kRequiredEventCounters ? std::optional(g.Offset(path)) : g.OptionalOffset(path);
   }
   if (!o.counter[7]) o.counter[7] = g.OptionalOffset("scx_event_stats.SCX_EV_ENQ_SLICE_DFL");
   return Finish(g, o, report);

@@ -17,9 +17,9 @@ namespace kfreeze::walkers::scx {
 
 // struct rq (kernel/sched/sched.h), group "rq".
 struct RqOffsets {
-  uint64_t scx = 0;                     // rq.scx (struct scx_rq, embedded)
-  uint64_t curr = 0;                    // rq.curr
-  std::optional<uint64_t> nr_running;   // rq.nr_running (all classes)
+  uint64_t scx = 0;                    // rq.scx (struct scx_rq, embedded)
+  uint64_t curr = 0;                   // rq.curr
+  std::optional<uint64_t> nr_running;  // rq.nr_running (all classes)
 };
 
 // struct scx_rq, group "scx_rq".
@@ -29,7 +29,7 @@ struct ScxRqOffsets {
   uint64_t nr_running = 0;
   uint64_t flags = 0;
   uint64_t cpu_released = 0;
-  std::optional<uint64_t> ops_qseq;  // dropped from scx_rq in 6.1x (kept per task since)
+  std::optional<uint64_t> ops_qseq;   // dropped from scx_rq in 6.1x (kept per task since)
   std::optional<uint64_t> kick_sync;  // "pnt_seq" before 6.19
   uint32_t kick_sync_size = 8;
   std::optional<uint64_t> nr_immed;  // for-7.1
@@ -48,8 +48,8 @@ struct TaskCoreOffsets {
 // struct sched_ext_entity, group "sched_ext_entity"; offsets relative to the entity.
 struct EntityOffsets {
   uint64_t dsq = 0;
-  uint64_t dsq_list_node = 0;  // sched_ext_entity.dsq_list.node
-  uint64_t dsq_list_flags = 0; // sched_ext_entity.dsq_list.flags
+  uint64_t dsq_list_node = 0;   // sched_ext_entity.dsq_list.node
+  uint64_t dsq_list_flags = 0;  // sched_ext_entity.dsq_list.flags
   uint64_t runnable_node = 0;
   uint64_t runnable_at = 0;
   uint64_t tasks_node = 0;
@@ -76,9 +76,9 @@ struct SchedOffsets {
   std::optional<uint64_t> bypass_depth;
   std::optional<uint64_t> watchdog_timeout;  // 7.x; older kernels keep a global
   std::optional<uint64_t> exit_info;
-  std::optional<uint64_t> pcpu;   // 6.18+: struct scx_sched_pcpu __percpu *
-  std::optional<uint64_t> pnode;  // struct scx_sched_pnode **, per NUMA node
-  std::optional<uint64_t> global_dsqs;  // 6.16-6.17: struct scx_dispatch_q **global_dsqs
+  std::optional<uint64_t> pcpu;             // 6.18+: struct scx_sched_pcpu __percpu *
+  std::optional<uint64_t> pnode;            // struct scx_sched_pnode **, per NUMA node
+  std::optional<uint64_t> global_dsqs;      // 6.16-6.17: struct scx_dispatch_q **global_dsqs
   std::optional<uint64_t> event_stats_cpu;  // 6.16-6.17: struct scx_event_stats __percpu *
 };
 
@@ -113,12 +113,12 @@ extern const char* const kEventCounterNames[kNumEventCounters];
 
 // Kernel constants the walkers need, from BTF enums so they follow the kernel.
 struct ScxConstants {
-  uint32_t lnode_iter_cursor = 1;        // SCX_DSQ_LNODE_ITER_CURSOR
-  uint32_t task_cursor = 1u << 31;       // SCX_TASK_CURSOR
-  uint32_t exit_error = 1024;            // SCX_EXIT_ERROR
-  uint32_t task_state_shift = 8;         // SCX_TASK_STATE_SHIFT
-  uint32_t task_state_mask = 0x700;      // SCX_TASK_STATE_MASK
-  uint32_t opss_qseq_shift = 2;          // SCX_OPSS_QSEQ_SHIFT
+  uint32_t lnode_iter_cursor = 1;    // SCX_DSQ_LNODE_ITER_CURSOR
+  uint32_t task_cursor = 1u << 31;   // SCX_TASK_CURSOR
+  uint32_t exit_error = 1024;        // SCX_EXIT_ERROR
+  uint32_t task_state_shift = 8;     // SCX_TASK_STATE_SHIFT
+  uint32_t task_state_mask = 0x700;  // SCX_TASK_STATE_MASK
+  uint32_t opss_qseq_shift = 2;      // SCX_OPSS_QSEQ_SHIFT
 };
 
 struct ScxOffsets {

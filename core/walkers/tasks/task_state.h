@@ -6,10 +6,10 @@
 
 namespace kfreeze::walkers::tasks {
 
-inline constexpr uint32_t kTaskReport = 0x7f;          // RUNNING..PARKED bits reported to /proc
-inline constexpr uint32_t kTaskReportIdle = 0x80;      // TASK_REPORT + 1
-inline constexpr uint32_t kTaskIdle = 0x402;           // TASK_UNINTERRUPTIBLE | TASK_NOLOAD
-inline constexpr uint32_t kTaskRtlockWait = 0x1000;    // TASK_RTLOCK_WAIT (v5.15+)
+inline constexpr uint32_t kTaskReport = 0x7f;        // RUNNING..PARKED bits reported to /proc
+inline constexpr uint32_t kTaskReportIdle = 0x80;    // TASK_REPORT + 1
+inline constexpr uint32_t kTaskIdle = 0x402;         // TASK_UNINTERRUPTIBLE | TASK_NOLOAD
+inline constexpr uint32_t kTaskRtlockWait = 0x1000;  // TASK_RTLOCK_WAIT (v5.15+)
 inline constexpr uint32_t kTaskUninterruptible = 0x2;
 
 inline char TaskStateChar(uint32_t state, uint32_t exit_state) {

@@ -72,9 +72,9 @@ Window TaskWindow(const TaskContext& ctx) {
   std::vector<uint64_t> offs = {so.task->pid, so.task->comm + so.task->comm_len,
                                 so.task->sched_class};
   if (const auto& d = ctx.off.detail) {
-    for (uint64_t o : {d->state, d->exit_state, d->tgid, d->prio, d->static_prio, d->normal_prio,
-                       d->rt_priority, d->policy, d->real_parent, d->group_leader, d->signal,
-                       d->nvcsw, d->nivcsw, d->cpu}) {
+    for (uint64_t o :
+         {d->state, d->exit_state, d->tgid, d->prio, d->static_prio, d->normal_prio, d->rt_priority,
+          d->policy, d->real_parent, d->group_leader, d->signal, d->nvcsw, d->nivcsw, d->cpu}) {
       offs.push_back(o);
     }
     for (const auto& o : {d->cpus_ptr, d->migration_disabled, d->core_cookie, d->stack}) {
@@ -127,7 +127,8 @@ class Enricher {
   }
 
   absl::StatusOr<TaskEnrichment> Enrich(Kva task) {
-    KF_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, reader_.ReadBytes(task + window_.begin, window_.size));
+    KF_ASSIGN_OR_RETURN(std::vector<uint8_t> raw,
+                        reader_.ReadBytes(task + window_.begin, window_.size));
     TaskBytes b(std::move(raw), window_.begin);
     const scx::TaskCoreOffsets& to = *ctx_.scx->off.task;
     TaskEnrichment t;
@@ -178,7 +179,8 @@ class Enricher {
         t.set_real_parent_comm(*comm);
       }
     }
-    if (Kva signal(b.Get<uint64_t>(d.signal)); !signal.IsNull() && ctx_.off.signal) FillSignal(signal, t);
+    if (Kva signal(b.Get<uint64_t>(d.signal)); !signal.IsNull() && ctx_.off.signal)
+      FillSignal(signal, t);
     if (d.cpus_ptr) {
       if (Kva mask(b.Get<uint64_t>(*d.cpus_ptr)); !mask.IsNull()) {
         const uint32_t nbits = ctx_.scx->percpu->nr_cpu_ids();
@@ -215,7 +217,8 @@ class Enricher {
       t.set_scx_flags(flags);
       t.set_scx_state((flags & k.task_state_mask) >> k.task_state_shift);
       const uint64_t runnable_at = b.Get<uint64_t>(scx + so.entity->runnable_at);
-      if (jiffies_ && runnable_at <= *jiffies_) t.set_runnable_at_age_jiffies(*jiffies_ - runnable_at);
+      if (jiffies_ && runnable_at <= *jiffies_)
+        t.set_runnable_at_age_jiffies(*jiffies_ - runnable_at);
       if (Kva dsq(b.Get<uint64_t>(scx + so.entity->dsq)); !dsq.IsNull() && so.dsq) {
         if (auto id = reader_.ReadU64(dsq + so.dsq->id); id.ok()) t.set_dsq_id(*id);
       }
@@ -341,15 +344,15 @@ void CaptureTasks(Reader& reader, const TaskContext& ctx, FailureDumpReport& rep
   if (!ctx.off.report.all_ok()) problems.push_back(ctx.off.report.MissingReason());
   if (!list_error.ok()) problems.push_back(std::string(list_error.message()));
   if (unreadable > 0) {
-    problems.push_back(absl::StrCat(unreadable, " unreadable tasks (first: ",
-                                    first_unreadable.message(), ")"));
+    problems.push_back(
+        absl::StrCat(unreadable, " unreadable tasks (first: ", first_unreadable.message(), ")"));
   }
   if (report.task_enrichments_size() == 0) {
     report.set_task_enrichments_unavailable(std::string(kReasonTaskWalkerZeroTasks));
   } else if (wanted > kMaxTasks) {
-    report.set_task_enrichments_unavailable(absl::StrCat(
-        std::string(kReasonTasksTruncatedPrefix), report.task_enrichments_size(), " of ", wanted,
-        " tasks (cap ", kMaxTasks, ")"));
+    report.set_task_enrichments_unavailable(absl::StrCat(std::string(kReasonTasksTruncatedPrefix),
+                                                         report.task_enrichments_size(), " of ",
+                                                         wanted, " tasks (cap ", kMaxTasks, ")"));
   } else if (!problems.empty()) {
     report.set_task_enrichments_unavailable(
         absl::StrCat("task walker partial: ", absl::StrJoin(problems, "; ")));

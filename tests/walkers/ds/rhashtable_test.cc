@@ -17,10 +17,11 @@ using testing::TestBtf;
 RhashtableOffsets Offsets() {
   TestBtf b;
   b.Struct("rhash_head", 16, {{"pad", "u64", 0}, {"next", "ptr", 8}});
-  b.Struct("bucket_table", 96, {{"nest", "u32", 0},
-                                {"size", "u32", 8},
-                                {"future_tbl", "ptr", 24},
-                                {"buckets", "ptr[0]", 64}});
+  b.Struct("bucket_table", 96,
+           {{"nest", "u32", 0},
+            {"size", "u32", 8},
+            {"future_tbl", "ptr", 24},
+            {"buckets", "ptr[0]", 64}});
   b.Struct("rhashtable", 64, {{"nelems", "s32", 4}, {"tbl", "ptr", 16}});
   auto r = b.MakeResolver();
   absl::StatusOr<RhashtableOffsets> off = ResolveRhashtableOffsets(*r);

@@ -57,8 +57,8 @@ int Probe(const std::shared_ptr<const kfreeze::KernelContext>& kernel) {
   if (!probes) return Fail("no probes (no BTF)");
   std::string line = "{";
   if (auto e = probes->ProbeExit(); e.ok()) {
-    absl::StrAppend(&line, "\"attached\":", e->attached ? "true" : "false", ",\"exit_kind\":",
-                    e->exit_kind, ",\"sched_kva\":", e->sched_kva);
+    absl::StrAppend(&line, "\"attached\":", e->attached ? "true" : "false",
+                    ",\"exit_kind\":", e->exit_kind, ",\"sched_kva\":", e->sched_kva);
   } else {
     absl::StrAppend(&line, "\"exit_error\":\"", e.status().message(), "\"");
   }
@@ -107,13 +107,15 @@ int main(int argc, char** argv) {
     absl::Status s = control->Stop(std::chrono::milliseconds(1000));
     absl::Status c = control->Cont(std::chrono::milliseconds(1000));
     if (!s.ok() || !c.ok()) return Fail("bare stop/cont failed");
-    std::fprintf(stderr, "{\"bare_pause_us\":%lld}\n",
-                 static_cast<long long>(
-                     std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+    std::fprintf(
+        stderr, "{\"bare_pause_us\":%lld}\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
   }
   kfreeze::dump::FreezeOptions fo;
   fo.soft_deadline = std::chrono::milliseconds(absl::GetFlag(FLAGS_deadline_ms));
-  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_sections), ',', absl::SkipEmpty())) {
+  for (absl::string_view s :
+       absl::StrSplit(absl::GetFlag(FLAGS_sections), ',', absl::SkipEmpty())) {
     fo.sections.emplace_back(s);
   }
   const auto& k = *kernel;

@@ -15,9 +15,15 @@ using kfreeze::testing::TestBtf;
 // Enum values deliberately shuffled against the proto's order: the walker must map by name.
 struct CpuTimeWorld {
   explicit CpuTimeWorld(bool with_iowait = true, bool drop_softirqs = false) {
-    btf.Enum("cpu_usage_stat", {{"CPUTIME_USER", 3}, {"CPUTIME_NICE", 1}, {"CPUTIME_SYSTEM", 2},
-                                {"CPUTIME_SOFTIRQ", 0}, {"CPUTIME_IRQ", 4}, {"CPUTIME_IDLE", 5},
-                                {"CPUTIME_IOWAIT", 6}, {"CPUTIME_STEAL", 9}, {"NR_STATS", 10}});
+    btf.Enum("cpu_usage_stat", {{"CPUTIME_USER", 3},
+                                {"CPUTIME_NICE", 1},
+                                {"CPUTIME_SYSTEM", 2},
+                                {"CPUTIME_SOFTIRQ", 0},
+                                {"CPUTIME_IRQ", 4},
+                                {"CPUTIME_IDLE", 5},
+                                {"CPUTIME_IOWAIT", 6},
+                                {"CPUTIME_STEAL", 9},
+                                {"NR_STATS", 10}});
     btf.Struct("kernel_cpustat", 128, {{"idle_dyntick", "bool", 0}, {"cpustat", "u64[10]", 40}});
     if (drop_softirqs) {
       btf.Struct("kernel_stat", 64, {{"irqs_sum", "u64", 0}});
@@ -33,16 +39,18 @@ struct CpuTimeWorld {
       offsets.push_back(units.back() - tmpl);
     }
     percpu = std::make_unique<PerCpuLayout>(2, offsets);
-    symbols = SymbolIndex({{"kernel_cpustat", tmpl.value + 0, 'D'},
-                           {"kstat", tmpl.value + 512, 'D'},
-                           {"tick_cpu_sched", tmpl.value + 1024, 'd'}});
+    symbols = std::make_unique<SymbolIndex>(
+        std::vector<SymbolIndex::Entry>{{"kernel_cpustat", tmpl.value + 0, 'D'},
+                                        {"kstat", tmpl.value + 512, 'D'},
+                                        {"tick_cpu_sched", tmpl.value + 1024, 'd'}});
   }
-  KernelView view() { return {*resolver, symbols, *percpu}; }
+  KernelView view() { return {*resolver, *symbols, *percpu}; }
 
   FakeGuest g;
   TestBtf btf;
   std::unique_ptr<OffsetResolver> resolver;
-  SymbolIndex symbols;
+  // Built in place: SymbolIndex keeps views into its own name storage.
+  std::unique_ptr<SymbolIndex> symbols;
   std::unique_ptr<PerCpuLayout> percpu;
   Kva tmpl;
   std::vector<Kva> units;
@@ -52,10 +60,10 @@ TEST(CpuTime, ReadsEveryCpuByEnumIndex) {
   CpuTimeWorld w;
   for (int cpu = 0; cpu < 2; ++cpu) {
     Kva cs = w.units[cpu] + 40;
-    w.g.Put<uint64_t>(cs + 3 * 8, 1000 + cpu);   // USER at index 3
-    w.g.Put<uint64_t>(cs + 0 * 8, 7);            // SOFTIRQ at index 0
-    w.g.Put<uint64_t>(cs + 9 * 8, 99);           // STEAL at index 9
-    w.g.Put<uint64_t>(w.units[cpu] + 512, 555);  // irqs_sum
+    w.g.Put<uint64_t>(cs + 3 * 8, 1000 + cpu);                    // USER at index 3
+    w.g.Put<uint64_t>(cs + 0 * 8, 7);                             // SOFTIRQ at index 0
+    w.g.Put<uint64_t>(cs + 9 * 8, 99);                            // STEAL at index 9
+    w.g.Put<uint64_t>(w.units[cpu] + 512, 555);                   // irqs_sum
     w.g.Put<uint32_t>(w.units[cpu] + 512 + 8 + 4 * 1, 31 + cpu);  // TIMER softirqs
     w.g.Put<uint64_t>(w.units[cpu] + 1024 + 16, 4242);
   }

@@ -17,13 +17,18 @@ constexpr uint32_t kPcpEvents = 16;
 
 struct NumaWorld {
   explicit NumaWorld(uint32_t nodes) {
-    btf.Enum("numa_stat_item", {{"NUMA_HIT", 0}, {"NUMA_MISS", 1}, {"NUMA_FOREIGN", 2},
-                                {"NUMA_INTERLEAVE_HIT", 3}, {"NUMA_LOCAL", 4}, {"NUMA_OTHER", 5}});
-    btf.Struct("zone", kZoneSize, {{"present_pages", "u64", kPresent},
-                                   {"vm_numa_event", "u64[6]", kEvents},
-                                   {"per_cpu_zonestats", "ptr", kPcp}});
-    btf.Struct("per_cpu_zonestat", 64, {{"vm_stat_diff", "u8[12]", 0},
-                                        {"vm_numa_event", "u64[6]", kPcpEvents}});
+    btf.Enum("numa_stat_item", {{"NUMA_HIT", 0},
+                                {"NUMA_MISS", 1},
+                                {"NUMA_FOREIGN", 2},
+                                {"NUMA_INTERLEAVE_HIT", 3},
+                                {"NUMA_LOCAL", 4},
+                                {"NUMA_OTHER", 5}});
+    btf.Struct("zone", kZoneSize,
+               {{"present_pages", "u64", kPresent},
+                {"vm_numa_event", "u64[6]", kEvents},
+                {"per_cpu_zonestats", "ptr", kPcp}});
+    btf.Struct("per_cpu_zonestat", 64,
+               {{"vm_stat_diff", "u8[12]", 0}, {"vm_numa_event", "u64[6]", kPcpEvents}});
     btf.Struct("pglist_data", 1024, {{"node_zones", "zone[3]", 64}});
     resolver = btf.MakeResolver();
     tmpl = g.Alloc(4096, 4096);
@@ -40,8 +45,8 @@ struct NumaWorld {
     }
     nr_node_ids = g.Alloc(4);
     g.Put<uint32_t>(nr_node_ids, nodes);
-    symbols = SymbolIndex({{"node_data", node_data.value, 'D'},
-                           {"nr_node_ids", nr_node_ids.value, 'D'}});
+    symbols = std::make_unique<SymbolIndex>(std::vector<SymbolIndex::Entry>{
+        {"node_data", node_data.value, 'D'}, {"nr_node_ids", nr_node_ids.value, 'D'}});
   }
   Kva Zone(uint32_t node, uint32_t z) { return pgdats[node] + 64 + z * kZoneSize; }
   // A populated zone with folded counts and per-CPU deltas in the per-CPU units at `slot`.
@@ -53,12 +58,13 @@ struct NumaWorld {
     g.PutPtr(zone + kPcp, tmpl + slot * 64);
     for (Kva u : units) g.Put<uint64_t>(u + slot * 64 + kPcpEvents, pcp_hit);
   }
-  KernelView view() { return {*resolver, symbols, *percpu}; }
+  KernelView view() { return {*resolver, *symbols, *percpu}; }
 
   FakeGuest g;
   TestBtf btf;
   std::unique_ptr<OffsetResolver> resolver;
-  SymbolIndex symbols;
+  // Built in place: SymbolIndex keeps views into its own name storage.
+  std::unique_ptr<SymbolIndex> symbols;
   std::unique_ptr<PerCpuLayout> percpu;
   Kva tmpl, node_data, nr_node_ids;
   std::vector<Kva> units, pgdats;
@@ -87,7 +93,7 @@ TEST(Numa, FoldedPlusPerCpuOverPopulatedZones) {
 
 TEST(Numa, NoNodeDataMeansNoNumaKernel) {
   NumaWorld w(1);
-  w.symbols = SymbolIndex(std::vector<SymbolIndex::Entry>{});
+  w.symbols = std::make_unique<SymbolIndex>(std::vector<SymbolIndex::Entry>{});
   NumaContext ctx = BuildNumaContext(w.view());
   Reader r = w.g.MakeReader();
   kfreeze::v1::FailureDumpReport report;

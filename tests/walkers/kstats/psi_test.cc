@@ -18,17 +18,25 @@ constexpr uint32_t kCgSelf = 8, kCgKn = 64, kCgPsi = 72;
 
 struct PsiWorld {
   PsiWorld() {
-    btf.Enum("psi_states", {{"PSI_IO_SOME", 0}, {"PSI_IO_FULL", 1}, {"PSI_MEM_SOME", 2},
-                            {"PSI_MEM_FULL", 3}, {"PSI_CPU_SOME", 4}, {"PSI_CPU_FULL", 5},
-                            {"PSI_IRQ_FULL", 6}, {"PSI_NONIDLE", 7}, {"NR_PSI_STATES", 8}});
+    btf.Enum("psi_states", {{"PSI_IO_SOME", 0},
+                            {"PSI_IO_FULL", 1},
+                            {"PSI_MEM_SOME", 2},
+                            {"PSI_MEM_FULL", 3},
+                            {"PSI_CPU_SOME", 4},
+                            {"PSI_CPU_FULL", 5},
+                            {"PSI_IRQ_FULL", 6},
+                            {"PSI_NONIDLE", 7},
+                            {"NR_PSI_STATES", 8}});
     btf.Struct("psi_group", 512, {{"total", "u64[14]", kTotal}, {"avg", "u64[21]", kAvg}});
     btf.Struct("list_head", 16, {{"next", "ptr", 0}, {"prev", "ptr", 8}});
-    btf.Struct("cgroup_subsys_state", 40, {{"sibling", "list_head", kCssSibling},
-                                           {"children", "list_head", kCssChildren},
-                                           {"serial_nr", "u64", kCssSerial}});
+    btf.Struct("cgroup_subsys_state", 40,
+               {{"sibling", "list_head", kCssSibling},
+                {"children", "list_head", kCssChildren},
+                {"serial_nr", "u64", kCssSerial}});
     btf.Struct("kernfs_node", 32, {{"name", "ptr", 8}});
-    btf.Struct("cgroup", 128, {{"self", "cgroup_subsys_state", kCgSelf}, {"kn", "ptr", kCgKn},
-                               {"psi", "ptr", kCgPsi}});
+    btf.Struct(
+        "cgroup", 128,
+        {{"self", "cgroup_subsys_state", kCgSelf}, {"kn", "ptr", kCgKn}, {"psi", "ptr", kCgPsi}});
     btf.Struct("cgroup_root", 256, {{"cgrp", "cgroup", 64}});
     resolver = btf.MakeResolver();
     percpu = std::make_unique<PerCpuLayout>(1, std::vector<uint64_t>{0});
@@ -37,18 +45,20 @@ struct PsiWorld {
     root = root_obj + 64;
     InitCgroup(root, "", psi_system, 1);
     disabled = g.Alloc(16);
-    symbols = SymbolIndex({{"psi_system", psi_system.value, 'D'},
-                           {"cgrp_dfl_root", root_obj.value, 'D'},
-                           {"psi_disabled", disabled.value, 'D'}});
+    symbols = std::make_unique<SymbolIndex>(
+        std::vector<SymbolIndex::Entry>{{"psi_system", psi_system.value, 'D'},
+                                        {"cgrp_dfl_root", root_obj.value, 'D'},
+                                        {"psi_disabled", disabled.value, 'D'}});
   }
-  KernelView view() { return {*resolver, symbols, *percpu}; }
+  KernelView view() { return {*resolver, *symbols, *percpu}; }
 
   Kva NewGroup(uint64_t seed) {
     Kva grp = g.Alloc(512);
     for (uint64_t s = 0; s < 7; ++s) {
       g.Put<uint64_t>(grp + kTotal + s * 8, seed * 1000 + s);  // total[PSI_AVGS][s]
       g.Put<uint64_t>(grp + kTotal + (7 + s) * 8, 0xdead);     // total[PSI_POLL][s]
-      for (uint64_t k = 0; k < 3; ++k) g.Put<uint64_t>(grp + kAvg + (s * 3 + k) * 8, seed + s * 10 + k);
+      for (uint64_t k = 0; k < 3; ++k)
+        g.Put<uint64_t>(grp + kAvg + (s * 3 + k) * 8, seed + s * 10 + k);
     }
     return grp;
   }
@@ -83,7 +93,8 @@ struct PsiWorld {
   FakeGuest g;
   TestBtf btf;
   std::unique_ptr<OffsetResolver> resolver;
-  SymbolIndex symbols;
+  // Built in place: SymbolIndex keeps views into its own name storage.
+  std::unique_ptr<SymbolIndex> symbols;
   std::unique_ptr<PerCpuLayout> percpu;
   Kva psi_system, root_obj, root, disabled;
 };

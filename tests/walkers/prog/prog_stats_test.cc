@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "gtest/gtest.h"
 #include "core/base/reasons.h"
+#include "gtest/gtest.h"
 #include "tests/walkers/support/fake_guest.h"
 #include "tests/walkers/support/test_btf.h"
 
@@ -22,19 +22,24 @@ constexpr uint64_t kStructOps = 27, kTracing = 26, kMapStructOps = 26;
 
 struct ProgWorld {
   ProgWorld() {
-    btf.Enum("bpf_prog_type", {{"BPF_PROG_TYPE_TRACING", kTracing},
-                               {"BPF_PROG_TYPE_STRUCT_OPS", kStructOps}});
-    btf.Enum("bpf_map_type", {{"BPF_MAP_TYPE_ARRAY", 2}, {"BPF_MAP_TYPE_STRUCT_OPS", kMapStructOps}});
+    btf.Enum("bpf_prog_type",
+             {{"BPF_PROG_TYPE_TRACING", kTracing}, {"BPF_PROG_TYPE_STRUCT_OPS", kStructOps}});
+    btf.Enum("bpf_map_type",
+             {{"BPF_MAP_TYPE_ARRAY", 2}, {"BPF_MAP_TYPE_STRUCT_OPS", kMapStructOps}});
     btf.Struct("xarray", 16, {{"xa_lock", "u32", 0}, {"xa_head", "ptr", 8}});
     btf.Struct("idr", 24, {{"idr_rt", "xarray", 0}, {"idr_base", "u32", 16}});
     btf.Struct("xa_node", kSlots + 64 * 8, {{"shift", "u8", 0}, {"slots", "ptr[64]", kSlots}});
-    btf.Struct("bpf_prog_stats", 32, {{"cnt", "u64", 0}, {"nsecs", "u64", 8}, {"misses", "u64", 16}});
-    btf.Struct("bpf_prog", 64, {{"type", "u32", kProgType}, {"stats", "ptr", kProgStats},
-                                {"aux", "ptr", kProgAux}});
-    btf.Struct("bpf_prog_aux", 64, {{"used_map_cnt", "u32", kAuxCnt}, {"id", "u32", kAuxId},
-                                    {"used_maps", "ptr", kAuxUsedMaps},
-                                    {"verified_insns", "u32", kAuxInsns},
-                                    {"name", "char[16]", kAuxName}});
+    btf.Struct("bpf_prog_stats", 32,
+               {{"cnt", "u64", 0}, {"nsecs", "u64", 8}, {"misses", "u64", 16}});
+    btf.Struct(
+        "bpf_prog", 64,
+        {{"type", "u32", kProgType}, {"stats", "ptr", kProgStats}, {"aux", "ptr", kProgAux}});
+    btf.Struct("bpf_prog_aux", 64,
+               {{"used_map_cnt", "u32", kAuxCnt},
+                {"id", "u32", kAuxId},
+                {"used_maps", "ptr", kAuxUsedMaps},
+                {"verified_insns", "u32", kAuxInsns},
+                {"name", "char[16]", kAuxName}});
     btf.Struct("bpf_map", 64, {{"map_type", "u32", kMapType}, {"name", "char[16]", kMapName}});
     resolver = btf.MakeResolver();
     tmpl = g.Alloc(4096, 4096);
@@ -49,9 +54,10 @@ struct ProgWorld {
     g.Put<uint8_t>(node, 0);
     g.Put<uint64_t>(idr + 8, node.value | 2);  // xa_mk_node
     g.Put<uint32_t>(idr + 16, 1);              // idr_base: ids start at 1
-    symbols = SymbolIndex({{"prog_idr", idr.value, 'd'}});
+    symbols = std::make_unique<SymbolIndex>(
+        std::vector<SymbolIndex::Entry>{{"prog_idr", idr.value, 'd'}});
   }
-  KernelView view() { return {*resolver, symbols, *percpu}; }
+  KernelView view() { return {*resolver, *symbols, *percpu}; }
 
   Kva Map(const std::string& name, uint32_t type = 2) {
     Kva m = g.Alloc(64);
@@ -85,7 +91,8 @@ struct ProgWorld {
   FakeGuest g;
   TestBtf btf;
   std::unique_ptr<OffsetResolver> resolver;
-  SymbolIndex symbols;
+  // Built in place: SymbolIndex keeps views into its own name storage.
+  std::unique_ptr<SymbolIndex> symbols;
   std::unique_ptr<PerCpuLayout> percpu;
   Kva tmpl, idr, node;
   std::vector<Kva> units;

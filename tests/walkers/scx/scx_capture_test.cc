@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "core/base/reasons.h"
+#include "gtest/gtest.h"
 #include "tests/walkers/support/scx_world.h"
 
 namespace kfreeze::walkers::scx {
@@ -58,7 +58,7 @@ TEST(ScxCapture, FullSchedulerState) {
   w.UserDsq(15);  // same bucket as 7 with 8 buckets: a two-entry chain
   w.Enqueue(u1, d);
   w.SetRunnableAt(d, 4000);
-  w.SetEventCounter(0, 2, 5);   // DISPATCH_KEEP_LAST
+  w.SetEventCounter(0, 2, 5);  // DISPATCH_KEEP_LAST
   w.SetEventCounter(1, 2, 7);
   w.SetEventCounter(1, 8, 47376383);  // BYPASS_DURATION
 
@@ -151,8 +151,7 @@ TEST(ScxCapture, MissingGroupGivesPreciseReasonAndOtherPartsStillRun) {
   w.AttachScheduler("sched");
   w.UserDsq(3);
   FailureDumpReport r = Capture(w);
-  EXPECT_EQ(r.scx_walker_unavailable(),
-            std::string(kReasonScxWalkerPartialPrefix) + "[scx_rq]");
+  EXPECT_EQ(r.scx_walker_unavailable(), std::string(kReasonScxWalkerPartialPrefix) + "[scx_rq]");
   EXPECT_EQ(r.rq_scx_states_size(), 0);
   EXPECT_EQ(FindDsq(r, "local cpu 0"), nullptr);  // needs scx_rq.local_dsq's group
   EXPECT_TRUE(r.has_scx_sched_state());
@@ -189,7 +188,8 @@ TEST(ScxCapture, ExitInfoWithDumpAndSymbolizedBacktrace) {
   ScxWorld w;
   w.AttachScheduler("poc_stall");
   const uint64_t pc = w.SchedulerText().value + 0x15e;
-  w.SetExit(1026, "runnable task stall", "runnable task stall (bpftool[135] failed to run for 2.876s)",
+  w.SetExit(1026, "runnable task stall",
+            "runnable task stall (bpftool[135] failed to run for 2.876s)",
             "poc_stall: root\nkworker/u8:1[28] triggered exit kind 1026 on CPU 0:\n", {pc});
   FailureDumpReport r = Capture(w);
   ASSERT_TRUE(r.scx_sched_state().has_exit_info());

@@ -39,7 +39,7 @@ TEST(ScanRunnableAges, OldestOverAllCpus) {
   w.AddRunnable(1, b);
   w.AddRunnable(1, c);
   w.SetRunnableAt(a, 9900);
-  w.SetRunnableAt(b, 9300);  // oldest: 700 jiffies
+  w.SetRunnableAt(b, 9300);   // oldest: 700 jiffies
   w.SetRunnableAt(c, 10050);  // in the future: ignored
   Reader r = w.guest().MakeReader();
   ScxContext ctx = BuildScxContext(w.view(), r);

@@ -35,85 +35,133 @@ void ScxWorld::BuildBtf() {
   };
   add("list_head", 16, {{"next", "ptr", 0}, {"prev", "ptr", 8}});
   add("rhash_head", 8, {{"next", "ptr", 0}});
-  add("scx_dsq_list_node", 24, {{"node", "list_head", 0}, {"flags", "u32", 16}, {"priv", "u32", 20}});
+  add("scx_dsq_list_node", 24,
+      {{"node", "list_head", 0}, {"flags", "u32", 16}, {"priv", "u32", 20}});
   add("scx_dispatch_q", L::kDsqSize,
-      {{"id", "u64", L::kDsqId}, {"list", "list_head", L::kDsqList}, {"nr", "u32", L::kDsqNr},
-       {"seq", "u32", L::kDsqSeq}, {"hash_node", "rhash_head", L::kDsqHashNode}});
+      {{"id", "u64", L::kDsqId},
+       {"list", "list_head", L::kDsqList},
+       {"nr", "u32", L::kDsqNr},
+       {"seq", "u32", L::kDsqSeq},
+       {"hash_node", "rhash_head", L::kDsqHashNode}});
   add("sched_ext_entity", L::kSeeSize,
-      {{"dsq", "ptr", L::kSeeDsq}, {"ops_state", "u64", L::kSeeOpsState},
-       {"dsq_list", "scx_dsq_list_node", L::kSeeDsqListNode}, {"flags", "u32", L::kSeeFlags},
-       {"weight", "u32", L::kSeeWeight}, {"sticky_cpu", "s32", L::kSeeStickyCpu},
-       {"holding_cpu", "s32", L::kSeeHoldingCpu}, {"dsq_flags", "u32", L::kSeeDsqFlags},
+      {{"dsq", "ptr", L::kSeeDsq},
+       {"ops_state", "u64", L::kSeeOpsState},
+       {"dsq_list", "scx_dsq_list_node", L::kSeeDsqListNode},
+       {"flags", "u32", L::kSeeFlags},
+       {"weight", "u32", L::kSeeWeight},
+       {"sticky_cpu", "s32", L::kSeeStickyCpu},
+       {"holding_cpu", "s32", L::kSeeHoldingCpu},
+       {"dsq_flags", "u32", L::kSeeDsqFlags},
        {"runnable_node", "list_head", L::kSeeRunnableNode},
-       {"runnable_at", "u64", L::kSeeRunnableAt}, {"slice", "u64", L::kSeeSlice},
-       {"dsq_vtime", "u64", L::kSeeDsqVtime}, {"tasks_node", "list_head", L::kSeeTasksNode}});
+       {"runnable_at", "u64", L::kSeeRunnableAt},
+       {"slice", "u64", L::kSeeSlice},
+       {"dsq_vtime", "u64", L::kSeeDsqVtime},
+       {"tasks_node", "list_head", L::kSeeTasksNode}});
   add("thread_info", 24, {{"flags", "u64", 0}, {"cpu", "u32", 16}});
   add("cpumask", 8, {{"bits", "u64[1]", 0}});
   add("upid", L::kUpidSize, {{"nr", "s32", 0}, {"ns", "ptr", 8}});
-  add("pid", L::kPidSize, {{"count", "u32", 0}, {"level", "u32", 4}, {"numbers", "upid[1]", L::kPidNumbers}});
+  add("pid", L::kPidSize,
+      {{"count", "u32", 0}, {"level", "u32", 4}, {"numbers", "upid[1]", L::kPidNumbers}});
   add("signal_struct", L::kSignalSize,
-      {{"nr_threads", "s32", L::kSignalNrThreads}, {"pids", "ptr[4]", L::kSignalPids},
-       {"nvcsw", "u64", L::kSignalNvcsw}, {"nivcsw", "u64", L::kSignalNivcsw}});
+      {{"nr_threads", "s32", L::kSignalNrThreads},
+       {"pids", "ptr[4]", L::kSignalPids},
+       {"nvcsw", "u64", L::kSignalNvcsw},
+       {"nivcsw", "u64", L::kSignalNivcsw}});
   add("task_struct", L::kTaskSize,
-      {{"thread_info", "thread_info", 0}, {"__state", "u32", L::kTaskState},
-       {"prio", "s32", L::kTaskPrio}, {"static_prio", "s32", L::kTaskStaticPrio},
-       {"normal_prio", "s32", L::kTaskNormalPrio}, {"rt_priority", "u32", L::kTaskRtPriority},
-       {"sched_class", "ptr", L::kTaskSchedClass}, {"policy", "u32", L::kTaskPolicy},
+      {{"thread_info", "thread_info", 0},
+       {"__state", "u32", L::kTaskState},
+       {"prio", "s32", L::kTaskPrio},
+       {"static_prio", "s32", L::kTaskStaticPrio},
+       {"normal_prio", "s32", L::kTaskNormalPrio},
+       {"rt_priority", "u32", L::kTaskRtPriority},
+       {"sched_class", "ptr", L::kTaskSchedClass},
+       {"policy", "u32", L::kTaskPolicy},
        {"migration_disabled", "u16", L::kTaskMigrationDisabled},
-       {"cpus_ptr", "ptr", L::kTaskCpusPtr}, {"cpus_mask", "cpumask", L::kTaskCpusMask},
-       {"scx", "sched_ext_entity", L::kTaskScx}, {"exit_state", "s32", L::kTaskExitState},
-       {"pid", "s32", L::kTaskPid}, {"tgid", "s32", L::kTaskTgid},
-       {"real_parent", "ptr", L::kTaskRealParent}, {"group_leader", "ptr", L::kTaskGroupLeader},
-       {"comm", "char[16]", L::kTaskComm}, {"signal", "ptr", L::kTaskSignal},
-       {"nvcsw", "u64", L::kTaskNvcsw}, {"nivcsw", "u64", L::kTaskNivcsw},
-       {"thread_pid", "ptr", L::kTaskThreadPid}, {"stack", "ptr", L::kTaskStack}});
+       {"cpus_ptr", "ptr", L::kTaskCpusPtr},
+       {"cpus_mask", "cpumask", L::kTaskCpusMask},
+       {"scx", "sched_ext_entity", L::kTaskScx},
+       {"exit_state", "s32", L::kTaskExitState},
+       {"pid", "s32", L::kTaskPid},
+       {"tgid", "s32", L::kTaskTgid},
+       {"real_parent", "ptr", L::kTaskRealParent},
+       {"group_leader", "ptr", L::kTaskGroupLeader},
+       {"comm", "char[16]", L::kTaskComm},
+       {"signal", "ptr", L::kTaskSignal},
+       {"nvcsw", "u64", L::kTaskNvcsw},
+       {"nivcsw", "u64", L::kTaskNivcsw},
+       {"thread_pid", "ptr", L::kTaskThreadPid},
+       {"stack", "ptr", L::kTaskStack}});
   add("scx_rq", L::kScxRqSize,
       {{"local_dsq", "scx_dispatch_q", L::kScxRqLocalDsq},
        {"runnable_list", "list_head", L::kScxRqRunnableList},
-       {"nr_running", "u32", L::kScxRqNrRunning}, {"flags", "u32", L::kScxRqFlags},
-       {"cpu_released", "bool", L::kScxRqCpuReleased}, {"nr_immed", "u32", L::kScxRqNrImmed},
-       {"clock", "u64", L::kScxRqClock}, {"kick_sync", "u64", L::kScxRqKickSync}});
+       {"nr_running", "u32", L::kScxRqNrRunning},
+       {"flags", "u32", L::kScxRqFlags},
+       {"cpu_released", "bool", L::kScxRqCpuReleased},
+       {"nr_immed", "u32", L::kScxRqNrImmed},
+       {"clock", "u64", L::kScxRqClock},
+       {"kick_sync", "u64", L::kScxRqKickSync}});
   add("rq", L::kRqSize,
-      {{"nr_running", "u32", L::kRqNrRunning}, {"curr", "ptr", L::kRqCurr},
+      {{"nr_running", "u32", L::kRqNrRunning},
+       {"curr", "ptr", L::kRqCurr},
        {"scx", "scx_rq", L::kRqScx}});
   std::vector<TestField> ev;
-  const char* names[] = {"SCX_EV_SELECT_CPU_FALLBACK", "SCX_EV_DISPATCH_LOCAL_DSQ_OFFLINE",
-                         "SCX_EV_DISPATCH_KEEP_LAST", "SCX_EV_ENQ_SKIP_EXITING",
-                         "SCX_EV_ENQ_SKIP_MIGRATION_DISABLED", "SCX_EV_REENQ_IMMED",
-                         "SCX_EV_REENQ_LOCAL_REPEAT", "SCX_EV_REFILL_SLICE_DFL",
-                         "SCX_EV_BYPASS_DURATION", "SCX_EV_BYPASS_DISPATCH",
-                         "SCX_EV_BYPASS_ACTIVATE", "SCX_EV_INSERT_NOT_OWNED",
+  const char* names[] = {"SCX_EV_SELECT_CPU_FALLBACK",
+                         "SCX_EV_DISPATCH_LOCAL_DSQ_OFFLINE",
+                         "SCX_EV_DISPATCH_KEEP_LAST",
+                         "SCX_EV_ENQ_SKIP_EXITING",
+                         "SCX_EV_ENQ_SKIP_MIGRATION_DISABLED",
+                         "SCX_EV_REENQ_IMMED",
+                         "SCX_EV_REENQ_LOCAL_REPEAT",
+                         "SCX_EV_REFILL_SLICE_DFL",
+                         "SCX_EV_BYPASS_DURATION",
+                         "SCX_EV_BYPASS_DISPATCH",
+                         "SCX_EV_BYPASS_ACTIVATE",
+                         "SCX_EV_INSERT_NOT_OWNED",
                          "SCX_EV_SUB_BYPASS_DISPATCH"};
   for (uint32_t i = 0; i < 13; ++i) ev.push_back({names[i], "s64", i * 8});
   add("scx_event_stats", L::kEventStatsSize, ev);
   add("scx_sched_pcpu", L::kPcpuSize,
-      {{"sch", "ptr", 0}, {"event_stats", "scx_event_stats", L::kPcpuEventStats},
+      {{"sch", "ptr", 0},
+       {"event_stats", "scx_event_stats", L::kPcpuEventStats},
        {"bypass_dsq", "scx_dispatch_q", L::kPcpuBypassDsq}});
   add("scx_sched_pnode", L::kDsqSize, {{"global_dsq", "scx_dispatch_q", 0}});
   add("sched_ext_ops", L::kOpsSize,
       {{"exit_dump_len", "u32", L::kOpsExitDumpLen}, {"name", "char[128]", L::kOpsName}});
   add("bucket_table", L::kBtSize,
-      {{"size", "u32", L::kBtSize_}, {"nest", "u32", L::kBtNest},
-       {"future_tbl", "ptr", L::kBtFutureTbl}, {"buckets", "ptr[0]", L::kBtBuckets}});
+      {{"size", "u32", L::kBtSize_},
+       {"nest", "u32", L::kBtNest},
+       {"future_tbl", "ptr", L::kBtFutureTbl},
+       {"buckets", "ptr[0]", L::kBtBuckets}});
   add("rhashtable", L::kRhtSize, {{"tbl", "ptr", L::kRhtTbl}, {"nelems", "s32", L::kRhtNelems}});
   add("scx_exit_info", L::kExitInfoSize,
-      {{"kind", "u32", L::kEiKind}, {"exit_code", "s64", L::kEiExitCode},
-       {"reason", "ptr", L::kEiReason}, {"bt", "ptr", L::kEiBt}, {"bt_len", "u32", L::kEiBtLen},
-       {"msg", "ptr", L::kEiMsg}, {"dump", "ptr", L::kEiDump}});
+      {{"kind", "u32", L::kEiKind},
+       {"exit_code", "s64", L::kEiExitCode},
+       {"reason", "ptr", L::kEiReason},
+       {"bt", "ptr", L::kEiBt},
+       {"bt_len", "u32", L::kEiBtLen},
+       {"msg", "ptr", L::kEiMsg},
+       {"dump", "ptr", L::kEiDump}});
   add("scx_sched", L::kSchedSize,
-      {{"ops", "sched_ext_ops", 0}, {"dsq_hash", "rhashtable", L::kSchedDsqHash},
-       {"pnode", "ptr", L::kSchedPnode}, {"pcpu", "ptr", L::kSchedPcpu},
-       {"bypass_depth", "s32", L::kSchedBypassDepth}, {"aborting", "bool", L::kSchedAborting},
+      {{"ops", "sched_ext_ops", 0},
+       {"dsq_hash", "rhashtable", L::kSchedDsqHash},
+       {"pnode", "ptr", L::kSchedPnode},
+       {"pcpu", "ptr", L::kSchedPcpu},
+       {"bypass_depth", "s32", L::kSchedBypassDepth},
+       {"aborting", "bool", L::kSchedAborting},
        {"watchdog_timeout", "u64", L::kSchedWatchdogTimeout},
-       {"exit_kind", "u32", L::kSchedExitKind}, {"exit_info", "ptr", L::kSchedExitInfo}});
-  add("clocksource", 64, {{"mult", "u32", L::kClocksourceMult}, {"shift", "u32", L::kClocksourceShift}});
+       {"exit_kind", "u32", L::kSchedExitKind},
+       {"exit_info", "ptr", L::kSchedExitInfo}});
+  add("clocksource", 64,
+      {{"mult", "u32", L::kClocksourceMult}, {"shift", "u32", L::kClocksourceShift}});
   b.Enum("scx_dsq_lnode_flags", {{"SCX_DSQ_LNODE_ITER_CURSOR", 1}});
-  b.Enum("scx_ent_flags", {{"SCX_TASK_QUEUED", 1}, {"SCX_TASK_STATE_SHIFT", 8},
-                           {"SCX_TASK_STATE_MASK", 1792}, {"SCX_TASK_CURSOR", -2147483648LL}});
-  b.Enum("scx_exit_kind", {{"SCX_EXIT_NONE", 0}, {"SCX_EXIT_ERROR", 1024},
-                           {"SCX_EXIT_ERROR_STALL", 1026}});
-  b.Enum("scx_enable_state", {{"SCX_ENABLING", 0}, {"SCX_ENABLED", 1}, {"SCX_DISABLING", 2},
-                              {"SCX_DISABLED", 3}});
+  b.Enum("scx_ent_flags", {{"SCX_TASK_QUEUED", 1},
+                           {"SCX_TASK_STATE_SHIFT", 8},
+                           {"SCX_TASK_STATE_MASK", 1792},
+                           {"SCX_TASK_CURSOR", -2147483648LL}});
+  b.Enum("scx_exit_kind",
+         {{"SCX_EXIT_NONE", 0}, {"SCX_EXIT_ERROR", 1024}, {"SCX_EXIT_ERROR_STALL", 1026}});
+  b.Enum("scx_enable_state",
+         {{"SCX_ENABLING", 0}, {"SCX_ENABLED", 1}, {"SCX_DISABLING", 2}, {"SCX_DISABLED", 3}});
   b.Enum("scx_ops_state", {{"SCX_OPSS_QSEQ_SHIFT", 2}});
   resolver_ = b.MakeResolver();
 }
@@ -140,7 +188,8 @@ void ScxWorld::BuildSymbolsAndPerCpu() {
   g.Put<uint32_t>(nr_node_ids_, 1);
   clocksource_ = g.Alloc(64);
   // TICK_NSEC << JIFFIES_SHIFT(8), as kernel/time/jiffies.c initializes it.
-  g.Put<uint32_t>(clocksource_ + L::kClocksourceMult, ((1000000000u + options_.hz / 2) / options_.hz) << 8);
+  g.Put<uint32_t>(clocksource_ + L::kClocksourceMult,
+                  ((1000000000u + options_.hz / 2) / options_.hz) << 8);
   g.Put<uint32_t>(clocksource_ + L::kClocksourceShift, 8);
   ext_class_ = g.Alloc(64);
   fair_class_ = g.Alloc(64);
@@ -153,16 +202,17 @@ void ScxWorld::BuildSymbolsAndPerCpu() {
     g.Put<uint64_t>(rq + L::kRqScx + L::kScxRqKickSync, 70 + cpu);
     g.Put<uint64_t>(rq + L::kRqScx + L::kScxRqClock, 1000000 + cpu);
   }
-  symbols_ = SymbolIndex({{"runqueues", runqueues_tmpl_.value, 'D'},
-                          {"scx_root", scx_root_.value, 'B'},
-                          {"scx_tasks", scx_tasks_.value, 'd'},
-                          {"jiffies_64", jiffies_.value, 'D'},
-                          {"scx_enable_state_var", enable_state_.value, 'b'},
-                          {"nr_node_ids", nr_node_ids_.value, 'D'},
-                          {"clocksource_jiffies", clocksource_.value, 'd'},
-                          {"ext_sched_class", ext_class_.value, 'D'},
-                          {"fair_sched_class", fair_class_.value, 'D'},
-                          {"scx_watchdog_workfn", text_.value, 't'}});
+  symbols_ = std::make_unique<SymbolIndex>(
+      std::vector<SymbolIndex::Entry>{{"runqueues", runqueues_tmpl_.value, 'D'},
+                                      {"scx_root", scx_root_.value, 'B'},
+                                      {"scx_tasks", scx_tasks_.value, 'd'},
+                                      {"jiffies_64", jiffies_.value, 'D'},
+                                      {"scx_enable_state_var", enable_state_.value, 'b'},
+                                      {"nr_node_ids", nr_node_ids_.value, 'D'},
+                                      {"clocksource_jiffies", clocksource_.value, 'd'},
+                                      {"ext_sched_class", ext_class_.value, 'D'},
+                                      {"fair_sched_class", fair_class_.value, 'D'},
+                                      {"scx_watchdog_workfn", text_.value, 't'}});
 }
 
 void ScxWorld::ListInit(Kva head) {
@@ -313,7 +363,9 @@ void ScxWorld::DetachScheduler() {
   guest_.Put<uint32_t>(enable_state_, 3);
 }
 
-Kva ScxWorld::BypassDsq(uint32_t cpu) const { return units_[cpu] + L::kUnitPcpu + L::kPcpuBypassDsq; }
+Kva ScxWorld::BypassDsq(uint32_t cpu) const {
+  return units_[cpu] + L::kUnitPcpu + L::kPcpuBypassDsq;
+}
 
 void ScxWorld::RehashUserDsqs() {
   // Simple chaining: bucket = id % size, nulls marker terminates each chain.

@@ -59,8 +59,7 @@ inline constexpr uint32_t kPcpuSize = 512, kPcpuEventStats = 16, kPcpuBypassDsq 
 inline constexpr uint32_t kOpsSize = 256, kOpsExitDumpLen = 8, kOpsName = 64;
 inline constexpr uint32_t kSchedSize = 512, kSchedDsqHash = 256, kSchedPnode = 320,
                           kSchedPcpu = 328, kSchedBypassDepth = 336, kSchedAborting = 340,
-                          kSchedWatchdogTimeout = 344, kSchedExitKind = 352,
-                          kSchedExitInfo = 360;
+                          kSchedWatchdogTimeout = 344, kSchedExitKind = 352, kSchedExitInfo = 360;
 // struct scx_exit_info
 inline constexpr uint32_t kExitInfoSize = 64, kEiKind = 0, kEiExitCode = 8, kEiReason = 24,
                           kEiBt = 32, kEiBtLen = 40, kEiMsg = 48, kEiDump = 56;
@@ -87,7 +86,7 @@ class ScxWorld {
   explicit ScxWorld(ScxWorldOptions options = {});
 
   FakeGuest& guest() { return guest_; }
-  walkers::KernelView view() const { return {*resolver_, symbols_, *percpu_}; }
+  walkers::KernelView view() const { return {*resolver_, *symbols_, *percpu_}; }
   const ScxWorldOptions& options() const { return options_; }
 
   // A task (not yet on any list) with sched_class = ext_sched_class.
@@ -139,10 +138,10 @@ class ScxWorld {
   FakeGuest guest_;
   TestBtf btf_;
   std::unique_ptr<OffsetResolver> resolver_;
-  SymbolIndex symbols_;
+  std::unique_ptr<SymbolIndex> symbols_;  // in place: it keeps views into its name storage
   std::unique_ptr<PerCpuLayout> percpu_;
-  Kva unit_tmpl_;             // the per-CPU template unit (what symbols point into)
-  std::vector<Kva> units_;    // one per CPU: rq at +0, scx_sched_pcpu at +kUnitPcpu
+  Kva unit_tmpl_;           // the per-CPU template unit (what symbols point into)
+  std::vector<Kva> units_;  // one per CPU: rq at +0, scx_sched_pcpu at +kUnitPcpu
   std::vector<Kva> rqs_;
   Kva runqueues_tmpl_, scx_root_, scx_tasks_, jiffies_, enable_state_, clocksource_;
   Kva ext_class_, fair_class_, text_, nr_node_ids_;

@@ -28,9 +28,14 @@ TestBtf::TestBtf() : btf_(btf__new_empty()) {
     int size;
     int enc;
   };
-  const IntSpec ints[] = {{"u8", 1, 0},  {"u16", 2, 0}, {"u32", 4, 0},
-                          {"s32", 4, BTF_INT_SIGNED}, {"u64", 8, 0}, {"s64", 8, BTF_INT_SIGNED},
-                          {"bool", 1, BTF_INT_BOOL}, {"char", 1, BTF_INT_CHAR}};
+  const IntSpec ints[] = {{"u8", 1, 0},
+                          {"u16", 2, 0},
+                          {"u32", 4, 0},
+                          {"s32", 4, BTF_INT_SIGNED},
+                          {"u64", 8, 0},
+                          {"s64", 8, BTF_INT_SIGNED},
+                          {"bool", 1, BTF_INT_BOOL},
+                          {"char", 1, BTF_INT_CHAR}};
   for (const IntSpec& i : ints) {
     named_[i.name] = Check(btf__add_int(btf_.get(), i.name, i.size, i.enc), i.name);
   }

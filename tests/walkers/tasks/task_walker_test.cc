@@ -3,10 +3,10 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "gtest/gtest.h"
 #include "core/base/reasons.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/tasks/task_state.h"
+#include "gtest/gtest.h"
 #include "tests/walkers/support/scx_world.h"
 
 namespace kfreeze::walkers::tasks {
@@ -39,8 +39,8 @@ TEST(TaskState, MatchesKernelLetters) {
   EXPECT_EQ(TaskStateChar(0, 0), 'R');
   EXPECT_EQ(TaskStateChar(1, 0), 'S');
   EXPECT_EQ(TaskStateChar(2, 0), 'D');
-  EXPECT_EQ(TaskStateChar(0x402, 0), 'I');  // TASK_IDLE
-  EXPECT_EQ(TaskStateChar(0, 0x20), 'Z');   // EXIT_ZOMBIE
+  EXPECT_EQ(TaskStateChar(0x402, 0), 'I');   // TASK_IDLE
+  EXPECT_EQ(TaskStateChar(0, 0x20), 'Z');    // EXIT_ZOMBIE
   EXPECT_EQ(TaskStateChar(0x1000, 0), 'D');  // RT lock wait reports as D
   EXPECT_EQ(TaskStateChar(0x40, 0), 'P');
 }

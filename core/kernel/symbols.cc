@@ -10,27 +10,31 @@
 namespace kfreeze {
 
 SymbolIndex::SymbolIndex(std::vector<Entry> entries) {
+  Packed packed;
   size_t bytes = 0;
   for (const Entry& e : entries) bytes += e.name.size();
-  packed_.arena.reserve(bytes);
-  packed_.recs.reserve(entries.size());
+  packed.arena.reserve(bytes);
+  packed.recs.reserve(entries.size());
   for (const Entry& e : entries) {
-    packed_.recs.push_back({static_cast<uint32_t>(packed_.arena.size()), static_cast<uint32_t>(e.name.size()),
-                            e.address, e.type});
-    packed_.arena += e.name;
+    packed.recs.push_back({static_cast<uint32_t>(packed.arena.size()), static_cast<uint32_t>(e.name.size()),
+                           e.address, e.type});
+    packed.arena += e.name;
   }
+  *this = SymbolIndex(std::move(packed));
+}
+
+SymbolIndex::SymbolIndex(Packed packed)
+    : arena_(std::make_unique<const std::string>(std::move(packed.arena))), recs_(std::move(packed.recs)) {
   Index();
 }
 
-SymbolIndex::SymbolIndex(Packed packed) : packed_(std::move(packed)) { Index(); }
-
 void SymbolIndex::Index() {
-  const uint32_t n = static_cast<uint32_t>(packed_.recs.size());
+  const uint32_t n = static_cast<uint32_t>(recs_.size());
   by_name_.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     auto [it, inserted] = by_name_.try_emplace(NameOf(i), i);
-    if (!inserted && !absl::ascii_isupper(packed_.recs[it->second].type) &&
-        absl::ascii_isupper(packed_.recs[i].type)) {
+    if (!inserted && !absl::ascii_isupper(recs_[it->second].type) &&
+        absl::ascii_isupper(recs_[i].type)) {
       it->second = i;
     }
   }
@@ -44,7 +48,7 @@ void SymbolIndex::Index() {
 }
 
 Symbol SymbolIndex::at(size_t i) const {
-  const Packed::Rec& r = packed_.recs[i];
+  const Packed::Rec& r = recs_[i];
   return Symbol{NameOf(static_cast<uint32_t>(i)), Kva(r.address), r.type};
 }
 
@@ -62,14 +66,14 @@ absl::StatusOr<Kva> SymbolIndex::Require(absl::string_view name) const {
 
 std::vector<Symbol> SymbolIndex::FindAll(absl::string_view name) const {
   std::vector<Symbol> out;
-  for (uint32_t i = 0; i < packed_.recs.size(); ++i) {
+  for (uint32_t i = 0; i < recs_.size(); ++i) {
     if (NameOf(i) == name) out.push_back(at(i));
   }
   return out;
 }
 
 std::optional<SymbolAtAddress> SymbolIndex::Lookup(Kva address, uint64_t max_offset) const {
-  const uint32_t n = static_cast<uint32_t>(packed_.recs.size());
+  const uint32_t n = static_cast<uint32_t>(recs_.size());
   auto index_at = [this](uint32_t pos) { return by_address_.empty() ? pos : by_address_[pos]; };
   // First position whose address is above `address`.
   uint32_t lo = 0, hi = n;

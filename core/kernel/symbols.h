@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,7 +51,7 @@ class SymbolIndex {
   SymbolIndex(SymbolIndex&&) = default;
   SymbolIndex& operator=(SymbolIndex&&) = default;
 
-  size_t size() const { return packed_.recs.size(); }
+  size_t size() const { return recs_.size(); }
   // Symbol i in kallsyms order.
   Symbol at(size_t i) const;
 
@@ -65,12 +66,15 @@ class SymbolIndex {
  private:
   void Index();
   absl::string_view NameOf(uint32_t i) const {
-    const Packed::Rec& r = packed_.recs[i];
-    return absl::string_view(packed_.arena).substr(r.name_offset, r.name_length);
+    const Packed::Rec& r = recs_[i];
+    return absl::string_view(*arena_).substr(r.name_offset, r.name_length);
   }
-  uint64_t AddressOf(uint32_t i) const { return packed_.recs[i].address; }
+  uint64_t AddressOf(uint32_t i) const { return recs_[i].address; }
 
-  Packed packed_;
+  // Heap-held so moving the index never moves the characters the name views point into (a
+  // short std::string would carry them along inline).
+  std::unique_ptr<const std::string> arena_ = std::make_unique<const std::string>();
+  std::vector<Packed::Rec> recs_;
   // Indices in address order; empty when kallsyms order already is (the kernel sorts by address).
   std::vector<uint32_t> by_address_;
   absl::flat_hash_map<absl::string_view, uint32_t> by_name_;

@@ -66,3 +66,27 @@ TEST(HostSymbolsTest, CrossCheckAppliesTheSlideOnlyToImageSymbols) {
 
 }  // namespace
 }  // namespace kfreeze
+
+namespace kfreeze {
+namespace {
+
+TEST(SymbolIndexTest, SurvivesMovesWithShortNames) {
+  // Names short enough for std::string's inline buffer: the index must not keep views into it.
+  SymbolIndex built({{"a", 0x10, 'T'}, {"bc", 0x20, 't'}, {"a", 0x30, 't'}});
+  SymbolIndex moved(std::move(built));
+  SymbolIndex assigned;
+  assigned = std::move(moved);
+  ASSERT_EQ(assigned.size(), 3u);
+  EXPECT_EQ(assigned.Find("a")->address, Kva(0x10));  // the global one wins
+  EXPECT_EQ(assigned.Find("bc")->address, Kva(0x20));
+  EXPECT_EQ(assigned.Lookup(Kva(0x25))->symbol.name, "bc");
+  EXPECT_EQ(assigned.Lookup(Kva(0x25))->offset, 5u);
+  EXPECT_FALSE(assigned.Lookup(Kva(0x5)).has_value());
+  EXPECT_EQ(assigned.FindAll("a").size(), 2u);
+  // Out of address order: Lookup still finds the right neighbour.
+  SymbolIndex unsorted({{"z", 0x300, 'T'}, {"y", 0x100, 'T'}, {"x", 0x200, 'T'}});
+  EXPECT_EQ(unsorted.Lookup(Kva(0x250))->symbol.name, "x");
+}
+
+}  // namespace
+}  // namespace kfreeze

@@ -77,17 +77,11 @@ absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
 
   // Decode every map first (one read each) so an arena can be captured before the maps whose
   // __arena pointers chase into it.
-  struct Decoded {
-    uint64_t index;
-    Kva kva;
-    absl::StatusOr<BpfMapInfo> info;
-  };
-  std::vector<Decoded> maps;
+  std::vector<DecodedMap> maps;
   maps.reserve(walk.entries.size());
   for (const XaEntry& e : walk.entries) {
-    maps.push_back({e.index, e.entry, ReadBpfMap(reader, e.entry, offsets_.map.value)});
+    maps.push_back({e.index + idr_base, e.entry, ReadBpfMap(reader, e.entry, offsets_.map.value)});
   }
-
   MapEnv env{.reader = reader,
              .offsets = offsets_,
              .percpu = options_.percpu,
@@ -100,19 +94,11 @@ absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
   std::unique_ptr<ArenaView> arena_view;
   // The capture reads up to max_arena_pages pages: skip it once the budget is gone (the maps loop
   // below then stops at once and counts every map as truncated).
-  if (offsets_.arena.ok() && !ctx.deadline().Expired()) {
-    for (const Decoded& d : maps) {
-      if (!d.info.ok() || d.info->type != kMapArena) continue;
-      absl::StatusOr<ArenaCapture> c =
-          CaptureArena(reader, *d.info, offsets_.arena.value, options_.caps);
-      if (!c.ok()) break;  // RenderArena reports the failure on the map itself
-      arena = std::move(*c);
-      arena_view = std::make_unique<ArenaView>(arena->snapshot);
-      env.arena = arena_view.get();
-      env.arena_capture = &*arena;
-      env.arena_capture_map = d.kva;
-      break;
-    }
+  if (!ctx.deadline().Expired() &&
+      (arena = CaptureFirstArena(reader, maps, &env.arena_capture_map))) {
+    arena_view = std::make_unique<ArenaView>(arena->snapshot);
+    env.arena = arena_view.get();
+    env.arena_capture = &*arena;
   }
 
   for (size_t i = 0; i < maps.size(); ++i) {
@@ -121,41 +107,57 @@ absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
       ctx.NoteTruncated();
       break;
     }
-    const Decoded& d = maps[i];
-    FailureDumpMap* out = report.add_maps();
-    const uint64_t idr_id = d.index + idr_base;
-    if (!d.info.ok()) {
-      out->set_map_kva(d.kva.value);
-      out->set_map_id(static_cast<uint32_t>(idr_id));
-      out->set_error(absl::StrCat("struct bpf_map unreadable: ", d.info.status().message()));
-      continue;
-    }
-    const BpfMapInfo& m = *d.info;
-    FillHeader(m, out);
-    out->set_map_id(m.id.value_or(static_cast<uint32_t>(idr_id)));
-    std::vector<std::string> problems;
-    if (m.id && *m.id != idr_id) {
-      problems.push_back(
-          absl::StrCat("bpf_map.id ", *m.id, " differs from its map_idr index ", idr_id));
-    }
-    const struct btf* btf = nullptr;
-    if (!m.btf.IsNull() && (m.btf_key_type_id != 0 || m.btf_value_type_id != 0)) {
-      absl::StatusOr<const struct btf*> b =
-          offsets_.btf.ok() ? btf_cache_.Get(reader, m.btf, offsets_.btf.value)
-                            : absl::StatusOr<const struct btf*>(offsets_.btf.status);
-      if (b.ok()) {
-        btf = *b;
-      } else {
-        problems.push_back(
-            absl::StrCat("program BTF unusable (", b.status().message(), "): rendered as hex"));
-      }
-    }
-    if (!problems.empty()) out->set_error(absl::StrJoin(problems, "; "));
-    MapContext mctx(env, m, btf, out);
-    RenderMapContents(mctx);
-    mctx.Finish();
+    RenderOne(reader, env, maps[i], report.add_maps());
   }
   return absl::OkStatus();
+}
+
+std::optional<ArenaCapture> MapWalker::CaptureFirstArena(Reader& reader,
+                                                         const std::vector<DecodedMap>& maps,
+                                                         Kva* arena_map) {
+  if (!offsets_.arena.ok()) return std::nullopt;
+  for (const DecodedMap& d : maps) {
+    if (!d.info.ok() || d.info->type != kMapArena) continue;
+    absl::StatusOr<ArenaCapture> c =
+        CaptureArena(reader, *d.info, offsets_.arena.value, options_.caps);
+    if (!c.ok()) return std::nullopt;  // RenderArena reports the failure on the map itself
+    *arena_map = d.kva;
+    return std::move(*c);
+  }
+  return std::nullopt;
+}
+
+void MapWalker::RenderOne(Reader& reader, MapEnv& env, const DecodedMap& d, FailureDumpMap* out) {
+  if (!d.info.ok()) {
+    out->set_map_kva(d.kva.value);
+    out->set_map_id(static_cast<uint32_t>(d.idr_id));
+    out->set_error(absl::StrCat("struct bpf_map unreadable: ", d.info.status().message()));
+    return;
+  }
+  const BpfMapInfo& m = *d.info;
+  FillHeader(m, out);
+  out->set_map_id(m.id.value_or(static_cast<uint32_t>(d.idr_id)));
+  std::vector<std::string> problems;
+  if (m.id && *m.id != d.idr_id) {
+    problems.push_back(
+        absl::StrCat("bpf_map.id ", *m.id, " differs from its map_idr index ", d.idr_id));
+  }
+  const struct btf* btf = nullptr;
+  if (!m.btf.IsNull() && (m.btf_key_type_id != 0 || m.btf_value_type_id != 0)) {
+    absl::StatusOr<const struct btf*> b =
+        offsets_.btf.ok() ? btf_cache_.Get(reader, m.btf, offsets_.btf.value)
+                          : absl::StatusOr<const struct btf*>(offsets_.btf.status);
+    if (b.ok()) {
+      btf = *b;
+    } else {
+      problems.push_back(
+          absl::StrCat("program BTF unusable (", b.status().message(), "): rendered as hex"));
+    }
+  }
+  if (!problems.empty()) out->set_error(absl::StrJoin(problems, "; "));
+  MapContext mctx(env, m, btf, out);
+  RenderMapContents(mctx);
+  mctx.Finish();
 }
 
 }  // namespace kfreeze::walkers::maps

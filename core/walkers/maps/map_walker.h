@@ -4,13 +4,18 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "core/btf/offset_resolver.h"
 #include "core/dump/dump_phase.h"
 #include "core/kernel/percpu.h"
 #include "core/mem/reader.h"
+#include "core/walkers/maps/arena.h"
 #include "core/walkers/maps/map_caps.h"
+#include "core/walkers/maps/map_context.h"
+#include "core/walkers/maps/map_info.h"
 #include "core/walkers/maps/map_offsets.h"
 #include "core/walkers/maps/program_btf.h"
 
@@ -37,6 +42,17 @@ class MapWalker {
   const ProgramBtfCache& btf_cache() const { return btf_cache_; }
 
  private:
+  struct DecodedMap {
+    uint64_t idr_id = 0;  // xarray index + idr_base
+    Kva kva;
+    absl::StatusOr<BpfMapInfo> info;
+  };
+  // The first ARENA map's pages (one arena per BPF object; its pointers are what maps chase).
+  std::optional<ArenaCapture> CaptureFirstArena(Reader& reader, const std::vector<DecodedMap>& maps,
+                                                Kva* arena_map);
+  void RenderOne(Reader& reader, MapEnv& env, const DecodedMap& d,
+                 kfreeze::v1::FailureDumpMap* out);
+
   MapWalkerOptions options_;
   MapOffsets offsets_;
   ProgramBtfCache btf_cache_;

@@ -83,7 +83,8 @@ bool FilterMatches(const DumpFilter& filter, const DumpSummary& s) {
   return LabelsMatch(s.labels(), filter.labels);
 }
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& data) {
+absl::Status WriteFileAtomically(const std::string& path, const std::string& data,
+                                 bool durable) {
   std::string tmp = absl::StrCat(path, ".tmp-", getpid());
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return ErrnoStatus(absl::StrCat("open ", tmp));
@@ -99,7 +100,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& dat
     }
     done += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0) {
+  if (durable && fsync(fd) != 0) {
     absl::Status s = ErrnoStatus(absl::StrCat("fsync ", tmp));
     close(fd);
     unlink(tmp.c_str());
@@ -111,6 +112,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& dat
     unlink(tmp.c_str());
     return s;
   }
+  if (!durable) return absl::OkStatus();
   // The rename itself must survive a crash: sync the directory entry.
   std::string dir = path.substr(0, path.rfind('/'));
   int dfd = open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -209,7 +211,8 @@ absl::Status DumpArchive::Load() {
 }
 
 absl::Status DumpArchive::WriteIndexLocked() {
-  return WriteFileAtomically(absl::StrCat(dir_, "/", kIndexFile), index_.SerializeAsString());
+  return WriteFileAtomically(absl::StrCat(dir_, "/", kIndexFile), index_.SerializeAsString(),
+                             /*durable=*/false);
 }
 
 absl::StatusOr<DumpSummary> DumpArchive::Store(DumpEnvelope& envelope) {

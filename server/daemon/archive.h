@@ -1,7 +1,8 @@
 // The embedded dump archive: a directory of binary DumpEnvelopes plus an index.
 //
 //   <dir>/dumps/<dump_id>.binpb   one envelope each, written to a temp file, fsynced, renamed
-//   <dir>/index.binpb             ArchiveIndex (summaries + next_seq), rewritten the same way
+//   <dir>/index.binpb             ArchiveIndex (summaries + next_seq), replaced by rename; not
+//                                 fsynced: the dump files are the truth and Open() reconciles
 //
 // Open() reconciles index and files: a dump file missing from the index is parsed and re-indexed;
 // an index row without a file is dropped; a corrupt file (or index) is skipped with a log line and
@@ -81,7 +82,10 @@ class DumpArchive {
 // Dump ids and target names: [A-Za-z0-9._-], 1..64 chars, not starting with '.'.
 bool IsSafeName(const std::string& name);
 
-// Writes `data` to `path` through `path.tmp-*`, fsync, rename, fsync of the directory.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& data);
+// Writes `data` to `path` through `path.tmp-*` and a rename, so readers see the old or the new
+// file, never a torn one. `durable` adds fsync of the file and of the directory (the rename
+// survives a crash); the index skips it: Open() rebuilds it from the dump files.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& data,
+                                 bool durable = true);
 
 }  // namespace kfreeze::server

@@ -136,6 +136,7 @@ absl::Status Daemon::Reload() {
     spdlog::error("reload: {}", fresh.status().ToString());
     return fresh.status();
   }
+  ApplyDefaults(*fresh);
   if (absl::Status s = ValidateConfig(*fresh); !s.ok()) {
     spdlog::error("reload: {}", s.ToString());
     return s;

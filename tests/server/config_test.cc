@@ -29,6 +29,15 @@ TEST(Config, ParsesJsonInBothKeySpellings) {
   EXPECT_TRUE(ValidateConfig(*c).ok()) << ValidateConfig(*c);
 }
 
+TEST(Config, TheShippedExampleIsValid) {
+  auto c = LoadConfigFile(std::string(KFREEZE_SOURCE_DIR) + "/deploy/kfreezed.example.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ApplyDefaults(*c);
+  EXPECT_TRUE(ValidateConfig(*c).ok()) << ValidateConfig(*c);
+  EXPECT_EQ(c->targets_size(), 2);
+  EXPECT_EQ(c->targets(1).vmm_pid(), 4242u);
+}
+
 TEST(Config, UnknownKeyIsAnErrorNamingIt) {
   auto c = ParseConfigJson(R"({"listen": [], "archiv": {}})");
   ASSERT_FALSE(c.ok());

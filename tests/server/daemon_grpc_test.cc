@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -314,6 +315,46 @@ TEST_F(DaemonGrpcTest, ShutdownEndsWatchStreams) {
   grpc::Status s = reader->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
   stopper.join();
+}
+
+TEST(DaemonReload, SighupReloadReplacesConfigTargetsOnly) {
+  char tmpl[] = "/tmp/kfd-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string config_path = dir + "/kfreezed.json";
+  auto write_config = [&](const std::string& target) {
+    std::ofstream(config_path, std::ios::trunc)
+        << R"({"targets": [{"name": ")" << target << R"(", "ram_path": "/dev/shm/x"}]})";
+  };
+  write_config("cfgA");
+  DaemonOptions o;
+  auto loaded = LoadConfigFile(config_path);
+  ASSERT_TRUE(loaded.ok());
+  o.config = *loaded;
+  o.config.add_listen("unix:" + dir + "/k.sock");
+  o.config.mutable_archive()->set_dir(dir + "/archive");
+  ApplyDefaults(o.config);
+  o.config_path = config_path;
+  kfreeze::v1::TargetConfig flag;
+  flag.set_name("fromflag");
+  flag.set_ram_path("/dev/shm/y");
+  o.flag_targets.push_back(flag);
+  o.attacher = [](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+    return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{});
+  };
+  o.control_factory = QmpControlFactory();
+  auto d = Daemon::Start(std::move(o));
+  ASSERT_TRUE(d.ok()) << d.status();
+  write_config("cfgB");
+  ASSERT_TRUE((*d)->Reload().ok());
+  std::vector<std::string> names;
+  for (const auto& t : (*d)->coordinator().ListTargets()) names.push_back(t.name());
+  EXPECT_THAT(names, ::testing::ElementsAre("cfgB", "fromflag"));
+  std::ofstream(config_path, std::ios::trunc) << "{ not json";
+  EXPECT_FALSE((*d)->Reload().ok());  // a broken file changes nothing
+  EXPECT_EQ((*d)->coordinator().ListTargets().size(), 2u);
+  d->reset();
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -86,6 +86,12 @@ dump::AttachSpec SpecOf(const kfreeze::v1::TargetConfig& c) {
   return spec;
 }
 
+uint64_t MicrosSince(std::chrono::steady_clock::time_point begin) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - begin)
+                                   .count());
+}
+
 // "pause=0.5ms regs=14.2ms maps=3.1ms ..." for the per-freeze log line.
 std::string TimingLine(const DumpEnvelope& e) {
   std::vector<std::string> parts;
@@ -284,9 +290,13 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
     absl::MutexLock lock(&mu_);
     ++captures_running_;
   }
-  absl::StatusOr<FreezeResponse> result = CaptureOnce(*target, request, trigger);
+  uint64_t prep_us = 0;
+  absl::StatusOr<FreezeResponse> result = CaptureOnce(*target, request, trigger, &prep_us);
+  uint64_t archive_us = 0;
   if (result.ok() && publish) {
+    auto archive_begin = std::chrono::steady_clock::now();
     absl::StatusOr<kfreeze::v1::DumpSummary> stored = Publish(*result->mutable_envelope());
+    archive_us = MicrosSince(archive_begin);
     if (stored.ok()) {
       result->set_dump_id(stored->dump_id());
       absl::MutexLock lock(&target->mu);
@@ -303,10 +313,13 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
   }
   flight->done.Notify();
   if (result.ok()) {
-    spdlog::info("freeze target={} id={} trigger={} {} live={} joiners={} {}",
+    spdlog::info("freeze target={} id={} trigger={} {} live={} joiners={} {} prep={}.{}ms "
+                 "archive={}.{}ms bytes={}",
                  target->config.name(), result->dump_id(), kfreeze::v1::Trigger_Name(trigger),
                  SchemaName(result->envelope()), result->envelope().live(),
-                 flight->joiners.load(), TimingLine(result->envelope()));
+                 flight->joiners.load(), TimingLine(result->envelope()), prep_us / 1000,
+                 (prep_us % 1000) / 100, archive_us / 1000, (archive_us % 1000) / 100,
+                 result->envelope().ByteSizeLong());
   } else {
     spdlog::warn("freeze target={} failed: {}", target->config.name(), result.status().ToString());
   }
@@ -319,7 +332,9 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
 
 absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
                                                               const FreezeRequest& request,
-                                                              kfreeze::v1::Trigger trigger) {
+                                                              kfreeze::v1::Trigger trigger,
+                                                              uint64_t* prep_us) {
+  auto prep_begin = std::chrono::steady_clock::now();
   absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> attachment = EnsureAttached(target);
   if (!attachment.ok()) return attachment.status();
 
@@ -351,6 +366,7 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
                           : std::make_unique<UnreachableControl>(opened.status());
   }
 
+  *prep_us = MicrosSince(prep_begin);
   absl::StatusOr<dump::FreezeOutcome> outcome =
       dump::RunFreeze(control.get(), kernel->phases(), options);
   {

@@ -87,9 +87,11 @@ class FreezeCoordinator {
 
   std::shared_ptr<Target> Find(const std::string& name) const;
   absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> EnsureAttached(Target& target);
+  // `prep_us`: attach check + control connect, before the pause (for the log line).
   absl::StatusOr<kfreeze::v1::FreezeResponse> CaptureOnce(Target& target,
                                                           const kfreeze::v1::FreezeRequest& request,
-                                                          kfreeze::v1::Trigger trigger);
+                                                          kfreeze::v1::Trigger trigger,
+                                                          uint64_t* prep_us);
   absl::StatusOr<kfreeze::v1::FreezeResponse> Run(const kfreeze::v1::FreezeRequest& request,
                                                   kfreeze::v1::Trigger trigger, bool publish);
   void StartBackgroundAttach(std::shared_ptr<Target> target);

@@ -27,7 +27,8 @@ test-vm: build
 	ctest --test-dir $(BUILD) -L vm --output-on-failure
 
 test-sanitize: deps
-	cmake -S . -B $(BUILD)-asan -G Ninja -DKFREEZE_SANITIZE=ON -DKFREEZE_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD)-asan -G Ninja -DKFREEZE_SANITIZE=ON -DKFREEZE_BUILD_BENCH=OFF \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" $(CMAKE_FLAGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	ctest --test-dir $(BUILD)-asan -L unit --output-on-failure -j $(JOBS)
 

@@ -58,13 +58,14 @@ std::chrono::milliseconds AutoTrigger::LateWait() const {
 
 std::chrono::milliseconds AutoTrigger::Step(Clock::time_point now) {
   if (probes_ == nullptr) return std::chrono::milliseconds(1000);
-  if (settings_.late_enabled && now >= next_late_) {
-    PollLate(now);
-    next_late_ = now + settings_.late_poll;
-  }
+  // Early first: a stall already past its threshold is captured before the late gate fires.
   if (settings_.early_enabled && now >= next_early_) {
     PollEarly(now);
     next_early_ = now + settings_.early_poll;
+  }
+  if (settings_.late_enabled && now >= next_late_) {
+    PollLate(now);
+    next_late_ = now + settings_.late_poll;
   }
   if (early_ && now - early_->at >= LateWait()) {
     PublishEarlyOnly(kSnapshotTagEarlyOnlyLateNeverFired);
@@ -118,6 +119,7 @@ void AutoTrigger::PollEarly(Clock::time_point now) {
     return;
   }
   early_unavailable_.clear();
+  early_scanned_ = true;
   uint64_t threshold = watchdog / 2;
   last_threshold_ = threshold;
   peak_age_ = std::max(peak_age_, probe->max_age_jiffies);
@@ -140,6 +142,7 @@ std::string AutoTrigger::EarlySkippedReason() const {
   if (!early_unavailable_.empty()) {
     return absl::StrCat("scan prerequisites unavailable: ", early_unavailable_);
   }
+  if (!early_scanned_) return "early scan never completed before the late trigger fired";
   return absl::StrFormat("max_age never crossed threshold (peak=%dj, threshold=%dj)", peak_age_,
                          last_threshold_);
 }

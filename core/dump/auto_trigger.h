@@ -92,6 +92,7 @@ class AutoTrigger {
   std::optional<EarlyCapture> early_;
   // For early_skipped_reason when the late trigger fires alone.
   uint64_t peak_age_ = 0;
+  bool early_scanned_ = false;  // at least one runnable_at scan completed
   uint64_t last_threshold_ = 0;
   std::string early_unavailable_;
   uint64_t watchdog_jiffies_seen_ = 0;

@@ -11,7 +11,6 @@
 #include "grpcpp/server_builder.h"
 #include "server/daemon/config.h"
 #include "server/daemon/listeners.h"
-#include "server/daemon/trigger_runner.h"
 #include "spdlog/spdlog.h"
 
 namespace kfreeze::server {
@@ -93,8 +92,8 @@ absl::Status Daemon::Init(DaemonOptions options) {
       addresses_.push_back(a.grpc_uri);
     } else {
       if (*port == 0) return absl::UnavailableError(absl::StrCat("cannot bind ", a.grpc_uri));
-      std::string host = a.host.find(':') != std::string::npos ? absl::StrCat("[", a.host, "]")
-                                                               : a.host;
+      std::string host =
+          a.host.find(':') != std::string::npos ? absl::StrCat("[", a.host, "]") : a.host;
       addresses_.push_back(absl::StrCat(host, ":", *port));
     }
     spdlog::info("listening on {}", addresses_.back());
@@ -108,22 +107,15 @@ absl::Status Daemon::Init(DaemonOptions options) {
   for (const kfreeze::v1::TargetConfig& t : config.targets()) {
     absl::StatusOr<kfreeze::v1::Target> added = coordinator_->AddTarget(t, "config", false);
     if (!added.ok()) return added.status();
-    StartTriggers(t);
   }
   for (const kfreeze::v1::TargetConfig& t : options_.flag_targets) {
     absl::StatusOr<kfreeze::v1::Target> added = coordinator_->AddTarget(t, "flag", true);
     if (!added.ok()) return added.status();
-    StartTriggers(t);
   }
   sweeper_ = std::thread([this] {
     while (!stop_sweeper_.WaitForNotificationWithTimeout(kSweepInterval)) archive_->Prune();
   });
   return absl::OkStatus();
-}
-
-void Daemon::StartTriggers(const kfreeze::v1::TargetConfig& target) {
-  if (!target.triggers().late_enabled() && !target.triggers().early_enabled()) return;
-  triggers_.push_back(std::make_unique<TriggerRunner>(coordinator_.get(), target));
 }
 
 absl::Status Daemon::Reload() {
@@ -156,7 +148,6 @@ void Daemon::Shutdown() {
       health->SetServingStatus(false);
     }
   }
-  for (auto& t : triggers_) t->Stop();
   if (coordinator_) coordinator_->Shutdown();
   if (bus_) bus_->Close();
   if (server_) {

@@ -20,8 +20,6 @@
 
 namespace kfreeze::server {
 
-class TriggerRunner;
-
 struct DaemonOptions {
   kfreeze::v1::Config config;  // defaults applied, flags merged
   // Targets given as flags (source "flag"); config.targets() are source "config".
@@ -51,7 +49,6 @@ class Daemon {
  private:
   Daemon() = default;
   absl::Status Init(DaemonOptions options);
-  void StartTriggers(const kfreeze::v1::TargetConfig& target);
 
   DaemonOptions options_;
   std::unique_ptr<DumpArchive> archive_;
@@ -60,7 +57,6 @@ class Daemon {
   std::unique_ptr<FreezeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
-  std::vector<std::unique_ptr<TriggerRunner>> triggers_;
   absl::Notification stop_sweeper_;
   std::thread sweeper_;
   bool shut_down_ = false;

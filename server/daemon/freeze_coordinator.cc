@@ -9,6 +9,7 @@
 #include "core/dump/freeze_session.h"
 #include "core/dump/qmp_control.h"
 #include "server/daemon/dump_summary.h"
+#include "server/daemon/trigger_runner.h"
 #include "spdlog/spdlog.h"
 
 namespace kfreeze::server {
@@ -45,6 +46,8 @@ struct FreezeCoordinator::Target {
   std::string last_dump_id ABSL_GUARDED_BY(mu);
   uint64_t dumps_taken ABSL_GUARDED_BY(mu) = 0;
   absl::Notification first_attach_done;
+  // Auto-triggers of this target (null when none is enabled); owned here so a detach stops them.
+  std::unique_ptr<TriggerRunner> triggers ABSL_GUARDED_BY(mu);
 };
 
 namespace {
@@ -106,18 +109,21 @@ std::string TimingLine(const DumpEnvelope& e) {
 }  // namespace
 
 ControlFactory QmpControlFactory() {
-  return [](const std::string& socket, std::chrono::milliseconds timeout)
-             -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
-    absl::StatusOr<std::unique_ptr<dump::QmpControl>> c = dump::QmpControl::Connect(socket, timeout);
-    if (!c.ok()) return c.status();
-    return std::unique_ptr<dump::VmmControl>(std::move(*c));
-  };
+  return
+      [](const std::string& socket,
+         std::chrono::milliseconds timeout) -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
+        absl::StatusOr<std::unique_ptr<dump::QmpControl>> c =
+            dump::QmpControl::Connect(socket, timeout);
+        if (!c.ok()) return c.status();
+        return std::unique_ptr<dump::VmmControl>(std::move(*c));
+      };
 }
 
 FreezeDefaults DefaultsFromConfig(const kfreeze::v1::FreezeDefaults& c) {
   FreezeDefaults d;
   if (c.deadline_ms()) d.soft_deadline = std::chrono::milliseconds(c.deadline_ms());
-  if (c.hard_deadline_grace_ms()) d.hard_grace = std::chrono::milliseconds(c.hard_deadline_grace_ms());
+  if (c.hard_deadline_grace_ms())
+    d.hard_grace = std::chrono::milliseconds(c.hard_deadline_grace_ms());
   if (c.qmp_timeout_ms()) d.control_timeout = std::chrono::milliseconds(c.qmp_timeout_ms());
   if (c.regs_timeout_ms()) d.regs_timeout = std::chrono::milliseconds(c.regs_timeout_ms());
   return d;
@@ -163,10 +169,18 @@ absl::StatusOr<kfreeze::v1::Target> FreezeCoordinator::AddTarget(
     }
     targets_[config.name()] = target;
   }
-  if (old) ResumeIfPaused(*old);
+  if (old) {
+    StopTriggers(*old);
+    ResumeIfPaused(*old);
+  }
   spdlog::info("target {} added ({}): ram={} pid={} qmp={}", config.name(), source,
                config.ram_path(), config.vmm_pid(), config.qmp_socket());
   StartBackgroundAttach(target);
+  if (config.triggers().late_enabled() || config.triggers().early_enabled()) {
+    auto runner = std::make_unique<TriggerRunner>(this, config);
+    absl::MutexLock lock(&target->mu);
+    target->triggers = std::move(runner);
+  }
   return Describe(*target);
 }
 
@@ -208,7 +222,8 @@ absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> FreezeCoordinator::Ensur
     target.state = kfreeze::v1::TARGET_STATE_ATTACHING;
   }
   auto begin = std::chrono::steady_clock::now();
-  absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> attached = attacher_(SpecOf(target.config));
+  absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> attached =
+      attacher_(SpecOf(target.config));
   uint64_t us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                           std::chrono::steady_clock::now() - begin)
                                           .count());
@@ -220,8 +235,8 @@ absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> FreezeCoordinator::Ensur
     target.last_error = attached.status().ToString();
     spdlog::error("target {}: attach failed after {}us: {}", target.config.name(), us,
                   target.last_error);
-    return absl::FailedPreconditionError(
-        absl::StrCat("target ", target.config.name(), " is not attached: ", attached.status().message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "target ", target.config.name(), " is not attached: ", attached.status().message()));
   }
   target.attachment = *attached;
   target.state = kfreeze::v1::TARGET_STATE_ATTACHED;
@@ -313,13 +328,13 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
   }
   flight->done.Notify();
   if (result.ok()) {
-    spdlog::info("freeze target={} id={} trigger={} {} live={} joiners={} {} prep={}.{}ms "
-                 "archive={}.{}ms bytes={}",
-                 target->config.name(), result->dump_id(), kfreeze::v1::Trigger_Name(trigger),
-                 SchemaName(result->envelope()), result->envelope().live(),
-                 flight->joiners.load(), TimingLine(result->envelope()), prep_us / 1000,
-                 (prep_us % 1000) / 100, archive_us / 1000, (archive_us % 1000) / 100,
-                 result->envelope().ByteSizeLong());
+    spdlog::info(
+        "freeze target={} id={} trigger={} {} live={} joiners={} {} prep={}.{}ms "
+        "archive={}.{}ms bytes={}",
+        target->config.name(), result->dump_id(), kfreeze::v1::Trigger_Name(trigger),
+        SchemaName(result->envelope()), result->envelope().live(), flight->joiners.load(),
+        TimingLine(result->envelope()), prep_us / 1000, (prep_us % 1000) / 100, archive_us / 1000,
+        (archive_us % 1000) / 100, result->envelope().ByteSizeLong());
   } else {
     spdlog::warn("freeze target={} failed: {}", target->config.name(), result.status().ToString());
   }
@@ -343,7 +358,8 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
   if (target.config.deadline_ms()) {
     options.soft_deadline = std::chrono::milliseconds(target.config.deadline_ms());
   }
-  if (request.deadline_ms()) options.soft_deadline = std::chrono::milliseconds(request.deadline_ms());
+  if (request.deadline_ms())
+    options.soft_deadline = std::chrono::milliseconds(request.deadline_ms());
   options.hard_grace = defaults_.hard_grace;
   options.control_timeout = defaults_.control_timeout;
   options.regs_timeout = defaults_.regs_timeout;
@@ -362,8 +378,8 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
   if (!control && !target.config.qmp_socket().empty()) {
     absl::StatusOr<std::unique_ptr<dump::VmmControl>> opened =
         control_factory_(target.config.qmp_socket(), defaults_.control_timeout);
-    control = opened.ok() ? std::move(*opened)
-                          : std::make_unique<UnreachableControl>(opened.status());
+    control =
+        opened.ok() ? std::move(*opened) : std::make_unique<UnreachableControl>(opened.status());
   }
 
   *prep_us = MicrosSince(prep_begin);
@@ -380,8 +396,8 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
   }
   if (!outcome.ok()) return outcome.status();
   if (!outcome->resume_status.ok()) {
-    spdlog::error("target {}: resume failed, the VM may still be paused: {}",
-                  target.config.name(), outcome->resume_status.ToString());
+    spdlog::error("target {}: resume failed, the VM may still be paused: {}", target.config.name(),
+                  outcome->resume_status.ToString());
   }
 
   FreezeResponse response;
@@ -401,6 +417,15 @@ absl::StatusOr<kfreeze::v1::DumpSummary> FreezeCoordinator::Publish(DumpEnvelope
   if (!stored.ok()) return stored.status();
   bus_->Publish(*stored, envelope);
   return stored;
+}
+
+void FreezeCoordinator::StopTriggers(Target& target) {
+  std::unique_ptr<TriggerRunner> runner;
+  {
+    absl::MutexLock lock(&target.mu);
+    runner = std::move(target.triggers);
+  }
+  if (runner) runner->Stop();  // outside the lock: the runner may be capturing this target
 }
 
 void FreezeCoordinator::ResumeIfPaused(Target& target) {
@@ -443,6 +468,7 @@ absl::Status FreezeCoordinator::RemoveTarget(const std::string& name) {
     target = it->second;
     targets_.erase(it);
   }
+  StopTriggers(*target);
   std::shared_ptr<InFlight> flight;
   {
     absl::MutexLock lock(&target->mu);
@@ -484,7 +510,8 @@ std::vector<kfreeze::v1::Target> FreezeCoordinator::ListTargets() const {
   }
   std::vector<kfreeze::v1::Target> out;
   for (const auto& t : all) out.push_back(Describe(*t));
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name() < b.name(); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.name() < b.name(); });
   return out;
 }
 
@@ -509,7 +536,8 @@ void FreezeCoordinator::ReloadConfigTargets(const std::vector<kfreeze::v1::Targe
     }
     if (existing && existing->config.SerializeAsString() == config.SerializeAsString()) continue;
     absl::StatusOr<kfreeze::v1::Target> added = AddTarget(config, "config", /*replace=*/true);
-    if (!added.ok()) spdlog::error("reload: target {}: {}", config.name(), added.status().ToString());
+    if (!added.ok())
+      spdlog::error("reload: target {}: {}", config.name(), added.status().ToString());
   }
 }
 
@@ -519,6 +547,14 @@ void FreezeCoordinator::Shutdown() {
     return;
   }
   cancel_walks_ = true;
+  {
+    std::vector<std::shared_ptr<Target>> all;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [name, t] : targets_) all.push_back(t);
+    }
+    for (const auto& t : all) StopTriggers(*t);
+  }
   {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(

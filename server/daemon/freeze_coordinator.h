@@ -41,14 +41,17 @@ struct FreezeDefaults {
 
 FreezeDefaults DefaultsFromConfig(const kfreeze::v1::FreezeDefaults& config);
 
+class TriggerRunner;
+
 class FreezeCoordinator {
  public:
   FreezeCoordinator(dump::Attacher attacher, ControlFactory control_factory, DumpArchive* archive,
                     DumpBus* bus, FreezeDefaults defaults);
   ~FreezeCoordinator();
 
-  // Validates and registers a target, then attaches it in the background. ALREADY_EXISTS unless
-  // `replace`. `source` is "config", "flag" or "rpc".
+  // Validates and registers a target, then attaches it in the background and starts its
+  // auto-trigger runner when the config enables one. ALREADY_EXISTS unless `replace`. `source` is
+  // "config", "flag" or "rpc".
   absl::StatusOr<kfreeze::v1::Target> AddTarget(const kfreeze::v1::TargetConfig& config,
                                                 const std::string& source, bool replace);
   // Waits for a capture in flight on it, resumes it if the daemon left it paused, forgets it.
@@ -96,6 +99,8 @@ class FreezeCoordinator {
                                                   kfreeze::v1::Trigger trigger, bool publish);
   void StartBackgroundAttach(std::shared_ptr<Target> target);
   void ResumeIfPaused(Target& target);
+  // Stops the target's trigger runner (joins its thread); no-op without one.
+  void StopTriggers(Target& target);
   kfreeze::v1::Target Describe(const Target& target) const;
 
   const dump::Attacher attacher_;

@@ -65,8 +65,9 @@ class CoordinatorTest : public ::testing::Test {
       if (spec.name.rfind("bad", 0) == 0) return absl::NotFoundError("no VMCOREINFO note");
       return std::make_shared<FakeAttachment>("7.2.0-test", phases_for(spec.name));
     };
-    ControlFactory factory = [this](const std::string& socket, std::chrono::milliseconds)
-        -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
+    ControlFactory factory =
+        [this](const std::string& socket,
+               std::chrono::milliseconds) -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
       if (socket == "/gone.sock") return absl::UnavailableError("connect: no such file");
       return std::unique_ptr<dump::VmmControl>(new ForwardingControl(&vmm_));
     };
@@ -151,7 +152,8 @@ TEST_F(CoordinatorTest, FailedAttachIsListedWithItsErrorAndFreezeSaysWhy) {
   EXPECT_EQ(vmm_.count("stop"), 0);  // never paused a VM it cannot read
   // Other targets keep working.
   EXPECT_TRUE(coordinator_->Freeze(Request("vm1"), kfreeze::v1::TRIGGER_RPC).ok());
-  EXPECT_TRUE(absl::IsNotFound(coordinator_->Freeze(Request("nope"), kfreeze::v1::TRIGGER_RPC).status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(coordinator_->Freeze(Request("nope"), kfreeze::v1::TRIGGER_RPC).status()));
 }
 
 TEST_F(CoordinatorTest, ConcurrentFreezesOnOneTargetShareOneCapture) {
@@ -167,13 +169,16 @@ TEST_F(CoordinatorTest, ConcurrentFreezesOnOneTargetShareOneCapture) {
   coordinator_->WaitForAttach("vm0");
   std::vector<absl::StatusOr<kfreeze::v1::FreezeResponse>> results(4);
   std::vector<std::thread> callers;
-  callers.emplace_back([&] { results[0] = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC); });
+  callers.emplace_back(
+      [&] { results[0] = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC); });
   ASSERT_TRUE(walking.WaitForNotificationWithTimeout(kEventually));
   for (int i = 1; i < 4; ++i) {
-    callers.emplace_back([&, i] { results[i] = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC); });
+    callers.emplace_back(
+        [&, i] { results[i] = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC); });
   }
   absl::Time give_up = absl::Now() + kEventually;
-  while (coordinator_->JoinersInFlight("vm0") < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  while (coordinator_->JoinersInFlight("vm0") < 3 && absl::Now() < give_up)
+    absl::SleepFor(absl::Milliseconds(1));
   EXPECT_EQ(coordinator_->JoinersInFlight("vm0"), 3);
   release.Notify();
   for (auto& c : callers) c.join();
@@ -205,7 +210,8 @@ TEST_F(CoordinatorTest, DifferentTargetsFreezeInParallel) {
   ASSERT_TRUE(coordinator_->AddTarget(Target("vmB", ""), "config", false).ok());
   coordinator_->WaitForAttach("vmA");
   coordinator_->WaitForAttach("vmB");
-  std::thread a([&] { EXPECT_TRUE(coordinator_->Freeze(Request("vmA"), kfreeze::v1::TRIGGER_RPC).ok()); });
+  std::thread a(
+      [&] { EXPECT_TRUE(coordinator_->Freeze(Request("vmA"), kfreeze::v1::TRIGGER_RPC).ok()); });
   auto b = coordinator_->Freeze(Request("vmB"), kfreeze::v1::TRIGGER_RPC);
   b_done.Notify();
   a.join();
@@ -239,7 +245,8 @@ TEST_F(CoordinatorTest, ShutdownResumesPausedVmsAndRefusesNewFreezes) {
   ASSERT_TRUE(coordinator_->Freeze(req, kfreeze::v1::TRIGGER_RPC).ok());
   coordinator_->Shutdown();
   EXPECT_EQ(vmm_.count("cont"), 1);
-  EXPECT_TRUE(absl::IsUnavailable(coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC).status()));
+  EXPECT_TRUE(
+      absl::IsUnavailable(coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC).status()));
 }
 
 TEST_F(CoordinatorTest, ShutdownCutsALongWalkShortAndStillResumes) {
@@ -250,7 +257,8 @@ TEST_F(CoordinatorTest, ShutdownCutsALongWalkShortAndStillResumes) {
       walking.Notify();
       // A walker that checks its deadline between items, as every walker must.
       absl::Time give_up = absl::Now() + kEventually;
-      while (!ctx.deadline().Expired() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+      while (!ctx.deadline().Expired() && absl::Now() < give_up)
+        absl::SleepFor(absl::Milliseconds(1));
       saw_cancel = ctx.deadline().Cancelled();
       return absl::OkStatus();
     })};
@@ -283,9 +291,64 @@ TEST_F(CoordinatorTest, UnreachableQmpGivesADegradedLiveDump) {
   EXPECT_TRUE(archive_->Get(r->dump_id()).ok());
 }
 
+// A scheduler that is already in error: the late trigger fires on its first poll.
+class FailedSchedulerProbes : public dump::TriggerProbes {
+ public:
+  absl::StatusOr<dump::ScxExitProbe> ProbeExit() override {
+    ++polls;
+    return dump::ScxExitProbe{true, 0xffff888001000000, 1026};
+  }
+  absl::StatusOr<dump::RunnableAgeProbe> ProbeRunnableAge() override {
+    return absl::FailedPreconditionError("no runnable_at offsets");
+  }
+  std::atomic<int> polls{0};
+};
+
+TEST_F(CoordinatorTest, AutoTriggerPublishesADualReportWithoutAnyFreezeCall) {
+  FailedSchedulerProbes probes;
+  dump::Attacher attacher =
+      [&](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+    return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{OneMapPhase("m")},
+                                            &probes);
+  };
+  ControlFactory factory =
+      [this](const std::string&,
+             std::chrono::milliseconds) -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
+    return std::unique_ptr<dump::VmmControl>(new ForwardingControl(&vmm_));
+  };
+  coordinator_ = std::make_unique<FreezeCoordinator>(attacher, factory, archive_.get(), bus_.get(),
+                                                     FreezeDefaults{});
+  WatchFilter duals;
+  duals.schemas = {"dual"};
+  auto watcher = bus_->Subscribe(duals);
+  kfreeze::v1::TargetConfig t = Target("vm0");
+  t.mutable_triggers()->set_late_enabled(true);
+  t.mutable_triggers()->set_early_enabled(true);
+  t.mutable_triggers()->set_late_poll_ms(5);
+  ASSERT_TRUE(coordinator_->AddTarget(t, "config", false).ok());
+  auto ev = watcher->Next(kEventually);
+  ASSERT_TRUE(ev.has_value());
+  auto dump = archive_->Get(ev->summary().dump_id());
+  ASSERT_TRUE(dump.ok());
+  ASSERT_TRUE(dump->has_dual());
+  EXPECT_EQ(dump->trigger(), kfreeze::v1::TRIGGER_LATE);
+  EXPECT_EQ(dump->dual().late().maps(0).name(), "m");
+  EXPECT_EQ(dump->dual().early_skipped_reason(),
+            "scan prerequisites unavailable: no runnable_at offsets");
+  EXPECT_EQ(vmm_.count("stop"), 1);
+  EXPECT_EQ(vmm_.count("cont"), 1);
+  // Detaching stops the runner: no more polls afterwards.
+  ASSERT_TRUE(coordinator_->RemoveTarget("vm0").ok());
+  int polls = probes.polls.load();
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(probes.polls.load(), polls);
+  EXPECT_EQ(archive_->count(), 1u);  // one stall, one report
+}
+
 TEST_F(CoordinatorTest, AddRemoveAndValidation) {
   Make([](const std::string&) { return dump::PhaseTable{}; });
-  EXPECT_TRUE(absl::IsInvalidArgument(coordinator_->AddTarget(Target("a/b"), "rpc", false).status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(coordinator_->AddTarget(Target("a/b"), "rpc", false).status()));
   kfreeze::v1::TargetConfig no_ram;
   no_ram.set_name("x");
   EXPECT_TRUE(absl::IsInvalidArgument(coordinator_->AddTarget(no_ram, "rpc", false).status()));

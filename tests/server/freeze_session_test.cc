@@ -15,12 +15,12 @@
 namespace kfreeze::dump {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using kfreeze::testing::FakeVmmControl;
 using kfreeze::v1::DumpEnvelope;
 using kfreeze::v1::FailureDumpReport;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 // Generous bound for "this should happen": a failure, not a timing claim.
 constexpr auto kEventually = std::chrono::seconds(20);
@@ -124,7 +124,9 @@ TEST(FreezeSession, HardDeadlineResumesWhileTheWalkStillRuns) {
     return absl::OkStatus();
   });
   FreezeOptions options;
-  options.soft_deadline = std::chrono::milliseconds(10);
+  // The soft deadline must leave room for the phase to start (an expired one skips it); the walk
+  // then blocks until the hard stop resumes the VM, however loaded the machine is.
+  options.soft_deadline = std::chrono::milliseconds(200);
   options.hard_grace = std::chrono::milliseconds(10);
   auto out = RunFreeze(&vmm, {phase}, options);
   ASSERT_TRUE(out.ok());
@@ -141,7 +143,7 @@ TEST(FreezeSession, HardStopOverridesKeepPaused) {
     return absl::OkStatus();
   });
   FreezeOptions options;
-  options.soft_deadline = std::chrono::milliseconds(1);
+  options.soft_deadline = std::chrono::milliseconds(200);  // room for the phase to start
   options.hard_grace = std::chrono::milliseconds(1);
   options.keep_paused = true;
   auto out = RunFreeze(&vmm, {phase}, options);
@@ -250,7 +252,7 @@ TEST(FreezeSession, DeadlineTruncationReachesTheReport) {
     return absl::OkStatus();
   });
   FreezeOptions options;
-  options.soft_deadline = std::chrono::milliseconds(5);
+  options.soft_deadline = std::chrono::milliseconds(50);  // room for the first phase to start
   options.hard_grace = std::chrono::seconds(60);
   auto out = RunFreeze(&vmm, {slow, scx}, options);
   ASSERT_TRUE(out.ok());

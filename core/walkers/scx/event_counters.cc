@@ -19,24 +19,24 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return r;
 }
 
-void SetCounter(kfreeze::v1::EventCounterSample& s, int i, int64_t v) {
-  using S = kfreeze::v1::EventCounterSample;
-  static constexpr void (S::*kSetters[kNumEventCounters])(int64_t) = {
-      &S::set_select_cpu_fallback,
-      &S::set_dispatch_local_dsq_offline,
-      &S::set_dispatch_keep_last,
-      &S::set_enq_skip_exiting,
-      &S::set_enq_skip_migration_disabled,
-      &S::set_reenq_immed,
-      &S::set_reenq_local_repeat,
-      &S::set_refill_slice_dfl,
-      &S::set_bypass_duration,
-      &S::set_bypass_dispatch,
-      &S::set_bypass_activate,
-      &S::set_insert_not_owned,
-      &S::set_sub_bypass_dispatch,
-  };
-  (s.*kSetters[i])(v);
+// Index order is kEventCounterNames'. Plain calls: a table of member pointers trips GCC's
+// maybe-uninitialized false positive under -fsanitize.
+void SetCounters(kfreeze::v1::EventCounterSample& s,
+                 const std::array<int64_t, kNumEventCounters>& v) {
+  static_assert(kNumEventCounters == 13);
+  s.set_select_cpu_fallback(v[0]);
+  s.set_dispatch_local_dsq_offline(v[1]);
+  s.set_dispatch_keep_last(v[2]);
+  s.set_enq_skip_exiting(v[3]);
+  s.set_enq_skip_migration_disabled(v[4]);
+  s.set_reenq_immed(v[5]);
+  s.set_reenq_local_repeat(v[6]);
+  s.set_refill_slice_dfl(v[7]);
+  s.set_bypass_duration(v[8]);
+  s.set_bypass_dispatch(v[9]);
+  s.set_bypass_activate(v[10]);
+  s.set_insert_not_owned(v[11]);
+  s.set_sub_bypass_dispatch(v[12]);
 }
 
 // The per-CPU template address of this scheduler's scx_event_stats.
@@ -89,7 +89,7 @@ absl::StatusOr<kfreeze::v1::EventCounterSample> SumEventCounters(Reader& reader,
   }
   if (cpus_read == 0) return BadData("no possible CPU");
   kfreeze::v1::EventCounterSample out;
-  for (int i = 0; i < kNumEventCounters; ++i) SetCounter(out, i, sum[i]);
+  SetCounters(out, sum);
   return out;
 }
 

@@ -48,6 +48,7 @@ Kva FakeGuest::Alloc(uint64_t size, uint64_t align) {
 void FakeGuest::Write(Kva at, std::span<const uint8_t> bytes) {
   uint64_t pa = at.value - kFakeDirectMapBase;
   if (at.value < kFakeDirectMapBase || pa + bytes.size() > ram_bytes_) Die("write outside RAM");
+  if (bytes.empty()) return;  // memcpy from an empty span's null data is UB
   std::memcpy(rw_ + pa, bytes.data(), bytes.size());
 }
 

@@ -83,6 +83,15 @@ inline constexpr absl::string_view kReasonRegisterReadFailed = "vCPU register re
 inline constexpr absl::string_view kReasonVmmGone = "VMM exited during the freeze";
 
 // Every wire-stable string, for uniqueness and pinning tests.
+// kfreeze's own walker reasons (ktstr has none for these cases); dynamic detail follows ": ".
+inline constexpr absl::string_view kReasonNoSchedExt =
+    "kernel has no sched_ext (no scx_root/scx_ops symbol, no struct scx_rq)";
+inline constexpr absl::string_view kReasonScxPreScxRoot =
+    "sched_ext predates scx_root (pre-6.16 scx_ops globals): layout not supported yet";
+inline constexpr absl::string_view kReasonScxSchedUnreadable =
+    "scx_root points to unreadable memory";
+inline constexpr absl::string_view kReasonNoNuma = "kernel has no NUMA node_data (CONFIG_NUMA off)";
+
 inline constexpr std::array kAllWireStrings = {
     kSchemaSingle,
     kSchemaDual,
@@ -114,6 +123,10 @@ inline constexpr std::array kAllWireStrings = {
     kReasonPauseFailed,
     kReasonRegisterReadFailed,
     kReasonVmmGone,
+    kReasonNoSchedExt,
+    kReasonScxPreScxRoot,
+    kReasonScxSchedUnreadable,
+    kReasonNoNuma,
 };
 
 }  // namespace kfreeze

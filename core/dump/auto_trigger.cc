@@ -58,14 +58,15 @@ std::chrono::milliseconds AutoTrigger::LateWait() const {
 
 std::chrono::milliseconds AutoTrigger::Step(Clock::time_point now) {
   if (probes_ == nullptr) return std::chrono::milliseconds(1000);
-  // Early first: a stall already past its threshold is captured before the late gate fires.
-  if (settings_.early_enabled && now >= next_early_) {
-    PollEarly(now);
-    next_early_ = now + settings_.early_poll;
-  }
+  // Late first: the error exit is visible only until the disable work detaches the scheduler, so
+  // its cheap poll must not wait behind an early capture.
   if (settings_.late_enabled && now >= next_late_) {
     PollLate(now);
     next_late_ = now + settings_.late_poll;
+  }
+  if (settings_.early_enabled && now >= next_early_) {
+    PollEarly(now);
+    next_early_ = now + settings_.early_poll;
   }
   if (early_ && now - early_->at >= LateWait()) {
     PublishEarlyOnly(kSnapshotTagEarlyOnlyLateNeverFired);

@@ -15,6 +15,7 @@
 #include "core/dump/deadline.h"
 #include "core/dump/resume_guard.h"
 #include "core/dump/run_phases.h"
+#include "core/dump/running_tasks.h"
 
 namespace kfreeze::dump {
 namespace {
@@ -139,8 +140,8 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
     timings.push_back(Timing("resume", guard.cont_us()));
     out.envelope.set_live(true);
     LiveWalk(phases, options, deadline, report, &timings);
-    *out.envelope.mutable_degraded() = MakeDegraded(
-        ReasonWithDetail(kReasonPauseFailed, stopped), std::move(report), deadline.ElapsedUs());
+    *out.envelope.mutable_degraded() = MakeDegraded(ReasonWithDetail(kReasonPauseFailed, stopped),
+                                                    std::move(report), deadline.ElapsedUs());
     Finish(deadline, std::move(timings), out);
     return out;
   }
@@ -198,13 +199,14 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
 
   if (regs.ok()) {
     FillVcpuRegs(*regs, options, report.mutable_vcpu_regs());
+    PairRunningTasks(report, options.symbolize_ip);
   } else {
     report.set_vcpu_regs_unavailable(ReasonWithDetail(kReasonRegisterReadFailed, regs.status()));
   }
 
   if (!out.resume_status.ok()) {
-    absl::string_view why = absl::IsUnavailable(out.resume_status) ? kReasonVmmGone
-                                                                   : kReasonResumeFailed;
+    absl::string_view why =
+        absl::IsUnavailable(out.resume_status) ? kReasonVmmGone : kReasonResumeFailed;
     *out.envelope.mutable_degraded() = MakeDegraded(ReasonWithDetail(why, out.resume_status),
                                                     std::move(report), deadline.ElapsedUs());
   } else if (!regs.ok()) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::dump {
 
@@ -35,6 +36,11 @@ class TriggerProbes {
   // A bounded scan of runnable tasks; FailedPrecondition naming the missing prerequisite
   // (becomes "scan prerequisites unavailable: <message>").
   virtual absl::StatusOr<RunnableAgeProbe> ProbeRunnableAge() = 0;
+  // The SCX_EV_* counters summed over CPUs now, without freezing (elapsed_ms left to the caller),
+  // for event_counter_timeline.
+  virtual absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters() {
+    return absl::UnimplementedError("this kernel's probes cannot sample event counters");
+  }
 };
 
 }  // namespace kfreeze::dump

@@ -197,6 +197,8 @@ void RenderScx(const FailureDumpReport& r, std::string* out) {
     absl::StrAppend(out, "scx_sched:", s.has_ops_name() ? absl::StrCat(" ", s.ops_name()) : "",
                     " exit_kind=", s.exit_kind(), " aborting=", s.aborting() ? "true" : "false",
                     " bypass_depth=", s.bypass_depth());
+    if (s.has_exit_kind_raw())
+      absl::StrAppend(out, " (exit_kind field reads ", s.exit_kind_raw(), ")");
     if (s.has_watchdog_timeout())
       absl::StrAppend(out, " watchdog_timeout=", s.watchdog_timeout(), "j");
     if (s.has_enable_state()) absl::StrAppend(out, " state=", s.enable_state());
@@ -206,6 +208,7 @@ void RenderScx(const FailureDumpReport& r, std::string* out) {
     if (s.has_exit_info()) {
       const auto& e = s.exit_info();
       absl::StrAppend(out, "  exit: kind=", e.kind(), " code=", e.exit_code());
+      if (e.has_flags()) absl::StrAppend(out, " flags=", Hex(e.flags()));
       if (e.has_reason()) absl::StrAppend(out, " reason=\"", e.reason(), "\"");
       absl::StrAppend(out, "\n");
       if (e.has_msg()) absl::StrAppend(out, "  msg: ", e.msg(), "\n");

@@ -9,6 +9,7 @@
 #include "core/dump/freeze_session.h"
 #include "core/dump/qmp_control.h"
 #include "server/daemon/dump_summary.h"
+#include "server/daemon/event_sampler.h"
 #include "server/daemon/trigger_runner.h"
 #include "spdlog/spdlog.h"
 
@@ -48,9 +49,15 @@ struct FreezeCoordinator::Target {
   absl::Notification first_attach_done;
   // Auto-triggers of this target (null when none is enabled); owned here so a detach stops them.
   std::unique_ptr<TriggerRunner> triggers ABSL_GUARDED_BY(mu);
+  // SCX_EV_* samples taken while the guest runs (null when sampling is off) and their sampler.
+  std::shared_ptr<dump::EventTimeline> timeline;
+  std::unique_ptr<EventSampler> sampler ABSL_GUARDED_BY(mu);
 };
 
 namespace {
+
+constexpr uint32_t kDefaultEventSampleMs = 1000;
+constexpr uint32_t kDefaultTimelineSamples = 300;  // 5 minutes at the default interval
 
 // A control channel whose connection failed: the freeze degrades to "VMM pause failed: <why>"
 // with a live walk, and there is nothing to resume.
@@ -157,6 +164,11 @@ absl::StatusOr<kfreeze::v1::Target> FreezeCoordinator::AddTarget(
   }
   if (shutting_down_) return absl::UnavailableError("daemon is shutting down");
   auto target = std::make_shared<Target>(config, source);
+  if (!config.event_sampling_off()) {
+    target->timeline = std::make_shared<dump::EventTimeline>(config.event_timeline_samples()
+                                                                 ? config.event_timeline_samples()
+                                                                 : kDefaultTimelineSamples);
+  }
   std::shared_ptr<Target> old;
   {
     absl::MutexLock lock(&mu_);
@@ -176,6 +188,15 @@ absl::StatusOr<kfreeze::v1::Target> FreezeCoordinator::AddTarget(
   spdlog::info("target {} added ({}): ram={} pid={} qmp={}", config.name(), source,
                config.ram_path(), config.vmm_pid(), config.qmp_socket());
   StartBackgroundAttach(target);
+  if (target->timeline) {
+    auto sampler = std::make_unique<EventSampler>(
+        this, config.name(),
+        std::chrono::milliseconds(config.event_sample_ms() ? config.event_sample_ms()
+                                                           : kDefaultEventSampleMs),
+        target->timeline);
+    absl::MutexLock lock(&target->mu);
+    target->sampler = std::move(sampler);
+  }
   if (config.triggers().late_enabled() || config.triggers().early_enabled()) {
     auto runner = std::make_unique<TriggerRunner>(this, config);
     absl::MutexLock lock(&target->mu);
@@ -408,8 +429,23 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
   e.set_kernel_release(kernel->kernel_release());
   for (const auto& [k, v] : target.config.labels()) (*e.mutable_labels())[k] = v;
   for (const auto& [k, v] : request.labels()) (*e.mutable_labels())[k] = v;
+  AttachTimeline(target, e);
   *response.mutable_timings() = e.timings();
   return response;
+}
+
+void FreezeCoordinator::AttachTimeline(const Target& target, DumpEnvelope& envelope) {
+  kfreeze::v1::FailureDumpReport* report = nullptr;
+  if (envelope.has_single()) report = envelope.mutable_single();
+  if (envelope.has_degraded() && envelope.degraded().has_partial()) {
+    report = envelope.mutable_degraded()->mutable_partial();
+  }
+  if (report == nullptr) return;
+  if (target.timeline) {
+    target.timeline->CopyInto(*report);
+  } else if (report->event_counter_timeline_size() == 0) {
+    report->set_event_counter_timeline_unavailable("event sampling is off for this target");
+  }
 }
 
 absl::StatusOr<kfreeze::v1::DumpSummary> FreezeCoordinator::Publish(DumpEnvelope& envelope) {
@@ -421,11 +457,15 @@ absl::StatusOr<kfreeze::v1::DumpSummary> FreezeCoordinator::Publish(DumpEnvelope
 
 void FreezeCoordinator::StopTriggers(Target& target) {
   std::unique_ptr<TriggerRunner> runner;
+  std::unique_ptr<EventSampler> sampler;
   {
     absl::MutexLock lock(&target.mu);
     runner = std::move(target.triggers);
+    sampler = std::move(target.sampler);
   }
-  if (runner) runner->Stop();  // outside the lock: the runner may be capturing this target
+  // Outside the lock: the runner may be capturing this target.
+  if (runner) runner->Stop();
+  if (sampler) sampler->Stop();
 }
 
 void FreezeCoordinator::ResumeIfPaused(Target& target) {

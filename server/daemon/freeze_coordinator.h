@@ -42,6 +42,7 @@ struct FreezeDefaults {
 FreezeDefaults DefaultsFromConfig(const kfreeze::v1::FreezeDefaults& config);
 
 class TriggerRunner;
+class EventSampler;
 
 class FreezeCoordinator {
  public:
@@ -99,7 +100,9 @@ class FreezeCoordinator {
                                                   kfreeze::v1::Trigger trigger, bool publish);
   void StartBackgroundAttach(std::shared_ptr<Target> target);
   void ResumeIfPaused(Target& target);
-  // Stops the target's trigger runner (joins its thread); no-op without one.
+  // Copies the target's event-counter window into the envelope's report.
+  void AttachTimeline(const Target& target, kfreeze::v1::DumpEnvelope& envelope);
+  // Stops the target's trigger runner and event sampler (joins their threads).
   void StopTriggers(Target& target);
   kfreeze::v1::Target Describe(const Target& target) const;
 

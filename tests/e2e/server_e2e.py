@@ -114,6 +114,13 @@ def main():
                 if ja and jb:
                     check(jb > ja, f"jiffies did not advance between dumps: {ja} -> {jb}")
                 check(uptime(g) >= after, "guest clock went backwards")
+                # The sampler read SCX_EV_* between freezes (a scheduler runs in scx-running).
+                _, rep = report_of(b["envelope"])
+                timeline = rep.get("event_counter_timeline", [])
+                check(len(timeline) >= 1,
+                      f"empty event_counter_timeline: {rep.get('event_counter_timeline_unavailable')}")
+                ms = [int(s.get("elapsed_ms", 0)) for s in timeline]
+                check(ms == sorted(ms), f"timeline not in time order: {ms}")
 
             def concurrent_freezes_coalesce():
                 # Hold the only QMP connection QEMU accepts: the first freeze waits for it, the

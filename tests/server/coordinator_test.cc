@@ -333,8 +333,9 @@ TEST_F(CoordinatorTest, AutoTriggerPublishesADualReportWithoutAnyFreezeCall) {
   ASSERT_TRUE(dump->has_dual());
   EXPECT_EQ(dump->trigger(), kfreeze::v1::TRIGGER_LATE);
   EXPECT_EQ(dump->dual().late().maps(0).name(), "m");
+  // The late trigger fired on the very first poll, before any early scan.
   EXPECT_EQ(dump->dual().early_skipped_reason(),
-            "scan prerequisites unavailable: no runnable_at offsets");
+            "early scan never completed before the late trigger fired");
   EXPECT_EQ(vmm_.count("stop"), 1);
   EXPECT_EQ(vmm_.count("cont"), 1);
   // Detaching stops the runner: no more polls afterwards.
@@ -343,6 +344,88 @@ TEST_F(CoordinatorTest, AutoTriggerPublishesADualReportWithoutAnyFreezeCall) {
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(probes.polls.load(), polls);
   EXPECT_EQ(archive_->count(), 1u);  // one stall, one report
+}
+
+// Probes whose SCX_EV_* sum grows by one per sample; no scheduler state otherwise.
+class CountingEventProbes : public dump::TriggerProbes {
+ public:
+  absl::StatusOr<dump::ScxExitProbe> ProbeExit() override { return dump::ScxExitProbe{}; }
+  absl::StatusOr<dump::RunnableAgeProbe> ProbeRunnableAge() override {
+    return absl::FailedPreconditionError("unused");
+  }
+  absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters() override {
+    if (fail) return absl::FailedPreconditionError("scx_root is NULL");
+    kfreeze::v1::EventCounterSample s;
+    s.set_select_cpu_fallback(++samples);
+    return s;
+  }
+  std::atomic<int> samples{0};
+  std::atomic<bool> fail{false};
+};
+
+class EventTimelineTest : public CoordinatorTest {
+ protected:
+  void MakeWithProbes() {
+    dump::Attacher attacher =
+        [this](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+      return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{OneMapPhase("m")},
+                                              &probes_);
+    };
+    ControlFactory factory =
+        [this](const std::string&,
+               std::chrono::milliseconds) -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
+      return std::unique_ptr<dump::VmmControl>(new ForwardingControl(&vmm_));
+    };
+    coordinator_ = std::make_unique<FreezeCoordinator>(attacher, factory, archive_.get(),
+                                                       bus_.get(), FreezeDefaults{});
+  }
+  kfreeze::v1::FailureDumpReport FreezeOne() {
+    auto r = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok() || !r->envelope().has_single()) return {};
+    return r->envelope().single();
+  }
+  CountingEventProbes probes_;
+};
+
+TEST_F(EventTimelineTest, SamplesTakenWhileRunningLandInTheReport) {
+  MakeWithProbes();
+  kfreeze::v1::TargetConfig t = Target("vm0");
+  t.set_event_sample_ms(2);
+  t.set_event_timeline_samples(4);
+  ASSERT_TRUE(coordinator_->AddTarget(t, "config", false).ok());
+  const absl::Time give_up = absl::Now() + kEventually;
+  while (probes_.samples.load() < 6 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  kfreeze::v1::FailureDumpReport r = FreezeOne();
+  ASSERT_EQ(r.event_counter_timeline_size(), 4);  // the newest 4 of >= 6
+  EXPECT_FALSE(r.has_event_counter_timeline_unavailable());
+  for (int i = 1; i < 4; ++i) {
+    const auto& a = r.event_counter_timeline(i - 1);
+    const auto& b = r.event_counter_timeline(i);
+    EXPECT_EQ(b.select_cpu_fallback(), a.select_cpu_fallback() + 1);
+    EXPECT_GE(b.elapsed_ms(), a.elapsed_ms());
+  }
+  EXPECT_GE(r.event_counter_timeline(0).select_cpu_fallback(), 3);
+}
+
+TEST_F(EventTimelineTest, FailedSamplingAndSamplingOffSayWhy) {
+  MakeWithProbes();
+  probes_.fail = true;
+  kfreeze::v1::TargetConfig t = Target("vm0");
+  t.set_event_sample_ms(2);
+  ASSERT_TRUE(coordinator_->AddTarget(t, "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  absl::SleepFor(absl::Milliseconds(20));
+  kfreeze::v1::FailureDumpReport r = FreezeOne();
+  EXPECT_EQ(r.event_counter_timeline_size(), 0);
+  EXPECT_THAT(r.event_counter_timeline_unavailable(),
+              ::testing::AnyOf("no event counter sample taken yet",
+                               "event counter sampling failed: scx_root is NULL"));
+  ASSERT_TRUE(coordinator_->RemoveTarget("vm0").ok());
+  t.set_event_sampling_off(true);
+  ASSERT_TRUE(coordinator_->AddTarget(t, "config", false).ok());
+  r = FreezeOne();
+  EXPECT_EQ(r.event_counter_timeline_unavailable(), "event sampling is off for this target");
 }
 
 TEST_F(CoordinatorTest, AddRemoveAndValidation) {

@@ -115,6 +115,47 @@ TEST(FreezeSession, WalkerErrorStillResumes) {
   EXPECT_EQ(out->envelope.single().maps_unavailable(), "walker broke");
 }
 
+// The register read overlaps the walk, so running tasks are joined to vCPUs after both end.
+TEST(FreezeSession, RunningTasksGetTheirVcpuPcAfterTheWalk) {
+  FakeVmmControl vmm;
+  vmm.regs = std::vector<VcpuRegisters>{{0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000},
+                                        {1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000}};
+  auto tasks = MakePhase(
+      "tasks",
+      [](PhaseContext& ctx) {
+        auto* spinning = ctx.report().add_task_enrichments();
+        spinning->set_pid(7);
+        spinning->set_is_running(true);
+        spinning->set_stack_base(0xffffc90000010000);  // vCPU 1's SP lies on it
+        auto* elsewhere = ctx.report().add_task_enrichments();
+        elsewhere->set_pid(8);
+        elsewhere->set_is_running(true);
+        elsewhere->set_stack_base(0xffffc90000020000);  // no vCPU's SP on it
+        auto* queued = ctx.report().add_task_enrichments();
+        queued->set_pid(9);
+        queued->set_stack_base(0xffffc90000000000);  // vCPU 0's stack, but not running
+        return absl::OkStatus();
+      },
+      [](FailureDumpReport& r, absl::string_view reason) {
+        r.set_task_enrichments_unavailable(std::string(reason));
+      });
+  FreezeOptions options;
+  options.symbolize_ip = [](uint64_t ip) -> std::optional<std::string> {
+    if (ip == 0xffffffff81000020) return "native_queued_spin_lock_slowpath+0x4a";
+    return std::nullopt;
+  };
+  auto out = RunFreeze(&vmm, {tasks}, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->envelope.has_single());
+  const auto& t = out->envelope.single().task_enrichments();
+  ASSERT_EQ(t.size(), 3);
+  EXPECT_EQ(t[0].running_pc(), 0xffffffff81000020u);
+  EXPECT_EQ(t[0].running_symbol(), "native_queued_spin_lock_slowpath+0x4a");
+  EXPECT_EQ(t[0].lock_slowpath_match(), "queued_spin_lock_slowpath");
+  EXPECT_FALSE(t[1].has_running_pc());
+  EXPECT_FALSE(t[2].has_running_pc());
+}
+
 TEST(FreezeSession, HardDeadlineResumesWhileTheWalkStillRuns) {
   FakeVmmControl vmm;
   std::atomic<bool> saw_cont_while_walking{false};

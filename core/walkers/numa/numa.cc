@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/reasons.h"
 #include "core/base/status.h"
-#include "core/walkers/common/walker_reasons.h"
 
 namespace kfreeze::walkers::numa {
 namespace {

@@ -26,12 +26,8 @@ struct WalkerOptions {
 std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel,
                                                                  const WalkerOptions& options = {});
 
-// Trigger probes plus the event-counter sampler for event_counter_timeline.
-class ScxTriggerProbes : public dump::TriggerProbes {
- public:
-  // Sums SCX_EV_* now, without freezing (elapsed_ms left to the caller).
-  virtual absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters() = 0;
-};
+// Trigger probes (exit kind, runnable_at ages) plus the event-counter sampler.
+class ScxTriggerProbes : public dump::TriggerProbes {};
 
 // Null when the kernel has no BTF (nothing can be probed); probes on a kernel without sched_ext
 // answer FailedPrecondition.

@@ -52,6 +52,11 @@ absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfo(Reader& reader, const ScxC
   if (absl::StatusOr<uint64_t> code = reader.ReadU64(ei + o.exit_code); code.ok()) {
     out.set_exit_code(static_cast<int64_t>(*code));
   }
+  if (o.flags) {
+    if (absl::StatusOr<uint64_t> flags = reader.ReadU64(ei + *o.flags); flags.ok()) {
+      out.set_flags(*flags);
+    }
+  }
   if (auto s = ReadStringPtr(reader, ei + o.reason, kMaxExitReasonLen)) out.set_reason(*s);
   if (auto s = ReadStringPtr(reader, ei + o.msg, kMaxExitMsgLen)) out.set_msg(*s);
 
@@ -77,14 +82,27 @@ absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfo(Reader& reader, const ScxC
   return out;
 }
 
+uint32_t EffectiveExitKind(Reader& reader, const ScxContext& ctx, Kva sched, uint32_t raw) {
+  constexpr uint32_t kScxExitDone = 1;
+  if (raw != kScxExitDone || !ctx.off.sched || !ctx.off.sched->exit_info || !ctx.off.exit_info) {
+    return raw;
+  }
+  absl::StatusOr<Kva> ei = reader.ReadPtr(sched + *ctx.off.sched->exit_info);
+  if (!ei.ok() || ei->IsNull()) return raw;
+  absl::StatusOr<uint32_t> kind = reader.ReadU32(*ei + ctx.off.exit_info->kind);
+  return kind.ok() && *kind > kScxExitDone ? *kind : raw;
+}
+
 absl::Status ReadSchedState(Reader& reader, const ScxContext& ctx, Kva sched,
                             kfreeze::v1::ScxSchedState* out) {
   if (!ctx.off.sched) return absl::FailedPreconditionError("no scx_sched offsets");
   const SchedOffsets& o = *ctx.off.sched;
   out->set_sched_kva(sched.value);
   out->set_source(std::string(kScxSourceLive));
-  KF_ASSIGN_OR_RETURN(uint32_t exit_kind, reader.ReadU32(sched + o.exit_kind));
+  KF_ASSIGN_OR_RETURN(uint32_t raw_exit_kind, reader.ReadU32(sched + o.exit_kind));
+  const uint32_t exit_kind = EffectiveExitKind(reader, ctx, sched, raw_exit_kind);
   out->set_exit_kind(exit_kind);
+  if (exit_kind != raw_exit_kind) out->set_exit_kind_raw(raw_exit_kind);
   if (o.aborting) {
     if (absl::StatusOr<uint8_t> v = reader.ReadU8(sched + *o.aborting); v.ok()) {
       out->set_aborting(*v != 0);

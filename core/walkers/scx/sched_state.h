@@ -28,6 +28,11 @@ absl::StatusOr<Kva> ReadSchedKva(Reader& reader, const ScxContext& ctx);
 // jiffies_64 now.
 absl::StatusOr<uint64_t> ReadJiffies(Reader& reader, const ScxContext& ctx);
 
+// The exit kind the kernel meant. The disable work swaps scx_sched.exit_kind to SCX_EXIT_DONE and
+// keeps the real kind in exit_info->kind, so a raw DONE is resolved through the exit info (an
+// error exit stays visible after the disable work ran, until scx_root is cleared).
+uint32_t EffectiveExitKind(Reader& reader, const ScxContext& ctx, Kva sched, uint32_t raw);
+
 // Fills `out` from the scx_sched at `sched` (non-null). Fails only if exit_kind is unreadable;
 // optional parts that fail are left unset.
 absl::Status ReadSchedState(Reader& reader, const ScxContext& ctx, Kva sched,

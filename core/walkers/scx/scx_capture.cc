@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/reasons.h"
-#include "core/walkers/common/walker_reasons.h"
 #include "core/walkers/scx/dsq_walk.h"
 #include "core/walkers/scx/rq_state.h"
 #include "core/walkers/scx/sched_state.h"

@@ -143,6 +143,7 @@ std::optional<ExitInfoOffsets> ResolveExitInfo(const OffsetResolver& r, OffsetGr
   o.dump = g.Offset("scx_exit_info.dump");
   o.bt = g.Offset("scx_exit_info.bt");
   o.bt_len = g.Offset("scx_exit_info.bt_len");
+  o.flags = g.OptionalOffset("scx_exit_info.flags");
   return Finish(g, o, report);
 }
 

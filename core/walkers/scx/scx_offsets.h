@@ -100,6 +100,7 @@ struct ExitInfoOffsets {
   uint64_t dump = 0;
   uint64_t bt = 0;
   uint64_t bt_len = 0;
+  std::optional<uint64_t> flags;  // SCX_EFLAG_*: newer kernels only
 };
 
 // struct scx_event_stats, group "scx_event_stats": one s64 per SCX_EV_*, in the proto's order.

@@ -17,7 +17,8 @@ absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& 
   if (sched.IsNull()) return out;
   out.attached = true;
   out.sched_kva = sched.value;
-  KF_ASSIGN_OR_RETURN(out.exit_kind, reader.ReadU32(sched + ctx.off.sched->exit_kind));
+  KF_ASSIGN_OR_RETURN(uint32_t raw, reader.ReadU32(sched + ctx.off.sched->exit_kind));
+  out.exit_kind = EffectiveExitKind(reader, ctx, sched, raw);
   return out;
 }
 

@@ -7,14 +7,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/reasons.h"
 #include "core/base/status.h"
 #include "core/ds/list.h"
 #include "core/walkers/common/cpulist.h"
-#include "core/walkers/common/symbolize.h"
 #include "core/walkers/scx/sched_state.h"
 #include "core/walkers/tasks/task_state.h"
 
@@ -23,19 +21,6 @@ namespace {
 
 using kfreeze::v1::FailureDumpReport;
 using kfreeze::v1::TaskEnrichment;
-
-// x86-64 kernel stacks are 16 KiB (32 KiB with KASAN); an SP within this much above
-// task->stack belongs to that task.
-constexpr uint64_t kMaxThreadSize = 32 * 1024;
-
-// Lock slow paths a running task can be caught in, and the names the seed reports for them.
-constexpr std::pair<const char*, const char*> kLockSlowpaths[] = {
-    {"queued_spin_lock_slowpath", "queued_spin_lock_slowpath"},
-    {"native_queued_spin_lock_slowpath", "queued_spin_lock_slowpath"},
-    {"__mutex_lock_slowpath", "mutex_lock_slowpath"},
-    {"rwsem_down_read_slowpath", "rwsem_down_read_slowpath"},
-    {"rwsem_down_write_slowpath", "rwsem_down_write_slowpath"},
-};
 
 // What the scx walker already knows about tasks, from the report.
 struct Referenced {
@@ -121,10 +106,8 @@ class TaskBytes {
 class Enricher {
  public:
   Enricher(Reader& reader, const TaskContext& ctx, const Referenced& refs,
-           std::optional<uint64_t> jiffies, const FailureDumpReport& report)
-      : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {
-    PairVcpus(report);
-  }
+           std::optional<uint64_t> jiffies)
+      : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {}
 
   absl::StatusOr<TaskEnrichment> Enrich(Kva task) {
     KF_ASSIGN_OR_RETURN(std::vector<uint8_t> raw,
@@ -147,8 +130,7 @@ class Enricher {
     for (const auto& c : ctx_.scx->sched_classes) ext_known |= c.short_name == "ext";
     t.set_pi_boosted_out_of_scx(runnable && ext_known && cls_name.value_or("") != "ext");
     if (ctx_.off.detail) FillDetail(b, t);
-    FillEntity(b, task, t);
-    if (running != refs_.running_on.end()) FillRunningPc(t);
+    FillEntity(b, t);
     return t;
   }
 
@@ -208,7 +190,7 @@ class Enricher {
     if (auto v = pid_nr(s.pidtype_sid)) t.set_sid(*v);
   }
 
-  void FillEntity(const TaskBytes& b, Kva task, TaskEnrichment& t) {
+  void FillEntity(const TaskBytes& b, TaskEnrichment& t) {
     const scx::ScxOffsets& so = ctx_.scx->off;
     const uint64_t scx = so.task->scx;
     const scx::ScxConstants& k = so.constants;
@@ -235,48 +217,16 @@ class Enricher {
       t.set_ops_qseq(ops >> k.opss_qseq_shift);
     }
     if (ctx_.off.detail && ctx_.off.detail->stack) {
-      stacks_[task.value] = b.Get<uint64_t>(*ctx_.off.detail->stack);
+      // dump::PairRunningTasks joins it to the vCPU registers, which arrive after the walk.
+      t.set_stack_base(b.Get<uint64_t>(*ctx_.off.detail->stack));
     }
   }
 
-  // vCPU i normally runs CPU i, but that is only trusted when the vCPU's kernel SP lies on the
-  // kernel stack of that CPU's rq->curr (the seed assumes it blindly).
-  void PairVcpus(const FailureDumpReport& report) {
-    for (int i = 0; i < report.vcpu_regs_size(); ++i) {
-      if (!report.vcpu_regs(i).has_regs()) continue;
-      vcpus_.push_back({static_cast<uint32_t>(i), report.vcpu_regs(i).regs().instruction_pointer(),
-                        report.vcpu_regs(i).regs().stack_pointer()});
-    }
-  }
-
-  void FillRunningPc(TaskEnrichment& t) {
-    auto stack = stacks_.find(t.task_kva());
-    if (stack == stacks_.end() || stack->second == 0) return;
-    for (const Vcpu& v : vcpus_) {
-      if (v.sp < stack->second || v.sp >= stack->second + kMaxThreadSize) continue;
-      t.set_running_pc(v.ip);
-      if (ctx_.scx->symbols == nullptr) return;
-      std::optional<std::string> sym = Symbolize(*ctx_.scx->symbols, Kva(v.ip));
-      if (!sym) return;
-      t.set_running_symbol(*sym);
-      for (const auto& [fn, name] : kLockSlowpaths) {
-        if (absl::StartsWith(*sym, absl::StrCat(fn, "+"))) t.set_lock_slowpath_match(name);
-      }
-      return;
-    }
-  }
-
-  struct Vcpu {
-    uint32_t index;
-    uint64_t ip, sp;
-  };
   Reader& reader_;
   const TaskContext& ctx_;
   const Referenced& refs_;
   std::optional<uint64_t> jiffies_;
   Window window_;
-  std::vector<Vcpu> vcpus_;
-  absl::flat_hash_map<uint64_t, uint64_t> stacks_;
 };
 
 // Tasks on scx_tasks, iterator cursors skipped.
@@ -322,7 +272,7 @@ void CaptureTasks(Reader& reader, const TaskContext& ctx, FailureDumpReport& rep
   std::optional<uint64_t> jiffies;
   if (auto j = scx::ReadJiffies(reader, *ctx.scx); j.ok()) jiffies = *j;
 
-  Enricher enricher(reader, ctx, refs, jiffies, report);
+  Enricher enricher(reader, ctx, refs, jiffies);
   absl::flat_hash_set<uint64_t> seen;
   size_t wanted = 0, unreadable = 0;
   absl::Status first_unreadable;

@@ -29,7 +29,8 @@ struct TaskContext {
 TaskContext BuildTaskContext(const OffsetResolver& resolver, const scx::ScxContext& scx);
 
 // Fills task_enrichments (and task_enrichments_unavailable when incomplete) from the report's
-// rq/DSQ task KVAs and scx_tasks. vcpu_regs, when the report has them, give running_pc.
+// rq/DSQ task KVAs and scx_tasks. Each running task keeps its stack_base for
+// dump::PairRunningTasks.
 void CaptureTasks(Reader& reader, const TaskContext& ctx, kfreeze::v1::FailureDumpReport& report);
 
 }  // namespace kfreeze::walkers::tasks

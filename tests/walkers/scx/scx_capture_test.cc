@@ -15,6 +15,7 @@ using kfreeze::testing::ScxWorld;
 using kfreeze::testing::ScxWorldOptions;
 using kfreeze::v1::DsqState;
 using kfreeze::v1::FailureDumpReport;
+namespace L = kfreeze::testing::layout;
 
 FailureDumpReport Capture(ScxWorld& w) {
   Reader reader = w.guest().MakeReader();
@@ -197,12 +198,40 @@ TEST(ScxCapture, ExitInfoWithDumpAndSymbolizedBacktrace) {
   EXPECT_EQ(r.scx_sched_state().exit_kind(), 1026u);
   EXPECT_EQ(ei.kind(), 1026u);
   EXPECT_EQ(ei.exit_code(), -1);
+  EXPECT_EQ(ei.flags(), 1u);
   EXPECT_EQ(ei.reason(), "runnable task stall");
   EXPECT_EQ(ei.msg(), "runnable task stall (bpftool[135] failed to run for 2.876s)");
   EXPECT_NE(ei.dump().find("triggered exit kind 1026"), std::string::npos);
   ASSERT_EQ(ei.backtrace_size(), 1);
   EXPECT_EQ(ei.backtrace_pcs(0), pc);
   EXPECT_EQ(ei.backtrace(0), "scx_watchdog_workfn+0x15e");
+}
+
+// After the disable work: exit_kind reads SCX_EXIT_DONE; the report keeps the real kind and says
+// so.
+TEST(ScxCapture, DoneExitKindResolvesThroughExitInfo) {
+  ScxWorld w;
+  Kva sched = w.AttachScheduler("poc_stall");
+  w.SetExit(1026, "runnable task stall", "msg", "", {});
+  w.guest().Put<uint32_t>(sched + L::kSchedExitKind, 1);
+  FailureDumpReport r = Capture(w);
+  EXPECT_EQ(r.scx_sched_state().exit_kind(), 1026u);
+  EXPECT_EQ(r.scx_sched_state().exit_kind_raw(), 1u);
+  EXPECT_EQ(r.scx_sched_state().exit_info().kind(), 1026u);
+}
+
+// Kernels before scx_exit_info.flags: the exit info is complete without it.
+TEST(ScxCapture, ExitInfoWithoutFlagsMember) {
+  ScxWorldOptions o;
+  o.omit = {"scx_exit_info.flags"};
+  ScxWorld w(o);
+  w.AttachScheduler("poc_stall");
+  w.SetExit(1026, "runnable task stall", "msg", "", {});
+  FailureDumpReport r = Capture(w);
+  ASSERT_TRUE(r.scx_sched_state().has_exit_info());
+  EXPECT_FALSE(r.scx_sched_state().exit_info().has_flags());
+  EXPECT_EQ(r.scx_sched_state().exit_info().reason(), "runnable task stall");
+  EXPECT_FALSE(r.has_scx_walker_unavailable()) << r.scx_walker_unavailable();
 }
 
 TEST(ScxCapture, CyclicDsqListIsTruncatedNotEndless) {

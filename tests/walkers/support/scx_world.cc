@@ -136,6 +136,7 @@ void ScxWorld::BuildBtf() {
   add("scx_exit_info", L::kExitInfoSize,
       {{"kind", "u32", L::kEiKind},
        {"exit_code", "s64", L::kEiExitCode},
+       {"flags", "u64", L::kEiFlags},
        {"reason", "ptr", L::kEiReason},
        {"bt", "ptr", L::kEiBt},
        {"bt_len", "u32", L::kEiBtLen},
@@ -418,6 +419,7 @@ void ScxWorld::SetExit(uint32_t kind, const std::string& reason, const std::stri
   Kva ei = g.Alloc(L::kExitInfoSize);
   g.Put<uint32_t>(ei + L::kEiKind, kind);
   g.Put<int64_t>(ei + L::kEiExitCode, -1);
+  g.Put<uint64_t>(ei + L::kEiFlags, 1);  // SCX_EFLAG_INITIALIZED
   Kva r = g.Alloc(reason.size() + 1);
   g.PutString(r, reason);
   g.PutPtr(ei + L::kEiReason, r);

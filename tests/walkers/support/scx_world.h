@@ -61,8 +61,8 @@ inline constexpr uint32_t kSchedSize = 512, kSchedDsqHash = 256, kSchedPnode = 3
                           kSchedPcpu = 328, kSchedBypassDepth = 336, kSchedAborting = 340,
                           kSchedWatchdogTimeout = 344, kSchedExitKind = 352, kSchedExitInfo = 360;
 // struct scx_exit_info
-inline constexpr uint32_t kExitInfoSize = 64, kEiKind = 0, kEiExitCode = 8, kEiReason = 24,
-                          kEiBt = 32, kEiBtLen = 40, kEiMsg = 48, kEiDump = 56;
+inline constexpr uint32_t kExitInfoSize = 64, kEiKind = 0, kEiExitCode = 8, kEiFlags = 16,
+                          kEiReason = 24, kEiBt = 32, kEiBtLen = 40, kEiMsg = 48, kEiDump = 56;
 // struct rhashtable, bucket_table
 inline constexpr uint32_t kRhtSize = 64, kRhtTbl = 0, kRhtNelems = 56;
 inline constexpr uint32_t kBtSize = 64, kBtSize_ = 0, kBtNest = 4, kBtFutureTbl = 40,

@@ -4,6 +4,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/base/reasons.h"
+#include "core/dump/running_tasks.h"
+#include "core/walkers/common/symbolize.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/tasks/task_state.h"
 #include "gtest/gtest.h"
@@ -135,21 +137,28 @@ TEST(CaptureTasks, RunningPcOnlyWhenVcpuStackMatches) {
   w.AddToScxTasks(a);
   w.AddToScxTasks(b);
   Kva stack_a = w.GiveStack(a);
-  w.GiveStack(b);
+  Kva stack_b = w.GiveStack(b);
   w.SetCurr(1, a);  // CPU 1 runs a ...
   w.SetCurr(0, b);
-  FailureDumpReport seed;
+  Captured got = Capture(w);
+  // The walk records each task's stack; registers are joined after it, as in a freeze.
+  EXPECT_EQ(got.by_kva[a.value].stack_base(), stack_a.value);
+  EXPECT_EQ(got.by_kva[b.value].stack_base(), stack_b.value);
+  EXPECT_FALSE(got.by_kva[a.value].has_running_pc());
   // ... but on vCPU 0 (index != cpu): pairing by stack, not by index.
-  auto* r0 = seed.add_vcpu_regs()->mutable_regs();
+  auto* r0 = got.report.add_vcpu_regs()->mutable_regs();
   r0->set_instruction_pointer(w.SchedulerText().value + 0x10);
   r0->set_stack_pointer(stack_a.value + 0x3f00);
-  auto* r1 = seed.add_vcpu_regs()->mutable_regs();
+  auto* r1 = got.report.add_vcpu_regs()->mutable_regs();
   r1->set_instruction_pointer(0x401000);  // user mode: no pairing possible
   r1->set_stack_pointer(0x7ffc0000);
-  Captured got = Capture(w, seed);
+  const SymbolIndex& symbols = w.view().symbols;
+  dump::PairRunningTasks(got.report, [&](uint64_t ip) { return Symbolize(symbols, Kva(ip)); });
+  for (const TaskEnrichment& t : got.report.task_enrichments()) got.by_kva[t.task_kva()] = t;
   const TaskEnrichment& ta = got.by_kva[a.value];
   EXPECT_EQ(ta.running_pc(), w.SchedulerText().value + 0x10);
   EXPECT_EQ(ta.running_symbol(), "scx_watchdog_workfn+0x10");
+  EXPECT_FALSE(ta.has_lock_slowpath_match());
   EXPECT_FALSE(got.by_kva[b.value].has_running_pc());
 }
 

@@ -22,8 +22,8 @@ using testing::GuestImageBuilder;
 using testing::GuestImageOptions;
 
 constexpr uint64_t kRam = 1ull << 30;
-constexpr size_t kSymbols = 190000;     // the lab's 7.x kernel has ~193k
-constexpr int kBtfStructs = 45000;      // ~5 MB of BTF, like a Debian cloud kernel
+constexpr size_t kSymbols = 190000;  // the lab's 7.x kernel has ~193k
+constexpr int kBtfStructs = 45000;   // ~5 MB of BTF, like a Debian cloud kernel
 constexpr int kVmallocPages = 64;
 
 // Every page that the builder left as a hole gets data, as in a guest that has touched all of
@@ -64,12 +64,16 @@ Guest MakeGuest(bool dense, std::optional<uint64_t> note_pa) {
   std::vector<std::string> refs;
   for (const std::string& t : ints) refs.push_back(testing::BtfBuilder::Ref(b.btf().TypeId(t)));
   for (int i = 0; i < kBtfStructs; ++i) {
-    b.btf().AddStruct(absl::StrCat("kf_bench_struct_", i),
-                      {{"a", refs[i % 5]}, {"b", refs[(i + 1) % 5]}, {"c", refs[(i + 2) % 5]},
-                       {"d", refs[(i + 3) % 5]}, {"e", refs[(i + 4) % 5]}, {"f", refs[i % 5]}});
+    b.btf().AddStruct(absl::StrCat("kf_bench_struct_", i), {{"a", refs[i % 5]},
+                                                            {"b", refs[(i + 1) % 5]},
+                                                            {"c", refs[(i + 2) % 5]},
+                                                            {"d", refs[(i + 3) % 5]},
+                                                            {"e", refs[(i + 4) % 5]},
+                                                            {"f", refs[i % 5]}});
   }
   Guest g;
-  for (int i = 0; i < kVmallocPages; ++i) g.vmalloc_pages.push_back(b.Alloc(4096, testing::Placement::kVmalloc));
+  for (int i = 0; i < kVmallocPages; ++i)
+    g.vmalloc_pages.push_back(b.Alloc(4096, testing::Placement::kVmalloc));
   g.direct = b.Alloc(4096);
   g.image = std::make_unique<GuestImage>(b.Build());
   if (dense) FillHoles(g.image->fd(), kRam);
@@ -82,7 +86,8 @@ Guest& TypicalGuest() {
 }
 
 std::shared_ptr<const KernelContext> Context() {
-  static auto* ctx = new std::shared_ptr<const KernelContext>(*KernelContext::Attach(TypicalGuest().image->attach_options()));
+  static auto* ctx = new std::shared_ptr<const KernelContext>(
+      *KernelContext::Attach(TypicalGuest().image->attach_options()));
   return *ctx;
 }
 
@@ -135,7 +140,9 @@ void ScanBench(benchmark::State& state, const GuestImage& image) {
   }
   state.counters["note_MiB"] = static_cast<double>(image.truth().vmcoreinfo_pa.value) / (1 << 20);
 }
-void BM_VmcoreInfoScan1GiB_Typical(benchmark::State& state) { ScanBench(state, *TypicalGuest().image); }
+void BM_VmcoreInfoScan1GiB_Typical(benchmark::State& state) {
+  ScanBench(state, *TypicalGuest().image);
+}
 BENCHMARK(BM_VmcoreInfoScan1GiB_Typical)->Unit(benchmark::kMillisecond);
 void BM_VmcoreInfoScan1GiB_LastPage(benchmark::State& state) {
   static Guest* g = new Guest(MakeGuest(true, kRam - 4096));
@@ -223,14 +230,17 @@ void BM_Attach1GiB(benchmark::State& state) {
   const GuestImage& image = *TypicalGuest().image;
   std::map<std::string, double> step_us;
   for (auto _ : state) {
-    absl::StatusOr<std::shared_ptr<const KernelContext>> ctx = KernelContext::Attach(image.attach_options());
+    absl::StatusOr<std::shared_ptr<const KernelContext>> ctx =
+        KernelContext::Attach(image.attach_options());
     if (!ctx.ok()) {
       state.SkipWithError(std::string(ctx.status().message()).c_str());
       break;
     }
-    for (const StepTiming& s : (*ctx)->attach_timings()) step_us[s.step] += absl::ToDoubleMicroseconds(s.elapsed);
+    for (const StepTiming& s : (*ctx)->attach_timings())
+      step_us[s.step] += absl::ToDoubleMicroseconds(s.elapsed);
   }
-  for (const auto& [step, us] : step_us) state.counters[step + "_us"] = us / static_cast<double>(state.iterations());
+  for (const auto& [step, us] : step_us)
+    state.counters[step + "_us"] = us / static_cast<double>(state.iterations());
   // The floor, measured in the same process on the same file.
   absl::Time t0 = absl::Now();
   benchmark::DoNotOptimize(SequentialRead(image, kRam));

@@ -205,8 +205,8 @@ struct BenchDaemon {
     o.attacher = [](const dump::AttachSpec& spec)
         -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
       if (spec.name == "lab") return Guest().kernel;
-      return std::make_shared<testing::FakeAttachment>("bench", dump::PhaseTable{
-                                                                    testing::OneMapPhase("m")});
+      return std::make_shared<testing::FakeAttachment>("bench",
+                                                       dump::PhaseTable{testing::OneMapPhase("m")});
     };
     o.control_factory = server::QmpControlFactory();
     auto d = server::Daemon::Start(std::move(o));
@@ -301,7 +301,12 @@ void BM_WatchFanout(benchmark::State& state) {
   for (auto& t : readers) t.join();
   stop = true;
 }
-BENCHMARK(BM_WatchFanout)->Arg(1)->Arg(50)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1);
+BENCHMARK(BM_WatchFanout)
+    ->Arg(1)
+    ->Arg(50)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1);
 
 }  // namespace
 }  // namespace kfreeze::bench

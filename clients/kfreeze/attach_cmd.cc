@@ -42,8 +42,8 @@ int RunAttach(const std::vector<std::string>& args) {
   if (absl::GetFlag(FLAGS_json)) {
     PrintMessageJson(target);
   } else if (target.state() == kfreeze::v1::TARGET_STATE_FAILED) {
-    return Fail(kExitFailure, "target " + target.name() + " added but not attached: " +
-                                  target.last_error());
+    return Fail(kExitFailure,
+                "target " + target.name() + " added but not attached: " + target.last_error());
   } else {
     std::printf("%s attached: %s\n", target.name().c_str(), target.kernel_release().c_str());
   }
@@ -51,8 +51,9 @@ int RunAttach(const std::vector<std::string>& args) {
 }
 
 const bool registered = RegisterCommand(
-    {"attach", "attach NAME --ram PATH|--pid N [--qmp SOCK] [--ram-layout L] [--btf F] [--replace]: "
-               "add a target to kfreezed",
+    {"attach",
+     "attach NAME --ram PATH|--pid N [--qmp SOCK] [--ram-layout L] [--btf F] [--replace]: "
+     "add a target to kfreezed",
      &RunAttach});
 
 }  // namespace

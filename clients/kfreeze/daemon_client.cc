@@ -88,9 +88,9 @@ int RpcFail(const grpc::Status& status) {
   std::string message = status.error_message();
   // gRPC's connect failures are long multi-line strings; the first line says it.
   message = message.substr(0, message.find('\n'));
-  return Fail(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitInvalidInput
-                                                                         : kExitFailure,
-              absl::StrCat(absl::GetFlag(FLAGS_server), ": ", name, ": ", message));
+  return Fail(
+      status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitInvalidInput : kExitFailure,
+      absl::StrCat(absl::GetFlag(FLAGS_server), ": ", name, ": ", message));
 }
 
 void PrintMessageJson(const google::protobuf::Message& message) {

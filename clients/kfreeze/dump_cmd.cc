@@ -81,7 +81,8 @@ int RunDump(const std::vector<std::string>& args) {
   if (absl::GetFlag(FLAGS_deadline_ms) > 0) {
     options.soft_deadline = std::chrono::milliseconds(absl::GetFlag(FLAGS_deadline_ms));
   }
-  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_sections), ',', absl::SkipEmpty())) {
+  for (absl::string_view s :
+       absl::StrSplit(absl::GetFlag(FLAGS_sections), ',', absl::SkipEmpty())) {
     options.sections.emplace_back(s);
   }
   std::shared_ptr<dump::KernelAttachment> k = *kernel;
@@ -93,7 +94,8 @@ int RunDump(const std::vector<std::string>& args) {
     if (!c.ok()) return Fail(kExitFailure, absl::StrCat("qmp: ", c.status().message()));
     control = std::move(*c);
   }
-  absl::StatusOr<dump::FreezeOutcome> outcome = dump::RunFreeze(control.get(), k->phases(), options);
+  absl::StatusOr<dump::FreezeOutcome> outcome =
+      dump::RunFreeze(control.get(), k->phases(), options);
   if (!outcome.ok()) return Fail(kExitInvalidInput, std::string(outcome.status().message()));
   kfreeze::v1::DumpEnvelope& e = outcome->envelope;
   e.set_target(spec.name);
@@ -106,7 +108,8 @@ int RunDump(const std::vector<std::string>& args) {
     std::fprintf(stderr, "kfreeze: resume failed, the VM may still be paused: %s\n",
                  std::string(outcome->resume_status.message()).c_str());
   }
-  if (e.has_degraded()) std::fprintf(stderr, "kfreeze: degraded dump: %s\n", e.degraded().reason().c_str());
+  if (e.has_degraded())
+    std::fprintf(stderr, "kfreeze: degraded dump: %s\n", e.degraded().reason().c_str());
 
   std::string data;
   if (format == "text") {
@@ -124,9 +127,10 @@ int RunDump(const std::vector<std::string>& args) {
 }
 
 const bool registered = RegisterCommand(
-    {"dump", "dump --ram FILE [--qmp SOCK] [--deadline-ms N] [--sections a,b] "
-             "[--format text|proto-json|ktstr-json|binpb] [--out FILE]: freeze and dump a VM "
-             "without the daemon",
+    {"dump",
+     "dump --ram FILE [--qmp SOCK] [--deadline-ms N] [--sections a,b] "
+     "[--format text|proto-json|ktstr-json|binpb] [--out FILE]: freeze and dump a VM "
+     "without the daemon",
      &RunDump});
 
 }  // namespace

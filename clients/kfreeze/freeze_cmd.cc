@@ -25,7 +25,8 @@ int RunFreeze(const std::vector<std::string>& args) {
   if (!ParseLabels(absl::GetFlag(FLAGS_label), request.mutable_labels())) {
     return Fail(kExitInvalidInput, "--label wants k=v[,k2=v2]");
   }
-  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_sections), ',', absl::SkipEmpty())) {
+  for (absl::string_view s :
+       absl::StrSplit(absl::GetFlag(FLAGS_sections), ',', absl::SkipEmpty())) {
     request.add_sections(std::string(s));
   }
   request.set_keep_paused(absl::GetFlag(FLAGS_keep_paused));
@@ -45,8 +46,9 @@ int RunFreeze(const std::vector<std::string>& args) {
 }
 
 const bool registered = RegisterCommand(
-    {"freeze", "freeze TARGET [--deadline-ms N] [--label k=v,...] [--sections a,b] [--keep-paused] "
-               "[--json] [--server ADDR]: pause, dump and resume a VM through kfreezed",
+    {"freeze",
+     "freeze TARGET [--deadline-ms N] [--label k=v,...] [--sections a,b] [--keep-paused] "
+     "[--json] [--server ADDR]: pause, dump and resume a VM through kfreezed",
      &RunFreeze});
 
 }  // namespace

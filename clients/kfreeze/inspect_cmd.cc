@@ -28,7 +28,8 @@ static std::vector<std::string>& SymbolAccumulator() {
   return *names;
 }
 bool AbslParseFlag(absl::string_view text, SymbolList* out, std::string* /*error*/) {
-  for (absl::string_view s : absl::StrSplit(text, ',', absl::SkipEmpty())) SymbolAccumulator().emplace_back(s);
+  for (absl::string_view s : absl::StrSplit(text, ',', absl::SkipEmpty()))
+    SymbolAccumulator().emplace_back(s);
   out->names = SymbolAccumulator();
   return true;
 }
@@ -39,18 +40,19 @@ std::string AbslUnparseFlag(const SymbolList& list) { return absl::StrJoin(list.
 // ABSL_FLAG cannot spell hyphenated names; this is ABSL_FLAG_IMPL (absl/flags/flag.h, Debian's
 // 20220623) with the name given as a string. Other commands reuse these flags through
 // ABSL_DECLARE_FLAG(type, ram_layout) etc. instead of defining their own.
-#define KF_NAMED_FLAG(Type, name, flag_name, default_value, help)             \
-  extern ::absl::Flag<Type> FLAGS_##name;                                     \
-  ABSL_FLAG_IMPL_DECLARE_DEF_VAL_WRAPPER(name, Type, default_value)           \
-  ABSL_FLAG_IMPL_DECLARE_HELP_WRAPPER(name, help)                             \
-  ABSL_CONST_INIT absl::Flag<Type> FLAGS_##name{                              \
-      flag_name, ABSL_FLAG_IMPL_FILENAME(), ABSL_FLAG_IMPL_HELP_ARG(name),    \
-      ABSL_FLAG_IMPL_DEFAULT_ARG(Type, name)};                                \
-  extern absl::flags_internal::FlagRegistrarEmpty FLAGS_no##name;             \
-  absl::flags_internal::FlagRegistrarEmpty FLAGS_no##name =                   \
+#define KF_NAMED_FLAG(Type, name, flag_name, default_value, help)                        \
+  extern ::absl::Flag<Type> FLAGS_##name;                                                \
+  ABSL_FLAG_IMPL_DECLARE_DEF_VAL_WRAPPER(name, Type, default_value)                      \
+  ABSL_FLAG_IMPL_DECLARE_HELP_WRAPPER(name, help)                                        \
+  ABSL_CONST_INIT absl::Flag<Type> FLAGS_##name{flag_name, ABSL_FLAG_IMPL_FILENAME(),    \
+                                                ABSL_FLAG_IMPL_HELP_ARG(name),           \
+                                                ABSL_FLAG_IMPL_DEFAULT_ARG(Type, name)}; \
+  extern absl::flags_internal::FlagRegistrarEmpty FLAGS_no##name;                        \
+  absl::flags_internal::FlagRegistrarEmpty FLAGS_no##name =                              \
       ABSL_FLAG_IMPL_REGISTRAR(Type, FLAGS_##name)
 
-ABSL_FLAG(std::string, ram, "", "guest RAM file (the VMM's memory-backend-file, e.g. /dev/shm/...)");
+ABSL_FLAG(std::string, ram, "",
+          "guest RAM file (the VMM's memory-backend-file, e.g. /dev/shm/...)");
 KF_NAMED_FLAG(int, ram_fd, "ram-fd", -1, "guest RAM as an inherited file descriptor (memfd)");
 ABSL_FLAG(std::string, qmp, "", "QMP unix socket of the VM (RAM layout via `info mtree -f`)");
 KF_NAMED_FLAG(std::string, ram_layout, "ram-layout", "",
@@ -60,7 +62,8 @@ KF_NAMED_FLAG(std::string, system_map, "system-map", "", "System.map to cross-ch
 ABSL_FLAG(std::string, vmlinux, "", "vmlinux ELF whose .symtab cross-checks guest symbols");
 ABSL_FLAG(bool, json, false, "print JSON instead of text");
 ABSL_FLAG(kfreeze::cli::SymbolList, symbol, {}, "print this symbol's address (repeatable)");
-KF_NAMED_FLAG(std::string, dump_btf, "dump-btf", "", "write the vmlinux BTF read from the guest to FILE");
+KF_NAMED_FLAG(std::string, dump_btf, "dump-btf", "",
+              "write the vmlinux BTF read from the guest to FILE");
 
 namespace kfreeze::cli {
 namespace {
@@ -99,36 +102,42 @@ void PrintText(const KernelContext& k, const std::vector<Resolved>& symbols) {
       "kernel release    %s\nkaslr slide       %s\nphys_base         %s\npage_offset_base  %s\n"
       "paging levels     %d\nram layout        %s (%s)\nvmcoreinfo        note at %s\n",
       k.release(), Hex(k.kaslr_offset()), Hex(k.phys_base()), Hex(k.page_offset_base()),
-      k.pgtable_levels(), k.layout_source(), k.ram().layout().ToString(), Hex(k.vmcoreinfo().note_pa));
-  absl::StrAppendFormat(&out, "cpus              %d possible (nr_cpu_ids %d%s)\n", pc.PossibleCpus().size(),
-                        pc.nr_cpu_ids(),
+      k.pgtable_levels(), k.layout_source(), k.ram().layout().ToString(),
+      Hex(k.vmcoreinfo().note_pa));
+  absl::StrAppendFormat(&out, "cpus              %d possible (nr_cpu_ids %d%s)\n",
+                        pc.PossibleCpus().size(), pc.nr_cpu_ids(),
                         pc.online_count() ? absl::StrCat(", ", *pc.online_count(), " online") : "");
   for (CpuId cpu : pc.PossibleCpus()) {
-    absl::StrAppendFormat(&out, "  cpu %-4d        per-cpu offset %s\n", cpu, Hex(pc.offsets()[cpu]));
+    absl::StrAppendFormat(&out, "  cpu %-4d        per-cpu offset %s\n", cpu,
+                          Hex(pc.offsets()[cpu]));
   }
   absl::StrAppendFormat(&out, "symbols           %d (kallsyms, %s encoding)\n", k.symbols().size(),
                         KallsymsEncodingName(k.kallsyms_encoding()));
-  absl::StrAppendFormat(&out, "btf               %d types, %d bytes from %s\n", k.btf()->type_count(),
-                        k.btf()->raw().size(), k.btf()->source());
+  absl::StrAppendFormat(&out, "btf               %d types, %d bytes from %s\n",
+                        k.btf()->type_count(), k.btf()->raw().size(), k.btf()->source());
   if (k.host_symbol_check()) {
     absl::StrAppendFormat(&out, "host symbols      %d compared with %s, all equal\n",
                           k.host_symbol_check()->compared, k.host_symbol_check()->source);
   }
-  for (const Resolved& r : symbols) absl::StrAppendFormat(&out, "symbol %-10s %s\n", r.name, Hex(r.address));
+  for (const Resolved& r : symbols)
+    absl::StrAppendFormat(&out, "symbol %-10s %s\n", r.name, Hex(r.address));
   out += "attach steps     ";
   for (const StepTiming& t : k.attach_timings()) {
     absl::StrAppendFormat(&out, " %s %.2fms", t.step, absl::ToDoubleMilliseconds(t.elapsed));
   }
-  absl::StrAppendFormat(&out, "\nattach total      %.2f ms\n", absl::ToDoubleMilliseconds(k.attach_total()));
+  absl::StrAppendFormat(&out, "\nattach total      %.2f ms\n",
+                        absl::ToDoubleMilliseconds(k.attach_total()));
   std::fputs(out.c_str(), stdout);
 }
 
 int RunInspect(const std::vector<std::string>& args) {
-  if (!args.empty()) return Fail(kExitInvalidInput, absl::StrCat("inspect: unexpected argument '", args[0], "'"));
+  if (!args.empty())
+    return Fail(kExitInvalidInput, absl::StrCat("inspect: unexpected argument '", args[0], "'"));
   AttachOptions options;
   options.ram_path = absl::GetFlag(FLAGS_ram);
   options.ram_fd = absl::GetFlag(FLAGS_ram_fd);
-  if (options.ram_path.empty() && options.ram_fd < 0) return Fail(kExitInvalidInput, "inspect: --ram FILE is required");
+  if (options.ram_path.empty() && options.ram_fd < 0)
+    return Fail(kExitInvalidInput, "inspect: --ram FILE is required");
   options.qmp_socket = absl::GetFlag(FLAGS_qmp);
   options.ram_layout = absl::GetFlag(FLAGS_ram_layout);
   options.btf_path = absl::GetFlag(FLAGS_btf);
@@ -136,9 +145,11 @@ int RunInspect(const std::vector<std::string>& args) {
   options.vmlinux_path = absl::GetFlag(FLAGS_vmlinux);
 
   absl::StatusOr<std::shared_ptr<const KernelContext>> ctx = KernelContext::Attach(options);
-  if (!ctx.ok()) return Fail(kExitFailure, absl::StrCat("attach failed: ", ctx.status().ToString()));
+  if (!ctx.ok())
+    return Fail(kExitFailure, absl::StrCat("attach failed: ", ctx.status().ToString()));
   const KernelContext& k = **ctx;
-  if (k.btf() == nullptr) return Fail(kExitFailure, absl::StrCat("no vmlinux BTF: ", k.btf_status().ToString()));
+  if (k.btf() == nullptr)
+    return Fail(kExitFailure, absl::StrCat("no vmlinux BTF: ", k.btf_status().ToString()));
 
   std::vector<Resolved> symbols;
   for (const std::string& name : absl::GetFlag(FLAGS_symbol).names) {
@@ -148,7 +159,8 @@ int RunInspect(const std::vector<std::string>& args) {
   }
   if (const std::string path = absl::GetFlag(FLAGS_dump_btf); !path.empty()) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(k.btf()->raw().data()), static_cast<std::streamsize>(k.btf()->raw().size()));
+    out.write(reinterpret_cast<const char*>(k.btf()->raw().data()),
+              static_cast<std::streamsize>(k.btf()->raw().size()));
     if (!out) return Fail(kExitFailure, absl::StrCat("cannot write ", path));
   }
   if (absl::GetFlag(FLAGS_json)) {

@@ -31,7 +31,8 @@ int RunTargets(const std::vector<std::string>& args) {
     if (!status.ok()) return RpcFail(status);
   } else if (args.empty()) {
     auto ctx = NewContext();
-    grpc::Status status = stub->ListTargets(ctx.get(), kfreeze::v1::ListTargetsRequest(), &response);
+    grpc::Status status =
+        stub->ListTargets(ctx.get(), kfreeze::v1::ListTargetsRequest(), &response);
     if (!status.ok()) return RpcFail(status);
   } else {
     return Fail(kExitInvalidInput, "usage: kfreeze targets [NAME]");

@@ -59,8 +59,9 @@ int RunWatch(const std::vector<std::string>& args) {
 }
 
 const bool registered = RegisterCommand(
-    {"watch", "watch [--target T] [--label k=v] [--since ID] [--summary-only] [--count N] [--json]: "
-              "stream dumps as they are taken",
+    {"watch",
+     "watch [--target T] [--label k=v] [--since ID] [--summary-only] [--count N] [--json]: "
+     "stream dumps as they are taken",
      &RunWatch});
 
 }  // namespace

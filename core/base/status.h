@@ -35,10 +35,10 @@ absl::Status BadData(absl::string_view what);
 #define KF_STATUS_CONCAT_(a, b) KF_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define KF_RETURN_IF_ERROR(expr)                \
-  do {                                          \
-    ::absl::Status kf_status_ = (expr);         \
-    if (!kf_status_.ok()) return kf_status_;    \
+#define KF_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status kf_status_ = (expr);      \
+    if (!kf_status_.ok()) return kf_status_; \
   } while (0)
 
 // `KF_ASSIGN_OR_RETURN(auto x, Foo());` assigns the value or returns the error.

@@ -40,9 +40,16 @@ absl::Status ValidateType(const struct btf* btf, uint32_t id, uint32_t count) {
   KF_RETURN_IF_ERROR(CheckName(btf, t->name_off, id));
   const uint16_t vlen = btf_vlen(t);
   switch (btf_kind(t)) {
-    case BTF_KIND_PTR: case BTF_KIND_TYPEDEF: case BTF_KIND_VOLATILE: case BTF_KIND_CONST:
-    case BTF_KIND_RESTRICT: case BTF_KIND_FUNC: case BTF_KIND_VAR: case BTF_KIND_DECL_TAG:
-    case BTF_KIND_TYPE_TAG: case BTF_KIND_FUNC_PROTO:
+    case BTF_KIND_PTR:
+    case BTF_KIND_TYPEDEF:
+    case BTF_KIND_VOLATILE:
+    case BTF_KIND_CONST:
+    case BTF_KIND_RESTRICT:
+    case BTF_KIND_FUNC:
+    case BTF_KIND_VAR:
+    case BTF_KIND_DECL_TAG:
+    case BTF_KIND_TYPE_TAG:
+    case BTF_KIND_FUNC_PROTO:
       KF_RETURN_IF_ERROR(CheckId(t->type, count, id, "type"));
       break;
     default:
@@ -59,10 +66,12 @@ absl::Status ValidateType(const struct btf* btf, uint32_t id, uint32_t count) {
     }
   } else if (btf_is_func_proto(t)) {
     const struct btf_param* p = btf_params(t);
-    for (uint16_t i = 0; i < vlen; ++i, ++p) KF_RETURN_IF_ERROR(CheckId(p->type, count, id, "param"));
+    for (uint16_t i = 0; i < vlen; ++i, ++p)
+      KF_RETURN_IF_ERROR(CheckId(p->type, count, id, "param"));
   } else if (btf_is_datasec(t)) {
     const struct btf_var_secinfo* v = btf_var_secinfos(t);
-    for (uint16_t i = 0; i < vlen; ++i, ++v) KF_RETURN_IF_ERROR(CheckId(v->type, count, id, "datasec var"));
+    for (uint16_t i = 0; i < vlen; ++i, ++v)
+      KF_RETURN_IF_ERROR(CheckId(v->type, count, id, "datasec var"));
   } else if (btf_is_enum(t)) {
     const struct btf_enum* e = btf_enum(t);
     for (uint16_t i = 0; i < vlen; ++i, ++e) KF_RETURN_IF_ERROR(CheckName(btf, e->name_off, id));
@@ -74,8 +83,10 @@ absl::Status ValidateType(const struct btf* btf, uint32_t id, uint32_t count) {
 }
 
 absl::Status CheckHeader(std::span<const uint8_t> data, uint64_t cap) {
-  if (data.size() < 24) return BadData(absl::StrCat("BTF blob of ", data.size(), " bytes is too short"));
-  if (data.size() > cap) return BadData(absl::StrCat("BTF blob of ", data.size(), " bytes exceeds cap ", cap));
+  if (data.size() < 24)
+    return BadData(absl::StrCat("BTF blob of ", data.size(), " bytes is too short"));
+  if (data.size() > cap)
+    return BadData(absl::StrCat("BTF blob of ", data.size(), " bytes exceeds cap ", cap));
   uint16_t magic;
   std::memcpy(&magic, data.data(), 2);
   if (magic != kBtfMagic) return BadData(absl::StrCat("bad BTF magic ", Hex(magic)));
@@ -122,7 +133,8 @@ absl::StatusOr<BtfPtr> ParseSplitBtf(std::span<const uint8_t> data, const struct
   struct btf* raw = btf__parse_raw_split(path.c_str(), const_cast<struct btf*>(base));
   int err = errno;
   close(fd);
-  if (raw == nullptr) return BadData(absl::StrCat("libbpf rejected split BTF: ", std::strerror(err)));
+  if (raw == nullptr)
+    return BadData(absl::StrCat("libbpf rejected split BTF: ", std::strerror(err)));
   BtfPtr btf(raw);
   KF_RETURN_IF_ERROR(ValidateBtf(btf.get()));
   return btf;
@@ -141,14 +153,16 @@ absl::StatusOr<std::unique_ptr<BtfSet>> BtfSet::FromVmlinuxBytes(std::vector<uin
 absl::StatusOr<std::unique_ptr<BtfSet>> BtfSet::FromFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open BTF file ", path));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   if (bytes.size() >= 2 && bytes[0] == 0x9f && bytes[1] == 0xeb) {
     return FromVmlinuxBytes(std::move(bytes), path);
   }
   // Not raw BTF: let libbpf find a .BTF section in an ELF file.
   struct btf* raw = btf__parse(path.c_str(), nullptr);
   if (raw == nullptr) {
-    return BadData(absl::StrCat(path, " is neither raw BTF nor an ELF with .BTF: ", std::strerror(errno)));
+    return BadData(
+        absl::StrCat(path, " is neither raw BTF nor an ELF with .BTF: ", std::strerror(errno)));
   }
   BtfPtr btf(raw);
   uint32_t size = 0;

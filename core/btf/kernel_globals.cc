@@ -27,7 +27,8 @@ absl::StatusOr<GlobalType> ResolveGlobalType(const OffsetResolver& resolver,
   }
   absl::StatusOr<uint32_t> id = resolver.FindType(spec);
   if (!id.ok()) {
-    return absl::NotFoundError(absl::StrCat("global '", global.symbol, "': ", id.status().message()));
+    return absl::NotFoundError(
+        absl::StrCat("global '", global.symbol, "': ", id.status().message()));
   }
   out.base_type_id = *id;
   KF_ASSIGN_OR_RETURN(out.base_size, resolver.SizeOf(spec));

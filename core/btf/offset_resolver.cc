@@ -21,10 +21,14 @@ absl::string_view NameOf(const struct btf* btf, uint32_t name_off) {
 // C spellings of integer types -> the DWARF names BTF carries.
 absl::string_view CanonicalIntName(absl::string_view name) {
   static const std::pair<absl::string_view, absl::string_view> kAliases[] = {
-      {"unsigned long", "long unsigned int"}, {"long", "long int"},
-      {"unsigned long long", "long long unsigned int"}, {"long long", "long long int"},
-      {"unsigned short", "short unsigned int"}, {"short", "short int"},
-      {"unsigned", "unsigned int"}, {"signed char", "signed char"}};
+      {"unsigned long", "long unsigned int"},
+      {"long", "long int"},
+      {"unsigned long long", "long long unsigned int"},
+      {"long long", "long long int"},
+      {"unsigned short", "short unsigned int"},
+      {"short", "short int"},
+      {"unsigned", "unsigned int"},
+      {"signed char", "signed char"}};
   for (const auto& [c, btf_name] : kAliases) {
     if (name == c) return btf_name;
   }
@@ -48,7 +52,8 @@ absl::Status SplitIndices(absl::string_view component, absl::string_view* name,
     uint64_t index;
     if (rest[0] != '[' || close == absl::string_view::npos ||
         !absl::SimpleAtoi(rest.substr(1, close - 1), &index)) {
-      return absl::InvalidArgumentError(absl::StrCat("bad index in path component '", component, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad index in path component '", component, "'"));
     }
     indices->push_back(index);
     rest.remove_prefix(close + 1);
@@ -74,11 +79,13 @@ OffsetResolver::OffsetResolver(const struct btf* btf) : btf_(btf) {
       for (uint16_t i = 0; i < vlen; ++i) {
         if (btf_is_enum(t)) {
           const struct btf_enum* e = btf_enum(t) + i;
-          int64_t v = btf_kflag(t) ? static_cast<int64_t>(e->val) : static_cast<int64_t>(static_cast<uint32_t>(e->val));
+          int64_t v = btf_kflag(t) ? static_cast<int64_t>(e->val)
+                                   : static_cast<int64_t>(static_cast<uint32_t>(e->val));
           enumerators_.try_emplace(NameOf(btf, e->name_off), v);
         } else {
           const struct btf_enum64* e = btf_enum64(t) + i;
-          enumerators_.try_emplace(NameOf(btf, e->name_off), static_cast<int64_t>(btf_enum64_value(e)));
+          enumerators_.try_emplace(NameOf(btf, e->name_off),
+                                   static_cast<int64_t>(btf_enum64_value(e)));
         }
       }
     } else if (!name.empty() && (btf_is_typedef(t) || btf_is_int(t) || btf_is_float(t))) {
@@ -90,12 +97,14 @@ OffsetResolver::OffsetResolver(const struct btf* btf) : btf_(btf) {
 absl::StatusOr<uint32_t> OffsetResolver::FindComposite(absl::string_view name) const {
   absl::ConsumePrefix(&name, "struct ") || absl::ConsumePrefix(&name, "union ");
   auto it = composites_.find(name);
-  if (it == composites_.end()) return absl::NotFoundError(absl::StrCat("no struct/union '", name, "' in BTF"));
+  if (it == composites_.end())
+    return absl::NotFoundError(absl::StrCat("no struct/union '", name, "' in BTF"));
   return it->second;
 }
 
 absl::StatusOr<uint32_t> OffsetResolver::FindType(absl::string_view name) const {
-  if (absl::StartsWith(name, "struct ") || absl::StartsWith(name, "union ")) return FindComposite(name);
+  if (absl::StartsWith(name, "struct ") || absl::StartsWith(name, "union "))
+    return FindComposite(name);
   absl::ConsumePrefix(&name, "enum ");
   if (auto it = composites_.find(name); it != composites_.end()) return it->second;
   if (auto it = others_.find(CanonicalIntName(name)); it != others_.end()) return it->second;
@@ -114,7 +123,8 @@ absl::StatusOr<uint32_t> OffsetResolver::SkipModsAndTypedefs(uint32_t id) const 
     if (!btf_is_mod(t) && !btf_is_typedef(t)) return id;
     id = t->type;
   }
-  return BadData(absl::StrCat("BTF typedef/modifier chain deeper than ", caps::kBtfMaxResolveDepth));
+  return BadData(
+      absl::StrCat("BTF typedef/modifier chain deeper than ", caps::kBtfMaxResolveDepth));
 }
 
 absl::StatusOr<MemberLocation> OffsetResolver::FindMember(uint32_t composite_id,
@@ -145,7 +155,8 @@ absl::StatusOr<MemberLocation> OffsetResolver::FindMember(uint32_t composite_id,
     if (found.status().code() != absl::StatusCode::kNotFound) return found.status();
   }
   return absl::NotFoundError(absl::StrCat(btf_is_union(t) ? "union " : "struct ",
-                                          NameOf(btf_, t->name_off), " has no member '", name, "'"));
+                                          NameOf(btf_, t->name_off), " has no member '", name,
+                                          "'"));
 }
 
 absl::StatusOr<MemberLocation> OffsetResolver::Member(absl::string_view path) const {
@@ -158,8 +169,9 @@ absl::StatusOr<MemberLocation> OffsetResolver::Member(absl::string_view path) co
   for (size_t p = 1; p < parts.size(); ++p) {
     KF_ASSIGN_OR_RETURN(uint32_t composite, SkipModsAndTypedefs(current));
     if (!btf_is_composite(btf__type_by_id(btf_, composite))) {
-      return absl::InvalidArgumentError(absl::StrCat("member path '", path, "': '", parts[p - 1],
-                                                     "' is not a struct or union (pointers are not followed)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("member path '", path, "': '", parts[p - 1],
+                       "' is not a struct or union (pointers are not followed)"));
     }
     absl::string_view name;
     std::vector<uint64_t> indices;
@@ -175,7 +187,8 @@ absl::StatusOr<MemberLocation> OffsetResolver::Member(absl::string_view path) co
       KF_ASSIGN_OR_RETURN(uint32_t array_id, SkipModsAndTypedefs(current));
       const struct btf_type* at = btf__type_by_id(btf_, array_id);
       if (!btf_is_array(at)) {
-        return absl::InvalidArgumentError(absl::StrCat("member path '", path, "': '", name, "' is not an array"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("member path '", path, "': '", name, "' is not an array"));
       }
       const struct btf_array* arr = btf_array(at);
       if (arr->nelems != 0 && index >= arr->nelems) {
@@ -208,14 +221,16 @@ absl::StatusOr<MemberLocation> OffsetResolver::Member(absl::string_view path) co
 absl::StatusOr<uint64_t> OffsetResolver::Offset(absl::string_view path) const {
   KF_ASSIGN_OR_RETURN(MemberLocation loc, Member(path));
   if (loc.bitfield_bits != 0 || loc.bit_offset % 8 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is a bitfield; it has no byte offset"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "' is a bitfield; it has no byte offset"));
   }
   return loc.ByteOffset();
 }
 
 absl::StatusOr<int64_t> OffsetResolver::EnumValue(absl::string_view enumerator) const {
   auto it = enumerators_.find(enumerator);
-  if (it == enumerators_.end()) return absl::NotFoundError(absl::StrCat("no enumerator '", enumerator, "' in BTF"));
+  if (it == enumerators_.end())
+    return absl::NotFoundError(absl::StrCat("no enumerator '", enumerator, "' in BTF"));
   return it->second;
 }
 

@@ -18,10 +18,10 @@
 namespace kfreeze {
 
 struct MemberLocation {
-  uint64_t bit_offset = 0;     // from the start of the root type
-  uint32_t bitfield_bits = 0;  // 0 unless the member is a bitfield
-  uint32_t type_id = 0;        // the member's declared type (may be a typedef)
-  uint64_t byte_size = 0;      // size of the member's type after resolving typedefs
+  uint64_t bit_offset = 0;            // from the start of the root type
+  uint32_t bitfield_bits = 0;         // 0 unless the member is a bitfield
+  uint32_t type_id = 0;               // the member's declared type (may be a typedef)
+  uint64_t byte_size = 0;             // size of the member's type after resolving typedefs
   std::optional<uint32_t> array_len;  // element count when the member is an array
   uint64_t ByteOffset() const { return bit_offset / 8; }
 };

@@ -4,8 +4,7 @@ namespace kfreeze::dump {
 
 Deadline::Deadline() : start_(Clock::now()), soft_(Clock::time_point::max()), infinite_(true) {}
 
-Deadline::Deadline(Clock::time_point start, Clock::duration budget,
-                   const std::atomic<bool>* cancel)
+Deadline::Deadline(Clock::time_point start, Clock::duration budget, const std::atomic<bool>* cancel)
     : start_(start), soft_(start + budget), cancel_(cancel) {}
 
 Deadline Deadline::FromNow(Clock::duration budget, const std::atomic<bool>* cancel) {

@@ -47,8 +47,10 @@ absl::StatusOr<VcpuRegisters> ParseBlock(uint32_t cpu_index, string_view block) 
   if (!rsp) rsp = FindRegister(block, "ESP");
   std::optional<uint64_t> cr3 = FindRegister(block, "CR3");
   if (!rip || !rsp || !cr3) {
-    return absl::InvalidArgumentError(absl::StrCat("info registers: CPU#", cpu_index,
-                                                   " lacks ", !rip ? "RIP" : !rsp ? "RSP" : "CR3"));
+    return absl::InvalidArgumentError(absl::StrCat("info registers: CPU#", cpu_index, " lacks ",
+                                                   !rip   ? "RIP"
+                                                   : !rsp ? "RSP"
+                                                          : "CR3"));
   }
   regs.rip = *rip;
   regs.rsp = *rsp;

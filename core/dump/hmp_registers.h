@@ -2,8 +2,8 @@
 #pragma once
 
 #include <cstddef>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "core/dump/vmm_control.h"

@@ -10,8 +10,8 @@ absl::Duration ToAbsl(std::chrono::milliseconds d) { return absl::Milliseconds(d
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<QmpControl>> QmpControl::Connect(
-    const std::string& socket_path, std::chrono::milliseconds timeout) {
+absl::StatusOr<std::unique_ptr<QmpControl>> QmpControl::Connect(const std::string& socket_path,
+                                                                std::chrono::milliseconds timeout) {
   absl::StatusOr<std::unique_ptr<QmpClient>> client =
       QmpClient::Connect(socket_path, ToAbsl(timeout));
   if (!client.ok()) return client.status();
@@ -28,8 +28,8 @@ absl::Status QmpControl::Cont(std::chrono::milliseconds timeout) {
 
 absl::StatusOr<std::vector<VcpuRegisters>> QmpControl::ReadRegisters(
     std::chrono::milliseconds timeout) {
-  absl::StatusOr<std::string> text = client_->HumanMonitorCommand("info registers -a",
-                                                                  ToAbsl(timeout));
+  absl::StatusOr<std::string> text =
+      client_->HumanMonitorCommand("info registers -a", ToAbsl(timeout));
   if (!text.ok()) return text.status();
   return ParseHmpRegisters(*text);
 }

@@ -36,12 +36,13 @@ absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::st
     if (std::find(known.begin(), known.end(), s) == known.end()) unknown.push_back(s);
   }
   if (unknown.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("unknown section(s) ", absl::StrJoin(unknown, ", "),
+  return absl::InvalidArgumentError(absl::StrCat("unknown section(s) ",
+                                                 absl::StrJoin(unknown, ", "),
                                                  "; known: ", absl::StrJoin(known, ", ")));
 }
 
-void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections,
-               PhaseContext& ctx, std::vector<kfreeze::v1::PhaseTiming>* timings) {
+void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections, PhaseContext& ctx,
+               std::vector<kfreeze::v1::PhaseTiming>* timings) {
   kfreeze::v1::FailureDumpReport& report = ctx.report();
   for (const auto& phase : table) {
     if (!Selected(sections, phase->name())) {

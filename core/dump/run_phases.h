@@ -19,7 +19,7 @@ absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::st
 // stamps report.dump_truncated_at_us. A phase that fails gets its status message as its
 // unavailable reason; the walk goes on. Unselected phases are marked kReasonSectionNotRequested
 // and get no timing. One PhaseTiming per selected phase is appended to `timings`.
-void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections,
-               PhaseContext& ctx, std::vector<kfreeze::v1::PhaseTiming>* timings);
+void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections, PhaseContext& ctx,
+               std::vector<kfreeze::v1::PhaseTiming>* timings);
 
 }  // namespace kfreeze::dump

@@ -24,9 +24,15 @@ char ElfTypeLetter(const GElf_Sym& sym) {
   const bool global = GELF_ST_BIND(sym.st_info) != STB_LOCAL;
   char c = '?';
   switch (GELF_ST_TYPE(sym.st_info)) {
-    case STT_FUNC: c = 't'; break;
-    case STT_OBJECT: c = 'd'; break;
-    default: c = sym.st_shndx == SHN_ABS ? 'a' : 't'; break;
+    case STT_FUNC:
+      c = 't';
+      break;
+    case STT_OBJECT:
+      c = 'd';
+      break;
+    default:
+      c = sym.st_shndx == SHN_ABS ? 'a' : 't';
+      break;
   }
   return global ? static_cast<char>(c - 'a' + 'A') : c;
 }
@@ -44,19 +50,22 @@ absl::StatusOr<std::vector<HostSymbol>> LoadSystemMap(const std::string& path) {
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
     HostSymbol s;
     if (f.size() < 3 || f[1].size() != 1 || !absl::SimpleHexAtoi(f[0], &s.address)) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": not a System.map line"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": not a System.map line"));
     }
     s.type = f[1][0];
     s.name = std::string(f[2]);
     out.push_back(std::move(s));
-    if (out.size() > caps::kMaxKallsymsSymbols) return absl::InvalidArgumentError("System.map too large");
+    if (out.size() > caps::kMaxKallsymsSymbols)
+      return absl::InvalidArgumentError("System.map too large");
   }
   if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " has no symbols"));
   return out;
 }
 
 absl::StatusOr<std::vector<HostSymbol>> LoadElfSymbols(const std::string& path) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return absl::InternalError("libelf initialisation failed");
+  if (elf_version(EV_CURRENT) == EV_NONE)
+    return absl::InternalError("libelf initialisation failed");
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open ELF ", path));
   Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
@@ -73,7 +82,8 @@ absl::StatusOr<std::vector<HostSymbol>> LoadElfSymbols(const std::string& path) 
       found = true;
       Elf_Data* data = elf_getdata(scn, nullptr);
       const size_t count = shdr.sh_entsize ? shdr.sh_size / shdr.sh_entsize : 0;
-      for (size_t i = 0; data != nullptr && i < count && i < caps::kMaxKallsymsSymbols * 4ull; ++i) {
+      for (size_t i = 0; data != nullptr && i < count && i < caps::kMaxKallsymsSymbols * 4ull;
+           ++i) {
         GElf_Sym sym;
         if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) break;
         if (sym.st_shndx == SHN_UNDEF || sym.st_name == 0) continue;
@@ -119,9 +129,9 @@ absl::StatusOr<HostSymbolCheck> CrossCheckSymbols(const SymbolIndex& guest,
         absl::StrCat(check.source, " shares no uniquely named symbol with the guest kernel"));
   }
   if (check.mismatched != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        check.source, " does not match the guest kernel: ", check.mismatched, " of ",
-        check.compared, " symbols differ, e.g. ", check.examples.front()));
+    return absl::FailedPreconditionError(
+        absl::StrCat(check.source, " does not match the guest kernel: ", check.mismatched, " of ",
+                     check.compared, " symbols differ, e.g. ", check.examples.front()));
   }
   return check;
 }

@@ -25,12 +25,14 @@ class NamesCursor {
   absl::StatusOr<const uint8_t*> Need(uint64_t pos, uint64_t n) {
     while (pos + n > buf_.size()) {
       if (buf_.size() >= caps::kMaxKallsymsNamesBytes) {
-        return BadData(absl::StrCat("kallsyms_names exceeds ", caps::kMaxKallsymsNamesBytes, " bytes"));
+        return BadData(
+            absl::StrCat("kallsyms_names exceeds ", caps::kMaxKallsymsNamesBytes, " bytes"));
       }
       // Grow to a chunk boundary, but never read past the page the data is known to need.
       // Chunks grow geometrically: small tables cost one small read, big ones few reads.
-      uint64_t want = std::min<uint64_t>({std::max<uint64_t>(caps::kKallsymsNamesChunkBytes, buf_.size()),
-                                          caps::kMaxKallsymsNamesBytes - buf_.size(), 4 * caps::kMiB});
+      uint64_t want =
+          std::min<uint64_t>({std::max<uint64_t>(caps::kKallsymsNamesChunkBytes, buf_.size()),
+                              caps::kMaxKallsymsNamesBytes - buf_.size(), 4 * caps::kMiB});
       size_t old = buf_.size();
       buf_.resize(old + want);
       absl::Status s = reader_.ReadVirt(base_ + old, std::span<uint8_t>(buf_.data() + old, want));
@@ -39,7 +41,8 @@ class NamesCursor {
         buf_.resize(old);
         uint64_t page = kPageSize - ((base_.value + old) & (kPageSize - 1));
         buf_.resize(old + page);
-        KF_RETURN_IF_ERROR(reader_.ReadVirt(base_ + old, std::span<uint8_t>(buf_.data() + old, page)));
+        KF_RETURN_IF_ERROR(
+            reader_.ReadVirt(base_ + old, std::span<uint8_t>(buf_.data() + old, page)));
       }
     }
     return buf_.data() + pos;
@@ -57,12 +60,12 @@ struct TokenTable {
 
 absl::StatusOr<TokenTable> ReadTokens(Reader& reader, const KallsymsLocations& loc) {
   uint16_t index[kTokens];
-  KF_RETURN_IF_ERROR(reader.ReadVirt(loc.token_index,
-                                     std::span<uint8_t>(reinterpret_cast<uint8_t*>(index), sizeof(index))));
+  KF_RETURN_IF_ERROR(reader.ReadVirt(
+      loc.token_index, std::span<uint8_t>(reinterpret_cast<uint8_t*>(index), sizeof(index))));
   const uint16_t max_index = *std::max_element(index, index + kTokens);
   KF_ASSIGN_OR_RETURN(std::vector<uint8_t> table, reader.ReadBytes(loc.token_table, max_index));
-  KF_ASSIGN_OR_RETURN(std::string last,
-                      reader.ReadCString(loc.token_table + max_index, caps::kMaxKallsymsTokenLength));
+  KF_ASSIGN_OR_RETURN(std::string last, reader.ReadCString(loc.token_table + max_index,
+                                                           caps::kMaxKallsymsTokenLength));
   table.insert(table.end(), last.begin(), last.end());
   table.push_back(0);
   TokenTable out;
@@ -109,11 +112,13 @@ absl::StatusOr<SymbolIndex::Packed> DecodeNames(Reader& reader, const KallsymsLo
                                     caps::kMaxSymbolNameLength, " bytes"));
       }
     }
-    if (out.arena.size() - start < 2) return BadData(absl::StrCat("kallsyms symbol ", i, " has no name"));
+    if (out.arena.size() - start < 2)
+      return BadData(absl::StrCat("kallsyms symbol ", i, " has no name"));
     if (out.arena.size() > UINT32_MAX) return BadData("kallsyms names exceed 4 GiB");
     const char type = out.arena[start];
     out.arena.erase(start, 1);
-    out.recs.push_back({static_cast<uint32_t>(start), static_cast<uint32_t>(out.arena.size() - start), 0, type});
+    out.recs.push_back(
+        {static_cast<uint32_t>(start), static_cast<uint32_t>(out.arena.size() - start), 0, type});
     pos += header + len;
   }
   *names_bytes = pos;
@@ -124,7 +129,8 @@ absl::StatusOr<std::vector<uint32_t>> ReadU32Array(Reader& reader, Kva at, uint3
   std::optional<uint64_t> bytes = CheckedMul(count, 4);
   if (!bytes) return BadData("kallsyms array size overflows");
   std::vector<uint32_t> out(count);
-  KF_RETURN_IF_ERROR(reader.ReadVirt(at, std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()), *bytes)));
+  KF_RETURN_IF_ERROR(
+      reader.ReadVirt(at, std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()), *bytes)));
   return out;
 }
 
@@ -137,7 +143,8 @@ uint64_t AddressOf(KallsymsEncoding e, const std::vector<uint32_t>& off, Kva off
     case KallsymsEncoding::kBaseRelative:
       return relative_base + off[i];
     case KallsymsEncoding::kBaseRelativeAbsolutePercpu:
-      return s >= 0 ? static_cast<uint64_t>(s) : relative_base - 1 - static_cast<uint64_t>(static_cast<int64_t>(s));
+      return s >= 0 ? static_cast<uint64_t>(s)
+                    : relative_base - 1 - static_cast<uint64_t>(static_cast<int64_t>(s));
     case KallsymsEncoding::kAbsolute:
       break;
   }
@@ -148,10 +155,14 @@ uint64_t AddressOf(KallsymsEncoding e, const std::vector<uint32_t>& off, Kva off
 
 const char* KallsymsEncodingName(KallsymsEncoding e) {
   switch (e) {
-    case KallsymsEncoding::kAbsolute: return "absolute";
-    case KallsymsEncoding::kBaseRelative: return "base-relative";
-    case KallsymsEncoding::kBaseRelativeAbsolutePercpu: return "base-relative-absolute-percpu";
-    case KallsymsEncoding::kPlaceRelative: return "place-relative";
+    case KallsymsEncoding::kAbsolute:
+      return "absolute";
+    case KallsymsEncoding::kBaseRelative:
+      return "base-relative";
+    case KallsymsEncoding::kBaseRelativeAbsolutePercpu:
+      return "base-relative-absolute-percpu";
+    case KallsymsEncoding::kPlaceRelative:
+      return "place-relative";
   }
   return "?";
 }
@@ -159,11 +170,21 @@ const char* KallsymsEncodingName(KallsymsEncoding e) {
 SymbolAnchors AnchorsFromVmcoreInfo(const VmcoreInfo& info) {
   // Only SYMBOL() lines that print &name. VMCOREINFO_SYMBOL_ARRAY prints the *value* of a pointer
   // (SYMBOL(mem_section), SYMBOL(vmemmap) in 7.x), and SYMBOL(swapper_pg_dir) names a macro.
-  static constexpr absl::string_view kAddressOf[] = {
-      "_stext", "init_uts_ns", "init_top_pgt", "node_online_map", "node_data", "prb",
-      "printk_rb_static", "clear_seq", "kallsyms_names", "kallsyms_num_syms",
-      "kallsyms_token_table", "kallsyms_token_index", "kallsyms_offsets",
-      "kallsyms_relative_base", "kallsyms_addresses"};
+  static constexpr absl::string_view kAddressOf[] = {"_stext",
+                                                     "init_uts_ns",
+                                                     "init_top_pgt",
+                                                     "node_online_map",
+                                                     "node_data",
+                                                     "prb",
+                                                     "printk_rb_static",
+                                                     "clear_seq",
+                                                     "kallsyms_names",
+                                                     "kallsyms_num_syms",
+                                                     "kallsyms_token_table",
+                                                     "kallsyms_token_index",
+                                                     "kallsyms_offsets",
+                                                     "kallsyms_relative_base",
+                                                     "kallsyms_addresses"};
   SymbolAnchors anchors;
   for (absl::string_view name : kAddressOf) {
     if (std::optional<Kva> addr = info.Symbol(name)) anchors.emplace_back(std::string(name), *addr);
@@ -181,9 +202,11 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
   }
   KF_ASSIGN_OR_RETURN(TokenTable tokens, ReadTokens(reader, loc));
   uint64_t names_bytes = 0;
-  KF_ASSIGN_OR_RETURN(SymbolIndex::Packed names, DecodeNames(reader, loc, num_syms, tokens, &names_bytes));
+  KF_ASSIGN_OR_RETURN(SymbolIndex::Packed names,
+                      DecodeNames(reader, loc, num_syms, tokens, &names_bytes));
   auto name_of = [&names](uint32_t i) {
-    return absl::string_view(names.arena).substr(names.recs[i].name_offset, names.recs[i].name_length);
+    return absl::string_view(names.arena)
+        .substr(names.recs[i].name_offset, names.recs[i].name_length);
   };
 
   // Which kallsyms indices carry an anchor's name (several for duplicated local names).
@@ -223,8 +246,10 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
     KF_RETURN_IF_ERROR(reader.ReadVirt(
         *loc.addresses, std::span<uint8_t>(reinterpret_cast<uint8_t*>(addresses.data()), *bytes)));
     found = accepts([&](uint32_t i) { return addresses[i]; });
-    if (found) result.encoding = KallsymsEncoding::kAbsolute;
-    else tried = KallsymsEncodingName(KallsymsEncoding::kAbsolute);
+    if (found)
+      result.encoding = KallsymsEncoding::kAbsolute;
+    else
+      tried = KallsymsEncodingName(KallsymsEncoding::kAbsolute);
   }
   if (!found && loc.offsets) {
     KF_ASSIGN_OR_RETURN(std::vector<uint32_t> off, ReadU32Array(reader, *loc.offsets, num_syms));

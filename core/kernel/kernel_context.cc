@@ -16,7 +16,8 @@ namespace {
 // __PAGE_OFFSET_BASE_L4/_L5: the direct map base without CONFIG_RANDOMIZE_MEMORY.
 constexpr uint64_t kPageOffsetBaseL4 = 0xffff888000000000ull;
 constexpr uint64_t kPageOffsetBaseL5 = 0xff11000000000000ull;
-// struct new_utsname { char sysname[65], nodename[65], release[65]; ... } (include/uapi/linux/utsname.h)
+// struct new_utsname { char sysname[65], nodename[65], release[65]; ... }
+// (include/uapi/linux/utsname.h)
 constexpr uint64_t kUtsReleaseOffset = 2 * 65;
 constexpr uint64_t kUtsFieldBytes = 65;
 constexpr uint64_t k2MiB = 2 * caps::kMiB;
@@ -25,8 +26,8 @@ absl::StatusOr<uint64_t> RamFileBytes(const AttachOptions& options) {
   struct stat st;
   int rc = options.ram_fd >= 0 ? fstat(options.ram_fd, &st) : stat(options.ram_path.c_str(), &st);
   if (rc != 0) {
-    return absl::NotFoundError(absl::StrCat("guest RAM ", options.ram_fd >= 0 ? "fd" : options.ram_path,
-                                            ": ", std::strerror(errno)));
+    return absl::NotFoundError(absl::StrCat(
+        "guest RAM ", options.ram_fd >= 0 ? "fd" : options.ram_path, ": ", std::strerror(errno)));
   }
   return static_cast<uint64_t>(st.st_size);
 }
@@ -43,13 +44,15 @@ absl::StatusOr<std::string> ReadUtsRelease(Reader& reader, const SymbolIndex& sy
     KF_ASSIGN_OR_RETURN(uts, symbols.Require("init_uts_ns"));
   }
   uint64_t release_offset;
-  if (auto it = info.offsets.find("uts_namespace.name"); it != info.offsets.end() && it->second >= 0) {
+  if (auto it = info.offsets.find("uts_namespace.name");
+      it != info.offsets.end() && it->second >= 0) {
     release_offset = static_cast<uint64_t>(it->second) + kUtsReleaseOffset;
   } else if (resolver != nullptr) {
     KF_ASSIGN_OR_RETURN(release_offset, resolver->Offset("uts_namespace.name.release"));
   } else {
-    return absl::NotFoundError("neither VMCOREINFO OFFSET(uts_namespace.name) nor BTF to locate "
-                               "init_uts_ns.name.release");
+    return absl::NotFoundError(
+        "neither VMCOREINFO OFFSET(uts_namespace.name) nor BTF to locate "
+        "init_uts_ns.name.release");
   }
   return reader.ReadCharArray(uts + release_offset, kUtsFieldBytes);
 }
@@ -63,7 +66,8 @@ absl::Status KernelContext::AttachRam(const AttachOptions& options) {
   } else if (!options.qmp_socket.empty()) {
     KF_ASSIGN_OR_RETURN(std::unique_ptr<QmpClient> qmp,
                         QmpClient::Connect(options.qmp_socket, options.qmp_timeout));
-    KF_ASSIGN_OR_RETURN(std::string mtree, qmp->HumanMonitorCommand("info mtree -f", options.qmp_timeout));
+    KF_ASSIGN_OR_RETURN(std::string mtree,
+                        qmp->HumanMonitorCommand("info mtree -f", options.qmp_timeout));
     KF_ASSIGN_OR_RETURN(layout, RamLayout::FromMtree(mtree));
     layout_source_ = "qmp info mtree -f";
   } else {
@@ -106,12 +110,14 @@ absl::Status KernelContext::AttachPaging(Reader& boot_reader) {
   // Cross-check every input at once: the page tables must map the direct-map alias of the note's
   // page and the image's _text where the linear formulas say.
   const Pa note = vmcoreinfo_.note_pa;
-  absl::StatusOr<Translation> walked = translator_->Walk(Kva(*config.page_offset_base + note.value));
+  absl::StatusOr<Translation> walked =
+      translator_->Walk(Kva(*config.page_offset_base + note.value));
   if (!walked.ok() || walked->pa != note) {
-    return BadData(absl::StrCat(
-        "page tables (root ", Hex(root), ", ", config.levels, " levels) do not map page_offset_base ",
-        Hex(*config.page_offset_base), " + ", Hex(note), " to ", Hex(note), ": ",
-        walked.ok() ? Hex(walked->pa) : std::string(walked.status().message())));
+    return BadData(
+        absl::StrCat("page tables (root ", Hex(root), ", ", config.levels,
+                     " levels) do not map page_offset_base ", Hex(*config.page_offset_base), " + ",
+                     Hex(note), " to ", Hex(note), ": ",
+                     walked.ok() ? Hex(walked->pa) : std::string(walked.status().message())));
   }
   if (text) {
     absl::StatusOr<Translation> linear = translator_->Translate(text->address);
@@ -132,7 +138,8 @@ void KernelContext::AttachBtf(const AttachOptions& options, Reader& reader, Step
     absl::StatusOr<Kva> start = symbols_.Require("__start_BTF");
     absl::StatusOr<Kva> stop = symbols_.Require("__stop_BTF");
     if (!start.ok() || !stop.ok()) {
-      set = absl::NotFoundError("no __start_BTF/__stop_BTF symbols (kernel without CONFIG_DEBUG_INFO_BTF?)");
+      set = absl::NotFoundError(
+          "no __start_BTF/__stop_BTF symbols (kernel without CONFIG_DEBUG_INFO_BTF?)");
     } else if (*stop <= *start || *stop - *start > caps::kMaxVmlinuxBtfBytes) {
       set = BadData(absl::StrCat("[__start_BTF, __stop_BTF) spans ", *stop - *start, " bytes"));
     } else {
@@ -153,8 +160,10 @@ void KernelContext::AttachBtf(const AttachOptions& options, Reader& reader, Step
 
 absl::Status KernelContext::CheckHostSymbols(const AttachOptions& options) {
   std::vector<std::pair<std::string, absl::StatusOr<std::vector<HostSymbol>>>> sources;
-  if (!options.system_map_path.empty()) sources.emplace_back(options.system_map_path, LoadSystemMap(options.system_map_path));
-  if (!options.vmlinux_path.empty()) sources.emplace_back(options.vmlinux_path, LoadElfSymbols(options.vmlinux_path));
+  if (!options.system_map_path.empty())
+    sources.emplace_back(options.system_map_path, LoadSystemMap(options.system_map_path));
+  if (!options.vmlinux_path.empty())
+    sources.emplace_back(options.vmlinux_path, LoadElfSymbols(options.vmlinux_path));
   for (auto& [path, host] : sources) {
     if (!host.ok()) return host.status();
     KF_ASSIGN_OR_RETURN(HostSymbolCheck check,
@@ -164,7 +173,8 @@ absl::Status KernelContext::CheckHostSymbols(const AttachOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const KernelContext>> KernelContext::Attach(const AttachOptions& options) {
+absl::StatusOr<std::shared_ptr<const KernelContext>> KernelContext::Attach(
+    const AttachOptions& options) {
   std::shared_ptr<KernelContext> ctx(new KernelContext());
   StepTimer timer;
   KF_RETURN_IF_ERROR(ctx->AttachRam(options));
@@ -196,8 +206,8 @@ absl::StatusOr<std::shared_ptr<const KernelContext>> KernelContext::Attach(const
   ctx->percpu_ = std::move(percpu);
   timer.Lap("percpu");
 
-  KF_ASSIGN_OR_RETURN(std::string release,
-                      ReadUtsRelease(reader, ctx->symbols_, ctx->vmcoreinfo_, ctx->resolver_.get()));
+  KF_ASSIGN_OR_RETURN(std::string release, ReadUtsRelease(reader, ctx->symbols_, ctx->vmcoreinfo_,
+                                                          ctx->resolver_.get()));
   if (release != ctx->vmcoreinfo_.osrelease) {
     return absl::FailedPreconditionError(absl::StrCat("init_uts_ns release '", release,
                                                       "' != VMCOREINFO OSRELEASE '",
@@ -220,12 +230,14 @@ absl::Duration KernelContext::attach_total() const {
 }
 
 absl::Status KernelContext::Revalidate() const {
-  if (ram_->lost()) return absl::UnavailableError(absl::StrCat("guest RAM ", ram_->source(), " is gone"));
+  if (ram_->lost())
+    return absl::UnavailableError(absl::StrCat("guest RAM ", ram_->source(), " is gone"));
   auto changed = [](absl::string_view what) {
     return absl::FailedPreconditionError(absl::StrCat("guest kernel changed: ", what));
   };
   absl::StatusOr<VmcoreInfo> now = ReadVmcoreInfoAt(*ram_, vmcoreinfo_.note_pa);
-  if (!now.ok()) return changed(absl::StrCat("VMCOREINFO note gone (", now.status().message(), ")"));
+  if (!now.ok())
+    return changed(absl::StrCat("VMCOREINFO note gone (", now.status().message(), ")"));
   if (now->osrelease != vmcoreinfo_.osrelease) {
     return changed(absl::StrCat("OSRELEASE ", vmcoreinfo_.osrelease, " -> ", now->osrelease));
   }
@@ -241,7 +253,8 @@ absl::Status KernelContext::Revalidate() const {
   }
   absl::StatusOr<PerCpuLayout> percpu = PerCpuLayout::Read(reader, symbols_);
   if (!percpu.ok() || percpu->offsets() != percpu_->offsets()) return changed("per-CPU offsets");
-  absl::StatusOr<std::string> release = ReadUtsRelease(reader, symbols_, vmcoreinfo_, resolver_.get());
+  absl::StatusOr<std::string> release =
+      ReadUtsRelease(reader, symbols_, vmcoreinfo_, resolver_.get());
   if (!release.ok() || *release != vmcoreinfo_.osrelease) return changed("init_uts_ns release");
   return absl::OkStatus();
 }

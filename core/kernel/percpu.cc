@@ -43,13 +43,15 @@ absl::StatusOr<PerCpuLayout> PerCpuLayout::Read(Reader& reader, const SymbolInde
   KF_ASSIGN_OR_RETURN(Kva offsets_sym, symbols.Require("__per_cpu_offset"));
   std::vector<uint64_t> offsets(nr_cpu_ids);
   KF_RETURN_IF_ERROR(reader.ReadVirt(
-      offsets_sym, std::span<uint8_t>(reinterpret_cast<uint8_t*>(offsets.data()), nr_cpu_ids * 8ull)));
+      offsets_sym,
+      std::span<uint8_t>(reinterpret_cast<uint8_t*>(offsets.data()), nr_cpu_ids * 8ull)));
 
   std::optional<std::vector<bool>> possible;
   if (std::optional<Symbol> s = symbols.Find("__cpu_possible_mask")) {
     KF_ASSIGN_OR_RETURN(std::vector<uint64_t> words, ReadMask(reader, s->address, nr_cpu_ids));
     possible.emplace(nr_cpu_ids);
-    for (uint32_t cpu = 0; cpu < nr_cpu_ids; ++cpu) (*possible)[cpu] = (words[cpu / 64] >> (cpu % 64)) & 1;
+    for (uint32_t cpu = 0; cpu < nr_cpu_ids; ++cpu)
+      (*possible)[cpu] = (words[cpu / 64] >> (cpu % 64)) & 1;
   }
   std::optional<uint32_t> online;
   if (std::optional<Symbol> s = symbols.Find("__cpu_online_mask")) {

@@ -16,15 +16,16 @@ SymbolIndex::SymbolIndex(std::vector<Entry> entries) {
   packed.arena.reserve(bytes);
   packed.recs.reserve(entries.size());
   for (const Entry& e : entries) {
-    packed.recs.push_back({static_cast<uint32_t>(packed.arena.size()), static_cast<uint32_t>(e.name.size()),
-                           e.address, e.type});
+    packed.recs.push_back({static_cast<uint32_t>(packed.arena.size()),
+                           static_cast<uint32_t>(e.name.size()), e.address, e.type});
     packed.arena += e.name;
   }
   *this = SymbolIndex(std::move(packed));
 }
 
 SymbolIndex::SymbolIndex(Packed packed)
-    : arena_(std::make_unique<const std::string>(std::move(packed.arena))), recs_(std::move(packed.recs)) {
+    : arena_(std::make_unique<const std::string>(std::move(packed.arena))),
+      recs_(std::move(packed.recs)) {
   Index();
 }
 

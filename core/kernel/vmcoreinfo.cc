@@ -46,13 +46,12 @@ std::optional<int64_t> ParseNumber(absl::string_view value) {
   int64_t n;
   if (absl::SimpleAtoi(value, &n)) return n;
   uint64_t u;
-  if (absl::ConsumePrefix(&value, "0x") && absl::SimpleHexAtoi(value, &u)) return static_cast<int64_t>(u);
+  if (absl::ConsumePrefix(&value, "0x") && absl::SimpleHexAtoi(value, &u))
+    return static_cast<int64_t>(u);
   return std::nullopt;
 }
 
-absl::Status Bad(absl::string_view what) {
-  return BadData(absl::StrCat("VMCOREINFO: ", what));
-}
+absl::Status Bad(absl::string_view what) { return BadData(absl::StrCat("VMCOREINFO: ", what)); }
 
 }  // namespace
 
@@ -66,7 +65,8 @@ absl::StatusOr<Kva> VmcoreInfo::PageTableRoot() const {
   for (absl::string_view name : {"init_top_pgt", "swapper_pg_dir"}) {
     if (std::optional<Kva> v = Symbol(name)) return *v;
   }
-  return absl::NotFoundError("VMCOREINFO has neither SYMBOL(init_top_pgt) nor SYMBOL(swapper_pg_dir)");
+  return absl::NotFoundError(
+      "VMCOREINFO has neither SYMBOL(init_top_pgt) nor SYMBOL(swapper_pg_dir)");
 }
 
 absl::StatusOr<KallsymsLocations> VmcoreInfo::Kallsyms() const {
@@ -90,8 +90,9 @@ absl::StatusOr<KallsymsLocations> VmcoreInfo::Kallsyms() const {
   loc.relative_base = Symbol("kallsyms_relative_base");
   loc.addresses = Symbol("kallsyms_addresses");
   if (!loc.offsets && !loc.addresses) {
-    return absl::NotFoundError("VMCOREINFO has neither SYMBOL(kallsyms_offsets) nor "
-                               "SYMBOL(kallsyms_addresses)");
+    return absl::NotFoundError(
+        "VMCOREINFO has neither SYMBOL(kallsyms_offsets) nor "
+        "SYMBOL(kallsyms_addresses)");
   }
   return loc;
 }
@@ -103,7 +104,8 @@ absl::StatusOr<VmcoreInfo> ParseVmcoreInfo(absl::string_view text) {
   info.text = std::string(text);
   bool have_offset = false, have_phys_base = false;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits('=', 1));
     absl::string_view key = kv.first, value = kv.second;
     if (key == "OSRELEASE") {
       if (value.empty() || value.size() > caps::kMaxOsReleaseLength) return Bad("bad OSRELEASE");
@@ -130,9 +132,12 @@ absl::StatusOr<VmcoreInfo> ParseVmcoreInfo(absl::string_view text) {
       // tables (the raw text keeps them); required ones are checked below.
       absl::flat_hash_map<std::string, int64_t>* table = nullptr;
       std::optional<absl::string_view> arg;
-      if ((arg = KeyArg(key, "NUMBER"))) table = &info.numbers;
-      else if ((arg = KeyArg(key, "OFFSET"))) table = &info.offsets;
-      else if ((arg = KeyArg(key, "SIZE"))) table = &info.sizes;
+      if ((arg = KeyArg(key, "NUMBER")))
+        table = &info.numbers;
+      else if ((arg = KeyArg(key, "OFFSET")))
+        table = &info.offsets;
+      else if ((arg = KeyArg(key, "SIZE")))
+        table = &info.sizes;
       if (table == nullptr) continue;
       if (std::optional<int64_t> n = ParseNumber(value)) (*table)[std::string(*arg)] = *n;
     }
@@ -173,7 +178,8 @@ absl::StatusOr<VmcoreInfo> ReadVmcoreInfoAt(const GuestRam& ram, Pa pa) {
 absl::StatusOr<VmcoreInfo> FindVmcoreInfo(const GuestRam& ram) {
   static const NotePattern pattern;
   PagePattern page_pattern{pattern.bytes, pattern.mask, 4096};
-  absl::Status last_error = absl::NotFoundError("no VMCOREINFO note on any page start of guest RAM");
+  absl::Status last_error =
+      absl::NotFoundError("no VMCOREINFO note on any page start of guest RAM");
   Pa from(0);
   // Each iteration either returns or moves `from` past a candidate; RAM is finite.
   while (true) {

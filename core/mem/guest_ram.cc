@@ -141,9 +141,11 @@ absl::StatusOr<std::optional<Pa>> GuestRam::FindPage(const PagePattern& pattern,
     // avoided: on a dense tmpfs file it walks to the end of the data, costing tens of ms.
     uint64_t at = start;
     while (at < region_end && region_end - at >= pattern.bytes.size()) {
-      off_t data = lseek(fd_, static_cast<off_t>(region.file_offset + (at - region.gpa.value)), SEEK_DATA);
+      off_t data =
+          lseek(fd_, static_cast<off_t>(region.file_offset + (at - region.gpa.value)), SEEK_DATA);
       if (data < 0 && errno == ENXIO) break;  // only holes up to EOF
-      uint64_t window = data < 0 ? at : region.gpa.value + (static_cast<uint64_t>(data) - region.file_offset);
+      uint64_t window =
+          data < 0 ? at : region.gpa.value + (static_cast<uint64_t>(data) - region.file_offset);
       window = std::max(at, (window + ps - 1) & ~(ps - 1));
       if (window >= region_end) break;
       const uint64_t window_end = std::min(region_end, window + kScanWindowBytes);
@@ -156,14 +158,16 @@ absl::StatusOr<std::optional<Pa>> GuestRam::FindPage(const PagePattern& pattern,
 }
 
 absl::StatusOr<std::optional<Pa>> GuestRam::ScanWindow(const RamRegion& region, uint64_t begin,
-                                                       uint64_t end, const PagePattern& pattern) const {
+                                                       uint64_t end,
+                                                       const PagePattern& pattern) const {
   const uint64_t ps = pattern.page_size;
   const uint8_t* base = base_ + region.file_offset + (begin - region.gpa.value);
   const uint64_t host_pages = (end - begin + 4095) / 4096;
   std::vector<unsigned char> resident(host_pages, 1);
   if ((reinterpret_cast<uintptr_t>(base) & 4095) == 0) {
     // On failure keep "all resident": correctness over thrift.
-    if (mincore(const_cast<uint8_t*>(base), end - begin, resident.data()) != 0) resident.assign(host_pages, 1);
+    if (mincore(const_cast<uint8_t*>(base), end - begin, resident.data()) != 0)
+      resident.assign(host_pages, 1);
   }
   // Runs of consecutive candidate page starts whose host page exists.
   uint64_t pos = begin;
@@ -173,7 +177,8 @@ absl::StatusOr<std::optional<Pa>> GuestRam::ScanWindow(const RamRegion& region, 
       continue;
     }
     uint64_t run_end = pos;
-    while (run_end < end && end - run_end >= pattern.bytes.size() && (resident[(run_end - begin) / 4096] & 1)) {
+    while (run_end < end && end - run_end >= pattern.bytes.size() &&
+           (resident[(run_end - begin) / 4096] & 1)) {
       run_end += ps;
     }
     const uint64_t count = (run_end - pos) / ps;
@@ -184,7 +189,8 @@ absl::StatusOr<std::optional<Pa>> GuestRam::ScanWindow(const RamRegion& region, 
       lost_.store(true, std::memory_order_relaxed);
       return LostError(Pa(pos));
     }
-    if (static_cast<uint64_t>(hit) < count) return std::optional<Pa>(Pa(pos + static_cast<uint64_t>(hit) * ps));
+    if (static_cast<uint64_t>(hit) < count)
+      return std::optional<Pa>(Pa(pos + static_cast<uint64_t>(hit) * ps));
     pos = run_end;
   }
   return std::optional<Pa>();

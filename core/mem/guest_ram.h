@@ -2,7 +2,8 @@
 // Every read is bounds-checked against the region table and returns a Status: an address outside
 // guest RAM is a fault, never zeros. If the file shrinks while mapped (the VM was killed), the
 // SIGBUS is caught, the read fails and the GuestRam is marked lost.
-// Not checked here: whether the bytes make sense (callers validate), virtual addresses (Translator).
+// Not checked here: whether the bytes make sense (callers validate), virtual addresses
+// (Translator).
 #pragma once
 
 #include <atomic>
@@ -58,8 +59,8 @@ class GuestRam {
   static absl::StatusOr<std::unique_ptr<GuestRam>> Map(int owned_fd, std::string source,
                                                        std::optional<RamLayout> layout);
   // FindPage over [begin, end) of one region (GPAs), skipping pages the file does not hold.
-  absl::StatusOr<std::optional<Pa>> ScanWindow(const RamRegion& region, uint64_t begin, uint64_t end,
-                                               const PagePattern& pattern) const;
+  absl::StatusOr<std::optional<Pa>> ScanWindow(const RamRegion& region, uint64_t begin,
+                                               uint64_t end, const PagePattern& pattern) const;
   const RamRegion* FindRegion(uint64_t pa) const;
   absl::Status LostError(Pa pa) const;
 

@@ -41,7 +41,8 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text) {
   uint64_t value = 0;
   bool ok = absl::ConsumePrefix(&text, "0x") ? absl::SimpleHexAtoi(text, &value)
                                              : absl::SimpleAtoi(text, &value);
-  if (!ok || text.empty()) return absl::InvalidArgumentError(absl::StrCat("bad number '", text, "'"));
+  if (!ok || text.empty())
+    return absl::InvalidArgumentError(absl::StrCat("bad number '", text, "'"));
   std::optional<uint64_t> r = CheckedMul(value, mult);
   if (!r) return absl::InvalidArgumentError(absl::StrCat("number overflows: '", text, "'"));
   return *r;
@@ -185,8 +186,7 @@ absl::StatusOr<RamLayout> RamLayout::FromRegions(std::vector<RamRegion> regions)
       RamRegion& prev = layout.regions_.back();
       uint64_t prev_end = prev.gpa.value + prev.size;
       if (r.gpa.value < prev_end) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("RAM ranges overlap at ", Hex(r.gpa)));
+        return absl::InvalidArgumentError(absl::StrCat("RAM ranges overlap at ", Hex(r.gpa)));
       }
       if (r.gpa.value == prev_end && r.file_offset == prev.file_offset + prev.size) {
         prev.size += r.size;  // merge contiguous pieces (mtree splits RAM around holes)
@@ -196,8 +196,8 @@ absl::StatusOr<RamLayout> RamLayout::FromRegions(std::vector<RamRegion> regions)
     layout.regions_.push_back(r);
   }
   if (layout.regions_.size() > caps::kMaxRamRegions) {
-    return absl::InvalidArgumentError(absl::StrCat("more than ", caps::kMaxRamRegions,
-                                                   " RAM ranges after merging"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("more than ", caps::kMaxRamRegions, " RAM ranges after merging"));
   }
   if (layout.regions_.empty()) return absl::InvalidArgumentError("no RAM ranges");
   return layout;

@@ -61,7 +61,8 @@ absl::Status Reader::ReadVirt(Kva va, std::span<uint8_t> out) {
     if (!t.ok()) return t.status();
     const uint64_t n = std::min<uint64_t>(out.size() - done, t->contiguous);
     absl::Status s = translator_.ram().Read(t->pa, out.subspan(done, n));
-    if (!s.ok()) return FaultError(at, absl::StrCat("maps to unreadable memory (", s.message(), ")"));
+    if (!s.ok())
+      return FaultError(at, absl::StrCat("maps to unreadable memory (", s.message(), ")"));
     done += n;
   }
   return absl::OkStatus();
@@ -91,7 +92,8 @@ absl::StatusOr<std::string> Reader::ReadCString(Kva va, size_t max_len) {
     // Never read past the current page: the string may end right before an unmapped one.
     const uint64_t to_page_end = kPageSize - ((va.value + out.size()) & (kPageSize - 1));
     const size_t n = std::min<uint64_t>({sizeof(chunk), to_page_end, max_len - out.size()});
-    absl::Status s = ReadVirt(va + out.size(), std::span<uint8_t>(reinterpret_cast<uint8_t*>(chunk), n));
+    absl::Status s =
+        ReadVirt(va + out.size(), std::span<uint8_t>(reinterpret_cast<uint8_t*>(chunk), n));
     if (!s.ok()) return s;
     const void* nul = std::memchr(chunk, 0, n);
     if (nul != nullptr) {

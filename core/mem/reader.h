@@ -30,7 +30,8 @@ class Reader {
   absl::StatusOr<T> Read(Kva va) {
     static_assert(std::is_trivially_copyable_v<T>);
     T value;
-    absl::Status s = ReadVirt(va, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&value), sizeof(T)));
+    absl::Status s =
+        ReadVirt(va, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&value), sizeof(T)));
     if (!s.ok()) return s;
     return value;
   }

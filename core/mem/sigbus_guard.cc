@@ -86,7 +86,8 @@ int64_t GuardedFindBlock(const uint8_t* base, uint64_t count, uint64_t stride,
     std::memcpy(&word, block, head);
     if ((word & first8_mask) != first8_value) continue;
     bool match = true;
-    for (size_t j = head; j < len && match; ++j) match = (block[j] & mask[j]) == (pattern[j] & mask[j]);
+    for (size_t j = head; j < len && match; ++j)
+      match = (block[j] & mask[j]) == (pattern[j] & mask[j]);
     if (match) {
       found = i;
       break;

@@ -53,7 +53,8 @@ absl::StatusOr<Translation> Translator::Translate(Kva va) const {
 absl::StatusOr<Translation> Translator::Walk(Kva va) const {
   if (!config_.root) return FaultError(va, "no page-table root for a page walk");
   if (config_.levels != 4 && config_.levels != 5) {
-    return absl::FailedPreconditionError(absl::StrCat("unsupported paging levels ", config_.levels));
+    return absl::FailedPreconditionError(
+        absl::StrCat("unsupported paging levels ", config_.levels));
   }
   if (!IsCanonical(va.value, config_.levels)) {
     return FaultError(va, absl::StrCat("non-canonical for ", config_.levels, "-level paging"));
@@ -73,7 +74,8 @@ absl::StatusOr<Translation> Translator::Walk(Kva va) const {
     const bool leaf = level == 0 || (*entry & kPageSizeBit);
     if (leaf) {
       if (level > 2) {
-        return FaultError(va, absl::StrCat("huge-page bit set in ", LevelName(level, config_.levels), " entry"));
+        return FaultError(
+            va, absl::StrCat("huge-page bit set in ", LevelName(level, config_.levels), " entry"));
       }
       const uint64_t leaf_bytes = 1ull << shift;
       const uint64_t base = *entry & kPfnMask & ~(leaf_bytes - 1);

@@ -91,11 +91,13 @@ absl::StatusOr<nlohmann::json> QmpClient::ReadMessage(absl::Time deadline) {
       buffer_.erase(0, newline + 1);
       if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
       nlohmann::json msg = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (msg.is_discarded()) return absl::DataLossError(absl::StrCat("QMP sent invalid JSON: ", line));
+      if (msg.is_discarded())
+        return absl::DataLossError(absl::StrCat("QMP sent invalid JSON: ", line));
       return msg;
     }
     if (buffer_.size() > caps::kMaxQmpReplyBytes) {
-      return absl::DataLossError(absl::StrCat("QMP message exceeds ", caps::kMaxQmpReplyBytes, " bytes"));
+      return absl::DataLossError(
+          absl::StrCat("QMP message exceeds ", caps::kMaxQmpReplyBytes, " bytes"));
     }
     pollfd p{fd_, POLLIN, 0};
     int r = poll(&p, 1, PollTimeoutMs(deadline));
@@ -129,7 +131,8 @@ absl::StatusOr<nlohmann::json> QmpClient::ExecuteLocked(absl::string_view comman
     }
     // Replies to earlier, timed-out requests carry their own ids: drop them.
     auto id_it = msg.find("id");
-    if (id_it == msg.end() || !id_it->is_number_unsigned() || id_it->get<uint64_t>() != id) continue;
+    if (id_it == msg.end() || !id_it->is_number_unsigned() || id_it->get<uint64_t>() != id)
+      continue;
     if (auto ret = msg.find("return"); ret != msg.end()) return *ret;
     if (auto err = msg.find("error"); err != msg.end() && err->is_object()) {
       std::string cls = StringField(*err, "class");
@@ -152,16 +155,20 @@ absl::StatusOr<nlohmann::json> QmpClient::Execute(absl::string_view command,
 
 absl::StatusOr<std::string> QmpClient::HumanMonitorCommand(absl::string_view command_line,
                                                            absl::Duration timeout) {
-  KF_ASSIGN_OR_RETURN(nlohmann::json ret,
-                      Execute("human-monitor-command",
-                              {{"command-line", std::string(command_line)}}, timeout));
+  KF_ASSIGN_OR_RETURN(
+      nlohmann::json ret,
+      Execute("human-monitor-command", {{"command-line", std::string(command_line)}}, timeout));
   if (!ret.is_string()) return absl::DataLossError("human-monitor-command returned a non-string");
   return ret.get<std::string>();
 }
 
-absl::Status QmpClient::Stop(absl::Duration timeout) { return Execute("stop", nullptr, timeout).status(); }
+absl::Status QmpClient::Stop(absl::Duration timeout) {
+  return Execute("stop", nullptr, timeout).status();
+}
 
-absl::Status QmpClient::Cont(absl::Duration timeout) { return Execute("cont", nullptr, timeout).status(); }
+absl::Status QmpClient::Cont(absl::Duration timeout) {
+  return Execute("cont", nullptr, timeout).status();
+}
 
 absl::StatusOr<VmRunState> QmpClient::QueryStatus(absl::Duration timeout) {
   KF_ASSIGN_OR_RETURN(nlohmann::json ret, Execute("query-status", nullptr, timeout));

@@ -38,8 +38,8 @@ class QmpClient {
                                          const nlohmann::json& arguments = nullptr,
                                          absl::Duration timeout = caps::kQmpDefaultTimeout);
   // HMP command through human-monitor-command; returns its text output.
-  absl::StatusOr<std::string> HumanMonitorCommand(absl::string_view command_line,
-                                                  absl::Duration timeout = caps::kQmpDefaultTimeout);
+  absl::StatusOr<std::string> HumanMonitorCommand(
+      absl::string_view command_line, absl::Duration timeout = caps::kQmpDefaultTimeout);
   absl::Status Stop(absl::Duration timeout = caps::kQmpDefaultTimeout);
   absl::Status Cont(absl::Duration timeout = caps::kQmpDefaultTimeout);
   absl::StatusOr<VmRunState> QueryStatus(absl::Duration timeout = caps::kQmpDefaultTimeout);
@@ -50,8 +50,10 @@ class QmpClient {
 
  private:
   explicit QmpClient(int fd) : fd_(fd) {}
-  absl::StatusOr<nlohmann::json> ReadMessage(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status WriteAll(const std::string& data, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<nlohmann::json> ReadMessage(absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteAll(const std::string& data, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<nlohmann::json> ExecuteLocked(absl::string_view command,
                                                const nlohmann::json& arguments, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -72,8 +72,8 @@ uint64_t TimestampSeconds(const DumpSummary& s) {
 bool IsSafeName(const std::string& name) {
   if (name.empty() || name.size() > 64 || name[0] == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -83,8 +83,7 @@ bool FilterMatches(const DumpFilter& filter, const DumpSummary& s) {
   return LabelsMatch(s.labels(), filter.labels);
 }
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& data,
-                                 bool durable) {
+absl::Status WriteFileAtomically(const std::string& path, const std::string& data, bool durable) {
   std::string tmp = absl::StrCat(path, ".tmp-", getpid());
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return ErrnoStatus(absl::StrCat("open ", tmp));
@@ -124,7 +123,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& dat
 }
 
 absl::StatusOr<std::unique_ptr<DumpArchive>> DumpArchive::Open(const std::string& dir,
-                                                              RetentionPolicy retention) {
+                                                               RetentionPolicy retention) {
   if (dir.empty()) return absl::InvalidArgumentError("archive directory is empty");
   std::unique_ptr<DumpArchive> archive(new DumpArchive(dir, retention));
   if (absl::Status s = archive->Load(); !s.ok()) return s;
@@ -192,11 +191,12 @@ absl::Status DumpArchive::Load() {
   }
   // Assign seqs to re-indexed rows (seq 0) after every known one, in capture order.
   auto* entries = index_.mutable_entries();
-  std::stable_sort(entries->begin(), entries->end(), [](const DumpSummary& a, const DumpSummary& b) {
-    if ((a.seq() == 0) != (b.seq() == 0)) return a.seq() != 0;
-    if (a.seq() != b.seq()) return a.seq() < b.seq();
-    return TimestampSeconds(a) < TimestampSeconds(b);
-  });
+  std::stable_sort(entries->begin(), entries->end(),
+                   [](const DumpSummary& a, const DumpSummary& b) {
+                     if ((a.seq() == 0) != (b.seq() == 0)) return a.seq() != 0;
+                     if (a.seq() != b.seq()) return a.seq() < b.seq();
+                     return TimestampSeconds(a) < TimestampSeconds(b);
+                   });
   uint64_t next = std::max(stored.next_seq(), max_seq + 1);
   for (DumpSummary& s : *entries) {
     if (s.seq() == 0) s.set_seq(next++);

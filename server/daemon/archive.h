@@ -6,7 +6,8 @@
 //
 // Open() reconciles index and files: a dump file missing from the index is parsed and re-indexed;
 // an index row without a file is dropped; a corrupt file (or index) is skipped with a log line and
-// never stops the daemon. Retention (count, bytes, age) removes the oldest dumps first. Thread-safe.
+// never stops the daemon. Retention (count, bytes, age) removes the oldest dumps first.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +41,7 @@ bool FilterMatches(const DumpFilter& filter, const kfreeze::v1::DumpSummary& sum
 class DumpArchive {
  public:
   static absl::StatusOr<std::unique_ptr<DumpArchive>> Open(const std::string& dir,
-                                                          RetentionPolicy retention);
+                                                           RetentionPolicy retention);
 
   // Gives the envelope its archive id ("<target>-<seq>") and seq, writes it durably, indexes it
   // and applies retention. Returns its summary.

@@ -57,8 +57,7 @@ absl::StatusOr<kfreeze::v1::TargetConfig> ParseTargetFlag(absl::string_view spec
     size_t eq = piece.find('=');
     if (eq == absl::string_view::npos) {
       if (items.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--target: '", piece, "' is not key=value"));
+        return absl::InvalidArgumentError(absl::StrCat("--target: '", piece, "' is not key=value"));
       }
       absl::StrAppend(&items.back().second, ",", piece);
       continue;
@@ -89,9 +88,9 @@ absl::StatusOr<kfreeze::v1::TargetConfig> ParseTargetFlag(absl::string_view spec
     } else if (key == "watchdog_ms" && absl::SimpleAtoi(value, &n)) {
       t.mutable_triggers()->set_watchdog_timeout_ms(n);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--target: unknown or malformed '", key, "=", value,
-          "' (keys: name ram qmp pid layout btf deadline_ms late early watchdog_ms)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--target: unknown or malformed '", key, "=", value,
+                       "' (keys: name ram qmp pid layout btf deadline_ms late early watchdog_ms)"));
     }
   }
   if (t.name().empty()) return absl::InvalidArgumentError("--target needs name=NAME");
@@ -123,7 +122,8 @@ absl::Status ValidateConfig(const kfreeze::v1::Config& config) {
       return absl::InvalidArgumentError(absl::StrCat("target ", t.name(), " is listed twice"));
     }
     if (t.ram_path().empty() && t.vmm_pid() == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("target ", t.name(), " needs ram_path or vmm_pid"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("target ", t.name(), " needs ram_path or vmm_pid"));
     }
   }
   return absl::OkStatus();

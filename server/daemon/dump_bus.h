@@ -66,8 +66,7 @@ class DumpBus {
 
   std::unique_ptr<Subscription> Subscribe(WatchFilter filter);
   // Delivers to every matching subscriber; summary-only subscribers get no envelope.
-  void Publish(const kfreeze::v1::DumpSummary& summary,
-               const kfreeze::v1::DumpEnvelope& envelope);
+  void Publish(const kfreeze::v1::DumpSummary& summary, const kfreeze::v1::DumpEnvelope& envelope);
   // Wakes every subscriber; Next() then drains and returns nullopt. Later Subscribe()s are closed.
   void Close();
   size_t subscriber_count() const;

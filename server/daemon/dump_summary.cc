@@ -6,16 +6,20 @@ namespace kfreeze::server {
 
 std::string SchemaName(const kfreeze::v1::DumpEnvelope& envelope) {
   switch (envelope.report_case()) {
-    case kfreeze::v1::DumpEnvelope::kSingle: return "single";
-    case kfreeze::v1::DumpEnvelope::kDual: return "dual";
-    case kfreeze::v1::DumpEnvelope::kDegraded: return "degraded";
-    case kfreeze::v1::DumpEnvelope::REPORT_NOT_SET: break;
+    case kfreeze::v1::DumpEnvelope::kSingle:
+      return "single";
+    case kfreeze::v1::DumpEnvelope::kDual:
+      return "dual";
+    case kfreeze::v1::DumpEnvelope::kDegraded:
+      return "degraded";
+    case kfreeze::v1::DumpEnvelope::REPORT_NOT_SET:
+      break;
   }
   return "";
 }
 
-kfreeze::v1::DumpSummary MakeSummary(const kfreeze::v1::DumpEnvelope& envelope,
-                                     uint64_t size_bytes, uint64_t seq) {
+kfreeze::v1::DumpSummary MakeSummary(const kfreeze::v1::DumpEnvelope& envelope, uint64_t size_bytes,
+                                     uint64_t seq) {
   kfreeze::v1::DumpSummary s;
   s.set_dump_id(envelope.dump_id());
   s.set_target(envelope.target());

@@ -10,8 +10,8 @@
 namespace kfreeze::server {
 
 // `size_bytes` is the envelope's binary size; `seq` its archive order.
-kfreeze::v1::DumpSummary MakeSummary(const kfreeze::v1::DumpEnvelope& envelope,
-                                     uint64_t size_bytes, uint64_t seq);
+kfreeze::v1::DumpSummary MakeSummary(const kfreeze::v1::DumpEnvelope& envelope, uint64_t size_bytes,
+                                     uint64_t seq);
 
 // "single" | "dual" | "degraded" | "".
 std::string SchemaName(const kfreeze::v1::DumpEnvelope& envelope);

@@ -45,7 +45,8 @@ void EventSampler::Loop() {
     std::string last_error;
     while (!stop_.HasBeenNotified()) {
       const auto now = std::chrono::steady_clock::now();
-      absl::StatusOr<kfreeze::v1::EventCounterSample> sample = kernel->probes()->SampleEventCounters();
+      absl::StatusOr<kfreeze::v1::EventCounterSample> sample =
+          kernel->probes()->SampleEventCounters();
       if (sample.ok()) {
         sample->set_elapsed_ms(static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count()));

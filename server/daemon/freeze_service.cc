@@ -22,7 +22,8 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-grpc::Status FreezeServiceImpl::Freeze(grpc::ServerContext*, const kfreeze::v1::FreezeRequest* request,
+grpc::Status FreezeServiceImpl::Freeze(grpc::ServerContext*,
+                                       const kfreeze::v1::FreezeRequest* request,
                                        kfreeze::v1::FreezeResponse* response) {
   absl::StatusOr<kfreeze::v1::FreezeResponse> r =
       coordinator_->Freeze(*request, kfreeze::v1::TRIGGER_RPC);
@@ -81,7 +82,8 @@ grpc::Status FreezeServiceImpl::WatchDumps(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::GetDump(grpc::ServerContext*, const kfreeze::v1::GetDumpRequest* request,
+grpc::Status FreezeServiceImpl::GetDump(grpc::ServerContext*,
+                                        const kfreeze::v1::GetDumpRequest* request,
                                         kfreeze::v1::GetDumpResponse* response) {
   absl::StatusOr<kfreeze::v1::DumpEnvelope> e = archive_->Get(request->dump_id());
   if (!e.ok()) return ToGrpc(e.status());
@@ -100,8 +102,8 @@ grpc::Status FreezeServiceImpl::ListDumps(grpc::ServerContext*,
   if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &before)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed page_token");
   }
-  uint32_t size = request->page_size() == 0 ? kDefaultPageSize
-                                            : std::min(request->page_size(), kMaxPageSize);
+  uint32_t size =
+      request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
   bool more = false;
   std::vector<kfreeze::v1::DumpSummary> rows = archive_->List(filter, before, size, &more);
   for (auto& r : rows) *response->add_dumps() = std::move(r);
@@ -111,13 +113,15 @@ grpc::Status FreezeServiceImpl::ListDumps(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::ListTargets(grpc::ServerContext*, const kfreeze::v1::ListTargetsRequest*,
+grpc::Status FreezeServiceImpl::ListTargets(grpc::ServerContext*,
+                                            const kfreeze::v1::ListTargetsRequest*,
                                             kfreeze::v1::ListTargetsResponse* response) {
   for (auto& t : coordinator_->ListTargets()) *response->add_targets() = std::move(t);
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::GetTarget(grpc::ServerContext*, const kfreeze::v1::GetTargetRequest* request,
+grpc::Status FreezeServiceImpl::GetTarget(grpc::ServerContext*,
+                                          const kfreeze::v1::GetTargetRequest* request,
                                           kfreeze::v1::Target* response) {
   absl::StatusOr<kfreeze::v1::Target> t = coordinator_->GetTarget(request->name());
   if (!t.ok()) return ToGrpc(t.status());

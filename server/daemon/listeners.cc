@@ -47,11 +47,12 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text_std) {
     // gRPC also accepts unix:///abs; keep one spelling: an absolute path.
     absl::ConsumePrefix(&text, "//");
     if (text.empty() || text[0] != '/') {
-      return absl::InvalidArgumentError(absl::StrCat("unix listener needs an absolute path: ",
-                                                     std::string(text_std)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unix listener needs an absolute path: ", std::string(text_std)));
     }
     if (text.size() >= sizeof(sockaddr_un{}.sun_path)) {
-      return absl::InvalidArgumentError(absl::StrCat("unix socket path too long: ", std::string(text_std)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unix socket path too long: ", std::string(text_std)));
     }
     a.is_unix = true;
     a.path = std::string(text);
@@ -61,13 +62,14 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text_std) {
   }
   size_t colon = text.rfind(':');
   if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address '", std::string(text_std), "' is neither unix:/path nor host:port"));
+    return absl::InvalidArgumentError(absl::StrCat("listen address '", std::string(text_std),
+                                                   "' is neither unix:/path nor host:port"));
   }
   absl::string_view host = text.substr(0, colon);
   if (absl::ConsumePrefix(&host, "[")) {
     if (!absl::ConsumeSuffix(&host, "]")) {
-      return absl::InvalidArgumentError(absl::StrCat("bad IPv6 address in ", std::string(text_std)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad IPv6 address in ", std::string(text_std)));
     }
   }
   int port = 0;
@@ -78,7 +80,7 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text_std) {
   a.port = port;
   a.loopback = IsLoopback(a.host);
   a.grpc_uri = a.host.find(':') != std::string::npos ? absl::StrCat("[", a.host, "]:", port)
-                                                      : absl::StrCat(a.host, ":", port);
+                                                     : absl::StrCat(a.host, ":", port);
   return a;
 }
 
@@ -143,7 +145,8 @@ absl::StatusOr<unsigned> ParseSocketMode(absl::string_view text) {
   if (text.empty() || text.size() > 4) return absl::InvalidArgumentError("bad socket mode");
   for (char c : text) {
     if (c < '0' || c > '7') {
-      return absl::InvalidArgumentError(absl::StrCat("socket mode '", std::string(text), "' is not octal"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("socket mode '", std::string(text), "' is not octal"));
     }
     mode = mode * 8 + static_cast<unsigned>(c - '0');
   }

@@ -19,7 +19,8 @@ dump::TriggerSettings SettingsFromConfig(const kfreeze::v1::TriggerConfig& c) {
   s.late_enabled = c.late_enabled();
   s.early_enabled = c.early_enabled();
   s.late_poll = c.late_poll_ms() ? std::chrono::milliseconds(c.late_poll_ms()) : kDefaultLatePoll;
-  s.early_poll = c.early_poll_ms() ? std::chrono::milliseconds(c.early_poll_ms()) : kDefaultEarlyPoll;
+  s.early_poll =
+      c.early_poll_ms() ? std::chrono::milliseconds(c.early_poll_ms()) : kDefaultEarlyPoll;
   s.watchdog_timeout = std::chrono::milliseconds(c.watchdog_timeout_ms());
   s.late_wait = std::chrono::milliseconds(c.late_wait_ms());
   return s;
@@ -44,9 +45,9 @@ void TriggerRunner::Loop() {
     absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> attachment =
         coordinator_->Attachment(name);
     if (!attachment.ok() || (*attachment)->probes() == nullptr) {
-      spdlog::warn("triggers {}: not armed: {}", name,
-                   attachment.ok() ? "this kernel has no trigger probes"
-                                   : attachment.status().ToString());
+      spdlog::warn(
+          "triggers {}: not armed: {}", name,
+          attachment.ok() ? "this kernel has no trigger probes" : attachment.status().ToString());
       stop_.WaitForNotificationWithTimeout(kRetryAttach);
       continue;
     }

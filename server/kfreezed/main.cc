@@ -22,7 +22,8 @@ ABSL_FLAG(bool, insecure_tcp, false, "allow plaintext TCP listeners (loopback ad
 ABSL_FLAG(std::string, log_level, "info", "trace|debug|info|warn|error");
 // Repeatable; taken out of argv before absl parses (absl keeps only the last occurrence). Declared
 // here so --help lists them.
-ABSL_FLAG(std::string, listen, "", "repeatable: unix:/path or host:port (default unix:/run/kfreeze/kfreezed.sock)");
+ABSL_FLAG(std::string, listen, "",
+          "repeatable: unix:/path or host:port (default unix:/run/kfreeze/kfreezed.sock)");
 ABSL_FLAG(std::string, target, "",
           "repeatable: name=NAME,ram=PATH[,qmp=SOCK][,pid=N][,layout=SPEC][,btf=PATH]"
           "[,deadline_ms=N][,late=1][,early=1][,watchdog_ms=N]");
@@ -41,7 +42,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> listens = ExtractRepeatedFlag(&argc, argv, "listen");
   std::vector<std::string> targets = ExtractRepeatedFlag(&argc, argv, "target");
   NormalizeFlagDashes(argc, argv);
-  absl::SetProgramUsageMessage("kfreeze daemon: freezes VMs and serves their kernel state over gRPC");
+  absl::SetProgramUsageMessage(
+      "kfreeze daemon: freezes VMs and serves their kernel state over gRPC");
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 

@@ -18,8 +18,8 @@ namespace kfreeze::server {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::ElementsAre;
 using kfreeze::v1::DumpEnvelope;
+using ::testing::ElementsAre;
 
 class ArchiveTest : public ::testing::Test {
  protected:
@@ -35,7 +35,8 @@ class ArchiveTest : public ::testing::Test {
     DumpEnvelope e;
     e.set_target(target);
     e.set_trigger(kfreeze::v1::TRIGGER_RPC);
-    e.mutable_captured_at()->set_seconds(captured_s ? captured_s : absl::ToUnixSeconds(absl::Now()));
+    e.mutable_captured_at()->set_seconds(captured_s ? captured_s
+                                                    : absl::ToUnixSeconds(absl::Now()));
     (*e.mutable_labels())["test"] = map_name;
     auto* single = e.mutable_single();
     single->set_schema("single");

@@ -125,9 +125,11 @@ TEST(Listeners, ParsesUnixAndTcp) {
 }
 
 TEST(Flags, RepeatedFlagsAccumulateAndDashesNormalise) {
-  std::vector<std::string> args = {"kfreezed", "--listen", "unix:/a", "--target=name=x,ram=/r",
-                                   "--archive-dir=/d", "--listen=127.0.0.1:1", "--insecure-tcp",
-                                   "--", "--listen", "tail"};
+  std::vector<std::string> args = {"kfreezed",         "--listen",
+                                   "unix:/a",          "--target=name=x,ram=/r",
+                                   "--archive-dir=/d", "--listen=127.0.0.1:1",
+                                   "--insecure-tcp",   "--",
+                                   "--listen",         "tail"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -68,11 +68,11 @@ class DaemonGrpcTest : public ::testing::Test {
         -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
       if (spec.name.rfind("bad", 0) == 0) return absl::NotFoundError("no VMCOREINFO note");
       return std::make_shared<FakeAttachment>(
-          "7.2.0-test", dump::PhaseTable{OneMapPhase("map_of_" + spec.name,
-                                                     [this](dump::PhaseContext& ctx) {
-                                                       if (phase_hook_) return phase_hook_(ctx);
-                                                       return absl::OkStatus();
-                                                     })});
+          "7.2.0-test",
+          dump::PhaseTable{OneMapPhase("map_of_" + spec.name, [this](dump::PhaseContext& ctx) {
+            if (phase_hook_) return phase_hook_(ctx);
+            return absl::OkStatus();
+          })});
     };
     o.control_factory = QmpControlFactory();
     auto d = Daemon::Start(std::move(o));
@@ -92,7 +92,8 @@ class DaemonGrpcTest : public ::testing::Test {
     (*req.mutable_labels())["test"] = "daemon_grpc";
     v1::FreezeResponse resp;
     grpc::Status s = stub_->Freeze(&ctx, req, &resp);
-    if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    if (!s.ok())
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
     return resp;
   }
 
@@ -280,7 +281,8 @@ TEST_F(DaemonGrpcTest, QemuKilledMidFreezeDegradesAndTheDaemonKeepsServing) {
   auto r = Freeze("vm0");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(r->envelope().has_degraded());
-  EXPECT_THAT(r->envelope().degraded().reason(), ::testing::StartsWith(std::string(kReasonVmmGone)));
+  EXPECT_THAT(r->envelope().degraded().reason(),
+              ::testing::StartsWith(std::string(kReasonVmmGone)));
   EXPECT_FALSE(r->dump_id().empty());
   // The daemon still answers, and the same target recovers once QEMU is back.
   qemu_->SetFault("human-monitor-command", FakeQmpServer::Fault::kNone);
@@ -339,7 +341,8 @@ TEST(DaemonReload, SighupReloadReplacesConfigTargetsOnly) {
   flag.set_name("fromflag");
   flag.set_ram_path("/dev/shm/y");
   o.flag_targets.push_back(flag);
-  o.attacher = [](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+  o.attacher =
+      [](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
     return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{});
   };
   o.control_factory = QmpControlFactory();

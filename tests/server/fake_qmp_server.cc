@@ -29,7 +29,8 @@ FakeQmpServer::FakeQmpServer(std::string socket_path)
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
-  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) listen(listen_fd_, 4);
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
+    listen(listen_fd_, 4);
   thread_ = std::thread([this] { Serve(); });
 }
 
@@ -78,8 +79,9 @@ void FakeQmpServer::Handle(int fd) {
     std::string line = j.dump() + "\r\n";
     (void)send(fd, line.data(), line.size(), MSG_NOSIGNAL);
   };
-  send_json({{"QMP", {{"version", {{"qemu", {{"major", 7}, {"minor", 2}, {"micro", 0}}}}},
-                      {"capabilities", nlohmann::json::array()}}}});
+  send_json({{"QMP",
+              {{"version", {{"qemu", {{"major", 7}, {"minor", 2}, {"micro", 0}}}}},
+               {"capabilities", nlohmann::json::array()}}}});
   std::string buffer;
   while (!stop_) {
     pollfd p{fd, POLLIN, 0};
@@ -118,8 +120,8 @@ void FakeQmpServer::Handle(int fd) {
         send_json({{"event", "RESUME"}, {"timestamp", {{"seconds", 1}, {"microseconds", 0}}}});
         send_json({{"return", nlohmann::json::object()}, {"id", id}});
       } else if (cmd == "query-status") {
-        send_json({{"return", {{"running", running_.load()},
-                               {"status", running_ ? "running" : "paused"}}},
+        send_json({{"return",
+                    {{"running", running_.load()}, {"status", running_ ? "running" : "paused"}}},
                    {"id", id}});
       } else if (cmd == "human-monitor-command") {
         std::string line = req["arguments"].value("command-line", "");
@@ -129,8 +131,9 @@ void FakeQmpServer::Handle(int fd) {
           send_json({{"return", "unknown command: '" + line + "'\r\n"}, {"id", id}});
         }
       } else {
-        send_json({{"error", {{"class", "CommandNotFound"}, {"desc", "The command " + cmd +
-                                                                        " has not been found"}}},
+        send_json({{"error",
+                    {{"class", "CommandNotFound"},
+                     {"desc", "The command " + cmd + " has not been found"}}},
                    {"id", id}});
       }
     }

@@ -78,7 +78,8 @@ TEST(HmpRegisters, OverlongHexIsRejected) {
 
 TEST(HmpRegisters, VcpuCountIsCapped) {
   std::string text;
-  for (size_t i = 0; i <= kMaxHmpVcpus; ++i) absl::StrAppend(&text, "CPU#", i, "\nRIP=1 RSP=2 CR3=3\n");
+  for (size_t i = 0; i <= kMaxHmpVcpus; ++i)
+    absl::StrAppend(&text, "CPU#", i, "\nRIP=1 RSP=2 CR3=3\n");
   auto regs = ParseHmpRegisters(text);
   ASSERT_FALSE(regs.ok());
   EXPECT_THAT(std::string(regs.status().message()), HasSubstr("more than"));

@@ -14,10 +14,10 @@
 namespace kfreeze::dump {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::StartsWith;
 using kfreeze::testing::FakeQmpServer;
 using kfreeze::testing::OneMapPhase;
+using ::testing::ElementsAre;
+using ::testing::StartsWith;
 
 std::string SocketPath() { return absl::StrCat("/tmp/kfreeze-fakeqmp-", getpid(), ".sock"); }
 

@@ -34,18 +34,29 @@ BtfBuilder::BtfBuilder() : btf_(btf__new_empty()) {
     uint32_t bytes;
     bool is_signed;
   };
-  for (const IntSpec& s : {IntSpec{"char", 1, true}, {"unsigned char", 1, false},
-                           {"short int", 2, true}, {"short unsigned int", 2, false},
-                           {"int", 4, true}, {"unsigned int", 4, false},
-                           {"long int", 8, true}, {"long unsigned int", 8, false},
-                           {"long long int", 8, true}, {"long long unsigned int", 8, false},
+  for (const IntSpec& s : {IntSpec{"char", 1, true},
+                           {"unsigned char", 1, false},
+                           {"short int", 2, true},
+                           {"short unsigned int", 2, false},
+                           {"int", 4, true},
+                           {"unsigned int", 4, false},
+                           {"long int", 8, true},
+                           {"long unsigned int", 8, false},
+                           {"long long int", 8, true},
+                           {"long long unsigned int", 8, false},
                            {"_Bool", 1, false}}) {
     AddInt(s.name, s.bytes, s.is_signed);
   }
-  for (const auto& [name, type] : std::vector<std::pair<const char*, const char*>>{
-           {"u8", "unsigned char"}, {"s8", "char"}, {"u16", "short unsigned int"},
-           {"s16", "short int"}, {"u32", "unsigned int"}, {"s32", "int"},
-           {"u64", "long long unsigned int"}, {"s64", "long long int"}, {"bool", "_Bool"}}) {
+  for (const auto& [name, type] :
+       std::vector<std::pair<const char*, const char*>>{{"u8", "unsigned char"},
+                                                        {"s8", "char"},
+                                                        {"u16", "short unsigned int"},
+                                                        {"s16", "short int"},
+                                                        {"u32", "unsigned int"},
+                                                        {"s32", "int"},
+                                                        {"u64", "long long unsigned int"},
+                                                        {"s64", "long long int"},
+                                                        {"bool", "_Bool"}}) {
     AddTypedef(name, type);
   }
 }
@@ -63,7 +74,8 @@ uint32_t BtfBuilder::AddInt(absl::string_view name, uint32_t bytes, bool is_sign
 
 uint32_t BtfBuilder::AddTypedef(absl::string_view name, absl::string_view type) {
   const uint32_t target = TypeId(type);
-  return Check(btf__add_typedef(btf_, std::string(name).c_str(), target), absl::StrCat("add typedef ", name));
+  return Check(btf__add_typedef(btf_, std::string(name).c_str(), target),
+               absl::StrCat("add typedef ", name));
 }
 
 uint32_t BtfBuilder::TypeId(absl::string_view spelling) {
@@ -78,7 +90,8 @@ uint32_t BtfBuilder::TypeId(absl::string_view spelling) {
   if (absl::EndsWith(s, "]")) {
     const size_t open = s.rfind('[');
     uint32_t n = 0;
-    if (open == absl::string_view::npos || !absl::SimpleAtoi(s.substr(open + 1, s.size() - open - 2), &n)) {
+    if (open == absl::string_view::npos ||
+        !absl::SimpleAtoi(s.substr(open + 1, s.size() - open - 2), &n)) {
       Die(absl::StrCat("bad array type ", spelling));
     }
     const uint32_t elem = TypeId(s.substr(0, open));
@@ -86,10 +99,13 @@ uint32_t BtfBuilder::TypeId(absl::string_view spelling) {
   }
   if (absl::ConsumeSuffix(&s, "*")) {
     absl::string_view target = absl::StripAsciiWhitespace(s);
-    const bool composite = absl::StartsWith(target, "struct ") || absl::StartsWith(target, "union ");
-    const int found = composite ? btf__find_by_name_kind(btf_, std::string(target.substr(target.find(' ') + 1)).c_str(),
-                                                         absl::StartsWith(target, "struct ") ? BTF_KIND_STRUCT : BTF_KIND_UNION)
-                                : 0;
+    const bool composite =
+        absl::StartsWith(target, "struct ") || absl::StartsWith(target, "union ");
+    const int found =
+        composite ? btf__find_by_name_kind(
+                        btf_, std::string(target.substr(target.find(' ') + 1)).c_str(),
+                        absl::StartsWith(target, "struct ") ? BTF_KIND_STRUCT : BTF_KIND_UNION)
+                  : 0;
     if (composite && found <= 0) {
       const uint32_t ptr = Check(btf__add_ptr(btf_, 0), "add ptr");
       pending_ptrs_.emplace_back(ptr, std::string(target));
@@ -98,9 +114,12 @@ uint32_t BtfBuilder::TypeId(absl::string_view spelling) {
     return Check(btf__add_ptr(btf_, composite ? found : TypeId(target)), "add ptr");
   }
   int kind = 0;
-  if (absl::ConsumePrefix(&s, "struct ")) kind = BTF_KIND_STRUCT;
-  else if (absl::ConsumePrefix(&s, "union ")) kind = BTF_KIND_UNION;
-  else if (absl::ConsumePrefix(&s, "enum ")) kind = BTF_KIND_ENUM;
+  if (absl::ConsumePrefix(&s, "struct "))
+    kind = BTF_KIND_STRUCT;
+  else if (absl::ConsumePrefix(&s, "union "))
+    kind = BTF_KIND_UNION;
+  else if (absl::ConsumePrefix(&s, "enum "))
+    kind = BTF_KIND_ENUM;
   const std::string name(absl::StripAsciiWhitespace(s));
   if (kind != 0) {
     const int id = btf__find_by_name_kind(btf_, name.c_str(), kind);
@@ -108,8 +127,10 @@ uint32_t BtfBuilder::TypeId(absl::string_view spelling) {
     return id;
   }
   static const std::pair<const char*, const char*> kAliases[] = {
-      {"unsigned long", "long unsigned int"}, {"long", "long int"},
-      {"unsigned long long", "long long unsigned int"}, {"unsigned short", "short unsigned int"},
+      {"unsigned long", "long unsigned int"},
+      {"long", "long int"},
+      {"unsigned long long", "long long unsigned int"},
+      {"unsigned short", "short unsigned int"},
       {"unsigned", "unsigned int"}};
   std::string canonical = name;
   for (const auto& [c, b] : kAliases) {
@@ -161,7 +182,9 @@ uint32_t BtfBuilder::AddComposite(bool is_union, absl::string_view name,
     } else if (f.bits != 0) {
       // Pack into the current storage unit of the member's type if it fits, like GCC.
       const uint64_t unit = static_cast<uint64_t>(fsize) * 8;
-      bit_offset = (bit_cursor / unit == (bit_cursor + f.bits - 1) / unit) ? bit_cursor : AlignUp(bit_cursor, unit);
+      bit_offset = (bit_cursor / unit == (bit_cursor + f.bits - 1) / unit)
+                       ? bit_cursor
+                       : AlignUp(bit_cursor, unit);
     } else {
       bit_offset = AlignUp(bit_cursor, static_cast<uint64_t>(align) * 8);
     }
@@ -176,33 +199,43 @@ uint32_t BtfBuilder::AddComposite(bool is_union, absl::string_view name,
                                 : btf__add_struct(btf_, n.c_str(), static_cast<uint32_t>(size)),
                        absl::StrCat("add composite ", name));
   for (const Laid& l : laid) {
-    Check(btf__add_field(btf_, l.f->name.c_str(), l.type, static_cast<uint32_t>(l.bit_offset), l.f->bits),
+    Check(btf__add_field(btf_, l.f->name.c_str(), l.type, static_cast<uint32_t>(l.bit_offset),
+                         l.f->bits),
           absl::StrCat("add field ", l.f->name));
   }
   if (!name.empty()) ResolvePendingPointers(name, id);
   return id;
 }
 
-uint32_t BtfBuilder::AddStruct(absl::string_view name, const std::vector<BtfField>& fields, uint64_t size) {
+uint32_t BtfBuilder::AddStruct(absl::string_view name, const std::vector<BtfField>& fields,
+                               uint64_t size) {
   return AddComposite(false, name, fields, size);
 }
 
-uint32_t BtfBuilder::AddUnion(absl::string_view name, const std::vector<BtfField>& fields, uint64_t size) {
+uint32_t BtfBuilder::AddUnion(absl::string_view name, const std::vector<BtfField>& fields,
+                              uint64_t size) {
   return AddComposite(true, name, fields, size);
 }
 
-uint32_t BtfBuilder::AddEnum(absl::string_view name, const std::vector<std::pair<std::string, int64_t>>& values,
+uint32_t BtfBuilder::AddEnum(absl::string_view name,
+                             const std::vector<std::pair<std::string, int64_t>>& values,
                              uint32_t bytes) {
   const int id = Check(btf__add_enum(btf_, std::string(name).c_str(), bytes), "add enum");
-  for (const auto& [n, v] : values) Check(btf__add_enum_value(btf_, n.c_str(), v), "add enum value");
+  for (const auto& [n, v] : values)
+    Check(btf__add_enum_value(btf_, n.c_str(), v), "add enum value");
   return id;
 }
 
 void BtfBuilder::AddAttachTypes() {
   AddStruct("list_head", {{"next", "struct list_head *"}, {"prev", "struct list_head *"}});
-  AddStruct("new_utsname", {{"sysname", "char[65]"}, {"nodename", "char[65]"}, {"release", "char[65]"},
-                            {"version", "char[65]"}, {"machine", "char[65]"}, {"domainname", "char[65]"}});
-  AddStruct("uts_namespace", {{"name", "struct new_utsname"}, {"user_ns", "void *"}, {"ucounts", "void *"}});
+  AddStruct("new_utsname", {{"sysname", "char[65]"},
+                            {"nodename", "char[65]"},
+                            {"release", "char[65]"},
+                            {"version", "char[65]"},
+                            {"machine", "char[65]"},
+                            {"domainname", "char[65]"}});
+  AddStruct("uts_namespace",
+            {{"name", "struct new_utsname"}, {"user_ns", "void *"}, {"ucounts", "void *"}});
   AddStruct("cpumask", {{"bits", "long unsigned int[1]"}});
 }
 
@@ -211,7 +244,9 @@ std::vector<uint8_t> BtfBuilder::Finish() {
     absl::string_view t = target;
     const bool is_union = absl::ConsumePrefix(&t, "union ");
     absl::ConsumePrefix(&t, "struct ");
-    const int fwd = Check(btf__add_fwd(btf_, std::string(t).c_str(), is_union ? BTF_FWD_UNION : BTF_FWD_STRUCT), "add fwd");
+    const int fwd =
+        Check(btf__add_fwd(btf_, std::string(t).c_str(), is_union ? BTF_FWD_UNION : BTF_FWD_STRUCT),
+              "add fwd");
     auto* pt = const_cast<struct btf_type*>(btf__type_by_id(btf_, ptr));
     pt->type = fwd;
   }

@@ -22,10 +22,10 @@ namespace kfreeze::testing {
 struct BtfField {
   BtfField(std::string n, std::string t, uint32_t b = 0, std::optional<uint64_t> off = {})
       : name(std::move(n)), type(std::move(t)), bits(b), offset(off) {}
-  std::string name;  // "" for an anonymous struct/union member
-  std::string type;  // "u64", "struct rq", "struct task_struct *", "char[16]", "#<id>"
-  uint32_t bits = 0;                  // bitfield width; 0 for a plain member
-  std::optional<uint64_t> offset;     // byte offset; natural layout when absent
+  std::string name;   // "" for an anonymous struct/union member
+  std::string type;   // "u64", "struct rq", "struct task_struct *", "char[16]", "#<id>"
+  uint32_t bits = 0;  // bitfield width; 0 for a plain member
+  std::optional<uint64_t> offset;  // byte offset; natural layout when absent
 };
 
 class BtfBuilder {
@@ -44,10 +44,11 @@ class BtfBuilder {
   uint32_t AddInt(absl::string_view name, uint32_t bytes, bool is_signed);
   uint32_t AddTypedef(absl::string_view name, absl::string_view type);
   // `size` 0 = natural size (rounded up to the alignment).
-  uint32_t AddStruct(absl::string_view name, const std::vector<BtfField>& fields, uint64_t size = 0);
+  uint32_t AddStruct(absl::string_view name, const std::vector<BtfField>& fields,
+                     uint64_t size = 0);
   uint32_t AddUnion(absl::string_view name, const std::vector<BtfField>& fields, uint64_t size = 0);
-  uint32_t AddEnum(absl::string_view name, const std::vector<std::pair<std::string, int64_t>>& values,
-                   uint32_t bytes = 4);
+  uint32_t AddEnum(absl::string_view name,
+                   const std::vector<std::pair<std::string, int64_t>>& values, uint32_t bytes = 4);
 
   // Adds the types the attach path relies on (new_utsname, uts_namespace, list_head, cpumask).
   void AddAttachTypes();

@@ -39,8 +39,9 @@ FakeQmpServer::Response FakeQmpServer::Error(const nlohmann::json& request, cons
 FakeQmpServer::FakeQmpServer(Handler handler, nlohmann::json greeting)
     : handler_(std::move(handler)), greeting_(std::move(greeting)) {
   if (greeting_.is_null()) {
-    greeting_ = {{"QMP", {{"version", {{"qemu", {{"major", 7}, {"minor", 2}, {"micro", 0}}}}},
-                          {"capabilities", nlohmann::json::array({"oob"})}}}};
+    greeting_ = {{"QMP",
+                  {{"version", {{"qemu", {{"major", 7}, {"minor", 2}, {"micro", 0}}}}},
+                   {"capabilities", nlohmann::json::array({"oob"})}}}};
   }
   char tmpl[] = "/tmp/kfreeze-fake-qmp-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) std::abort();
@@ -118,9 +119,11 @@ FakeQmpServer::Handler QemuLikeHandler(std::string mtree_text) {
       if (line == "info mtree -f") return FakeQmpServer::Return(req, mtree);
       return FakeQmpServer::Return(req, "unknown command\r\n");
     }
-    if (cmd == "query-status") return FakeQmpServer::Return(req, {{"running", true}, {"status", "running"}});
+    if (cmd == "query-status")
+      return FakeQmpServer::Return(req, {{"running", true}, {"status", "running"}});
     if (cmd == "stop" || cmd == "cont") return FakeQmpServer::Return(req, nlohmann::json::object());
-    return FakeQmpServer::Error(req, "CommandNotFound", "The command " + cmd + " has not been found");
+    return FakeQmpServer::Error(req, "CommandNotFound",
+                                "The command " + cmd + " has not been found");
   };
 }
 

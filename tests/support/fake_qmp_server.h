@@ -25,7 +25,8 @@ class FakeQmpServer {
 
   // Replies {"return": <value>} with the request's id.
   static Response Return(const nlohmann::json& request, nlohmann::json value);
-  static Response Error(const nlohmann::json& request, const std::string& cls, const std::string& desc);
+  static Response Error(const nlohmann::json& request, const std::string& cls,
+                        const std::string& desc);
 
   // Listens on a fresh socket in a temp dir; `greeting` replaces the standard QMP banner.
   explicit FakeQmpServer(Handler handler, nlohmann::json greeting = nullptr);

@@ -22,7 +22,9 @@ GuestImage::GuestImage(int fd, uint64_t file_bytes, GuestImageTruth truth, Virtu
     : fd_(fd), file_bytes_(file_bytes), truth_(std::move(truth)), vmap_(std::move(vmap)) {}
 
 GuestImage::GuestImage(GuestImage&& other) noexcept
-    : fd_(other.fd_), file_bytes_(other.file_bytes_), truth_(std::move(other.truth_)),
+    : fd_(other.fd_),
+      file_bytes_(other.file_bytes_),
+      truth_(std::move(other.truth_)),
       vmap_(std::move(other.vmap_)) {
   other.fd_ = -1;
 }
@@ -47,7 +49,8 @@ Kva GuestImage::symbol(absl::string_view name) const {
 }
 
 void GuestImage::WritePhys(Pa pa, std::span<const uint8_t> bytes) {
-  if (pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(pa.value)) != static_cast<ssize_t>(bytes.size())) {
+  if (pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(pa.value)) !=
+      static_cast<ssize_t>(bytes.size())) {
     Die("pwrite");
   }
 }

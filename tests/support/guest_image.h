@@ -33,19 +33,19 @@ namespace kfreeze::testing {
 
 struct GuestImageOptions {
   uint64_t ram_bytes = 64ull << 20;
-  int levels = 4;                     // 4- or 5-level paging
-  uint64_t kaslr_offset = 0;          // virtual slide, 2 MiB aligned
-  uint64_t image_pa = 16ull << 20;    // physical address of _text, 2 MiB aligned
-  uint64_t image_reserve = 16ull << 20;  // physical bytes reserved for the image
+  int levels = 4;                            // 4- or 5-level paging
+  uint64_t kaslr_offset = 0;                 // virtual slide, 2 MiB aligned
+  uint64_t image_pa = 16ull << 20;           // physical address of _text, 2 MiB aligned
+  uint64_t image_reserve = 16ull << 20;      // physical bytes reserved for the image
   std::optional<uint64_t> page_offset_base;  // default: the non-KASLR base for `levels`
-  uint64_t direct_map_leaf = k1G;     // k1G or k2M
-  uint64_t image_leaf = k2M;          // k2M or k4K
+  uint64_t direct_map_leaf = k1G;            // k1G or k2M
+  uint64_t image_leaf = k2M;                 // k2M or k4K
   KallsymsEncoding encoding = KallsymsEncoding::kPlaceRelative;
   std::string release = "7.2.0-kfreeze-synthetic";
-  uint32_t nr_cpus = 4;               // CPUs with per-CPU areas (possible and online)
-  uint32_t nr_cpu_ids = 0;            // 0: nr_cpus; larger leaves a zero tail in __per_cpu_offset
+  uint32_t nr_cpus = 4;     // CPUs with per-CPU areas (possible and online)
+  uint32_t nr_cpu_ids = 0;  // 0: nr_cpus; larger leaves a zero tail in __per_cpu_offset
   std::optional<uint64_t> vmcoreinfo_pa;  // page for the note; allocated when absent
-  size_t filler_symbols = 0;          // extra text symbols (benchmarks want ~190k)
+  size_t filler_symbols = 0;              // extra text symbols (benchmarks want ~190k)
 };
 
 // What the image contains, for assertions.

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "core/mem/translator.h"
@@ -53,9 +53,15 @@ void GuestImageBuilder::PlaceRodata(Placed& p) {
   }
   // Every symbol the image will have, with placeholder addresses for the tables themselves:
   // the compressed names do not depend on addresses, so their size is known up front.
-  const char* table_names[] = {"kallsyms_token_table", "kallsyms_token_index", "kallsyms_names",
+  const char* table_names[] = {"kallsyms_token_table",
+                               "kallsyms_token_index",
+                               "kallsyms_names",
                                absolute ? "kallsyms_addresses" : "kallsyms_offsets",
-                               "kallsyms_num_syms", "__start_BTF", "__stop_BTF", "_etext", "_end"};
+                               "kallsyms_num_syms",
+                               "__start_BTF",
+                               "__stop_BTF",
+                               "_etext",
+                               "_end"};
   for (const char* n : table_names) AddSymbol(n, Kva(0), 'R');
   if (base_relative) AddSymbol("kallsyms_relative_base", Kva(0), 'R');
   std::vector<KallsymsInput> all;
@@ -90,8 +96,9 @@ void GuestImageBuilder::PlaceRodata(Placed& p) {
 
   // kallsyms order is address order (ties by name, as sort in scripts/kallsyms.c is stable).
   for (const auto& [name, sym] : symbols_) p.symbols.push_back({name, sym.second, sym.first.value});
-  std::stable_sort(p.symbols.begin(), p.symbols.end(),
-                   [](const KallsymsInput& a, const KallsymsInput& b) { return a.address < b.address; });
+  std::stable_sort(
+      p.symbols.begin(), p.symbols.end(),
+      [](const KallsymsInput& a, const KallsymsInput& b) { return a.address < b.address; });
   p.names = EncodeKallsymsNames(p.symbols);
   p.addresses = EncodeKallsymsAddresses(p.symbols, enc, ImageKva(p.addresses_off));
 }
@@ -102,25 +109,29 @@ std::string GuestImageBuilder::VmcoreInfoText(const Placed& p) const {
   auto sym = [&](const char* name) {
     return absl::StrFormat("SYMBOL(%s)=%x\n", name, symbols_.at(name).first.value);
   };
-  std::string t = absl::StrCat("OSRELEASE=", o.release, "\n", "BUILD-ID=00112233445566778899aabbccddeeff00112233\n",
-                               "PAGESIZE=4096\n", sym("init_uts_ns"), "OFFSET(uts_namespace.name)=0\n",
-                               sym("_stext"), sym("init_top_pgt"), sym("kallsyms_names"),
-                               sym("kallsyms_num_syms"), sym("kallsyms_token_table"),
-                               sym("kallsyms_token_index"));
+  std::string t = absl::StrCat(
+      "OSRELEASE=", o.release, "\n", "BUILD-ID=00112233445566778899aabbccddeeff00112233\n",
+      "PAGESIZE=4096\n", sym("init_uts_ns"), "OFFSET(uts_namespace.name)=0\n", sym("_stext"),
+      sym("init_top_pgt"), sym("kallsyms_names"), sym("kallsyms_num_syms"),
+      sym("kallsyms_token_table"), sym("kallsyms_token_index"));
   if (o.encoding == KallsymsEncoding::kAbsolute) {
     absl::StrAppend(&t, sym("kallsyms_addresses"));
   } else {
     absl::StrAppend(&t, sym("kallsyms_offsets"));
-    if (o.encoding != KallsymsEncoding::kPlaceRelative) absl::StrAppend(&t, sym("kallsyms_relative_base"));
+    if (o.encoding != KallsymsEncoding::kPlaceRelative)
+      absl::StrAppend(&t, sym("kallsyms_relative_base"));
   }
-  absl::StrAppend(&t, "SIZE(list_head)=16\n", absl::StrFormat("NUMBER(phys_base)=%d\n", static_cast<int64_t>(phys_base)),
+  absl::StrAppend(&t, "SIZE(list_head)=16\n",
+                  absl::StrFormat("NUMBER(phys_base)=%d\n", static_cast<int64_t>(phys_base)),
                   "NUMBER(pgtable_l5_enabled)=", o.levels == 5 ? 1 : 0, "\n",
-                  absl::StrFormat("KERNELOFFSET=%x\n", o.kaslr_offset), "NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n");
+                  absl::StrFormat("KERNELOFFSET=%x\n", o.kaslr_offset),
+                  "NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n");
   for (const std::string& line : extra_vmcoreinfo_) absl::StrAppend(&t, line, "\n");
   std::string filtered;
   for (absl::string_view line : absl::StrSplit(t, '\n', absl::SkipEmpty())) {
     bool omit = false;
-    for (const std::string& key : omit_vmcoreinfo_) omit |= absl::StartsWith(line, absl::StrCat(key, "="));
+    for (const std::string& key : omit_vmcoreinfo_)
+      omit |= absl::StartsWith(line, absl::StrCat(key, "="));
     if (!omit) absl::StrAppend(&filtered, line, "\n");
   }
   (void)p;
@@ -138,7 +149,8 @@ GuestImage GuestImageBuilder::Build() {
   write_image(p.token_index_off, p.names.token_index);
   write_image(p.names_off, p.names.names);
   write_image(p.addresses_off, p.addresses.values);
-  if (p.relative_base_off != p.num_syms_off) mem_.Put<uint64_t>(ImagePa(p.relative_base_off), p.addresses.relative_base);
+  if (p.relative_base_off != p.num_syms_off)
+    mem_.Put<uint64_t>(ImagePa(p.relative_base_off), p.addresses.relative_base);
   mem_.Put<uint32_t>(ImagePa(p.num_syms_off), static_cast<uint32_t>(p.symbols.size()));
 
   // VMCOREINFO note: Elf64_Nhdr, "VMCOREINFO\0" padded to 12, then the text.
@@ -146,8 +158,10 @@ GuestImage GuestImageBuilder::Build() {
   const Pa note = options_.vmcoreinfo_pa ? Pa(*options_.vmcoreinfo_pa) : phys_->Alloc(k4K);
   const uint32_t header[3] = {11, static_cast<uint32_t>(text.size()), 0};
   mem_.Write(note, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(header), 12));
-  mem_.Write(note + 12, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("VMCOREINFO\0\0"), 12));
-  mem_.Write(note + 24, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  mem_.Write(note + 12,
+             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("VMCOREINFO\0\0"), 12));
+  mem_.Write(note + 24,
+             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 
   GuestImageTruth truth;
   truth.kaslr_offset = options_.kaslr_offset;
@@ -162,7 +176,8 @@ GuestImage GuestImageBuilder::Build() {
   for (const auto& [name, sym] : symbols_) truth.symbols[name] = sym.first;
   const uint32_t nr_cpu_ids = options_.nr_cpu_ids ? options_.nr_cpu_ids : options_.nr_cpus;
   for (uint32_t cpu = 0; cpu < nr_cpu_ids; ++cpu) {
-    truth.per_cpu_offsets.push_back(cpu < percpu_areas_.size() ? percpu_areas_[cpu] - ImageKva(kPerCpuOffset) : 0);
+    truth.per_cpu_offsets.push_back(
+        cpu < percpu_areas_.size() ? percpu_areas_[cpu] - ImageKva(kPerCpuOffset) : 0);
   }
   truth.btf = p.btf;
   truth.ram_bytes = options_.ram_bytes;
@@ -172,7 +187,8 @@ GuestImage GuestImageBuilder::Build() {
   for (const auto& [pfn, page] : mem_.pages()) {
     const uint64_t off = pfn * k4K;
     if (off >= options_.ram_bytes) Die("page beyond RAM");
-    if (pwrite(fd, page->data(), k4K, static_cast<off_t>(off)) != static_cast<ssize_t>(k4K)) Die("pwrite");
+    if (pwrite(fd, page->data(), k4K, static_cast<off_t>(off)) != static_cast<ssize_t>(k4K))
+      Die("pwrite");
   }
   return GuestImage(fd, options_.ram_bytes, std::move(truth), vmap_);
 }

@@ -23,7 +23,8 @@ uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 GuestImageBuilder::GuestImageBuilder(GuestImageOptions options) : options_(std::move(options)) {
   const GuestImageOptions& o = options_;
   if (o.levels != 4 && o.levels != 5) Die("levels must be 4 or 5");
-  if (o.kaslr_offset % k2M || o.image_pa % k2M) Die("kaslr_offset and image_pa must be 2 MiB aligned");
+  if (o.kaslr_offset % k2M || o.image_pa % k2M)
+    Die("kaslr_offset and image_pa must be 2 MiB aligned");
   if (o.image_pa + o.image_reserve > o.ram_bytes) Die("kernel image does not fit in RAM");
   if (o.image_reserve < kImageMinReserve) Die("image_reserve too small");
   page_offset_base_ = o.page_offset_base.value_or(o.levels == 5 ? kDirectMapL5 : kDirectMapL4);
@@ -36,7 +37,8 @@ GuestImageBuilder::GuestImageBuilder(GuestImageOptions options) : options_(std::
   tables_->Map(ImageKva(0), Pa(o.image_pa), AlignUp(o.image_reserve, o.image_leaf), o.image_leaf);
   // Direct map over all of RAM (rounded up to the leaf, as the kernel does with 1G pages).
   vmap_.AddLinear(Kva(page_offset_base_), Pa(0), o.ram_bytes);
-  tables_->Map(Kva(page_offset_base_), Pa(0), AlignUp(o.ram_bytes, o.direct_map_leaf), o.direct_map_leaf);
+  tables_->Map(Kva(page_offset_base_), Pa(0), AlignUp(o.ram_bytes, o.direct_map_leaf),
+               o.direct_map_leaf);
 
   data_cursor_ = kDataOffset;
   AddGlobal("init_top_pgt", k4K, k4K);  // the root allocated above, at kDataOffset
@@ -44,7 +46,8 @@ GuestImageBuilder::GuestImageBuilder(GuestImageOptions options) : options_(std::
   AddSymbol("_stext", ImageKva(0), 'T');
   AddSymbol("__per_cpu_start", ImageKva(kPerCpuOffset), 'D');
   AddSymbol("__per_cpu_end", ImageKva(kPerCpuOffset + kPerCpuBytes), 'D');
-  for (uint32_t cpu = 0; cpu < o.nr_cpus; ++cpu) percpu_areas_.push_back(Alloc(kPerCpuBytes, Placement::kDirectMap, k4K));
+  for (uint32_t cpu = 0; cpu < o.nr_cpus; ++cpu)
+    percpu_areas_.push_back(Alloc(kPerCpuBytes, Placement::kDirectMap, k4K));
   btf_.AddAttachTypes();
   WriteAttachGlobals();
 }
@@ -103,7 +106,8 @@ void GuestImageBuilder::AddSymbol(absl::string_view name, Kva address, char type
   symbols_[std::string(name)] = {address, type};
 }
 
-Kva GuestImageBuilder::AddGlobal(absl::string_view name, uint64_t bytes, uint64_t align, char type) {
+Kva GuestImageBuilder::AddGlobal(absl::string_view name, uint64_t bytes, uint64_t align,
+                                 char type) {
   const uint64_t at = AlignUp(data_cursor_, align);
   if (at + bytes > kDataOffset + kDataBytes) Die("image data section full");
   data_cursor_ = at + bytes;
@@ -178,7 +182,8 @@ void GuestImageBuilder::WriteMember(Kva object, absl::string_view path, uint64_t
   absl::StatusOr<MemberLocation> loc = Resolver().Member(path);
   if (!loc.ok()) Die(std::string(loc.status().message()));
   if (loc->bitfield_bits == 0) {
-    if (loc->byte_size == 0 || loc->byte_size > 8 || loc->bit_offset % 8) Die(absl::StrCat("cannot write ", path));
+    if (loc->byte_size == 0 || loc->byte_size > 8 || loc->bit_offset % 8)
+      Die(absl::StrCat("cannot write ", path));
     WriteVirt(object + loc->ByteOffset(),
               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&value), loc->byte_size));
     return;
@@ -190,15 +195,18 @@ void GuestImageBuilder::WriteMember(Kva object, absl::string_view path, uint64_t
   if (!pa) Die("bitfield write to unmapped memory");
   uint64_t word = 0;
   mem_.Read(*pa, std::span<uint8_t>(reinterpret_cast<uint8_t*>(&word), 8));
-  const uint64_t mask = (loc->bitfield_bits == 64 ? ~0ull : ((1ull << loc->bitfield_bits) - 1)) << shift;
+  const uint64_t mask = (loc->bitfield_bits == 64 ? ~0ull : ((1ull << loc->bitfield_bits) - 1))
+                        << shift;
   word = (word & ~mask) | ((value << shift) & mask);
   Put<uint64_t>(at, word);
 }
 
-void GuestImageBuilder::WriteMemberBytes(Kva object, absl::string_view path, std::span<const uint8_t> bytes) {
+void GuestImageBuilder::WriteMemberBytes(Kva object, absl::string_view path,
+                                         std::span<const uint8_t> bytes) {
   absl::StatusOr<MemberLocation> loc = Resolver().Member(path);
   if (!loc.ok()) Die(std::string(loc.status().message()));
-  if (bytes.size() > loc->byte_size || loc->bitfield_bits) Die(absl::StrCat("bytes do not fit ", path));
+  if (bytes.size() > loc->byte_size || loc->bitfield_bits)
+    Die(absl::StrCat("bytes do not fit ", path));
   WriteVirt(object + loc->ByteOffset(), bytes);
 }
 

@@ -73,7 +73,8 @@ KallsymsNameTables EncodeKallsymsNames(const std::vector<KallsymsInput>& symbols
   std::vector<std::vector<std::pair<std::string, uint8_t>>> by_first(256);
   for (int code = 0; code < 256; ++code) {
     if (tokens[code].empty()) continue;
-    by_first[static_cast<uint8_t>(tokens[code][0])].emplace_back(tokens[code], static_cast<uint8_t>(code));
+    by_first[static_cast<uint8_t>(tokens[code][0])].emplace_back(tokens[code],
+                                                                 static_cast<uint8_t>(code));
   }
   for (auto& bucket : by_first) {
     std::stable_sort(bucket.begin(), bucket.end(),
@@ -116,7 +117,8 @@ KallsymsAddressTables EncodeKallsymsAddresses(const std::vector<KallsymsInput>& 
   // The kernel's relative base is the lowest non-absolute address.
   uint64_t base = ~0ull;
   for (const KallsymsInput& s : symbols) {
-    const bool absolute = encoding == KallsymsEncoding::kBaseRelativeAbsolutePercpu && s.address < (1ull << 31);
+    const bool absolute =
+        encoding == KallsymsEncoding::kBaseRelativeAbsolutePercpu && s.address < (1ull << 31);
     if (!absolute) base = std::min(base, s.address);
   }
   out.relative_base = base;
@@ -126,17 +128,20 @@ KallsymsAddressTables EncodeKallsymsAddresses(const std::vector<KallsymsInput>& 
     switch (encoding) {
       case KallsymsEncoding::kPlaceRelative:
         value = static_cast<int64_t>(a - (offsets_kva.value + 4 * i));
-        if (value < INT32_MIN || value > INT32_MAX) Die("place-relative offset out of range", symbols[i].name);
+        if (value < INT32_MIN || value > INT32_MAX)
+          Die("place-relative offset out of range", symbols[i].name);
         break;
       case KallsymsEncoding::kBaseRelative:
-        if (a < base || a - base > UINT32_MAX) Die("base-relative offset out of range", symbols[i].name);
+        if (a < base || a - base > UINT32_MAX)
+          Die("base-relative offset out of range", symbols[i].name);
         value = static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(a - base)));
         break;
       case KallsymsEncoding::kBaseRelativeAbsolutePercpu:
         if (a < (1ull << 31)) {
           value = static_cast<int64_t>(a);
         } else {
-          if (a < base || a - base > INT32_MAX) Die("absolute-percpu offset out of range", symbols[i].name);
+          if (a < base || a - base > INT32_MAX)
+            Die("absolute-percpu offset out of range", symbols[i].name);
           value = -static_cast<int64_t>(a - base) - 1;
         }
         break;

@@ -7,14 +7,15 @@
 namespace kfreeze::testing {
 namespace {
 
-constexpr uint64_t kPresent = 1ull << 0, kRw = 1ull << 1, kAccessed = 1ull << 5,
-                   kDirty = 1ull << 6, kPse = 1ull << 7, kGlobal = 1ull << 8,
-                   kNx = 1ull << 63, kSoftware = 1ull << 58;  // bits 52-62 are ignored by the MMU
+constexpr uint64_t kPresent = 1ull << 0, kRw = 1ull << 1, kAccessed = 1ull << 5, kDirty = 1ull << 6,
+                   kPse = 1ull << 7, kGlobal = 1ull << 8, kNx = 1ull << 63,
+                   kSoftware = 1ull << 58;  // bits 52-62 are ignored by the MMU
 constexpr uint64_t kTableFlags = kPresent | kRw | kAccessed | kDirty;
 constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;
 
 [[noreturn]] void Die(const char* what, uint64_t v) {
-  std::fprintf(stderr, "page table builder: %s (0x%llx)\n", what, static_cast<unsigned long long>(v));
+  std::fprintf(stderr, "page table builder: %s (0x%llx)\n", what,
+               static_cast<unsigned long long>(v));
   std::abort();
 }
 
@@ -48,13 +49,15 @@ Pa PageTableBuilder::TableFor(Kva va, int level) {
 
 void PageTableBuilder::Map(Kva va, Pa pa, uint64_t bytes, uint64_t leaf) {
   const int level = leaf == k1G ? 2 : leaf == k2M ? 1 : 0;
-  if ((leaf != k4K && leaf != k2M && leaf != k1G) || va.value % leaf || pa.value % leaf || bytes % leaf) {
+  if ((leaf != k4K && leaf != k2M && leaf != k1G) || va.value % leaf || pa.value % leaf ||
+      bytes % leaf) {
     Die("misaligned mapping", va.value);
   }
   for (uint64_t off = 0; off < bytes; off += leaf) {
     const Kva v = va + off;
     const Pa table = TableFor(v, level);
-    uint64_t entry = (pa.value + off) | kPresent | kRw | kAccessed | kDirty | kGlobal | kNx | kSoftware;
+    uint64_t entry =
+        (pa.value + off) | kPresent | kRw | kAccessed | kDirty | kGlobal | kNx | kSoftware;
     if (level > 0) entry |= kPse;
     mem_.Put<uint64_t>(table + IndexAt(v, level) * 8, entry);
   }

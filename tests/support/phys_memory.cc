@@ -58,9 +58,13 @@ Pa PhysAllocator::Alloc(uint64_t bytes, uint64_t align) {
   return Pa(at);
 }
 
-void VirtualMap::AddLinear(Kva va, Pa pa, uint64_t bytes) { linear_.push_back({va.value, pa.value, bytes}); }
+void VirtualMap::AddLinear(Kva va, Pa pa, uint64_t bytes) {
+  linear_.push_back({va.value, pa.value, bytes});
+}
 
-void VirtualMap::AddPage(Kva va, Pa pa) { pages_[va.value / kTestPageSize] = pa.value / kTestPageSize; }
+void VirtualMap::AddPage(Kva va, Pa pa) {
+  pages_[va.value / kTestPageSize] = pa.value / kTestPageSize;
+}
 
 std::optional<Pa> VirtualMap::Translate(Kva va) const {
   // Page mappings first: vmalloc-style pages may sit inside a linear window (e.g. the 1 GiB image).

@@ -10,8 +10,7 @@ namespace kfreeze::dump {
 PhaseProviders DefaultProviders() {
   PhaseProviders providers;
   // BPF maps (issue 5) first, as in ktstr: the scheduler's own state is what a stall dump is for.
-  providers.phases.push_back(
-      [](const KernelPtr& k) { return walkers::maps::MapsPhases(k); });
+  providers.phases.push_back([](const KernelPtr& k) { return walkers::maps::MapsPhases(k); });
   // Kernel walkers (issue 7): scx, tasks, prog_stats, per_cpu_time, psi, numa; and the
   // auto-trigger probes (exit_kind, runnable ages).
   providers.phases.push_back([](const KernelPtr& k) { return walkers::KernelWalkerPhases(k); });

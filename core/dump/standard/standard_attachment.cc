@@ -100,8 +100,8 @@ absl::StatusOr<std::string> DiscoverRamFile(uint32_t vmm_pid) {
   }
   if (absl::StartsWith(best_path, "/memfd:") || absl::EndsWith(best_path, " (deleted)")) {
     std::optional<std::string> fd = FdPathFor(vmm_pid, best_path);
-    if (!fd) return absl::NotFoundError(absl::StrCat("no open fd of pid ", vmm_pid, " for ",
-                                                     best_path));
+    if (!fd)
+      return absl::NotFoundError(absl::StrCat("no open fd of pid ", vmm_pid, " for ", best_path));
     return *fd;
   }
   return best_path;

@@ -59,8 +59,9 @@ TEST(BtfSetTest, ValidationCatchesDanglingTypeIds) {
   ASSERT_EQ(hdr_len, 24u);
   // Locate the struct record by matching its bytes in the raw blob.
   const uint8_t* end = raw.data() + raw.size();
-  const uint8_t* rec = std::search(type_section + type_off, end, reinterpret_cast<const uint8_t*>(t),
-                                   reinterpret_cast<const uint8_t*>(t) + 12);
+  const uint8_t* rec =
+      std::search(type_section + type_off, end, reinterpret_cast<const uint8_t*>(t),
+                  reinterpret_cast<const uint8_t*>(t) + 12);
   ASSERT_NE(rec, end);
   const size_t member_type_at = (rec - raw.data()) + 12 + 4;  // btf_member{name_off, type, offset}
   const uint32_t dangling = 999999;
@@ -89,7 +90,8 @@ TEST(BtfSetTest, SplitBtfOnTopOfVmlinux) {
   std::vector<uint8_t> split_raw(data, data + size);
   btf__free(split);
 
-  absl::StatusOr<const struct btf*> parsed = (*set)->AddSplit(Kva(0xffff888000123000ull), split_raw);
+  absl::StatusOr<const struct btf*> parsed =
+      (*set)->AddSplit(Kva(0xffff888000123000ull), split_raw);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_GT(btf__find_by_name_kind(*parsed, "prog_value", BTF_KIND_STRUCT), list_head);
   EXPECT_EQ(btf__base_btf(*parsed), (*set)->vmlinux());

@@ -2,9 +2,9 @@
 // duplicate-name rule; all-or-nothing groups and their "missing offset groups" reason.
 #include "core/btf/offset_resolver.h"
 
+#include <set>
 #include "core/btf/btf_set.h"
 #include "core/btf/kernel_globals.h"
-#include <set>
 
 #include "gtest/gtest.h"
 #include "tests/support/btf_builder.h"
@@ -20,14 +20,20 @@ class OffsetResolverTest : public ::testing::Test {
   void SetUp() override {
     BtfBuilder b;
     b.AddAttachTypes();
-    b.AddStruct("scx_dispatch_q", {{"lock", "u32"}, {"list", "struct list_head"}, {"nr", "u32"}, {"id", "u64"}});
-    // struct scx_rq { struct scx_dispatch_q local_dsq; union { u64 a; struct { u32 flags:3, cpu_released:1; }; }; }
-    const uint32_t bits = b.AddStruct("", {{"flags", "u32", 3}, {"cpu_released", "u32", 1}, {"nr_immed", "u32", 12}});
+    b.AddStruct("scx_dispatch_q",
+                {{"lock", "u32"}, {"list", "struct list_head"}, {"nr", "u32"}, {"id", "u64"}});
+    // struct scx_rq { struct scx_dispatch_q local_dsq; union { u64 a; struct { u32 flags:3,
+    // cpu_released:1; }; }; }
+    const uint32_t bits =
+        b.AddStruct("", {{"flags", "u32", 3}, {"cpu_released", "u32", 1}, {"nr_immed", "u32", 12}});
     const uint32_t anon_union = b.AddUnion("", {{"raw", "u64"}, {"", BtfBuilder::Ref(bits)}});
-    b.AddStruct("scx_rq", {{"local_dsq", "struct scx_dispatch_q"}, {"", BtfBuilder::Ref(anon_union)},
+    b.AddStruct("scx_rq", {{"local_dsq", "struct scx_dispatch_q"},
+                           {"", BtfBuilder::Ref(anon_union)},
                            {"ops_qseq", "unsigned long"}});
     b.AddTypedef("scx_rq_t", "struct scx_rq");
-    b.AddStruct("rq", {{"nr_running", "unsigned int"}, {"scx", "scx_rq_t"}, {"curr", "void *"},
+    b.AddStruct("rq", {{"nr_running", "unsigned int"},
+                       {"scx", "scx_rq_t"},
+                       {"curr", "void *"},
                        {"cpu_load", "unsigned long[5]"}});
     // A smaller, private struct rq elsewhere in the kernel: the largest one must win.
     b.AddStruct("rq", {{"tiny", "u8"}});
@@ -140,10 +146,12 @@ TEST_F(OffsetResolverTest, KernelGlobalsTable) {
   EXPECT_EQ(t->base_size, 112u);
   EXPECT_EQ(t->pointer_depth, 0);
 
-  absl::StatusOr<GlobalType> pob = ResolveGlobalType(*resolver_, *FindKernelGlobal("page_offset_base"));
+  absl::StatusOr<GlobalType> pob =
+      ResolveGlobalType(*resolver_, *FindKernelGlobal("page_offset_base"));
   ASSERT_TRUE(pob.ok());
   EXPECT_EQ(pob->ObjectSize(), 8u);
-  absl::StatusOr<GlobalType> offs = ResolveGlobalType(*resolver_, *FindKernelGlobal("__per_cpu_offset"));
+  absl::StatusOr<GlobalType> offs =
+      ResolveGlobalType(*resolver_, *FindKernelGlobal("__per_cpu_offset"));
   ASSERT_TRUE(offs.ok());
   EXPECT_TRUE(offs->is_array);
   // scx_sched is not in this BTF: the error names the global.
@@ -153,7 +161,8 @@ TEST_F(OffsetResolverTest, KernelGlobalsTable) {
   EXPECT_EQ(FindKernelGlobal("not_a_global"), nullptr);
   // Every entry names a distinct symbol.
   std::set<std::string> names;
-  for (const KernelGlobal& g : kKernelGlobals) EXPECT_TRUE(names.insert(std::string(g.symbol)).second) << g.symbol;
+  for (const KernelGlobal& g : kKernelGlobals)
+    EXPECT_TRUE(names.insert(std::string(g.symbol)).second) << g.symbol;
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ TEST_P(EncodingTest, DecodesEverySymbolAndDetectsTheEncoding) {
   o.kaslr_offset = GetParam() == KallsymsEncoding::kAbsolute ? 0x20000000 : 0x4000000;
   GuestImageBuilder b(o);
   // A zero-based per-CPU symbol, as kernels before v6.15 had (absolute under ABSOLUTE_PERCPU).
-  if (GetParam() == KallsymsEncoding::kBaseRelativeAbsolutePercpu) b.AddSymbol("fixed_percpu_data", Kva(0x0), 'D');
+  if (GetParam() == KallsymsEncoding::kBaseRelativeAbsolutePercpu)
+    b.AddSymbol("fixed_percpu_data", Kva(0x0), 'D');
   b.AddSymbol(std::string(300, 'x'), b.AddFunction("long_neighbour") + 8, 't');  // > 127 tokens
   GuestImage image = b.Build();
   Decoder d(image);
@@ -66,7 +67,8 @@ TEST_P(EncodingTest, DecodesEverySymbolAndDetectsTheEncoding) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Encodings, EncodingTest,
-                         ::testing::Values(KallsymsEncoding::kPlaceRelative, KallsymsEncoding::kBaseRelative,
+                         ::testing::Values(KallsymsEncoding::kPlaceRelative,
+                                           KallsymsEncoding::kBaseRelative,
                                            KallsymsEncoding::kBaseRelativeAbsolutePercpu,
                                            KallsymsEncoding::kAbsolute),
                          [](const auto& info) {
@@ -151,7 +153,7 @@ TEST(KallsymsTest, NamesRunningOffTheEndOfTheMappingFault) {
   Decoder d(image);
   KallsymsLocations loc = *d.info.Kallsyms();
   image.Put<uint32_t>(image.symbol("kallsyms_num_syms"), 4u << 20);  // cap: 4M symbols
-  loc.names = Kva(kStartKernelMap + kKernelImageMaxSize - 64);        // last bytes of the window
+  loc.names = Kva(kStartKernelMap + kKernelImageMaxSize - 64);       // last bytes of the window
   absl::StatusOr<KallsymsResult> r = DecodeKallsyms(*d.reader, loc, AnchorsFromVmcoreInfo(d.info));
   ASSERT_FALSE(r.ok());
 }

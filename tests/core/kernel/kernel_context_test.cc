@@ -13,10 +13,10 @@
 namespace kfreeze {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::GuestImage;
 using testing::GuestImageBuilder;
 using testing::GuestImageOptions;
+using ::testing::HasSubstr;
 
 struct Variant {
   const char* name;
@@ -50,7 +50,8 @@ TEST_P(AttachTest, FindsEverythingTheImageHolds) {
   GuestImageBuilder b(GetParam().options);
   GuestImage image = b.Build();
   const testing::GuestImageTruth& truth = image.truth();
-  absl::StatusOr<std::shared_ptr<const KernelContext>> ctx = KernelContext::Attach(image.attach_options());
+  absl::StatusOr<std::shared_ptr<const KernelContext>> ctx =
+      KernelContext::Attach(image.attach_options());
   ASSERT_TRUE(ctx.ok()) << ctx.status();
   const KernelContext& k = **ctx;
   EXPECT_EQ(k.release(), truth.release);
@@ -109,7 +110,8 @@ TEST(AttachFailureTest, PageTablesThatDisagreeWithTheLinearMapsAreRefused) {
   testing::GuestImageBuilder b;
   testing::GuestImage image = b.Build();
   // page_offset_base now points 1 GiB off: the walk of its alias of the note page fails.
-  image.Put<uint64_t>(image.symbol("page_offset_base"), image.truth().page_offset_base + (1ull << 30));
+  image.Put<uint64_t>(image.symbol("page_offset_base"),
+                      image.truth().page_offset_base + (1ull << 30));
   auto ctx = KernelContext::Attach(image.attach_options());
   ASSERT_FALSE(ctx.ok());
   EXPECT_THAT(std::string(ctx.status().message()), HasSubstr("do not map page_offset_base"));
@@ -119,7 +121,8 @@ TEST(AttachFailureTest, NonKernelPageOffsetBaseIsRefused) {
   testing::GuestImageBuilder b;
   testing::GuestImage image = b.Build();
   image.Put<uint64_t>(image.symbol("page_offset_base"), 0x1000);
-  EXPECT_EQ(KernelContext::Attach(image.attach_options()).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(KernelContext::Attach(image.attach_options()).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST(AttachFailureTest, RamFileLargerLayoutIsRefused) {
@@ -212,7 +215,8 @@ TEST(RevalidateTest, DetectsAnotherKernelAfterReboot) {
   const std::string& text = image.truth().vmcoreinfo_text;
   const size_t at = text.find("KERNELOFFSET=0");
   ASSERT_NE(at, std::string::npos);
-  image.WritePhys(note + 24 + at, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("KERNELOFFSET=1"), 14));
+  image.WritePhys(note + 24 + at,
+                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("KERNELOFFSET=1"), 14));
   EXPECT_THAT(std::string((*ctx)->Revalidate().message()), HasSubstr("KERNELOFFSET"));
   // The RAM file vanished.
   image.Truncate(4096);

@@ -47,17 +47,22 @@ TEST(ParseVmcoreInfoTest, RejectsMissingOrMalformedFields) {
   // Hex NUMBERs (7.x prints NUMBER(VMALLOC_START) that way) are read; unreadable optional ones
   // are skipped rather than failing the whole note.
   absl::StatusOr<VmcoreInfo> hex = ParseVmcoreInfo(
-      "OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0x10\nNUMBER(VMALLOC_START)=0xff7fe59300000000\n"
+      "OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0x10\nNUMBER(VMALLOC_START)="
+      "0xff7fe59300000000\n"
       "NUMBER(weird)=abc\n");
   ASSERT_TRUE(hex.ok()) << hex.status();
   EXPECT_EQ(hex->phys_base, 0x10u);
   EXPECT_EQ(static_cast<uint64_t>(hex->numbers.at("VMALLOC_START")), 0xff7fe59300000000ull);
   EXPECT_FALSE(hex->numbers.contains("weird"));
-  EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0\nSYMBOL(a)=g\n").ok());
-  EXPECT_FALSE(ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0\nPAGESIZE=3000\n").ok());
+  EXPECT_FALSE(
+      ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0\nSYMBOL(a)=g\n").ok());
+  EXPECT_FALSE(
+      ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0\nPAGESIZE=3000\n").ok());
   EXPECT_FALSE(ParseVmcoreInfo(std::string("OSRELEASE=") + std::string(100, 'a') +
-                               "\nKERNELOFFSET=0\nNUMBER(phys_base)=0\n").ok());
-  absl::StatusOr<VmcoreInfo> minimal = ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0\n");
+                               "\nKERNELOFFSET=0\nNUMBER(phys_base)=0\n")
+                   .ok());
+  absl::StatusOr<VmcoreInfo> minimal =
+      ParseVmcoreInfo("OSRELEASE=x\nKERNELOFFSET=0\nNUMBER(phys_base)=0\n");
   ASSERT_TRUE(minimal.ok());
   EXPECT_FALSE(minimal->pgtable_l5);
   EXPECT_EQ(minimal->Kallsyms().status().code(), absl::StatusCode::kNotFound);
@@ -84,10 +89,14 @@ TEST(FindVmcoreInfoTest, SkipsCorruptCandidatesBeforeTheRealNote) {
   const uint32_t header[3] = {11, 12, 0};
   const Pa stale(0x200000), huge(0x300000);
   image.WritePhys(stale, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(header), 12));
-  image.WritePhys(stale + 12, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("VMCOREINFO\0\0GARBAGE=1\n"), 23));
+  image.WritePhys(
+      stale + 12,
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("VMCOREINFO\0\0GARBAGE=1\n"), 23));
   const uint32_t huge_header[3] = {11, 0x7fffffff, 0};
-  image.WritePhys(huge, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(huge_header), 12));
-  image.WritePhys(huge + 12, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("VMCOREINFO\0"), 11));
+  image.WritePhys(huge,
+                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(huge_header), 12));
+  image.WritePhys(huge + 12,
+                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("VMCOREINFO\0"), 11));
   auto ram = GuestRam::OpenFd(image.fd(), RamLayout::Flat(image.truth().ram_bytes));
   ASSERT_TRUE(ram.ok());
   absl::StatusOr<VmcoreInfo> info = FindVmcoreInfo(**ram);
@@ -104,7 +113,8 @@ TEST(FindVmcoreInfoTest, MissingOrCorruptNoteIsNotFound) {
   auto ram = GuestRam::OpenFd(image.fd(), RamLayout::Flat(image.truth().ram_bytes));
   ASSERT_TRUE(ram.ok());
   // Corrupt the text: the only candidate is rejected and the error says why.
-  image.WritePhys(note + 24, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("XSRELEASE"), 9));
+  image.WritePhys(note + 24,
+                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("XSRELEASE"), 9));
   absl::StatusOr<VmcoreInfo> bad = FindVmcoreInfo(**ram);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kNotFound);

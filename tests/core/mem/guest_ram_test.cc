@@ -91,7 +91,8 @@ TEST(GuestRamHolesTest, FindPageSkipsHolesAndStillFindsData) {
   auto ram = GuestRam::OpenFd(fd, RamLayout::Flat(64 << 20));
   ASSERT_TRUE(ram.ok());
   const uint8_t mask[4] = {0xff, 0xff, 0xff, 0xff};
-  auto hit = (*ram)->FindPage({std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&magic), 4), mask});
+  auto hit = (*ram)->FindPage(
+      {std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&magic), 4), mask});
   ASSERT_TRUE(hit.ok());
   ASSERT_TRUE(hit->has_value());
   EXPECT_EQ(**hit, Pa(40 << 20));

@@ -46,8 +46,8 @@ TEST(RamLayoutTest, RejectsBadSpecs) {
   EXPECT_FALSE(RamLayout::Parse("", 0).ok());
   EXPECT_FALSE(RamLayout::Parse("0:1G", 0).ok());
   EXPECT_FALSE(RamLayout::Parse("0:zz@0", 0).ok());
-  EXPECT_FALSE(RamLayout::Parse("0:2G@0,1G:1G@2G", 0).ok());  // overlap
-  EXPECT_FALSE(RamLayout::Parse("0:0@0", 0).ok());            // empty
+  EXPECT_FALSE(RamLayout::Parse("0:2G@0,1G:1G@2G", 0).ok());         // overlap
+  EXPECT_FALSE(RamLayout::Parse("0:0@0", 0).ok());                   // empty
   EXPECT_FALSE(RamLayout::Parse("0xffffffffffffffff:2@0", 0).ok());  // wraps
   EXPECT_FALSE(RamLayout::Parse("0:99999999999G@0", 0).ok());        // size overflow
 }

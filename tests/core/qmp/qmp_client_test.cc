@@ -23,7 +23,8 @@ TEST(QmpClientTest, HandshakeAndCommands) {
   EXPECT_TRUE((*client)->Stop().ok());
   EXPECT_TRUE((*client)->Cont().ok());
   EXPECT_EQ(*(*client)->HumanMonitorCommand("info mtree -f"), "FlatView #0\n");
-  EXPECT_EQ(server.commands(), (std::vector<std::string>{"query-status", "stop", "cont", "human-monitor-command"}));
+  EXPECT_EQ(server.commands(),
+            (std::vector<std::string>{"query-status", "stop", "cont", "human-monitor-command"}));
 }
 
 TEST(QmpClientTest, EventsAndStaleRepliesAreSkipped) {
@@ -72,9 +73,12 @@ TEST(QmpClientTest, HangUpIsUnavailable) {
 
 TEST(QmpClientTest, RejectsNonQmpPeersAndMissingSockets) {
   FakeQmpServer not_qmp(testing::QemuLikeHandler(""), Json{{"hello", "world"}});
-  EXPECT_EQ(QmpClient::Connect(not_qmp.path()).status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(QmpClient::Connect("/nonexistent/qmp.sock").status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(QmpClient::Connect(std::string(200, 'x')).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(QmpClient::Connect(not_qmp.path()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(QmpClient::Connect("/nonexistent/qmp.sock").status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(QmpClient::Connect(std::string(200, 'x')).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(QmpClientTest, MalformedRepliesAreDataLoss) {

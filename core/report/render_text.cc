@@ -375,7 +375,7 @@ void RenderRest(const FailureDumpReport& r, std::string* out) {
     for (const auto& s : c.states()) {
       absl::StrAppend(
           out, absl::StrFormat(" %s_%s=%dns(avg10=%.2f%%)", s.resource(), s.kind(), s.total_ns(),
-                               100.0 * static_cast<double>(s.avg10_raw()) / 2048.0));
+                               static_cast<double>(s.avg10_raw()) / 2048.0));
     }
     absl::StrAppend(out, "\n");
   }

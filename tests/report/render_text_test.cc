@@ -64,5 +64,18 @@ TEST(RenderTextTest, EmptyAndPlaceholder) {
               HasSubstr("placeholder"));
 }
 
+// PSI averages are percent x FIXED_1 (2048), printed like /proc/pressure's avg10=12.50.
+TEST(RenderTextTest, PsiAveragesArePercentTimesFixed1) {
+  kfreeze::v1::FailureDumpReport r;
+  r.set_schema("single");
+  auto* sys = r.add_cgroup_psi();
+  sys->set_is_system(true);
+  auto* cpu = sys->add_states();
+  cpu->set_resource("cpu");
+  cpu->set_kind("some");
+  cpu->set_avg10_raw(12 * 2048 + 1024);
+  EXPECT_THAT(RenderSingleText(r), HasSubstr("cpu_some=0ns(avg10=12.50%)"));
+}
+
 }  // namespace
 }  // namespace kfreeze::report

@@ -10,7 +10,7 @@ ABSL_DECLARE_FLAG(std::string, qmp);         // inspect_cmd.cc
 ABSL_DECLARE_FLAG(std::string, ram_layout);  // inspect_cmd.cc
 ABSL_DECLARE_FLAG(std::string, btf);         // inspect_cmd.cc
 ABSL_FLAG(int, pid, 0, "VMM process whose shared RAM mapping is the guest RAM");
-KF_CLI_FLAG(bool, replace, "replace", false, "replace an existing target of the same name");
+KF_NAMED_FLAG(bool, replace, "replace", false, "replace an existing target of the same name");
 
 namespace kfreeze::cli {
 namespace {

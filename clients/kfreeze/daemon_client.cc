@@ -14,10 +14,10 @@
 
 ABSL_FLAG(std::string, server, kfreeze::cli::kDefaultServer,
           "kfreezed address: unix:/path or host:port");
-KF_CLI_FLAG(std::string, tls_ca, "tls-ca", "", "CA bundle of the daemon's TLS certificate (TCP)");
-KF_CLI_FLAG(std::string, tls_cert, "tls-cert", "", "client certificate for TLS (TCP)");
-KF_CLI_FLAG(std::string, tls_key, "tls-key", "", "client key for TLS (TCP)");
-KF_CLI_FLAG(int, rpc_timeout_ms, "rpc-timeout-ms", 60000, "deadline of one RPC (0 = none)");
+KF_NAMED_FLAG(std::string, tls_ca, "tls-ca", "", "CA bundle of the daemon's TLS certificate (TCP)");
+KF_NAMED_FLAG(std::string, tls_cert, "tls-cert", "", "client certificate for TLS (TCP)");
+KF_NAMED_FLAG(std::string, tls_key, "tls-key", "", "client key for TLS (TCP)");
+KF_NAMED_FLAG(int, rpc_timeout_ms, "rpc-timeout-ms", 60000, "deadline of one RPC (0 = none)");
 
 namespace kfreeze::cli {
 namespace {

@@ -8,22 +8,10 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "clients/kfreeze/named_flag.h"
 #include "google/protobuf/map.h"
 #include "grpcpp/grpcpp.h"
 #include "kfreeze/v1/service.grpc.pb.h"
-
-// ABSL_FLAG cannot spell hyphenated names; same construction as inspect_cmd.cc's KF_NAMED_FLAG
-// (absl 20220623 ABSL_FLAG_IMPL with the name as a string), under its own name.
-#define KF_CLI_FLAG(Type, name, flag_name, default_value, help)                          \
-  extern ::absl::Flag<Type> FLAGS_##name;                                                \
-  ABSL_FLAG_IMPL_DECLARE_DEF_VAL_WRAPPER(name, Type, default_value)                      \
-  ABSL_FLAG_IMPL_DECLARE_HELP_WRAPPER(name, help)                                        \
-  ABSL_CONST_INIT absl::Flag<Type> FLAGS_##name{flag_name, ABSL_FLAG_IMPL_FILENAME(),    \
-                                                ABSL_FLAG_IMPL_HELP_ARG(name),           \
-                                                ABSL_FLAG_IMPL_DEFAULT_ARG(Type, name)}; \
-  extern absl::flags_internal::FlagRegistrarEmpty FLAGS_no##name;                        \
-  absl::flags_internal::FlagRegistrarEmpty FLAGS_no##name =                              \
-      ABSL_FLAG_IMPL_REGISTRAR(Type, FLAGS_##name)
 
 ABSL_DECLARE_FLAG(std::string, server);
 ABSL_DECLARE_FLAG(bool, json);  // inspect_cmd.cc

@@ -7,11 +7,11 @@
 #include "clients/kfreeze/command.h"
 #include "clients/kfreeze/daemon_client.h"
 
-KF_CLI_FLAG(int, deadline_ms, "deadline-ms", 0, "soft deadline of the walk (0 = the daemon's)");
+KF_NAMED_FLAG(int, deadline_ms, "deadline-ms", 0, "soft deadline of the walk (0 = the daemon's)");
 ABSL_FLAG(std::string, label, "", "caller labels k=v[,k2=v2] stored with the dump");
 ABSL_FLAG(std::string, sections, "", "phases to run, comma separated (default: all)");
-KF_CLI_FLAG(bool, keep_paused, "keep-paused", false,
-            "leave the VM paused after the dump (resume with `kfreeze resume`)");
+KF_NAMED_FLAG(bool, keep_paused, "keep-paused", false,
+              "leave the VM paused after the dump (resume with `kfreeze resume`)");
 
 namespace kfreeze::cli {
 namespace {

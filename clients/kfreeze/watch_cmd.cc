@@ -10,7 +10,7 @@
 ABSL_DECLARE_FLAG(std::string, label);  // freeze_cmd.cc
 ABSL_FLAG(std::string, target, "", "only this target (comma separated for several)");
 ABSL_FLAG(std::string, since, "", "replay archived dumps newer than this dump id first");
-KF_CLI_FLAG(bool, summary_only, "summary-only", false, "one line per dump instead of the dump");
+KF_NAMED_FLAG(bool, summary_only, "summary-only", false, "one line per dump instead of the dump");
 ABSL_FLAG(int, count, 0, "exit after this many dumps (0 = run until interrupted)");
 
 namespace kfreeze::cli {

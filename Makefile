@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-unit test-vm test-sanitize demo clean format bench
+.PHONY: all deps configure build test test-unit test-vm test-sanitize test-matrix demo clean format bench
 
 all: build
 
@@ -31,6 +31,10 @@ test-sanitize: deps
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" $(CMAKE_FLAGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	ctest --test-dir $(BUILD)-asan -L unit --output-on-failure -j $(JOBS)
+
+# Every e2e check on every sched_ext kernel of the matrix (hours under TCG); table -> README.
+test-matrix: build
+	./tests/matrix/run_matrix.py --build $(BUILD) --readme README.md
 
 bench: build
 	./bench/run.sh $(BUILD)

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/flags/flag.h"
@@ -16,6 +17,9 @@
 #include "clients/kfreeze/command.h"
 #include "clients/kfreeze/named_flag.h"
 #include "core/kernel/kernel_context.h"
+#include "core/walkers/common/kernel_view.h"
+#include "core/walkers/scx/scx_context.h"
+#include "core/walkers/scx/scx_features.h"
 
 namespace kfreeze::cli {
 
@@ -60,6 +64,27 @@ struct Resolved {
   Kva address;
 };
 
+// What the kernel's sched_ext has (layout era, counters, fields it lacks), as the walkers see it.
+nlohmann::json Features(const KernelContext& k) {
+  if (k.offsets() == nullptr) return nullptr;
+  walkers::KernelView view{*k.offsets(), k.symbols(), k.percpu()};
+  Reader reader = k.NewReader();
+  const walkers::scx::ScxContext scx = walkers::scx::BuildScxContext(view, reader);
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  opts.always_print_primitive_fields = true;
+  if (!google::protobuf::util::MessageToJsonString(walkers::scx::DescribeScxFeatures(scx), &json,
+                                                   opts)
+           .ok()) {
+    return nullptr;
+  }
+  nlohmann::json f = nlohmann::json::parse(json);
+  f["scx_root"] = scx.layout == walkers::scx::ScxLayout::kScxRoot;
+  f["missing_offset_groups"] = scx.off.report.missing();
+  return f;
+}
+
 nlohmann::json ToJson(const KernelContext& k, const std::vector<Resolved>& symbols) {
   nlohmann::json j;
   j["release"] = k.release();
@@ -80,6 +105,7 @@ nlohmann::json ToJson(const KernelContext& k, const std::vector<Resolved>& symbo
   for (const StepTiming& t : k.attach_timings()) us[t.step] = absl::ToInt64Microseconds(t.elapsed);
   us["total"] = absl::ToInt64Microseconds(k.attach_total());
   j["attach_us"] = us;
+  j["features"] = Features(k);
   return j;
 }
 

@@ -86,10 +86,10 @@ inline constexpr absl::string_view kReasonVmmGone = "VMM exited during the freez
 // kfreeze's own walker reasons (ktstr has none for these cases); dynamic detail follows ": ".
 inline constexpr absl::string_view kReasonNoSchedExt =
     "kernel has no sched_ext (no scx_root/scx_ops symbol, no struct scx_rq)";
-inline constexpr absl::string_view kReasonScxPreScxRoot =
-    "sched_ext predates scx_root (pre-6.16 scx_ops globals): layout not supported yet";
+inline constexpr absl::string_view kReasonScxOpsDisabled =
+    "no scheduler attached (scx_ops globals in SCX_DISABLED state)";
 inline constexpr absl::string_view kReasonScxSchedUnreadable =
-    "scx_root points to unreadable memory";
+    "scheduler state points to unreadable memory";
 inline constexpr absl::string_view kReasonNoNuma = "kernel has no NUMA node_data (CONFIG_NUMA off)";
 
 inline constexpr std::array kAllWireStrings = {
@@ -124,7 +124,7 @@ inline constexpr std::array kAllWireStrings = {
     kReasonRegisterReadFailed,
     kReasonVmmGone,
     kReasonNoSchedExt,
-    kReasonScxPreScxRoot,
+    kReasonScxOpsDisabled,
     kReasonScxSchedUnreadable,
     kReasonNoNuma,
 };

@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -102,5 +104,38 @@ class OffsetGroupReport {
   std::vector<std::string> missing_;
   std::vector<std::string> details_;
 };
+
+// The outcome of one offset group: its offsets, or why they are missing. It reads like
+// std::optional (`if (g)`, `g->member`, `*g`) so a walker checks a group before using it; `status`
+// carries the reason a section prints.
+template <typename T>
+struct Group {
+  T value{};
+  absl::Status status = absl::NotFoundError("offset group not resolved");
+
+  static Group Of(T v) { return Group{std::move(v), absl::OkStatus()}; }
+  static Group Missing(absl::Status why) { return Group{T{}, std::move(why)}; }
+
+  bool ok() const { return status.ok(); }
+  explicit operator bool() const { return ok(); }
+  const T* operator->() const { return &value; }
+  T* operator->() { return &value; }
+  const T& operator*() const { return value; }
+  T& operator*() { return value; }
+};
+
+// The one way to resolve an offset group: `fill(OffsetGroup&, T&)` looks the members up; the group
+// fails as a whole if any required lookup failed. With `report`, the outcome is recorded under the
+// group's name.
+template <typename T, typename Fill>
+Group<T> ResolveGroup(const OffsetResolver& resolver, std::string name, Fill&& fill,
+                      OffsetGroupReport* report = nullptr) {
+  OffsetGroup g(resolver, std::move(name));
+  Group<T> out;
+  fill(g, out.value);
+  out.status = g.status();
+  if (report != nullptr) report->Add(g.name(), out.status);
+  return out;
+}
 
 }  // namespace kfreeze

@@ -149,18 +149,20 @@ class Walker {
 
 }  // namespace
 
-absl::StatusOr<RhashtableOffsets> ResolveRhashtableOffsets(const OffsetResolver& resolver) {
-  OffsetGroup g(resolver, "rhashtable");
-  RhashtableOffsets off;
-  off.ht_tbl = g.Offset("rhashtable.tbl");
-  off.ht_nelems = g.Offset("rhashtable.nelems");
-  off.tbl_size = g.Offset("bucket_table.size");
-  off.tbl_nest = g.Offset("bucket_table.nest");
-  off.tbl_future_tbl = g.Offset("bucket_table.future_tbl");
-  off.tbl_buckets = g.Offset("bucket_table.buckets");
-  off.head_next = g.Offset("rhash_head.next");
-  if (!g.status().ok()) return g.status();
-  return off;
+Group<RhashtableOffsets> ResolveRhashtableOffsets(const OffsetResolver& resolver,
+                                                  OffsetGroupReport* report) {
+  return ResolveGroup<RhashtableOffsets>(
+      resolver, "rhashtable",
+      [](OffsetGroup& g, RhashtableOffsets& off) {
+        off.ht_tbl = g.Offset("rhashtable.tbl");
+        off.ht_nelems = g.Offset("rhashtable.nelems");
+        off.tbl_size = g.Offset("bucket_table.size");
+        off.tbl_nest = g.Offset("bucket_table.nest");
+        off.tbl_future_tbl = g.Offset("bucket_table.future_tbl");
+        off.tbl_buckets = g.Offset("bucket_table.buckets");
+        off.head_next = g.Offset("rhash_head.next");
+      },
+      report);
 }
 
 RhashtableWalk RhashtableForEach(Reader& reader, Kva table, const RhashtableOffsets& off,

@@ -27,8 +27,9 @@ struct RhashtableOffsets {
   uint64_t head_next = 0;       // rhash_head.next
 };
 
-// Resolves the group named "rhashtable" (all-or-nothing).
-absl::StatusOr<RhashtableOffsets> ResolveRhashtableOffsets(const OffsetResolver& resolver);
+// Resolves the group named "rhashtable" (all-or-nothing), recorded in `report` when given.
+Group<RhashtableOffsets> ResolveRhashtableOffsets(const OffsetResolver& resolver,
+                                                  OffsetGroupReport* report = nullptr);
 
 struct RhashtableLimits {
   // A table and its future_tbl, plus one more in case a second resize was queued; longer chains

@@ -21,18 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
+from e2e_common import Failure, check  # noqa: E402
 
 SYMBOLS = ["_text", "init_task", "map_idr", "scx_root", "runqueues", "prog_idr", "__per_cpu_offset"]
 TEXT_LINK_ADDRESS = 0xffffffff81000000  # _text without KASLR (__START_KERNEL_map + 16 MiB)
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
 
 
 def run_inspect(kfreeze, ram, extra, btf_out):

@@ -22,23 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
+from e2e_common import Failure, check, u  # noqa: E402
 
 SCENARIO = Path(__file__).resolve().parent / "scx_stall_gated.sh"
 SCX_EXIT_ERROR = 1024
 FLAKE_MARK = "Oops: int3"
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
-def u(v):
-    return int(v) if v is not None else 0
 
 
 def wait_attached(kfreezed_log, timeout):

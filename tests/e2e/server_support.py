@@ -8,14 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
+from e2e_common import Failure, check  # noqa: F401 (the server_* tests take them from here)
 
 
 class Daemon:

@@ -20,34 +20,13 @@ std::optional<Field> OptionalFieldOf(const OffsetResolver& r, absl::string_view 
   return Field{loc->ByteOffset(), static_cast<uint32_t>(loc->byte_size)};
 }
 
-template <typename T, typename Fill>
-Group<T> Resolve(const OffsetResolver& r, const char* name, Fill fill) {
-  OffsetGroup g(r, name);
-  Group<T> out;
-  fill(g, out.value);
-  out.status = g.status();
-  return out;
-}
-
 }  // namespace
 
 MapOffsets ResolveMapOffsets(const OffsetResolver& r) {
   MapOffsets o;
-  o.idr = Resolve<IdrOffsets>(r, "idr", [&](OffsetGroup& g, IdrOffsets& v) {
-    v.xa_head = g.Offset("idr.idr_rt.xa_head");
-    v.idr_base = g.OptionalOffset("idr.idr_base");
-    v.node_shift = g.Offset("xa_node.shift");
-    const MemberLocation slots = g.Member("xa_node.slots");
-    v.node_slots = slots.ByteOffset();
-    v.chunk_size = slots.array_len.value_or(0);
-  });
-  if (o.idr.ok() && (o.idr.value.chunk_size < 2 || !std::has_single_bit(o.idr.value.chunk_size))) {
-    o.idr.status = absl::NotFoundError(absl::StrCat("offset group 'idr': xa_node.slots length ",
-                                                    o.idr.value.chunk_size, " not a power of 2"));
-  }
-  o.idr.value.chunk_shift = std::countr_zero(o.idr.value.chunk_size);
+  o.idr = ds::ResolveIdrOffsets(r);
 
-  o.map = Resolve<BpfMapOffsets>(r, "bpf_map", [&](OffsetGroup& g, BpfMapOffsets& v) {
+  o.map = ResolveGroup<BpfMapOffsets>(r, "bpf_map", [&](OffsetGroup& g, BpfMapOffsets& v) {
     v.struct_size = g.SizeOf("struct bpf_map");
     v.name = FieldOf(g, "bpf_map.name");
     v.map_type = FieldOf(g, "bpf_map.map_type");
@@ -63,19 +42,19 @@ MapOffsets ResolveMapOffsets(const OffsetResolver& r) {
     v.id = OptionalFieldOf(r, "bpf_map.id");
   });
 
-  o.btf = Resolve<BtfObjectOffsets>(r, "btf", [&](OffsetGroup& g, BtfObjectOffsets& v) {
+  o.btf = ResolveGroup<BtfObjectOffsets>(r, "btf", [&](OffsetGroup& g, BtfObjectOffsets& v) {
     v.data = FieldOf(g, "btf.data");
     v.data_size = FieldOf(g, "btf.data_size");
     v.base_btf = OptionalFieldOf(r, "btf.base_btf");
   });
 
-  o.array = Resolve<ArrayOffsets>(r, "bpf_array", [&](OffsetGroup& g, ArrayOffsets& v) {
+  o.array = ResolveGroup<ArrayOffsets>(r, "bpf_array", [&](OffsetGroup& g, ArrayOffsets& v) {
     v.value = g.Offset("bpf_array.value");
     v.elem_size = FieldOf(g, "bpf_array.elem_size");
   });
 
   uint64_t htab_hash_node = 0;
-  o.htab = Resolve<HtabOffsets>(r, "htab", [&](OffsetGroup& g, HtabOffsets& v) {
+  o.htab = ResolveGroup<HtabOffsets>(r, "htab", [&](OffsetGroup& g, HtabOffsets& v) {
     v.buckets = FieldOf(g, "bpf_htab.buckets");
     v.n_buckets = FieldOf(g, "bpf_htab.n_buckets");
     v.bucket_size = g.SizeOf("struct bucket");
@@ -90,7 +69,7 @@ MapOffsets ResolveMapOffsets(const OffsetResolver& r) {
         "offset group 'htab': htab_elem.hash_node at offset ", htab_hash_node, ", not 0"));
   }
 
-  o.ringbuf = Resolve<RingbufOffsets>(r, "ringbuf", [&](OffsetGroup& g, RingbufOffsets& v) {
+  o.ringbuf = ResolveGroup<RingbufOffsets>(r, "ringbuf", [&](OffsetGroup& g, RingbufOffsets& v) {
     v.rb = g.Offset("bpf_ringbuf_map.rb");
     v.mask = g.Offset("bpf_ringbuf.mask");
     v.consumer_pos = g.Offset("bpf_ringbuf.consumer_pos");
@@ -98,15 +77,16 @@ MapOffsets ResolveMapOffsets(const OffsetResolver& r) {
     v.pending_pos = g.Offset("bpf_ringbuf.pending_pos");
   });
 
-  o.stack_map = Resolve<StackMapOffsets>(r, "stackmap", [&](OffsetGroup& g, StackMapOffsets& v) {
-    v.n_buckets = FieldOf(g, "bpf_stack_map.n_buckets");
-    v.buckets = g.Offset("bpf_stack_map.buckets");
-    v.nr = FieldOf(g, "stack_map_bucket.nr");
-    v.data = g.Offset("stack_map_bucket.data");
-  });
+  o.stack_map =
+      ResolveGroup<StackMapOffsets>(r, "stackmap", [&](OffsetGroup& g, StackMapOffsets& v) {
+        v.n_buckets = FieldOf(g, "bpf_stack_map.n_buckets");
+        v.buckets = g.Offset("bpf_stack_map.buckets");
+        v.nr = FieldOf(g, "stack_map_bucket.nr");
+        v.data = g.Offset("stack_map_bucket.data");
+      });
 
-  o.local_storage =
-      Resolve<LocalStorageOffsets>(r, "local_storage", [&](OffsetGroup& g, LocalStorageOffsets& v) {
+  o.local_storage = ResolveGroup<LocalStorageOffsets>(
+      r, "local_storage", [&](OffsetGroup& g, LocalStorageOffsets& v) {
         v.buckets = g.Offset("bpf_local_storage_map.buckets");
         v.bucket_log = FieldOf(g, "bpf_local_storage_map.bucket_log");
         v.bucket_size = g.SizeOf("struct bpf_local_storage_map_bucket");
@@ -119,31 +99,31 @@ MapOffsets ResolveMapOffsets(const OffsetResolver& r) {
       });
 
   o.struct_ops =
-      Resolve<StructOpsOffsets>(r, "struct_ops", [&](OffsetGroup& g, StructOpsOffsets& v) {
+      ResolveGroup<StructOpsOffsets>(r, "struct_ops", [&](OffsetGroup& g, StructOpsOffsets& v) {
         v.kvalue = g.Offset("bpf_struct_ops_map.kvalue");
       });
 
-  o.arena = Resolve<ArenaOffsets>(r, "arena", [&](OffsetGroup& g, ArenaOffsets& v) {
+  o.arena = ResolveGroup<ArenaOffsets>(r, "arena", [&](OffsetGroup& g, ArenaOffsets& v) {
     v.kern_vm = g.Offset("bpf_arena.kern_vm");
     v.user_vm_start = g.Offset("bpf_arena.user_vm_start");
     v.vm_addr = g.Offset("vm_struct.addr");
   });
 
   o.queue_stack =
-      Resolve<QueueStackOffsets>(r, "queue_stack", [&](OffsetGroup& g, QueueStackOffsets& v) {
+      ResolveGroup<QueueStackOffsets>(r, "queue_stack", [&](OffsetGroup& g, QueueStackOffsets& v) {
         v.head = FieldOf(g, "bpf_queue_stack.head");
         v.tail = FieldOf(g, "bpf_queue_stack.tail");
         v.size = FieldOf(g, "bpf_queue_stack.size");
         v.elements = g.Offset("bpf_queue_stack.elements");
       });
 
-  o.bloom = Resolve<BloomOffsets>(r, "bloom_filter", [&](OffsetGroup& g, BloomOffsets& v) {
+  o.bloom = ResolveGroup<BloomOffsets>(r, "bloom_filter", [&](OffsetGroup& g, BloomOffsets& v) {
     v.bitset_mask = FieldOf(g, "bpf_bloom_filter.bitset_mask");
     v.nr_hash_funcs = FieldOf(g, "bpf_bloom_filter.nr_hash_funcs");
     v.bitset = g.Offset("bpf_bloom_filter.bitset");
   });
 
-  o.lpm = Resolve<LpmOffsets>(r, "lpm_trie", [&](OffsetGroup& g, LpmOffsets& v) {
+  o.lpm = ResolveGroup<LpmOffsets>(r, "lpm_trie", [&](OffsetGroup& g, LpmOffsets& v) {
     v.root = g.Offset("lpm_trie.root");
     v.data_size = FieldOf(g, "lpm_trie.data_size");
     v.child = g.Offset("lpm_trie_node.child");
@@ -151,7 +131,7 @@ MapOffsets ResolveMapOffsets(const OffsetResolver& r) {
     v.flags = FieldOf(g, "lpm_trie_node.flags");
     v.node_data = g.Offset("lpm_trie_node.data");
   });
-  o.prog_id = Resolve<ProgIdOffsets>(r, "prog_id", [&](OffsetGroup& g, ProgIdOffsets& v) {
+  o.prog_id = ResolveGroup<ProgIdOffsets>(r, "prog_id", [&](OffsetGroup& g, ProgIdOffsets& v) {
     v.aux = g.Offset("bpf_prog.aux");
     v.id = FieldOf(g, "bpf_prog_aux.id");
   });

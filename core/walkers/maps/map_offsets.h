@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "core/btf/offset_resolver.h"
+#include "core/ds/xarray.h"
 
 namespace kfreeze::walkers::maps {
 
@@ -17,15 +18,7 @@ struct Field {
   uint32_t size = 0;
 };
 
-// struct idr { struct radix_tree_root idr_rt (= struct xarray); unsigned int idr_base; ... }
-struct IdrOffsets {
-  uint64_t xa_head = 0;              // idr.idr_rt.xa_head
-  std::optional<uint64_t> idr_base;  // ids are xarray index + idr_base
-  uint64_t node_shift = 0;           // xa_node.shift (u8)
-  uint64_t node_slots = 0;           // xa_node.slots[XA_CHUNK_SIZE]
-  uint32_t chunk_size = 0;           // length of xa_node.slots: 64, or 16 with BASE_SMALL
-  uint32_t chunk_shift = 0;          // log2(chunk_size)
-};
+using ds::IdrOffsets;
 
 struct BpfMapOffsets {
   uint64_t struct_size = 0;  // sizeof(struct bpf_map): read in one go
@@ -118,14 +111,6 @@ struct LpmOffsets {
 struct ProgIdOffsets {
   uint64_t aux = 0;  // bpf_prog.aux (struct bpf_prog_aux *)
   Field id;          // bpf_prog_aux.id
-};
-
-// A group with its outcome: `value` is meaningful only when `status` is OK.
-template <typename T>
-struct Group {
-  T value;
-  absl::Status status;
-  bool ok() const { return status.ok(); }
 };
 
 struct MapOffsets {

@@ -7,12 +7,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/bpf_map_types.h"
+#include "core/ds/xarray.h"
 #include "core/walkers/maps/arena.h"
 #include "core/walkers/maps/map_context.h"
 #include "core/walkers/maps/map_info.h"
-#include "core/walkers/maps/xarray_walk.h"
 
 namespace kfreeze::walkers::maps {
+
+using ds::kMaxXaNodes;
+using ds::XaEntry;
+using ds::XaForEach;
+using ds::XaWalk;
 namespace {
 
 using kfreeze::v1::FailureDumpMap;

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/reasons.h"
 #include "core/base/status.h"
-#include "core/walkers/maps/xarray_walk.h"
+#include "core/ds/xarray.h"
 
 namespace kfreeze::walkers::prog {
 namespace {
@@ -75,8 +75,8 @@ absl::StatusOr<StructOpsProg> ReadProg(Reader& reader, const ProgContext& ctx, K
     absl::StatusOr<Kva> map = reader.ReadPtr(used + uint64_t{i} * 8);
     if (!map.ok() || map->IsNull()) continue;
     UsedMap m{*map, "", 0};
-    if (auto n = reader.ReadCharArray(*map + ctx.map_name, 16); n.ok()) m.name = *n;
-    if (auto t = reader.ReadU32(*map + ctx.map_type); t.ok()) m.type = *t;
+    if (auto n = reader.ReadCharArray(*map + ctx.off.map_name, 16); n.ok()) m.name = *n;
+    if (auto t = reader.ReadU32(*map + ctx.off.map_type); t.ok()) m.type = *t;
     out.maps.push_back(std::move(m));
   }
   return out;
@@ -124,32 +124,34 @@ ProgContext BuildProgContext(const KernelView& kernel) {
   ProgContext ctx;
   ctx.percpu = &kernel.percpu;
   if (auto s = kernel.symbols.Find("prog_idr")) ctx.prog_idr = s->address;
-  maps::MapOffsets mo = maps::ResolveMapOffsets(kernel.btf);
-  OffsetGroup g(kernel.btf, "bpf_prog");
-  ProgOffsets& o = ctx.off;
-  o.type = g.Offset("bpf_prog.type");
-  o.aux = g.Offset("bpf_prog.aux");
-  o.stats = g.Offset("bpf_prog.stats");
-  o.aux_id = g.Offset("bpf_prog_aux.id");
-  o.aux_name = g.Offset("bpf_prog_aux.name");
-  o.used_maps = g.Offset("bpf_prog_aux.used_maps");
-  o.used_map_cnt = g.Offset("bpf_prog_aux.used_map_cnt");
-  o.verified_insns = g.OptionalOffset("bpf_prog_aux.verified_insns");
-  o.stats_cnt = g.Offset("bpf_prog_stats.cnt");
-  o.stats_nsecs = g.Offset("bpf_prog_stats.nsecs");
-  o.stats_misses = g.Offset("bpf_prog_stats.misses");
-  ctx.map_name = g.Offset("bpf_map.name");
-  ctx.map_type = g.Offset("bpf_map.map_type");
-  ctx.prog_type_struct_ops = static_cast<uint32_t>(g.EnumValue("BPF_PROG_TYPE_STRUCT_OPS"));
-  ctx.map_type_struct_ops = static_cast<uint32_t>(g.EnumValue("BPF_MAP_TYPE_STRUCT_OPS"));
-  if (!mo.idr.ok()) {
-    ctx.status = mo.idr.status;
-  } else if (!g.status().ok()) {
-    ctx.status = g.status();
+  const Group<ds::IdrOffsets> idr = ds::ResolveIdrOffsets(kernel.btf);
+  const Group<ProgOffsets> off =
+      ResolveGroup<ProgOffsets>(kernel.btf, "bpf_prog", [](OffsetGroup& g, ProgOffsets& o) {
+        o.type = g.Offset("bpf_prog.type");
+        o.aux = g.Offset("bpf_prog.aux");
+        o.stats = g.Offset("bpf_prog.stats");
+        o.aux_id = g.Offset("bpf_prog_aux.id");
+        o.aux_name = g.Offset("bpf_prog_aux.name");
+        o.used_maps = g.Offset("bpf_prog_aux.used_maps");
+        o.used_map_cnt = g.Offset("bpf_prog_aux.used_map_cnt");
+        o.verified_insns = g.OptionalOffset("bpf_prog_aux.verified_insns");
+        o.stats_cnt = g.Offset("bpf_prog_stats.cnt");
+        o.stats_nsecs = g.Offset("bpf_prog_stats.nsecs");
+        o.stats_misses = g.Offset("bpf_prog_stats.misses");
+        o.map_name = g.Offset("bpf_map.name");
+        o.map_type = g.Offset("bpf_map.map_type");
+        o.prog_type_struct_ops = static_cast<uint32_t>(g.EnumValue("BPF_PROG_TYPE_STRUCT_OPS"));
+        o.map_type_struct_ops = static_cast<uint32_t>(g.EnumValue("BPF_MAP_TYPE_STRUCT_OPS"));
+      });
+  if (!idr.ok()) {
+    ctx.status = idr.status;
+  } else if (!off.ok()) {
+    ctx.status = off.status;
   } else if (!ctx.prog_idr) {
     ctx.status = absl::NotFoundError("no prog_idr symbol");
   }
-  ctx.idr = mo.idr.value;
+  ctx.idr = *idr;
+  ctx.off = *off;
   return ctx;
 }
 
@@ -160,7 +162,7 @@ void CaptureProgStats(Reader& reader, const ProgContext& ctx,
         absl::StrCat(std::string(kReasonProgAccessorUnavailable), ": ", ctx.status.message()));
     return;
   }
-  maps::XaWalk walk = maps::XaForEach(reader, *ctx.prog_idr + ctx.idr.xa_head, ctx.idr, kMaxProgs);
+  ds::XaWalk walk = ds::XaForEach(reader, *ctx.prog_idr + ctx.idr.xa_head, ctx.idr, kMaxProgs);
   if (walk.root_lost) {
     report.set_prog_runtime_stats_unavailable(absl::StrCat(
         std::string(kReasonProgAccessorUnavailable), ": ", walk.first_error.message()));
@@ -168,13 +170,13 @@ void CaptureProgStats(Reader& reader, const ProgContext& ctx,
   }
   std::vector<StructOpsProg> progs;
   std::vector<std::string> problems;
-  for (const maps::XaEntry& e : walk.entries) {
+  for (const ds::XaEntry& e : walk.entries) {
     absl::StatusOr<uint32_t> type = reader.ReadU32(e.entry + ctx.off.type);
     if (!type.ok()) {
       problems.push_back(absl::StrCat("prog ", Hex(e.entry), ": ", type.status().message()));
       continue;
     }
-    if (*type != ctx.prog_type_struct_ops) continue;
+    if (*type != ctx.off.prog_type_struct_ops) continue;
     absl::StatusOr<StructOpsProg> p = ReadProg(reader, ctx, e.entry);
     if (!p.ok()) {
       problems.push_back(absl::StrCat("prog ", Hex(e.entry), ": ", p.status().message()));
@@ -183,7 +185,7 @@ void CaptureProgStats(Reader& reader, const ProgContext& ctx,
     *report.add_prog_runtime_stats() = p->stats;
     progs.push_back(*std::move(p));
   }
-  SetActive(progs, report, ctx.map_type_struct_ops);
+  SetActive(progs, report, ctx.off.map_type_struct_ops);
   if (walk.truncated || walk.errors > 0) {
     problems.push_back(absl::StrCat("prog_idr walk incomplete (", walk.errors, " errors)"));
   }

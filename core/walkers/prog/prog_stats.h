@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/ds/xarray.h"
 #include "core/mem/reader.h"
 #include "core/walkers/common/kernel_view.h"
-#include "core/walkers/maps/map_offsets.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::walkers::prog {
@@ -20,21 +20,22 @@ inline constexpr size_t kMaxProgs = 65536;
 // bpf_prog_aux.used_map_cnt bound (MAX_USED_MAPS is 64).
 inline constexpr uint32_t kMaxUsedMaps = 64;
 
+// Group "bpf_prog".
 struct ProgOffsets {
   uint64_t type = 0, aux = 0, stats = 0;
   uint64_t aux_id = 0, aux_name = 0, used_maps = 0, used_map_cnt = 0;
   std::optional<uint64_t> verified_insns;
   uint64_t stats_cnt = 0, stats_nsecs = 0, stats_misses = 0;
-};
-
-struct ProgContext {
-  std::optional<Kva> prog_idr;
-  maps::IdrOffsets idr;
-  ProgOffsets off;
   uint64_t map_name = 0;               // bpf_map.name
   uint64_t map_type = 0;               // bpf_map.map_type
   uint32_t prog_type_struct_ops = 27;  // BPF_PROG_TYPE_STRUCT_OPS
   uint32_t map_type_struct_ops = 26;   // BPF_MAP_TYPE_STRUCT_OPS
+};
+
+struct ProgContext {
+  std::optional<Kva> prog_idr;
+  ds::IdrOffsets idr;
+  ProgOffsets off;
   const PerCpuLayout* percpu = nullptr;
   absl::Status status;
 };

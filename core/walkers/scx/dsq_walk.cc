@@ -72,39 +72,34 @@ DsqRefs LocalDsqs(const ScxContext& ctx) {
       Problem(out, absl::StrCat("rq of cpu ", cpu), rq.status());
       continue;
     }
-    out.refs.push_back(
-        {*rq + ctx.off.rq->scx + ctx.off.scx_rq->local_dsq, absl::StrCat("local cpu ", cpu)});
+    const Kva scx = *rq + ctx.off.rq->scx;
+    out.refs.push_back({scx + ctx.off.scx_rq->local_dsq, absl::StrCat("local cpu ", cpu)});
+    // 6.19-7.0 keep the bypass DSQ in scx_rq (7.1 moved it to scx_sched_pcpu).
+    if (ctx.off.scx_rq->bypass_dsq) {
+      out.refs.push_back({scx + *ctx.off.scx_rq->bypass_dsq, absl::StrCat("bypass cpu ", cpu)});
+    }
   }
   return out;
 }
 
 namespace {
 
-void BypassDsqs(Reader& reader, const ScxContext& ctx, Kva sched, DsqRefs& out) {
-  const SchedOffsets& so = *ctx.off.sched;
-  if (!so.pcpu || !ctx.off.sched_pcpu || !ctx.off.sched_pcpu->bypass_dsq) return;
-  absl::StatusOr<Kva> pcpu = reader.ReadPtr(sched + *so.pcpu);
-  if (!pcpu.ok() || pcpu->IsNull()) {
-    Problem(out, "scx_sched.pcpu", pcpu.ok() ? BadData("NULL") : pcpu.status());
-    return;
-  }
+void BypassDsqs(Reader& reader, const ScxContext& ctx, const SchedLocation& sched, DsqRefs& out) {
+  if (!sched.bypass_dsq) return;
+  absl::StatusOr<Kva> tmpl = PerCpuTemplate(reader, *sched.bypass_dsq);
+  if (!tmpl.ok()) return Problem(out, "bypass DSQs", tmpl.status());
   for (CpuId cpu : ctx.percpu->PossibleCpus()) {
-    absl::StatusOr<Kva> at = ctx.percpu->PerCpuPtr(*pcpu, cpu);
+    absl::StatusOr<Kva> at = ctx.percpu->PerCpuPtr(*tmpl, cpu);
     if (!at.ok()) continue;
-    out.refs.push_back({*at + *ctx.off.sched_pcpu->bypass_dsq, absl::StrCat("bypass cpu ", cpu)});
+    out.refs.push_back({*at, absl::StrCat("bypass cpu ", cpu)});
   }
 }
 
-void GlobalDsqs(Reader& reader, const ScxContext& ctx, Kva sched, DsqRefs& out) {
-  const SchedOffsets& so = *ctx.off.sched;
-  // 6.18+: pnode[node]->global_dsq; 6.16-6.17: global_dsqs[node] is the DSQ itself.
-  std::optional<uint64_t> array_at = so.pnode && ctx.off.sched_pnode ? so.pnode : so.global_dsqs;
-  if (!array_at) return;
-  const uint64_t in_elem = so.pnode && ctx.off.sched_pnode ? ctx.off.sched_pnode->global_dsq : 0;
-  absl::StatusOr<Kva> array = reader.ReadPtr(sched + *array_at);
+void GlobalDsqs(Reader& reader, const ScxContext& ctx, const SchedLocation& sched, DsqRefs& out) {
+  if (!sched.global_dsqs_ptr) return;
+  absl::StatusOr<Kva> array = reader.ReadPtr(*sched.global_dsqs_ptr);
   if (!array.ok() || array->IsNull()) {
-    Problem(out, "global DSQ array", array.ok() ? BadData("NULL") : array.status());
-    return;
+    return Problem(out, "global DSQ array", array.ok() ? BadData("NULL") : array.status());
   }
   for (uint32_t node = 0; node < ctx.nr_nodes; ++node) {
     absl::StatusOr<Kva> elem = reader.ReadPtr(*array + uint64_t{node} * 8);
@@ -113,19 +108,15 @@ void GlobalDsqs(Reader& reader, const ScxContext& ctx, Kva sched, DsqRefs& out) 
       continue;
     }
     if (elem->IsNull()) continue;  // node without memory/CPUs gets no DSQ
-    out.refs.push_back({*elem + in_elem, absl::StrCat("global node ", node)});
+    out.refs.push_back({*elem + sched.global_dsq_member, absl::StrCat("global node ", node)});
   }
 }
 
-void UserDsqs(Reader& reader, const ScxContext& ctx, Kva sched, DsqRefs& out) {
-  if (!ctx.off.rhashtable || !ctx.off.dsq) return;
-  ds::RhashtableWalk w =
-      ds::RhashtableForEach(reader, sched + ctx.off.sched->dsq_hash, *ctx.off.rhashtable);
-  if (!w.root_ok) {
-    Problem(out, "scx_sched.dsq_hash", w.first_error);
-    return;
-  }
-  if (!w.first_error.ok()) Problem(out, "scx_sched.dsq_hash bucket", w.first_error);
+void UserDsqs(Reader& reader, const ScxContext& ctx, const SchedLocation& sched, DsqRefs& out) {
+  if (!sched.dsq_hash || !ctx.off.rhashtable || !ctx.off.dsq) return;
+  const ds::RhashtableWalk w = ds::RhashtableForEach(reader, *sched.dsq_hash, *ctx.off.rhashtable);
+  if (!w.root_ok) return Problem(out, "dsq_hash", w.first_error);
+  if (!w.first_error.ok()) Problem(out, "dsq_hash bucket", w.first_error);
   out.user_truncated = w.truncated || w.unreadable_buckets > 0;
   for (Kva head : w.heads) {
     out.refs.push_back({ds::ContainerOf(head, ctx.off.dsq->hash_node), "user"});
@@ -134,9 +125,9 @@ void UserDsqs(Reader& reader, const ScxContext& ctx, Kva sched, DsqRefs& out) {
 
 }  // namespace
 
-DsqRefs SchedDsqs(Reader& reader, const ScxContext& ctx, Kva sched) {
+DsqRefs SchedDsqs(Reader& reader, const ScxContext& ctx, const SchedLocation& sched) {
   DsqRefs out;
-  if (!ctx.off.sched || ctx.percpu == nullptr) return out;
+  if (ctx.percpu == nullptr) return out;
   BypassDsqs(reader, ctx, sched, out);
   GlobalDsqs(reader, ctx, sched, out);
   UserDsqs(reader, ctx, sched, out);

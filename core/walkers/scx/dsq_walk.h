@@ -1,5 +1,5 @@
 // Dispatch queues (struct scx_dispatch_q): each CPU's local DSQ (rq->scx.local_dsq), the
-// scheduler's per-CPU bypass DSQs, per-node global DSQs and every user DSQ in scx_sched.dsq_hash.
+// scheduler's per-CPU bypass DSQs, per-node global DSQs and every user DSQ in its dsq_hash.
 // Task order is the queue's list order; BPF iterator cursors on the list are skipped.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "core/base/types.h"
 #include "core/mem/reader.h"
+#include "core/walkers/scx/sched_location.h"
 #include "core/walkers/scx/scx_context.h"
 #include "kfreeze/v1/report.pb.h"
 
@@ -32,7 +33,7 @@ struct DsqRefs {
 
 // Local DSQs need only the per-CPU rq; they are listed even without a scheduler.
 DsqRefs LocalDsqs(const ScxContext& ctx);
-// Bypass, global and user DSQs of the scheduler at `sched`.
-DsqRefs SchedDsqs(Reader& reader, const ScxContext& ctx, Kva sched);
+// Bypass, global and user DSQs of the attached scheduler.
+DsqRefs SchedDsqs(Reader& reader, const ScxContext& ctx, const SchedLocation& sched);
 
 }  // namespace kfreeze::walkers::scx

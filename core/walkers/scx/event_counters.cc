@@ -39,30 +39,18 @@ void SetCounters(kfreeze::v1::EventCounterSample& s,
   s.set_sub_bypass_dispatch(v[12]);
 }
 
-// The per-CPU template address of this scheduler's scx_event_stats.
-absl::StatusOr<Kva> StatsTemplate(Reader& reader, const ScxContext& ctx, Kva sched) {
-  const SchedOffsets& o = *ctx.off.sched;
-  if (o.pcpu && ctx.off.sched_pcpu && ctx.off.sched_pcpu->event_stats) {
-    KF_ASSIGN_OR_RETURN(Kva pcpu, reader.ReadPtr(sched + *o.pcpu));
-    if (pcpu.IsNull()) return BadData("scx_sched.pcpu is NULL");
-    return pcpu + *ctx.off.sched_pcpu->event_stats;
-  }
-  if (o.event_stats_cpu) {
-    KF_ASSIGN_OR_RETURN(Kva stats, reader.ReadPtr(sched + *o.event_stats_cpu));
-    if (stats.IsNull()) return BadData("scx_sched.event_stats_cpu is NULL");
-    return stats;
-  }
-  return absl::FailedPreconditionError("no per-CPU event stats in struct scx_sched");
-}
-
 }  // namespace
 
 absl::StatusOr<kfreeze::v1::EventCounterSample> SumEventCounters(Reader& reader,
-                                                                 const ScxContext& ctx, Kva sched) {
-  if (!ctx.off.sched || !ctx.off.event_stats || ctx.percpu == nullptr) {
+                                                                 const ScxContext& ctx,
+                                                                 const SchedLocation& sched) {
+  if (!ctx.off.event_stats || ctx.percpu == nullptr) {
     return absl::FailedPreconditionError("missing offset groups for event counters");
   }
-  KF_ASSIGN_OR_RETURN(Kva tmpl, StatsTemplate(reader, ctx, sched));
+  if (!sched.event_stats) {
+    return absl::FailedPreconditionError("this kernel keeps no per-CPU event stats");
+  }
+  KF_ASSIGN_OR_RETURN(Kva tmpl, PerCpuTemplate(reader, *sched.event_stats));
   const EventStatsOffsets& eo = *ctx.off.event_stats;
   uint64_t span = 0;
   for (const auto& c : eo.counter) {

@@ -30,13 +30,6 @@ std::optional<std::string> ReadStringPtr(Reader& reader, Kva ptr_at, size_t max_
 
 }  // namespace
 
-absl::StatusOr<Kva> ReadSchedKva(Reader& reader, const ScxContext& ctx) {
-  if (ctx.layout != ScxLayout::kScxRoot || !ctx.roots.scx_root) {
-    return absl::FailedPreconditionError("kernel has no scx_root");
-  }
-  return reader.ReadPtr(*ctx.roots.scx_root);
-}
-
 absl::StatusOr<uint64_t> ReadJiffies(Reader& reader, const ScxContext& ctx) {
   if (!ctx.roots.jiffies) return absl::NotFoundError("no jiffies_64 symbol");
   return reader.ReadU64(*ctx.roots.jiffies);
@@ -82,51 +75,54 @@ absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfo(Reader& reader, const ScxC
   return out;
 }
 
-uint32_t EffectiveExitKind(Reader& reader, const ScxContext& ctx, Kva sched, uint32_t raw) {
+uint32_t EffectiveExitKind(Reader& reader, const ScxContext& ctx, const SchedLocation& sched,
+                           uint32_t raw) {
   constexpr uint32_t kScxExitDone = 1;
-  if (raw != kScxExitDone || !ctx.off.sched || !ctx.off.sched->exit_info || !ctx.off.exit_info) {
-    return raw;
-  }
-  absl::StatusOr<Kva> ei = reader.ReadPtr(sched + *ctx.off.sched->exit_info);
+  if (raw != kScxExitDone || !sched.exit_info_ptr || !ctx.off.exit_info) return raw;
+  absl::StatusOr<Kva> ei = reader.ReadPtr(*sched.exit_info_ptr);
   if (!ei.ok() || ei->IsNull()) return raw;
   absl::StatusOr<uint32_t> kind = reader.ReadU32(*ei + ctx.off.exit_info->kind);
   return kind.ok() && *kind > kScxExitDone ? *kind : raw;
 }
 
-absl::Status ReadSchedState(Reader& reader, const ScxContext& ctx, Kva sched,
+absl::StatusOr<ExitKind> ReadExitKind(Reader& reader, const ScxContext& ctx,
+                                      const SchedLocation& sched) {
+  ExitKind out;
+  KF_ASSIGN_OR_RETURN(out.raw, reader.ReadU32(sched.exit_kind));
+  out.effective = EffectiveExitKind(reader, ctx, sched, out.raw);
+  return out;
+}
+
+absl::Status ReadSchedState(Reader& reader, const ScxContext& ctx, const SchedLocation& sched,
                             kfreeze::v1::ScxSchedState* out) {
-  if (!ctx.off.sched) return absl::FailedPreconditionError("no scx_sched offsets");
-  const SchedOffsets& o = *ctx.off.sched;
-  out->set_sched_kva(sched.value);
+  out->set_sched_kva(sched.id.value);
   out->set_source(std::string(kScxSourceLive));
-  KF_ASSIGN_OR_RETURN(uint32_t raw_exit_kind, reader.ReadU32(sched + o.exit_kind));
-  const uint32_t exit_kind = EffectiveExitKind(reader, ctx, sched, raw_exit_kind);
-  out->set_exit_kind(exit_kind);
-  if (exit_kind != raw_exit_kind) out->set_exit_kind_raw(raw_exit_kind);
-  if (o.aborting) {
-    if (absl::StatusOr<uint8_t> v = reader.ReadU8(sched + *o.aborting); v.ok()) {
+  KF_ASSIGN_OR_RETURN(ExitKind kind, ReadExitKind(reader, ctx, sched));
+  out->set_exit_kind(kind.effective);
+  if (kind.effective != kind.raw) out->set_exit_kind_raw(kind.raw);
+  if (sched.aborting) {
+    if (absl::StatusOr<uint8_t> v = reader.ReadU8(*sched.aborting); v.ok()) {
       out->set_aborting(*v != 0);
     }
   }
-  if (o.bypass_depth) {
-    if (absl::StatusOr<int32_t> v = reader.ReadS32(sched + *o.bypass_depth); v.ok()) {
+  if (sched.bypass_depth) {
+    if (absl::StatusOr<int32_t> v = reader.ReadS32(*sched.bypass_depth); v.ok()) {
       out->set_bypass_depth(*v);
     }
   }
-  std::optional<Kva> timeout_at;
-  if (o.watchdog_timeout) {
-    timeout_at = sched + *o.watchdog_timeout;
-  } else if (ctx.roots.watchdog_timeout) {
-    timeout_at = *ctx.roots.watchdog_timeout;
-  }
-  if (timeout_at) {
-    if (absl::StatusOr<uint64_t> v = reader.ReadU64(*timeout_at); v.ok()) {
+  if (sched.watchdog_timeout) {
+    if (absl::StatusOr<uint64_t> v = reader.ReadU64(*sched.watchdog_timeout); v.ok()) {
       out->set_watchdog_timeout(*v);
     }
   }
-  if (absl::StatusOr<std::string> name = reader.ReadCharArray(sched + o.ops_name, o.ops_name_len);
-      name.ok()) {
-    out->set_ops_name(*name);
+  uint64_t dump_len = 0;  // ops.exit_dump_len sizes the dump buffer; 0 means the default
+  if (ctx.off.ops) {
+    const OpsOffsets& o = *ctx.off.ops;
+    if (absl::StatusOr<std::string> name = reader.ReadCharArray(sched.ops + o.name, o.name_len);
+        name.ok()) {
+      out->set_ops_name(*name);
+    }
+    if (o.exit_dump_len) dump_len = reader.ReadU32(sched.ops + *o.exit_dump_len).value_or(0);
   }
   if (ctx.roots.enable_state) {
     if (absl::StatusOr<int32_t> v = reader.ReadS32(*ctx.roots.enable_state); v.ok()) {
@@ -140,11 +136,8 @@ absl::Status ReadSchedState(Reader& reader, const ScxContext& ctx, Kva sched,
   }
   if (absl::StatusOr<uint64_t> j = ReadJiffies(reader, ctx); j.ok()) out->set_jiffies(*j);
   if (ctx.hz) out->set_hz(*ctx.hz);
-  if (o.exit_info) {
-    // ops.exit_dump_len sizes the dump buffer; 0 means the default.
-    uint64_t dump_len = 0;
-    if (o.exit_dump_len) dump_len = reader.ReadU32(sched + *o.exit_dump_len).value_or(0);
-    absl::StatusOr<Kva> ei = reader.ReadPtr(sched + *o.exit_info);
+  if (sched.exit_info_ptr) {
+    absl::StatusOr<Kva> ei = reader.ReadPtr(*sched.exit_info_ptr);
     if (ei.ok() && !ei->IsNull()) {
       // A running scheduler has exit info allocated with kind SCX_EXIT_NONE: nothing to show.
       if (absl::StatusOr<kfreeze::v1::ScxExitInfo> info = ReadExitInfo(reader, ctx, *ei, dump_len);

@@ -8,7 +8,9 @@
 #include "core/base/reasons.h"
 #include "core/walkers/scx/dsq_walk.h"
 #include "core/walkers/scx/rq_state.h"
+#include "core/walkers/scx/sched_location.h"
 #include "core/walkers/scx/sched_state.h"
+#include "core/walkers/scx/scx_features.h"
 
 namespace kfreeze::walkers::scx {
 namespace {
@@ -49,6 +51,7 @@ void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpR
     report.set_scx_walker_unavailable(std::string(kReasonNoSchedExt));
     return;
   }
+  *report.mutable_scx_features() = DescribeScxFeatures(ctx);
   std::vector<std::string> problems;
   std::optional<uint64_t> jiffies;
   if (absl::StatusOr<uint64_t> j = ReadJiffies(reader, ctx); j.ok()) {
@@ -71,24 +74,21 @@ void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpR
   WalkRefs(reader, ctx, LocalDsqs(ctx), jiffies, report, problems);
 
   bool root_null = false;
-  std::optional<std::string> layout_reason;
-  if (ctx.layout == ScxLayout::kScxOpsGlobals) {
-    layout_reason = std::string(kReasonScxPreScxRoot);
-  } else if (ctx.layout == ScxLayout::kScxRoot) {
-    absl::StatusOr<Kva> sched = ReadSchedKva(reader, ctx);
+  if (ctx.layout != ScxLayout::kNone) {
+    absl::StatusOr<std::optional<SchedLocation>> sched = LocateSched(reader, ctx);
     if (!sched.ok()) {
-      problems.push_back(absl::StrCat("scx_root: ", sched.status().message()));
-    } else if (sched->IsNull()) {
+      problems.push_back(absl::StrCat("scheduler: ", sched.status().message()));
+    } else if (!*sched) {
       root_null = true;
     } else {
       kfreeze::v1::ScxSchedState state;
-      absl::Status s = ReadSchedState(reader, ctx, *sched, &state);
+      absl::Status s = ReadSchedState(reader, ctx, **sched, &state);
       if (s.ok()) {
         *report.mutable_scx_sched_state() = std::move(state);
       } else {
         problems.push_back(absl::StrCat(std::string(kReasonScxSchedUnreadable), ": ", s.message()));
       }
-      WalkRefs(reader, ctx, SchedDsqs(reader, ctx, *sched), jiffies, report, problems);
+      WalkRefs(reader, ctx, SchedDsqs(reader, ctx, **sched), jiffies, report, problems);
     }
   }
 
@@ -99,9 +99,9 @@ void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpR
                                                    absl::StrJoin(ctx.off.report.missing(), ", "),
                                                    "]"));
   } else if (root_null) {
-    report.set_scx_walker_unavailable(std::string(kReasonScxRootNull));
-  } else if (layout_reason) {
-    report.set_scx_walker_unavailable(*layout_reason);
+    // ktstr's wire string for 6.16+; the globals layout says what it saw instead.
+    report.set_scx_walker_unavailable(std::string(
+        ctx.layout == ScxLayout::kScxRoot ? kReasonScxRootNull : kReasonScxOpsDisabled));
   } else if (no_state) {
     report.set_scx_walker_unavailable(std::string(kReasonScxWalkerNoState));
   } else if (!problems.empty()) {

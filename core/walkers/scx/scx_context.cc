@@ -12,16 +12,25 @@ std::optional<Kva> Sym(const SymbolIndex& symbols, absl::string_view name) {
   return std::nullopt;
 }
 
+// The first of several names a symbol had across releases.
+std::optional<Kva> Sym(const SymbolIndex& symbols, std::initializer_list<absl::string_view> names) {
+  for (absl::string_view name : names) {
+    if (std::optional<Kva> a = Sym(symbols, name)) return a;
+  }
+  return std::nullopt;
+}
+
 constexpr std::pair<const char*, const char*> kSchedClasses[] = {
     {"ext_sched_class", "ext"}, {"fair_sched_class", "fair"}, {"rt_sched_class", "rt"},
     {"dl_sched_class", "dl"},   {"idle_sched_class", "idle"}, {"stop_sched_class", "stop"},
 };
 
+// Renamed from SCX_OPS_* in 6.15; whichever the BTF has is used.
 constexpr std::pair<const char*, const char*> kEnableStates[] = {
-    {"SCX_ENABLING", "enabling"},
-    {"SCX_ENABLED", "enabled"},
-    {"SCX_DISABLING", "disabling"},
-    {"SCX_DISABLED", "disabled"},
+    {"SCX_ENABLING", "enabling"},       {"SCX_ENABLED", "enabled"},
+    {"SCX_DISABLING", "disabling"},     {"SCX_DISABLED", "disabled"},
+    {"SCX_OPS_ENABLING", "enabling"},   {"SCX_OPS_ENABLED", "enabled"},
+    {"SCX_OPS_DISABLING", "disabling"}, {"SCX_OPS_DISABLED", "disabled"},
 };
 
 }  // namespace
@@ -50,13 +59,26 @@ ScxContext BuildScxContext(const KernelView& kernel, Reader& reader) {
   ctx.roots.scx_tasks = Sym(s, "scx_tasks");
   ctx.roots.runqueues = Sym(s, "runqueues");
   if (absl::StatusOr<Kva> j = JiffiesAddress(s); j.ok()) ctx.roots.jiffies = *j;
-  ctx.roots.enable_state = Sym(s, "scx_enable_state_var");
-  ctx.roots.enable_seq = Sym(s, "scx_enable_seq");
+  ctx.roots.enable_state = Sym(s, {"scx_enable_state_var", "scx_ops_enable_state_var"});
+  ctx.roots.enable_seq = Sym(s, {"scx_enable_seq", "scx_ops_enable_seq"});
   ctx.roots.watchdog_timeout = Sym(s, "scx_watchdog_timeout");
+  ctx.roots.bypass_depth = Sym(s, {"scx_bypass_depth", "scx_ops_bypass_depth"});
+  ctx.roots.aborting = Sym(s, "scx_aborting");
   if (ctx.roots.scx_root) {
     ctx.layout = ScxLayout::kScxRoot;
-  } else if (Sym(s, "scx_ops")) {
+    // scx_root without struct scx_sched in BTF: a broken BTF, not an older layout.
+    if (!kernel.btf.FindComposite("scx_sched").ok()) {
+      ctx.off.report.Add("scx_sched", ctx.off.sched.status);
+    }
+  } else if (std::optional<Kva> ops = Sym(s, "scx_ops")) {
     ctx.layout = ScxLayout::kScxOpsGlobals;
+    ScxRoots& r = ctx.roots;
+    r.ops = ops;
+    r.exit_kind = Sym(s, "scx_exit_kind");
+    r.exit_info = Sym(s, "scx_exit_info");
+    r.dsq_hash = Sym(s, "dsq_hash");
+    r.global_dsqs = Sym(s, "global_dsqs");
+    r.event_stats_cpu = Sym(s, "event_stats_cpu");
   }
   if (absl::StatusOr<uint32_t> hz = ReadKernelHz(reader, kernel); hz.ok()) ctx.hz = *hz;
   if (std::optional<Kva> n = Sym(s, "nr_node_ids")) {
@@ -71,6 +93,7 @@ ScxContext BuildScxContext(const KernelView& kernel, Reader& reader) {
   for (const auto& [enumerator, name] : kEnableStates) {
     if (absl::StatusOr<int64_t> v = kernel.btf.EnumValue(enumerator); v.ok()) {
       ctx.enable_state_names.emplace_back(*v, name);
+      if (absl::string_view(name) == "disabled") ctx.disabled_state = *v;
     }
   }
   return ctx;

@@ -18,9 +18,9 @@
 
 namespace kfreeze::walkers::scx {
 
-// How this kernel roots its scheduler state. Only kScxRoot is walked; kScxOpsGlobals (6.12-6.15:
-// `scx_ops`, `scx_exit_info`, `scx_dsq_hash`, `global_dsqs` as globals) is detected so its reader
-// can be added beside ReadSchedKva without touching the rest.
+// How this kernel roots its scheduler state, detected from symbols: kScxRoot (6.16+: struct
+// scx_sched behind scx_root) or kScxOpsGlobals (6.12-6.15: scx_ops, scx_exit_kind, scx_exit_info,
+// dsq_hash, global_dsqs as ext.c globals). LocateSched hides the difference from the readers.
 enum class ScxLayout : uint8_t { kNone, kScxRoot, kScxOpsGlobals };
 
 struct ScxRoots {
@@ -30,7 +30,16 @@ struct ScxRoots {
   std::optional<Kva> jiffies;           // jiffies_64
   std::optional<Kva> enable_state;      // atomic_t scx_enable_state_var
   std::optional<Kva> enable_seq;        // atomic_long_t scx_enable_seq
-  std::optional<Kva> watchdog_timeout;  // global before it moved into scx_sched
+  std::optional<Kva> watchdog_timeout;  // global before it moved into scx_sched (7.1)
+  std::optional<Kva> bypass_depth;      // scx_ops_bypass_depth / scx_bypass_depth, before 7.1
+  std::optional<Kva> aborting;          // bool scx_aborting, 6.19-7.0
+  // kScxOpsGlobals only: the scheduler's state as ext.c globals.
+  std::optional<Kva> ops;              // struct sched_ext_ops scx_ops
+  std::optional<Kva> exit_kind;        // atomic_t scx_exit_kind
+  std::optional<Kva> exit_info;        // struct scx_exit_info *scx_exit_info
+  std::optional<Kva> dsq_hash;         // struct rhashtable dsq_hash
+  std::optional<Kva> global_dsqs;      // struct scx_dispatch_q **global_dsqs, one per node
+  std::optional<Kva> event_stats_cpu;  // DEFINE_PER_CPU(struct scx_event_stats) (6.15)
 };
 
 // A sched_class symbol and the short name ktstr reports ("ext", "fair", ...).
@@ -48,8 +57,9 @@ struct ScxContext {
   std::optional<uint32_t> hz;
   uint32_t nr_nodes = 1;  // nr_node_ids; 1 without CONFIG_NUMA
   std::vector<SchedClassSymbol> sched_classes;
-  // scx_enable_state enumerators -> "enabled", "disabling", ...
+  // scx_enable_state (scx_ops_enable_state before 6.15) enumerators -> "enabled", ...
   std::vector<std::pair<int64_t, std::string>> enable_state_names;
+  std::optional<int64_t> disabled_state;  // SCX_DISABLED / SCX_OPS_DISABLED
 
   // Short class name for a task's sched_class pointer, if it is a known class.
   std::optional<std::string> SchedClassName(uint64_t class_kva) const;

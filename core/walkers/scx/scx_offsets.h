@@ -29,11 +29,12 @@ struct ScxRqOffsets {
   uint64_t nr_running = 0;
   uint64_t flags = 0;
   uint64_t cpu_released = 0;
-  std::optional<uint64_t> ops_qseq;   // dropped from scx_rq in 6.1x (kept per task since)
+  std::optional<uint64_t> ops_qseq;   // through 7.1; gone in newer kernels
   std::optional<uint64_t> kick_sync;  // "pnt_seq" before 6.19
   uint32_t kick_sync_size = 8;
-  std::optional<uint64_t> nr_immed;  // for-7.1
-  std::optional<uint64_t> clock;     // v6.14+
+  std::optional<uint64_t> nr_immed;    // for-7.1
+  std::optional<uint64_t> clock;       // v6.14+
+  std::optional<uint64_t> bypass_dsq;  // 6.19-7.0 (then scx_sched_pcpu.bypass_dsq)
 };
 
 // struct task_struct identity + sched_ext entity location, group "task_struct".
@@ -65,21 +66,29 @@ struct DsqOffsets {
   uint64_t hash_node = 0;
 };
 
-// struct scx_sched (6.16+, reached through scx_root), group "scx_sched".
+// struct sched_ext_ops, group "sched_ext_ops": inside scx_sched (6.16+) or the global scx_ops.
+struct OpsOffsets {
+  uint64_t name = 0;
+  uint32_t name_len = 128;
+  std::optional<uint64_t> exit_dump_len;
+};
+
+// struct scx_sched (6.16+, reached through scx_root), group "scx_sched". Absent before 6.16, where
+// the same state lives in ext.c globals (ScxRoots).
 struct SchedOffsets {
-  uint64_t ops_name = 0;  // scx_sched.ops.name
-  uint32_t ops_name_len = 128;
-  std::optional<uint64_t> exit_dump_len;  // scx_sched.ops.exit_dump_len
+  uint64_t ops = 0;  // scx_sched.ops (struct sched_ext_ops, embedded)
   uint64_t dsq_hash = 0;
   uint64_t exit_kind = 0;  // atomic_t
   std::optional<uint64_t> aborting;
   std::optional<uint64_t> bypass_depth;
-  std::optional<uint64_t> watchdog_timeout;  // 7.x; older kernels keep a global
+  std::optional<uint64_t> watchdog_timeout;  // 7.1+; older kernels keep a global
   std::optional<uint64_t> exit_info;
   std::optional<uint64_t> pcpu;             // 6.18+: struct scx_sched_pcpu __percpu *
   std::optional<uint64_t> pnode;            // struct scx_sched_pnode **, per NUMA node
   std::optional<uint64_t> global_dsqs;      // 6.16-6.17: struct scx_dispatch_q **global_dsqs
   std::optional<uint64_t> event_stats_cpu;  // 6.16-6.17: struct scx_event_stats __percpu *
+  std::optional<uint64_t> parent;           // sub-scheduler support (struct scx_sched *)
+  std::optional<uint64_t> level;            // depth below the root scheduler
 };
 
 // struct scx_sched_pcpu / scx_sched_pnode, groups "scx_sched_pcpu" / "scx_sched_pnode".
@@ -103,13 +112,15 @@ struct ExitInfoOffsets {
   std::optional<uint64_t> flags;  // SCX_EFLAG_*: newer kernels only
 };
 
-// struct scx_event_stats, group "scx_event_stats": one s64 per SCX_EV_*, in the proto's order.
+// struct scx_event_stats (6.15+), group "scx_event_stats": one s64 per SCX_EV_*, in the proto's
+// order.
 inline constexpr int kNumEventCounters = 13;
 struct EventStatsOffsets {
   // nullopt for counters this kernel does not have (the last 8 are version-gated).
   std::optional<uint64_t> counter[kNumEventCounters];
 };
-// The member names, in EventCounterSample field order; [7] also accepts SCX_EV_ENQ_SLICE_DFL.
+// The member names, in EventCounterSample field order; [7] also accepts SCX_EV_ENQ_SLICE_DFL
+// (6.15) and [6] SCX_EV_REENQ_REPEAT (after 7.1).
 extern const char* const kEventCounterNames[kNumEventCounters];
 
 // Kernel constants the walkers need, from BTF enums so they follow the kernel.
@@ -123,17 +134,18 @@ struct ScxConstants {
 };
 
 struct ScxOffsets {
-  std::optional<RqOffsets> rq;
-  std::optional<ScxRqOffsets> scx_rq;
-  std::optional<TaskCoreOffsets> task;
-  std::optional<EntityOffsets> entity;
-  std::optional<DsqOffsets> dsq;
-  std::optional<SchedOffsets> sched;
-  std::optional<SchedPcpuOffsets> sched_pcpu;
-  std::optional<SchedPnodeOffsets> sched_pnode;
-  std::optional<ExitInfoOffsets> exit_info;
-  std::optional<EventStatsOffsets> event_stats;
-  std::optional<ds::RhashtableOffsets> rhashtable;
+  Group<RqOffsets> rq;
+  Group<ScxRqOffsets> scx_rq;
+  Group<TaskCoreOffsets> task;
+  Group<EntityOffsets> entity;
+  Group<DsqOffsets> dsq;
+  Group<OpsOffsets> ops;
+  Group<SchedOffsets> sched;
+  Group<SchedPcpuOffsets> sched_pcpu;
+  Group<SchedPnodeOffsets> sched_pnode;
+  Group<ExitInfoOffsets> exit_info;
+  Group<EventStatsOffsets> event_stats;
+  Group<ds::RhashtableOffsets> rhashtable;
   ScxConstants constants;
   // Every group that failed, in resolution order, and why.
   OffsetGroupReport report;

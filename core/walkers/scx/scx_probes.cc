@@ -6,19 +6,19 @@
 #include "core/ds/list.h"
 #include "core/walkers/scx/event_counters.h"
 #include "core/walkers/scx/rq_state.h"
+#include "core/walkers/scx/sched_location.h"
 #include "core/walkers/scx/sched_state.h"
 
 namespace kfreeze::walkers::scx {
 
 absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& ctx) {
-  if (!ctx.off.sched) return absl::FailedPreconditionError("missing offset group scx_sched");
-  KF_ASSIGN_OR_RETURN(Kva sched, ReadSchedKva(reader, ctx));
+  KF_ASSIGN_OR_RETURN(std::optional<SchedLocation> sched, LocateSched(reader, ctx));
   ExitProbeResult out;
-  if (sched.IsNull()) return out;
+  if (!sched) return out;
   out.attached = true;
-  out.sched_kva = sched.value;
-  KF_ASSIGN_OR_RETURN(uint32_t raw, reader.ReadU32(sched + ctx.off.sched->exit_kind));
-  out.exit_kind = EffectiveExitKind(reader, ctx, sched, raw);
+  out.sched_kva = sched->id.value;
+  KF_ASSIGN_OR_RETURN(ExitKind kind, ReadExitKind(reader, ctx, *sched));
+  out.exit_kind = kind.effective;
   return out;
 }
 
@@ -32,13 +32,9 @@ absl::StatusOr<RunnableAgeResult> ScanRunnableAges(Reader& reader, const ScxCont
   RunnableAgeResult out;
   KF_ASSIGN_OR_RETURN(out.jiffies, ReadJiffies(reader, ctx));
   out.hz = ctx.hz.value_or(0);
-  if (absl::StatusOr<Kva> sched = ReadSchedKva(reader, ctx); sched.ok() && !sched->IsNull()) {
-    if (ctx.off.sched && ctx.off.sched->watchdog_timeout) {
-      out.watchdog_timeout_jiffies =
-          reader.ReadU64(*sched + *ctx.off.sched->watchdog_timeout).value_or(0);
-    } else if (ctx.roots.watchdog_timeout) {
-      out.watchdog_timeout_jiffies = reader.ReadU64(*ctx.roots.watchdog_timeout).value_or(0);
-    }
+  if (absl::StatusOr<std::optional<SchedLocation>> sched = LocateSched(reader, ctx);
+      sched.ok() && *sched && (*sched)->watchdog_timeout) {
+    out.watchdog_timeout_jiffies = reader.ReadU64(*(*sched)->watchdog_timeout).value_or(0);
   }
   const uint64_t node_to_runnable_at = ctx.off.entity->runnable_at - ctx.off.entity->runnable_node;
   for (CpuId cpu : ctx.percpu->PossibleCpus()) {
@@ -59,9 +55,9 @@ absl::StatusOr<RunnableAgeResult> ScanRunnableAges(Reader& reader, const ScxCont
 
 absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters(Reader& reader,
                                                                     const ScxContext& ctx) {
-  KF_ASSIGN_OR_RETURN(Kva sched, ReadSchedKva(reader, ctx));
-  if (sched.IsNull()) return absl::FailedPreconditionError("no scheduler attached");
-  return SumEventCounters(reader, ctx, sched);
+  KF_ASSIGN_OR_RETURN(std::optional<SchedLocation> sched, LocateSched(reader, ctx));
+  if (!sched) return absl::FailedPreconditionError("no scheduler attached");
+  return SumEventCounters(reader, ctx, *sched);
 }
 
 }  // namespace kfreeze::walkers::scx

@@ -13,12 +13,12 @@
 namespace kfreeze::walkers::scx {
 
 struct ExitProbeResult {
-  bool attached = false;  // scx_root != NULL
+  bool attached = false;  // a scheduler is attached (scx_root != NULL, or not SCX_DISABLED)
   uint64_t sched_kva = 0;
   uint32_t exit_kind = 0;
 };
 
-// Two reads: scx_root, then (*scx_root)->exit_kind.
+// A few reads: where the scheduler is (scx_root, or the enable state), then its exit_kind.
 absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& ctx);
 
 struct RunnableAgeResult {

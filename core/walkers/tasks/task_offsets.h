@@ -44,9 +44,9 @@ struct EntityDetailOffsets {
 };
 
 struct TaskOffsets {
-  std::optional<TaskDetailOffsets> detail;
-  std::optional<SignalOffsets> signal;
-  std::optional<EntityDetailOffsets> entity;
+  Group<TaskDetailOffsets> detail;
+  Group<SignalOffsets> signal;
+  Group<EntityDetailOffsets> entity;
   OffsetGroupReport report;
 };
 

@@ -1,8 +1,14 @@
 """Build what runs inside the guest: vmlinux.h, BPF objects, static helper programs and workloads.
 
-Kfunc signatures drift between kernel releases (7.2 lists an explicit `aux` argument that 7.3
-hides behind an *_impl twin), so the BPF sources include a generated header that says how many
-arguments each kfunc we call has in *this* kernel's BTF.
+Kfuncs drift between kernel releases: names (scx_bpf_dispatch became scx_bpf_dsq_insert,
+scx_bpf_consume became scx_bpf_dsq_move_to_local), and in 7.x a trailing `struct bpf_prog_aux *aux`
+that the verifier fills in (KF_IMPLICIT_ARGS). A correctly built 7.x kernel shows such a kfunc
+without `aux` and adds an `<name>_impl` twin with it; the verifier looks that twin up and fails
+("cannot find function <name>_impl in BTF") when a build left the plain kfunc with `aux` and no
+twin (Debian's 7.1 for scx_bpf_create_dsq and scx_bpf_dsq_nr_queued). So the BPF sources include
+a header generated from *this* kernel's BTF that says, per kfunc, whether it exists, how many
+arguments it takes and whether the verifier can resolve it; tests/vm/bpf/lab_scx.h picks the
+declarations and fallbacks from that. Nothing is decided from version strings.
 """
 
 import re
@@ -20,53 +26,104 @@ BPF_CFLAGS = [
 ]
 GUEST_CFLAGS = ["-static", "-s", "-O2", "-Wall", "-Werror", "-pthread"]
 LINK_MARK = "// lab-link:"
-# Kfuncs the lab's BPF programs call; their arity is read from the kernel's BTF.
+# Kfuncs lab_scx.h may use (current names and the ones they replaced); the header describes each.
 KFUNCS = (
     "scx_bpf_dsq_insert",
+    "scx_bpf_dispatch",
     "scx_bpf_create_dsq",
     "scx_bpf_dsq_move_to_local",
+    "scx_bpf_consume",
     "scx_bpf_dsq_nr_queued",
+    "bpf_iter_scx_dsq_new",
+    "bpf_iter_scx_dsq_next",
+    "bpf_iter_scx_dsq_destroy",
 )
-FUNC_RE = re.compile(r"^\[(\d+)\] FUNC '([A-Za-z0-9_]+)' type_id=(\d+)")
-PROTO_RE = re.compile(r"^\[(\d+)\] FUNC_PROTO '\(anon\)' ret_type_id=\d+ vlen=(\d+)")
-PARAM_RE = re.compile(r"^\s+'([^']*)' type_id=\d+")
+# struct sched_ext_ops members the lab's schedulers may set; LAB_SCX_OPS_HAS_<FIELD> says which exist.
+OPS_FIELDS = ("enqueue", "dispatch", "init", "exit", "timeout_ms", "name", "flags", "exit_dump_len",
+              "dispatch_max_batch", "cpu_acquire", "cpu_release", "sub_cgroup_id")
+TYPE_RE = re.compile(r"^\[(\d+)\] ([A-Z_]+) '([^']*)'(.*)$")
+MEMBER_RE = re.compile(r"^\s+'([^']*)' type_id=(\d+)")
+REF_RE = re.compile(r"\btype_id=(\d+)")
+IMPLICIT_AUX_STRUCT = "bpf_prog_aux"
 
 
-def _kfunc_params(raw_btf: str) -> dict:
-    """name -> list of parameter names, for every FUNC in KFUNCS, from `bpftool btf dump` raw text."""
-    protos = {}
-    funcs = {}
-    lines = raw_btf.splitlines()
-    for i, line in enumerate(lines):
-        m = FUNC_RE.match(line)
-        if m and m.group(2) in KFUNCS:
-            funcs[m.group(2)] = int(m.group(3))
+class Btf:
+    """The bits of `bpftool btf dump file X` (raw format) the lab needs."""
+
+    def __init__(self, raw: str):
+        self.types = {}
+        self.funcs = {}
+        cur = None
+        for line in raw.splitlines():
+            m = TYPE_RE.match(line)
+            if m:
+                cur = int(m.group(1))
+                self.types[cur] = (m.group(2), m.group(3), m.group(4), [])
+                if m.group(2) == "FUNC":
+                    self.funcs[m.group(3)] = cur
+                continue
+            m = MEMBER_RE.match(line)
+            if m and cur is not None:
+                self.types[cur][3].append((m.group(1), int(m.group(2))))
+
+    def struct_members(self, name: str) -> list:
+        for kind, tname, _rest, members in self.types.values():
+            if kind == "STRUCT" and tname == name:
+                return [m[0] for m in members]
+        return []
+
+    def _pointee_struct(self, type_id: int) -> str:
+        """'bpf_prog_aux' for a (const) struct bpf_prog_aux *, else ''."""
+        kind, _name, rest, _m = self.types.get(type_id, ("", "", "", []))
+        if kind != "PTR":
+            return ""
+        tid = int(REF_RE.search(rest).group(1))
+        while tid and self.types[tid][0] in ("CONST", "VOLATILE", "TYPE_TAG", "RESTRICT"):
+            tid = int(REF_RE.search(self.types[tid][2]).group(1))
+        kind, name, _rest, _m = self.types.get(tid, ("", "", "", []))
+        return name if kind == "STRUCT" else ""
+
+    def kfunc(self, name: str):
+        """None if absent, else {'params': [names], 'aux': bool, 'impl': bool, 'callable': bool}."""
+        fid = self.funcs.get(name)
+        if fid is None:
+            return None
+        proto = self.types[int(REF_RE.search(self.types[fid][2]).group(1))]
+        if proto[0] != "FUNC_PROTO":
+            raise LabError(f"BTF: {name} has no FUNC_PROTO")
+        params = proto[3]
+        aux = bool(params) and self._pointee_struct(params[-1][1]) == IMPLICIT_AUX_STRUCT \
+            and params[-1][0] == "aux"
+        impl = f"{name}_impl" in self.funcs
+        # An implicit `aux` left in the visible prototype without an _impl twin: the verifier
+        # looks for the twin and rejects the call.
+        return {"params": [p[0] for p in params], "aux": aux, "impl": impl, "callable": not aux}
+
+
+def kfunc_header(btf: Btf) -> str:
+    text = ["/* Generated by tests/vm/labkit/bpf_build.py from the guest kernel's BTF. */",
+            "#pragma once"]
+    for name in KFUNCS:
+        info = btf.kfunc(name)
+        up = name.upper()
+        if info is None:
+            text.append(f"/* {name}: not in this kernel */")
+            text.append(f"#define LAB_KF_{up} 0")
             continue
-        m = PROTO_RE.match(line)
-        if m:
-            protos[int(m.group(1))] = i
-    out = {}
-    for name, proto_id in funcs.items():
-        idx = protos.get(proto_id)
-        if idx is None:
-            raise LabError(f"BTF: FUNC_PROTO {proto_id} of {name} not found")
-        vlen = int(PROTO_RE.match(lines[idx]).group(2))
-        out[name] = [PARAM_RE.match(lines[idx + 1 + k]).group(1) for k in range(vlen)]
-    return out
+        text.append(f"/* {name}({', '.join(info['params'])})"
+                    f"{'  [' + name + '_impl in BTF]' if info['impl'] else ''}"
+                    f"{'  [implicit aux without _impl twin: the verifier rejects calls]' if not info['callable'] else ''} */")
+        text.append(f"#define LAB_KF_{up} {1 if info['callable'] else 0}")
+        text.append(f"#define LAB_KF_{up}_NARGS {len(info['params'])}")
+    members = set(btf.struct_members("sched_ext_ops"))
+    for field in OPS_FIELDS:
+        text.append(f"#define LAB_SCX_OPS_HAS_{field.upper()} {1 if field in members else 0}")
+    return "\n".join(text) + "\n"
 
 
 def write_kfunc_header(vmlinux: Path, out: Path) -> None:
     raw = run(["bpftool", "btf", "dump", "file", vmlinux]).stdout.decode()
-    params = _kfunc_params(raw)
-    text = ["/* Generated by tests/vm/labkit/bpf_build.py from the guest kernel's BTF. */",
-            "#pragma once"]
-    for name in KFUNCS:
-        if name not in params:
-            text.append(f"/* {name}: not in this kernel */")
-            continue
-        text.append(f"#define LAB_KF_{name.upper()}_NARGS {len(params[name])}")
-        text.append(f"/* {name}({', '.join(params[name])}) */")
-    out.write_text("\n".join(text) + "\n")
+    out.write_text(kfunc_header(Btf(raw)))
 
 
 def write_vmlinux_h(vmlinux: Path, out: Path) -> None:

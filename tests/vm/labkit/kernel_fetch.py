@@ -1,38 +1,195 @@
-"""Fetch Debian's newest 7.x cloud kernel with a project-local apt configuration.
+"""Fetch Debian's sched_ext-enabled cloud kernels with a project-local apt configuration.
 
 The machine's own apt configuration is never touched and nothing is installed: apt-get only
-downloads the .deb into the cache, dpkg -x unpacks it there. The suites (trixie, trixie-backports,
-sid) need glibc newer than bookworm's, which is why installing from them is forbidden.
+downloads the .deb, dpkg -x unpacks it. The suites (trixie, trixie-backports, sid) need glibc newer
+than bookworm's, which is why installing from them is forbidden.
+
+Two places:
+- the kernel store (paths.kernel_store(), shared by every checkout on the machine): the apt state
+  in apt/ and one directory per kernel release in kernel/<release>/ {vmlinuz, vmlinux, kernel.json};
+- the per-checkout cache (paths.cache_dir()): selected-kernel.json, which kernel `lab up` boots
+  when no --kernel / KFREEZE_VM_KERNEL says otherwise.
+
+The mirror is the one the machine's own apt sources use for the main archive of the host's release
+(KFREEZE_VM_MIRROR overrides it); the project names no mirror host.
 """
 
 import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from . import paths
+from .locks import locked
 from .proc import LabError, log, run
 
 SUITES = ("trixie", "trixie-backports", "sid")
+COMPONENT = "main"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
-# Signed cloud kernel image package, e.g. linux-binary-7.3.4+deb13-cloud-amd64.
-BINARY_PKG_RE = re.compile(r"^linux-binary-(?P<upstream>\d+(?:\.\d+)+)\+(?P<abi>deb\d+)-cloud-amd64$")
-DEFAULT_MAJOR = "7."
+# Where the machine's own apt sources live (tests may point this elsewhere).
+HOST_APT_ETC = Path("/etc/apt")
+HOST_OS_RELEASE = Path("/etc/os-release")
+FALLBACK_HOST_SUITE = "bookworm"
+# Cloud kernel packages, e.g. linux-binary-7.3.4+deb13-cloud-amd64 (7.x and 6.19: holds the
+# vmlinuz; linux-image-<same> is then only a metapackage) or linux-image-6.16.12+deb13-cloud-amd64
+# (before: the image package holds it). Unsigned twins: linux-binary-unsigned-<v>-cloud-amd64,
+# linux-image-<v>-cloud-amd64-unsigned.
+KERNEL_PKG_RE = re.compile(
+    r"^linux-(?P<kind>binary|image)-(?P<unsigned_pre>unsigned-)?(?P<upstream>\d+(?:\.\d+)+)"
+    r"\+(?P<abi>deb\d+)-cloud-amd64(?P<unsigned_post>-unsigned)?$")
+FLAVOUR = "cloud-amd64"
+DEFAULT_PREFIX = "7"
+# `lab fetch` refreshes the package lists when they are older than this (a download that fails
+# with fresh-enough lists refreshes them and retries once).
+LISTS_MAX_AGE = 6 * 3600
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+SELECTED = "selected-kernel.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Mirror: from the machine's own apt sources
+
+
+def _host_suite() -> str:
+    """The host's release codename (VERSION_CODENAME in /etc/os-release), e.g. bookworm."""
+    try:
+        for line in HOST_OS_RELEASE.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "VERSION_CODENAME" and value.strip().strip('"'):
+                return value.strip().strip('"')
+    except OSError:
+        pass
+    return FALLBACK_HOST_SUITE
+
+
+def _one_line_entries(text: str):
+    """Entries of a one-line-style sources.list: `deb [opts] URI SUITE COMPONENT...`."""
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        tokens = line.split()
+        kind = tokens.pop(0)
+        if kind not in ("deb", "deb-src"):
+            continue
+        options = {}
+        if tokens and tokens[0].startswith("["):
+            opt_words = []
+            while tokens:
+                word = tokens.pop(0)
+                opt_words.append(word)
+                if word.endswith("]"):
+                    break
+            for opt in " ".join(opt_words).strip("[]").split():
+                k, _, v = opt.partition("=")
+                options[k.lower()] = v
+        if len(tokens) < 2:
+            continue
+        yield {"types": [kind], "uris": [tokens[0]], "suites": [tokens[1]],
+               "components": tokens[2:], "signed_by": options.get("signed-by", ""), "enabled": True}
+
+
+def _deb822_entries(text: str):
+    """Entries of a deb822 .sources file (paragraphs of `Field: value` lines)."""
+    paragraphs, cur, last = [], {}, None
+    for raw in text.splitlines() + [""]:
+        if raw.startswith("#"):
+            continue
+        if not raw.strip():
+            if cur:
+                paragraphs.append(cur)
+            cur, last = {}, None
+            continue
+        if raw[0] in " \t" and last:
+            cur[last] += "\n" + raw.strip()
+            continue
+        key, sep, value = raw.partition(":")
+        if sep:
+            last = key.strip().lower()
+            cur[last] = value.strip()
+    for p in paragraphs:
+        signed_by = p.get("signed-by", "")
+        yield {"types": p.get("types", "").split(), "uris": p.get("uris", "").split(),
+               "suites": p.get("suites", "").split(), "components": p.get("components", "").split(),
+               "signed_by": signed_by if "\n" not in signed_by else "",
+               "enabled": p.get("enabled", "yes").lower() not in ("no", "false", "0")}
+
+
+def host_sources(etc: Path = None) -> list:
+    """(file, entry) for every entry of the machine's apt sources (*.list and *.sources only)."""
+    etc = etc or HOST_APT_ETC
+    files = [etc / "sources.list"]
+    parts = etc / "sources.list.d"
+    if parts.is_dir():
+        files += sorted(p for p in parts.iterdir() if p.suffix in (".list", ".sources"))
+    out = []
+    for f in files:
+        try:
+            text = f.read_text()
+        except OSError:
+            continue
+        entries = _deb822_entries(text) if f.suffix == ".sources" else _one_line_entries(text)
+        out += [(f, e) for e in entries]
+    return out
+
+
+def host_mirror(etc: Path = None, suite: str = None) -> tuple:
+    """(URI, signed-by, file) of the machine's apt entry that serves the main archive of its own
+    release (suite == codename exactly, so never the -security or -updates archive)."""
+    suite = suite or _host_suite()
+    hits = []
+    for f, e in host_sources(etc):
+        if not e["enabled"] or suite not in e["suites"] or COMPONENT not in e["components"]:
+            continue
+        uris = [u for u in e["uris"] if not u.startswith("cdrom:")]
+        if not uris:
+            continue
+        # A binary entry is preferred over a deb-src one.
+        hits.append((0 if "deb" in e["types"] else 1, uris[0].rstrip("/"), e["signed_by"], f))
+    if not hits:
+        return None
+    hits.sort(key=lambda h: h[0])
+    return hits[0][1:]
+
+
+def mirror() -> tuple:
+    """(URI, how it was found). KFREEZE_VM_MIRROR wins over the machine's apt sources."""
+    env = os.environ.get("KFREEZE_VM_MIRROR", "").strip()
+    if env:
+        return env.rstrip("/"), "KFREEZE_VM_MIRROR"
+    found = host_mirror()
+    if not found:
+        raise LabError(f"no Debian mirror: none of {HOST_APT_ETC}/sources.list, "
+                       f"{HOST_APT_ETC}/sources.list.d/*.list|*.sources has an enabled entry for suite "
+                       f"{_host_suite()!r} component {COMPONENT!r}; set KFREEZE_VM_MIRROR to a Debian "
+                       "mirror URI")
+    uri, _signed_by, f = found
+    return uri, str(f)
+
+
+def _keyring() -> str:
+    found = None if os.environ.get("KFREEZE_VM_MIRROR") else host_mirror()
+    if found and found[1] and Path(found[1]).is_file():
+        return found[1]
+    return KEYRING
+
+
+# ---------------------------------------------------------------------------------------------
+# Project-local apt
 
 
 def apt_dir() -> Path:
-    return paths.cache_dir() / "apt"
+    return paths.kernel_store() / "apt"
 
 
 def kernels_dir() -> Path:
-    return paths.cache_dir() / "kernel"
+    return paths.kernel_store() / "kernel"
 
 
 def _apt_options() -> list:
-    """-o options that point every piece of apt state into the cache (and away from /etc/apt)."""
+    """-o options that point every piece of apt state into the kernel store (and away from /etc/apt)."""
     a = apt_dir()
     return [
         "-o", f"Dir::Etc::SourceList={a / 'sources.list'}",
@@ -43,6 +200,9 @@ def _apt_options() -> list:
         "-o", f"Dir::State::Lists={a / 'lists'}",
         "-o", f"Dir::State::status={a / 'status'}",
         "-o", f"Dir::Cache={a / 'cache'}",
+        # Keep the binary caches, or every apt-cache call re-parses all lists (seconds each).
+        "-o", "Dir::Cache::pkgcache=pkgcache.bin",
+        "-o", "Dir::Cache::srcpkgcache=srcpkgcache.bin",
         "-o", "APT::Architectures=amd64",
         "-o", "APT::Default-Release=",
         "-o", "Acquire::Languages=none",
@@ -51,48 +211,180 @@ def _apt_options() -> list:
     ]
 
 
-def _prepare_apt_tree() -> None:
+def _sources_text(uri: str, keyring: str) -> str:
+    lines = []
+    for kind in ("deb", "deb-src"):
+        lines += [f"{kind} [signed-by={keyring}] {uri} {suite} {COMPONENT}" for suite in SUITES]
+    return "\n".join(lines) + "\n"
+
+
+def _prepare_apt_tree() -> str:
     a = apt_dir()
     for sub in ("sources.list.d", "preferences.d", "state", "lists/partial", "cache/archives/partial"):
         (a / sub).mkdir(parents=True, exist_ok=True)
     for empty in ("preferences", "status"):
         (a / empty).touch()
-    mirror = os.environ.get("KFREEZE_VM_MIRROR", DEFAULT_MIRROR)
-    lines = [f"deb [signed-by={KEYRING}] {mirror} {suite} main" for suite in SUITES]
-    (a / "sources.list").write_text("\n".join(lines) + "\n")
+    uri, origin = mirror()
+    text = _sources_text(uri, _keyring())
+    src = a / "sources.list"
+    if not src.exists() or src.read_text() != text:
+        tmp = src.with_name(f".sources.list.{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, src)
+    return f"{uri} (from {origin})"
+
+
+def _apt_lock():
+    return locked(paths.kernel_store() / "apt.lock")
 
 
 def apt_update() -> None:
-    _prepare_apt_tree()
-    log(f"apt-get update (project-local sources: {', '.join(SUITES)})")
-    run(["apt-get", *_apt_options(), "-q", "update"], timeout=600)
+    """apt-get update of the project-local configuration (binary and source indices)."""
+    with _apt_lock():
+        where = _prepare_apt_tree()
+        log(f"apt-get update (project-local sources: {', '.join(SUITES)}; mirror {where})")
+        run(["apt-get", *_apt_options(), "-q", "update"], timeout=900)
+        (apt_dir() / "updated").write_text(f"{time.time()}\n")
 
 
-def _version_key(upstream: str, abi: str):
-    return (tuple(int(x) for x in upstream.split(".")), int(abi[3:]))
+def lists_age() -> float:
+    """Seconds since the last successful apt_update(), None when there never was one."""
+    stamp = apt_dir() / "updated"
+    if not stamp.exists() or not any((apt_dir() / "lists").glob("*_Packages*")):
+        return None
+    return max(0.0, time.time() - stamp.stat().st_mtime)
 
 
-def resolve_package() -> str:
-    """Newest linux-binary-<7.x>-cloud-amd64 the suites offer (KFREEZE_VM_KERNEL narrows the choice)."""
-    wanted = os.environ.get("KFREEZE_VM_KERNEL", "")
-    res = run(["apt-cache", *_apt_options(), "pkgnames", "linux-binary-"])
-    candidates = []
-    for name in res.stdout.decode().split():
-        m = BINARY_PKG_RE.match(name)
-        if not m:
+def _ensure_lists(force: bool = False) -> bool:
+    """Updates the lists when forced, missing or stale; returns whether it updated."""
+    age = lists_age()
+    if force or age is None or age > LISTS_MAX_AGE:
+        apt_update()
+        return True
+    with _apt_lock():
+        _prepare_apt_tree()
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Versions and the archive
+
+
+def version_key(version: str):
+    """Sort key of '7.3.4+deb13' (or a release '7.3.4+deb13-cloud-amd64')."""
+    upstream, _, rest = version.partition("+")
+    abi = re.match(r"deb(\d+)", rest)
+    return (tuple(int(x) for x in upstream.split(".") if x.isdigit()), int(abi.group(1)) if abi else 0)
+
+
+def matches(release: str, wanted: str) -> bool:
+    """'6.16' matches 6.16.12+deb13-cloud-amd64, not 6.160.1; a full version or release matches itself."""
+    if not wanted:
+        return True
+    return release == wanted or (release.startswith(wanted) and release[len(wanted)] in ".+-")
+
+
+def _package_rank(m) -> tuple:
+    """Which package of one kernel version holds the vmlinuz, best first: linux-binary-* where it
+    exists (linux-image-* is then a metapackage), else linux-image-*; signed before unsigned."""
+    unsigned = bool(m["unsigned_pre"] or m["unsigned_post"])
+    return (0 if m["kind"] == "binary" else 1, 1 if unsigned else 0)
+
+
+def archive_kernels() -> list:
+    """Every cloud-amd64 kernel the project-local suites offer, oldest first:
+    [{version, release, package, pkg_version, suite}] (one entry per kernel version)."""
+    names = set()
+    for prefix in ("linux-binary-", "linux-image-"):
+        res = run(["apt-cache", *_apt_options(), "pkgnames", prefix])
+        names.update(n for n in res.stdout.decode().split() if KERNEL_PKG_RE.match(n))
+    if not names:
+        return []
+    # policy gives a candidate only for packages with a real (downloadable) version, not for
+    # virtual names (madison would do too, but it also scans the Sources indices: far slower).
+    res = run(["apt-cache", *_apt_options(), "policy", *sorted(names)])
+    offered = {}
+    name = candidate = None
+    in_candidate = False
+    for line in res.stdout.decode().splitlines():
+        if line and not line[0].isspace() and line.endswith(":"):
+            name, candidate, in_candidate = line[:-1], None, False
             continue
+        stripped = line.strip()
+        if stripped.startswith("Candidate:"):
+            candidate = stripped.split(":", 1)[1].strip()
+            if candidate == "(none)":
+                candidate = None
+            continue
+        words = stripped.split()
+        if candidate and words[:1] in (["***"], [candidate]):
+            in_candidate = (words[1] if words[0] == "***" else words[0]) == candidate
+            continue
+        if in_candidate and stripped.endswith("Packages") and len(words) >= 4:
+            offered.setdefault(name, (candidate, words[2].split("/")[0]))
+            in_candidate = False
+    by_version = {}
+    for name, (pkg_version, suite) in offered.items():
+        m = KERNEL_PKG_RE.match(name)
         version = f"{m['upstream']}+{m['abi']}"
-        if wanted and not version.startswith(wanted):
-            continue
-        if not wanted and not version.startswith(DEFAULT_MAJOR):
-            continue
-        candidates.append((_version_key(m["upstream"], m["abi"]), name))
-    if not candidates:
-        want = wanted or DEFAULT_MAJOR + "x"
-        raise LabError(f"no linux-binary-{want}*-cloud-amd64 package in {', '.join(SUITES)} "
-                       f"(mirror {os.environ.get('KFREEZE_VM_MIRROR', DEFAULT_MIRROR)})")
-    candidates.sort()
-    return candidates[-1][1]
+        by_version.setdefault(version, []).append((_package_rank(m), name, pkg_version, suite))
+    out = []
+    for version, pkgs in by_version.items():
+        if any(p[0][0] == 0 for p in pkgs):
+            pkgs = [p for p in pkgs if p[0][0] == 0]
+        pkgs.sort()
+        _rank, name, pkg_version, suite = pkgs[0]
+        out.append({"version": version, "release": f"{version}-{FLAVOUR}", "package": name,
+                    "pkg_version": pkg_version, "suite": suite})
+    out.sort(key=lambda k: version_key(k["version"]))
+    return out
+
+
+def resolve(wanted: str) -> dict:
+    """Newest archive kernel matching wanted (default: the newest 7.x)."""
+    want = wanted or DEFAULT_PREFIX
+    offered = archive_kernels()
+    hits = [k for k in offered if matches(k["release"], want)]
+    if not hits:
+        lines = sorted({k["version"].rsplit(".", 1)[0] for k in offered}, key=version_key)
+        raise LabError(f"no cloud-amd64 kernel matching {want!r} in {', '.join(SUITES)} "
+                       f"(mirror {mirror()[0]}); offered lines: {' '.join(lines) or 'none'}")
+    return hits[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The kernel store
+
+
+def _kernel_info(kdir: Path) -> dict:
+    info = json.loads((kdir / "kernel.json").read_text())
+    info["dir"] = str(kdir)
+    info["vmlinuz"] = str(kdir / "vmlinuz")
+    info["vmlinux"] = str(kdir / "vmlinux")
+    return info
+
+
+def cached_kernels() -> list:
+    """Complete kernels in the store, oldest first."""
+    out = []
+    d = kernels_dir()
+    if d.is_dir():
+        for kdir in d.iterdir():
+            if kdir.name.startswith(".") or not (kdir / "kernel.json").exists():
+                continue
+            if not ((kdir / "vmlinuz").exists() and (kdir / "vmlinux").exists()):
+                continue
+            try:
+                out.append(_kernel_info(kdir))
+            except (OSError, ValueError):
+                continue
+    out.sort(key=lambda k: version_key(k["release"]))
+    return out
+
+
+def _newest_cached(wanted: str):
+    hits = [k for k in cached_kernels() if matches(k["release"], wanted)]
+    return hits[-1] if hits else None
 
 
 def find_zstd_elf(vmlinuz: Path, out: Path) -> None:
@@ -111,70 +403,170 @@ def find_zstd_elf(vmlinuz: Path, out: Path) -> None:
         start = off + 1
 
 
-def _unpack(pkg: str, kdir: Path) -> dict:
-    dl = kdir / "deb"
-    dl.mkdir(parents=True, exist_ok=True)
-    for old in dl.glob("*.deb"):
-        old.unlink()
+def has_sched_ext(vmlinux: Path) -> bool:
+    raw = run(["bpftool", "btf", "dump", "file", vmlinux]).stdout
+    return b"STRUCT 'sched_ext_ops' size=" in raw
+
+
+def _download(pkg: str, dest: Path, just_updated: bool) -> Path:
     log(f"apt-get download {pkg}")
-    run(["apt-get", *_apt_options(), "-q", "download", pkg], cwd=dl, timeout=900)
-    debs = list(dl.glob("*.deb"))
+    res = run(["apt-get", *_apt_options(), "-q", "download", pkg], cwd=dest, timeout=1800,
+              check=just_updated)
+    if res.returncode != 0:
+        # The lists may name a version the mirror no longer has: refresh them once.
+        apt_update()
+        run(["apt-get", *_apt_options(), "-q", "download", pkg], cwd=dest, timeout=1800)
+    debs = list(dest.glob("*.deb"))
     if len(debs) != 1:
-        raise LabError(f"expected one .deb for {pkg} in {dl}, found {debs}")
-    root = kdir / "root"
-    shutil.rmtree(root, ignore_errors=True)
-    run(["dpkg", "-x", debs[0], root])
-    images = sorted(root.glob("usr/lib/modules/*/vmlinuz")) + sorted(root.glob("boot/vmlinuz-*"))
-    if not images:
-        raise LabError(f"{pkg} holds no vmlinuz (looked in usr/lib/modules/*/ and boot/)")
-    image = images[0]
-    release = image.parent.name if image.name == "vmlinuz" else image.name[len("vmlinuz-"):]
-    shutil.copyfile(image, kdir / "vmlinuz")
-    shutil.rmtree(root)
-    find_zstd_elf(kdir / "vmlinuz", kdir / "vmlinux")
-    version = run(["dpkg-deb", "-f", debs[0], "Version"]).stdout.decode().strip()
-    return {"package": pkg, "version": version, "release": release, "deb": debs[0].name}
+        raise LabError(f"expected one .deb for {pkg} in {dest}, found {debs}")
+    return debs[0]
+
+
+def _rejected_file(release: str) -> Path:
+    return kernels_dir() / ".rejected" / f"{release}.json"
+
+
+def _rejected_message(entry: dict) -> str:
+    return (f"kernel {entry['release']} ({entry['package']}) has no struct sched_ext_ops in its BTF: "
+            "built without CONFIG_SCHED_CLASS_EXT, the lab cannot use it; pick another with --kernel "
+            "(see `tests/vm/lab kernels`)")
+
+
+def _remember_rejected(entry: dict) -> None:
+    """So the next fetch of the same package fails at once instead of downloading it again."""
+    f = _rejected_file(entry["release"])
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"package": entry["package"], "pkg_version": entry["pkg_version"]}) + "\n")
+
+
+def rejected(entry: dict) -> bool:
+    """Whether this exact package version was downloaded before and found without sched_ext."""
+    try:
+        info = json.loads(_rejected_file(entry["release"]).read_text())
+    except (OSError, ValueError):
+        return False
+    return info.get("package") == entry["package"] and info.get("pkg_version") == entry["pkg_version"]
+
+
+def _unpack(entry: dict, just_updated: bool) -> dict:
+    """Downloads and unpacks entry's package into a temporary dir, checks it, moves it into the store."""
+    pkg = entry["package"]
+    kernels_dir().mkdir(parents=True, exist_ok=True)
+    tmp = kernels_dir() / f".tmp-{entry['release']}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "deb").mkdir(parents=True)
+    try:
+        deb = _download(pkg, tmp / "deb", just_updated)
+        root = tmp / "root"
+        run(["dpkg", "-x", deb, root])
+        images = sorted(root.glob("usr/lib/modules/*/vmlinuz")) + sorted(root.glob("boot/vmlinuz-*"))
+        if not images:
+            raise LabError(f"{pkg} holds no vmlinuz (looked in usr/lib/modules/*/ and boot/)")
+        image = images[0]
+        release = image.parent.name if image.name == "vmlinuz" else image.name[len("vmlinuz-"):]
+        if release != entry["release"]:
+            raise LabError(f"{pkg}: unpacked release {release} does not match the package name")
+        shutil.copyfile(image, tmp / "vmlinuz")
+        find_zstd_elf(tmp / "vmlinuz", tmp / "vmlinux")
+        if not has_sched_ext(tmp / "vmlinux"):
+            _remember_rejected(entry)
+            raise LabError(_rejected_message(entry))
+        version = run(["dpkg-deb", "-f", deb, "Version"]).stdout.decode().strip()
+        info = {"package": pkg, "version": version, "release": release, "deb": deb.name,
+                "suite": entry.get("suite", "?"), "fetched": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (tmp / "kernel.json").write_text(json.dumps(info, indent=1) + "\n")
+        shutil.rmtree(root)
+        shutil.rmtree(tmp / "deb")
+        final = kernels_dir() / release
+        if final.exists():
+            old = kernels_dir() / f".old-{release}-{os.getpid()}"
+            os.replace(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log(f"kernel {release} ({pkg} {version}) unpacked in {final}")
+    return _kernel_info(final)
+
+
+# ---------------------------------------------------------------------------------------------
+# Selection (per checkout) and the entry points
 
 
 def selected_file() -> Path:
-    return kernels_dir() / "selected.json"
+    return paths.cache_dir() / SELECTED
 
 
-def selected_kernel() -> dict:
-    """The kernel `lab fetch` chose, with absolute paths; raises if nothing was fetched yet."""
+def _select(info: dict) -> dict:
     sel = selected_file()
-    if not sel.exists():
-        raise LabError(f"no kernel fetched into {paths.cache_dir()}: run tests/vm/lab fetch "
-                       "(needs network access to a Debian mirror)")
-    info = json.loads(sel.read_text())
-    kdir = kernels_dir() / info["release"]
-    info["dir"] = str(kdir)
-    info["vmlinuz"] = str(kdir / "vmlinuz")
-    info["vmlinux"] = str(kdir / "vmlinux")
-    for key in ("vmlinuz", "vmlinux"):
-        if not Path(info[key]).exists():
-            raise LabError(f"cached kernel incomplete ({info[key]} missing): run tests/vm/lab fetch --refresh")
+    sel.parent.mkdir(parents=True, exist_ok=True)
+    tmp = sel.with_name(f".{SELECTED}.{os.getpid()}")
+    tmp.write_text(json.dumps({"release": info["release"], "store": str(kernels_dir())}, indent=1) + "\n")
+    os.replace(tmp, sel)
     return info
 
 
-def fetch(refresh: bool = False) -> dict:
-    """Resolve, download and unpack the kernel unless a complete one is already cached."""
-    if not refresh and selected_file().exists():
-        try:
-            info = selected_kernel()
-            wanted = os.environ.get("KFREEZE_VM_KERNEL", "")
-            if not wanted or info["release"].startswith(wanted):
-                return info
-        except LabError:
-            pass
-    apt_update()
-    pkg = resolve_package()
-    m = BINARY_PKG_RE.match(pkg)
-    kdir = kernels_dir() / f"{m['upstream']}+{m['abi']}-cloud-amd64"
-    info = _unpack(pkg, kdir)
-    if kdir.name != info["release"]:
-        raise LabError(f"{pkg}: unpacked release {info['release']} does not match the package name")
-    (kdir / "kernel.json").write_text(json.dumps(info, indent=1) + "\n")
-    selected_file().write_text(json.dumps(info, indent=1) + "\n")
-    log(f"kernel {info['release']} ({pkg} {info['version']}) unpacked in {kdir}")
-    return selected_kernel()
+def selected_release() -> str:
+    sel = selected_file()
+    if not sel.exists():
+        return ""
+    try:
+        return json.loads(sel.read_text()).get("release", "")
+    except ValueError:
+        return ""
+
+
+def wanted_kernel() -> str:
+    return os.environ.get("KFREEZE_VM_KERNEL", "").strip()
+
+
+def selected_kernel(wanted: str = None) -> dict:
+    """The kernel to boot, with absolute paths: the newest cached one matching wanted
+    (default: KFREEZE_VM_KERNEL), else the one `lab fetch` selected for this cache dir.
+    Never touches the network."""
+    wanted = wanted_kernel() if wanted is None else wanted
+    if wanted:
+        hit = _newest_cached(wanted)
+        if not hit:
+            raise LabError(f"no cached kernel matches {wanted!r} in {kernels_dir()}: run "
+                           f"tests/vm/lab fetch --kernel {wanted}")
+        return hit
+    release = selected_release()
+    if not release:
+        raise LabError(f"no kernel selected for {paths.cache_dir()}: run tests/vm/lab fetch "
+                       "(downloads one unless the kernel store already has it)")
+    kdir = kernels_dir() / release
+    for f in ("kernel.json", "vmlinuz", "vmlinux"):
+        if not (kdir / f).exists():
+            raise LabError(f"selected kernel {release} is not in the kernel store ({kdir / f} missing): "
+                           "run tests/vm/lab fetch")
+    return _kernel_info(kdir)
+
+
+def fetch(wanted: str = None, refresh: bool = False) -> dict:
+    """Selects (for this cache dir) and returns the kernel: a cached one unless refresh or none
+    matches, else the newest matching one the archive offers, downloaded into the store."""
+    wanted = wanted_kernel() if wanted is None else wanted
+    with locked(paths.kernel_store() / "fetch.lock"):
+        if not refresh:
+            release = selected_release()
+            if not wanted and release and (kernels_dir() / release / "kernel.json").exists():
+                try:
+                    return _select(selected_kernel(""))
+                except LabError:
+                    pass
+            hit = _newest_cached(wanted or DEFAULT_PREFIX)
+            if hit:
+                return _select(hit)
+        updated = _ensure_lists(force=refresh)
+        entry = resolve(wanted)
+        if rejected(entry):
+            raise LabError(_rejected_message(entry) + " [remembered from an earlier download]")
+        kdir = kernels_dir() / entry["release"]
+        if (kdir / "kernel.json").exists() and not refresh:
+            return _select(_kernel_info(kdir))
+        if (kdir / "kernel.json").exists():
+            cur = _kernel_info(kdir)
+            if cur.get("package") == entry["package"] and cur.get("version") == entry["pkg_version"]:
+                return _select(cur)
+        return _select(_unpack(entry, just_updated=updated))

@@ -1,4 +1,5 @@
-"""Where the lab keeps things: the repo, the cache (kernel, build outputs) and per-guest run dirs."""
+"""Where the lab keeps things: the repo, the shared kernel store, the per-checkout cache (build
+outputs, kernel selection) and per-guest run dirs."""
 
 import hashlib
 import os
@@ -16,10 +17,22 @@ MAX_SOCKET_PATH = 100
 
 
 def cache_dir() -> Path:
-    """Everything the lab downloads or builds lives here (default: <repo>/build/vm-cache)."""
+    """Per-checkout state: build outputs, the kernel selection, guest run dirs
+    (default: <repo>/build/vm-cache)."""
     env = os.environ.get("KFREEZE_VM_CACHE")
     path = Path(env) if env else REPO / "build" / "vm-cache"
     return path.resolve()
+
+
+def kernel_store() -> Path:
+    """Downloads shared by every checkout and build dir on this machine: the project-local apt
+    state and the unpacked kernels (default: ${XDG_CACHE_HOME:-~/.cache}/kfreeze/vm)."""
+    env = os.environ.get("KFREEZE_KERNEL_CACHE")
+    if env:
+        return Path(env).resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return (base / "kfreeze" / "vm").resolve()
 
 
 def namespace_tag() -> str:

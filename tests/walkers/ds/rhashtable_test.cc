@@ -24,8 +24,8 @@ RhashtableOffsets Offsets() {
             {"buckets", "ptr[0]", 64}});
   b.Struct("rhashtable", 64, {{"nelems", "s32", 4}, {"tbl", "ptr", 16}});
   auto r = b.MakeResolver();
-  absl::StatusOr<RhashtableOffsets> off = ResolveRhashtableOffsets(*r);
-  if (!off.ok()) ADD_FAILURE() << off.status();
+  Group<RhashtableOffsets> off = ResolveRhashtableOffsets(*r);
+  if (!off.ok()) ADD_FAILURE() << off.status;
   return *off;
 }
 
@@ -193,10 +193,10 @@ TEST(RhashtableOffsetsTest, MissingMemberNamesTheGroup) {
   b.Struct("bucket_table", 64, {{"size", "u32", 0}, {"buckets", "ptr[0]", 64}});
   b.Struct("rhashtable", 64, {{"tbl", "ptr", 0}, {"nelems", "s32", 8}});
   auto r = b.MakeResolver();
-  absl::StatusOr<RhashtableOffsets> off = ResolveRhashtableOffsets(*r);
+  Group<RhashtableOffsets> off = ResolveRhashtableOffsets(*r);
   ASSERT_FALSE(off.ok());
-  EXPECT_NE(off.status().message().find("rhashtable"), std::string::npos) << off.status();
-  EXPECT_NE(off.status().message().find("nest"), std::string::npos) << off.status();
+  EXPECT_NE(off.status.message().find("rhashtable"), std::string::npos) << off.status;
+  EXPECT_NE(off.status.message().find("nest"), std::string::npos) << off.status;
 }
 
 }  // namespace

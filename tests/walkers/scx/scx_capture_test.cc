@@ -6,6 +6,7 @@
 
 #include "core/base/reasons.h"
 #include "gtest/gtest.h"
+#include "tests/walkers/scx/scx_capture_util.h"
 #include "tests/walkers/support/scx_world.h"
 
 namespace kfreeze::walkers::scx {
@@ -17,20 +18,7 @@ using kfreeze::v1::DsqState;
 using kfreeze::v1::FailureDumpReport;
 namespace L = kfreeze::testing::layout;
 
-FailureDumpReport Capture(ScxWorld& w) {
-  Reader reader = w.guest().MakeReader();
-  ScxContext ctx = BuildScxContext(w.view(), reader);
-  FailureDumpReport report;
-  CaptureScx(reader, ctx, report);
-  return report;
-}
-
-const DsqState* FindDsq(const FailureDumpReport& r, const std::string& origin, uint64_t id = 0) {
-  for (const DsqState& d : r.dsq_states()) {
-    if (d.origin() == origin && (id == 0 || d.id() == id)) return &d;
-  }
-  return nullptr;
-}
+FailureDumpReport Capture(ScxWorld& w) { return CaptureWorld(w); }
 
 std::vector<uint64_t> Kvas(std::initializer_list<Kva> l) {
   std::vector<uint64_t> out;
@@ -211,9 +199,9 @@ TEST(ScxCapture, ExitInfoWithDumpAndSymbolizedBacktrace) {
 // so.
 TEST(ScxCapture, DoneExitKindResolvesThroughExitInfo) {
   ScxWorld w;
-  Kva sched = w.AttachScheduler("poc_stall");
+  w.AttachScheduler("poc_stall");
   w.SetExit(1026, "runnable task stall", "msg", "", {});
-  w.guest().Put<uint32_t>(sched + L::kSchedExitKind, 1);
+  w.guest().Put<uint32_t>(w.ExitKindAddr(), 1);
   FailureDumpReport r = Capture(w);
   EXPECT_EQ(r.scx_sched_state().exit_kind(), 1026u);
   EXPECT_EQ(r.scx_sched_state().exit_kind_raw(), 1u);
@@ -269,7 +257,7 @@ TEST(ScxCapture, UnreadableSchedulerIsReportedNotZeroed) {
   w.guest().PutPtr(w.view().symbols.Find("scx_root")->address, testing::FakeGuest::Unmapped());
   FailureDumpReport r = Capture(w);
   EXPECT_FALSE(r.has_scx_sched_state());
-  EXPECT_NE(r.scx_walker_unavailable().find("scx_root points to unreadable memory"),
+  EXPECT_NE(r.scx_walker_unavailable().find("scheduler state points to unreadable memory"),
             std::string::npos)
       << r.scx_walker_unavailable();
 }

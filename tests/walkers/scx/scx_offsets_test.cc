@@ -20,8 +20,10 @@ TEST(ScxOffsets, ResolvesFromBtfNotFromConstants) {
   EXPECT_FALSE(o.scx_rq->ops_qseq.has_value());  // gone from 7.x scx_rq
   EXPECT_EQ(o.scx_rq->kick_sync, L::kScxRqKickSync);
   EXPECT_EQ(o.entity->dsq_list_flags, L::kSeeDsqListFlags);
-  EXPECT_EQ(o.sched->ops_name, L::kOpsName);
-  EXPECT_EQ(o.sched->ops_name_len, 128u);
+  EXPECT_EQ(o.sched->ops, 0u);
+  ASSERT_TRUE(o.ops);
+  EXPECT_EQ(o.ops->name, L::kOpsName);
+  EXPECT_EQ(o.ops->name_len, 128u);
   EXPECT_EQ(o.task->comm_len, 16u);
   EXPECT_EQ(o.constants.task_cursor, 0x80000000u);
   ASSERT_TRUE(o.event_stats);
@@ -38,7 +40,7 @@ TEST(ScxOffsets, OptionalCountersMayBeAbsentRequiredMayNot) {
   opt.omit = {"scx_event_stats.SCX_EV_SELECT_CPU_FALLBACK"};
   ScxWorld w2(opt);
   ScxOffsets o2 = ResolveScxOffsets(w2.view().btf);
-  EXPECT_FALSE(o2.event_stats.has_value());
+  EXPECT_FALSE(o2.event_stats.ok());
   EXPECT_EQ(o2.report.MissingReason(), "missing offset groups [scx_event_stats]");
   EXPECT_NE(o2.report.Details().find("SCX_EV_SELECT_CPU_FALLBACK"), std::string::npos);
 }
@@ -51,8 +53,8 @@ TEST(ScxOffsets, KickSyncFallsBackToPntSeqAndWholeStructsMayBeMissing) {
   ASSERT_TRUE(o.scx_rq);
   EXPECT_FALSE(o.scx_rq->kick_sync.has_value());
   // Version-gated structs are not "missing groups": older kernels simply lack them.
-  EXPECT_FALSE(o.sched_pcpu.has_value());
-  EXPECT_FALSE(o.sched_pnode.has_value());
+  EXPECT_FALSE(o.sched_pcpu.ok());
+  EXPECT_FALSE(o.sched_pnode.ok());
   EXPECT_TRUE(o.report.all_ok()) << o.report.Details();
 }
 

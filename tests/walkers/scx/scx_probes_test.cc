@@ -30,7 +30,7 @@ TEST(ProbeExitKind, DetachedAttachedAndErrored) {
   EXPECT_EQ(p->exit_kind, 1026u);
 
   // The disable work ran: exit_kind is SCX_EXIT_DONE, the error kind lives on in exit_info.
-  w.guest().Put<uint32_t>(sched + kfreeze::testing::layout::kSchedExitKind, 1);
+  w.guest().Put<uint32_t>(w.ExitKindAddr(), 1);
   p = ProbeExitKind(r, ctx);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->exit_kind, 1026u);
@@ -40,9 +40,9 @@ TEST(ProbeExitKind, CleanExitAfterDisableStaysClean) {
   ScxWorld w;
   Reader r = w.guest().MakeReader();
   ScxContext ctx = BuildScxContext(w.view(), r);
-  Kva sched = w.AttachScheduler("s");
+  w.AttachScheduler("s");
   w.SetExit(64, "unregistered from user space", "", "", {});  // SCX_EXIT_UNREG
-  w.guest().Put<uint32_t>(sched + kfreeze::testing::layout::kSchedExitKind, 1);
+  w.guest().Put<uint32_t>(w.ExitKindAddr(), 1);
   absl::StatusOr<ExitProbeResult> p = ProbeExitKind(r, ctx);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->exit_kind, 64u);

@@ -13,7 +13,49 @@ namespace {
   std::abort();
 }
 
+bool AtLeast(const ScxWorldOptions& o, ScxEra e) { return o.era >= e; }
+
+// SCX_EV_* names per era, at their index in kEventCounterNames' order (offset = index * 8).
+std::vector<std::pair<uint32_t, const char*>> EventCounters(ScxEra era) {
+  std::vector<std::pair<uint32_t, const char*>> out = {{0, "SCX_EV_SELECT_CPU_FALLBACK"},
+                                                       {1, "SCX_EV_DISPATCH_LOCAL_DSQ_OFFLINE"},
+                                                       {2, "SCX_EV_DISPATCH_KEEP_LAST"},
+                                                       {3, "SCX_EV_ENQ_SKIP_EXITING"},
+                                                       {4, "SCX_EV_ENQ_SKIP_MIGRATION_DISABLED"},
+                                                       {8, "SCX_EV_BYPASS_DURATION"},
+                                                       {9, "SCX_EV_BYPASS_DISPATCH"},
+                                                       {10, "SCX_EV_BYPASS_ACTIVATE"}};
+  out.push_back({7, era >= ScxEra::k6_16 ? "SCX_EV_REFILL_SLICE_DFL" : "SCX_EV_ENQ_SLICE_DFL"});
+  if (era >= ScxEra::k7_1) {
+    out.push_back({5, "SCX_EV_REENQ_IMMED"});
+    out.push_back({6, era >= ScxEra::k7_3 ? "SCX_EV_REENQ_REPEAT" : "SCX_EV_REENQ_LOCAL_REPEAT"});
+    out.push_back({11, "SCX_EV_INSERT_NOT_OWNED"});
+    out.push_back({12, "SCX_EV_SUB_BYPASS_DISPATCH"});
+  }
+  return out;
+}
+
 }  // namespace
+
+const char* ScxEraName(ScxEra era) {
+  switch (era) {
+    case ScxEra::k6_12:
+      return "6.12";
+    case ScxEra::k6_14:
+      return "6.14";
+    case ScxEra::k6_15:
+      return "6.15";
+    case ScxEra::k6_16:
+      return "6.16";
+    case ScxEra::k6_18:
+      return "6.18";
+    case ScxEra::k7_1:
+      return "7.1";
+    case ScxEra::k7_3:
+      return "7.3";
+  }
+  return "?";
+}
 
 ScxWorld::ScxWorld(ScxWorldOptions options) : options_(std::move(options)) {
   BuildBtf();
@@ -91,40 +133,40 @@ void ScxWorld::BuildBtf() {
        {"nivcsw", "u64", L::kTaskNivcsw},
        {"thread_pid", "ptr", L::kTaskThreadPid},
        {"stack", "ptr", L::kTaskStack}});
-  add("scx_rq", L::kScxRqSize,
-      {{"local_dsq", "scx_dispatch_q", L::kScxRqLocalDsq},
-       {"runnable_list", "list_head", L::kScxRqRunnableList},
-       {"nr_running", "u32", L::kScxRqNrRunning},
-       {"flags", "u32", L::kScxRqFlags},
-       {"cpu_released", "bool", L::kScxRqCpuReleased},
-       {"nr_immed", "u32", L::kScxRqNrImmed},
-       {"clock", "u64", L::kScxRqClock},
-       {"kick_sync", "u64", L::kScxRqKickSync}});
+  const ScxWorldOptions& o = options_;
+  std::vector<TestField> scx_rq = {{"local_dsq", "scx_dispatch_q", L::kScxRqLocalDsq},
+                                   {"runnable_list", "list_head", L::kScxRqRunnableList},
+                                   {"nr_running", "u32", L::kScxRqNrRunning},
+                                   {"flags", "u32", L::kScxRqFlags},
+                                   {"cpu_released", "bool", L::kScxRqCpuReleased}};
+  if (!AtLeast(o, ScxEra::k7_3)) scx_rq.push_back({"ops_qseq", "u64", L::kScxRqOpsQseq});
+  if (AtLeast(o, ScxEra::k6_14)) scx_rq.push_back({"clock", "u64", L::kScxRqClock});
+  if (AtLeast(o, ScxEra::k7_1)) {
+    scx_rq.push_back({"nr_immed", "u32", L::kScxRqNrImmed});
+    scx_rq.push_back({"kick_sync", "u64", L::kScxRqKickSync});
+  } else {
+    scx_rq.push_back({"pnt_seq", "u64", L::kScxRqKickSync});
+  }
+  add("scx_rq", L::kScxRqSize, std::move(scx_rq));
   add("rq", L::kRqSize,
       {{"nr_running", "u32", L::kRqNrRunning},
        {"curr", "ptr", L::kRqCurr},
        {"scx", "scx_rq", L::kRqScx}});
-  std::vector<TestField> ev;
-  const char* names[] = {"SCX_EV_SELECT_CPU_FALLBACK",
-                         "SCX_EV_DISPATCH_LOCAL_DSQ_OFFLINE",
-                         "SCX_EV_DISPATCH_KEEP_LAST",
-                         "SCX_EV_ENQ_SKIP_EXITING",
-                         "SCX_EV_ENQ_SKIP_MIGRATION_DISABLED",
-                         "SCX_EV_REENQ_IMMED",
-                         "SCX_EV_REENQ_LOCAL_REPEAT",
-                         "SCX_EV_REFILL_SLICE_DFL",
-                         "SCX_EV_BYPASS_DURATION",
-                         "SCX_EV_BYPASS_DISPATCH",
-                         "SCX_EV_BYPASS_ACTIVATE",
-                         "SCX_EV_INSERT_NOT_OWNED",
-                         "SCX_EV_SUB_BYPASS_DISPATCH"};
-  for (uint32_t i = 0; i < 13; ++i) ev.push_back({names[i], "s64", i * 8});
-  add("scx_event_stats", L::kEventStatsSize, ev);
-  add("scx_sched_pcpu", L::kPcpuSize,
-      {{"sch", "ptr", 0},
-       {"event_stats", "scx_event_stats", L::kPcpuEventStats},
-       {"bypass_dsq", "scx_dispatch_q", L::kPcpuBypassDsq}});
-  add("scx_sched_pnode", L::kDsqSize, {{"global_dsq", "scx_dispatch_q", 0}});
+  if (AtLeast(o, ScxEra::k6_15)) {
+    std::vector<TestField> ev;
+    for (const auto& [i, name] : EventCounters(o.era)) ev.push_back({name, "s64", i * 8});
+    add("scx_event_stats", L::kEventStatsSize, ev);
+  }
+  if (AtLeast(o, ScxEra::k6_18)) {
+    std::vector<TestField> pcpu = {{"sch", "ptr", 0},
+                                   {"event_stats", "scx_event_stats", L::kPcpuEventStats}};
+    if (AtLeast(o, ScxEra::k7_1))
+      pcpu.push_back({"bypass_dsq", "scx_dispatch_q", L::kPcpuBypassDsq});
+    add("scx_sched_pcpu", L::kPcpuSize, std::move(pcpu));
+  }
+  if (AtLeast(o, ScxEra::k7_1)) {
+    add("scx_sched_pnode", L::kDsqSize, {{"global_dsq", "scx_dispatch_q", 0}});
+  }
   add("sched_ext_ops", L::kOpsSize,
       {{"exit_dump_len", "u32", L::kOpsExitDumpLen}, {"name", "char[128]", L::kOpsName}});
   add("bucket_table", L::kBtSize,
@@ -133,25 +175,34 @@ void ScxWorld::BuildBtf() {
        {"future_tbl", "ptr", L::kBtFutureTbl},
        {"buckets", "ptr[0]", L::kBtBuckets}});
   add("rhashtable", L::kRhtSize, {{"tbl", "ptr", L::kRhtTbl}, {"nelems", "s32", L::kRhtNelems}});
-  add("scx_exit_info", L::kExitInfoSize,
-      {{"kind", "u32", L::kEiKind},
-       {"exit_code", "s64", L::kEiExitCode},
-       {"flags", "u64", L::kEiFlags},
-       {"reason", "ptr", L::kEiReason},
-       {"bt", "ptr", L::kEiBt},
-       {"bt_len", "u32", L::kEiBtLen},
-       {"msg", "ptr", L::kEiMsg},
-       {"dump", "ptr", L::kEiDump}});
-  add("scx_sched", L::kSchedSize,
-      {{"ops", "sched_ext_ops", 0},
-       {"dsq_hash", "rhashtable", L::kSchedDsqHash},
-       {"pnode", "ptr", L::kSchedPnode},
-       {"pcpu", "ptr", L::kSchedPcpu},
-       {"bypass_depth", "s32", L::kSchedBypassDepth},
-       {"aborting", "bool", L::kSchedAborting},
-       {"watchdog_timeout", "u64", L::kSchedWatchdogTimeout},
-       {"exit_kind", "u32", L::kSchedExitKind},
-       {"exit_info", "ptr", L::kSchedExitInfo}});
+  std::vector<TestField> exit_info = {
+      {"kind", "u32", L::kEiKind},     {"exit_code", "s64", L::kEiExitCode},
+      {"reason", "ptr", L::kEiReason}, {"bt", "ptr", L::kEiBt},
+      {"bt_len", "u32", L::kEiBtLen},  {"msg", "ptr", L::kEiMsg},
+      {"dump", "ptr", L::kEiDump}};
+  if (AtLeast(o, ScxEra::k6_18)) exit_info.push_back({"flags", "u64", L::kEiFlags});
+  add("scx_exit_info", L::kExitInfoSize, std::move(exit_info));
+  if (AtLeast(o, ScxEra::k6_16)) {
+    std::vector<TestField> sched = {{"ops", "sched_ext_ops", 0},
+                                    {"dsq_hash", "rhashtable", L::kSchedDsqHash},
+                                    {"exit_kind", "u32", L::kSchedExitKind},
+                                    {"exit_info", "ptr", L::kSchedExitInfo}};
+    if (AtLeast(o, ScxEra::k6_18)) {
+      sched.push_back({"pcpu", "ptr", L::kSchedPcpu});
+    } else {
+      sched.push_back({"event_stats_cpu", "ptr", L::kSchedEventStatsCpu});
+    }
+    if (AtLeast(o, ScxEra::k7_1)) {
+      sched.push_back({"pnode", "ptr", L::kSchedPnode});
+      sched.push_back({"bypass_depth", "s32", L::kSchedBypassDepth});
+      sched.push_back({"aborting", "bool", L::kSchedAborting});
+      sched.push_back({"watchdog_timeout", "u64", L::kSchedWatchdogTimeout});
+      sched.push_back({"level", "s32", L::kSchedSize - 8});
+    } else {
+      sched.push_back({"global_dsqs", "ptr", L::kSchedGlobalDsqs});
+    }
+    add("scx_sched", L::kSchedSize, std::move(sched));
+  }
   add("clocksource", 64,
       {{"mult", "u32", L::kClocksourceMult}, {"shift", "u32", L::kClocksourceShift}});
   b.Enum("scx_dsq_lnode_flags", {{"SCX_DSQ_LNODE_ITER_CURSOR", 1}});
@@ -161,8 +212,15 @@ void ScxWorld::BuildBtf() {
                            {"SCX_TASK_CURSOR", -2147483648LL}});
   b.Enum("scx_exit_kind",
          {{"SCX_EXIT_NONE", 0}, {"SCX_EXIT_ERROR", 1024}, {"SCX_EXIT_ERROR_STALL", 1026}});
-  b.Enum("scx_enable_state",
-         {{"SCX_ENABLING", 0}, {"SCX_ENABLED", 1}, {"SCX_DISABLING", 2}, {"SCX_DISABLED", 3}});
+  if (AtLeast(o, ScxEra::k6_16)) {
+    b.Enum("scx_enable_state",
+           {{"SCX_ENABLING", 0}, {"SCX_ENABLED", 1}, {"SCX_DISABLING", 2}, {"SCX_DISABLED", 3}});
+  } else {
+    b.Enum("scx_ops_enable_state", {{"SCX_OPS_ENABLING", 0},
+                                    {"SCX_OPS_ENABLED", 1},
+                                    {"SCX_OPS_DISABLING", 2},
+                                    {"SCX_OPS_DISABLED", 3}});
+  }
   b.Enum("scx_ops_state", {{"SCX_OPSS_QSEQ_SHIFT", 2}});
   resolver_ = b.MakeResolver();
 }
@@ -203,17 +261,48 @@ void ScxWorld::BuildSymbolsAndPerCpu() {
     g.Put<uint64_t>(rq + L::kRqScx + L::kScxRqKickSync, 70 + cpu);
     g.Put<uint64_t>(rq + L::kRqScx + L::kScxRqClock, 1000000 + cpu);
   }
-  symbols_ = std::make_unique<SymbolIndex>(
-      std::vector<SymbolIndex::Entry>{{"runqueues", runqueues_tmpl_.value, 'D'},
-                                      {"scx_root", scx_root_.value, 'B'},
-                                      {"scx_tasks", scx_tasks_.value, 'd'},
-                                      {"jiffies_64", jiffies_.value, 'D'},
-                                      {"scx_enable_state_var", enable_state_.value, 'b'},
-                                      {"nr_node_ids", nr_node_ids_.value, 'D'},
-                                      {"clocksource_jiffies", clocksource_.value, 'd'},
-                                      {"ext_sched_class", ext_class_.value, 'D'},
-                                      {"fair_sched_class", fair_class_.value, 'D'},
-                                      {"scx_watchdog_workfn", text_.value, 't'}});
+  std::vector<SymbolIndex::Entry> syms = {{"runqueues", runqueues_tmpl_.value, 'D'},
+                                          {"scx_tasks", scx_tasks_.value, 'd'},
+                                          {"jiffies_64", jiffies_.value, 'D'},
+                                          {"nr_node_ids", nr_node_ids_.value, 'D'},
+                                          {"clocksource_jiffies", clocksource_.value, 'd'},
+                                          {"ext_sched_class", ext_class_.value, 'D'},
+                                          {"fair_sched_class", fair_class_.value, 'D'},
+                                          {"scx_watchdog_workfn", text_.value, 't'}};
+  const ScxEra era = options_.era;
+  syms.push_back({era >= ScxEra::k6_16 ? "scx_enable_state_var" : "scx_ops_enable_state_var",
+                  enable_state_.value, 'b'});
+  if (era < ScxEra::k7_1) {
+    bypass_depth_ = g.Alloc(4);
+    syms.push_back({era >= ScxEra::k6_16 ? "scx_bypass_depth" : "scx_ops_bypass_depth",
+                    bypass_depth_.value, 'b'});
+  }
+  if (era < ScxEra::k7_1) {
+    watchdog_global_ = g.Alloc(8);
+    syms.push_back({"scx_watchdog_timeout", watchdog_global_.value, 'b'});
+  }
+  if (Globals()) {
+    // One scheduler at a time, its state in ext.c's statics.
+    sched_ = g.Alloc(L::kOpsSize);
+    exit_kind_ = g.Alloc(4);
+    exit_info_ptr_ = g.Alloc(8);
+    dsq_hash_ = g.Alloc(L::kRhtSize);
+    global_dsqs_ = g.Alloc(8);
+    syms.push_back({"scx_ops", sched_.value, 'b'});
+    syms.push_back({"scx_exit_kind", exit_kind_.value, 'd'});
+    syms.push_back({"scx_exit_info", exit_info_ptr_.value, 'b'});
+    syms.push_back({"dsq_hash", dsq_hash_.value, 'b'});
+    syms.push_back({"global_dsqs", global_dsqs_.value, 'b'});
+    g.Put<uint32_t>(exit_kind_, 1);  // SCX_EXIT_DONE, as ext.c initializes it
+    if (era >= ScxEra::k6_15) {
+      // DEFINE_PER_CPU(struct scx_event_stats, event_stats_cpu): the symbol is the template.
+      syms.push_back(
+          {"event_stats_cpu", (unit_tmpl_ + L::kUnitPcpu + L::kPcpuEventStats).value, 'd'});
+    }
+  } else {
+    syms.push_back({"scx_root", scx_root_.value, 'B'});
+  }
+  symbols_ = std::make_unique<SymbolIndex>(std::move(syms));
 }
 
 void ScxWorld::ListInit(Kva head) {
@@ -334,33 +423,52 @@ void ScxWorld::EnqueueCursor(Kva dsq) {
 
 Kva ScxWorld::AttachScheduler(const std::string& name, uint64_t watchdog_timeout) {
   FakeGuest& g = guest_;
-  sched_ = g.Alloc(L::kSchedSize);
-  g.PutString(sched_ + L::kOpsName, name);
-  g.Put<uint64_t>(sched_ + L::kSchedWatchdogTimeout, watchdog_timeout);
-  // Per-CPU scx_sched_pcpu in each unit; the template pointer is what scx_sched.pcpu holds.
-  pcpu_tmpl_ = unit_tmpl_ + L::kUnitPcpu;
-  g.PutPtr(sched_ + L::kSchedPcpu, pcpu_tmpl_);
-  for (uint32_t cpu = 0; cpu < options_.cpus; ++cpu) {
-    Kva pcpu = units_[cpu] + L::kUnitPcpu;
-    g.PutPtr(pcpu, sched_);
-    InitDsq(pcpu + L::kPcpuBypassDsq, 0x8000000000000003ull);  // SCX_DSQ_BYPASS
+  const ScxEra era = options_.era;
+  if (!Globals()) {
+    sched_ = g.Alloc(L::kSchedSize);
+    dsq_hash_ = sched_ + L::kSchedDsqHash;
+    exit_kind_ = sched_ + L::kSchedExitKind;
+    exit_info_ptr_ = sched_ + L::kSchedExitInfo;
   }
-  Kva pnode_array = g.Alloc(8);
-  Kva pnode = g.Alloc(L::kDsqSize);
-  g.PutPtr(pnode_array, pnode);
-  g.PutPtr(sched_ + L::kSchedPnode, pnode_array);
-  global_dsq_ = pnode;
+  g.PutString(sched_ + L::kOpsName, name);
+  g.Put<uint32_t>(exit_kind_, 0);  // SCX_EXIT_NONE while running
+  if (era >= ScxEra::k7_1) {
+    g.Put<uint64_t>(sched_ + L::kSchedWatchdogTimeout, watchdog_timeout);  // from 7.1
+  } else {
+    g.Put<uint64_t>(watchdog_global_, watchdog_timeout);
+  }
+  // The global DSQ of each node: global_dsqs[node] (global before 6.16, in scx_sched to 7.0),
+  // then pnode[node]->global_dsq (7.1+; the DSQ is the pnode's first member).
+  Kva array = g.Alloc(8);
+  global_dsq_ = g.Alloc(L::kDsqSize);
+  g.PutPtr(array, global_dsq_);
   InitDsq(global_dsq_, 0x8000000000000001ull);  // SCX_DSQ_GLOBAL
+  g.PutPtr(Globals()             ? global_dsqs_
+           : era >= ScxEra::k7_1 ? sched_ + L::kSchedPnode
+                                 : sched_ + L::kSchedGlobalDsqs,
+           array);
+  if (era >= ScxEra::k6_18) {
+    // Per-CPU scx_sched_pcpu in each unit; the template pointer is what scx_sched.pcpu holds.
+    pcpu_tmpl_ = unit_tmpl_ + L::kUnitPcpu;
+    g.PutPtr(sched_ + L::kSchedPcpu, pcpu_tmpl_);
+    for (uint32_t cpu = 0; cpu < options_.cpus; ++cpu) {
+      Kva pcpu = units_[cpu] + L::kUnitPcpu;
+      g.PutPtr(pcpu, sched_);
+      if (era >= ScxEra::k7_1) InitDsq(pcpu + L::kPcpuBypassDsq, 0x8000000000000003ull);
+    }
+  } else if (era >= ScxEra::k6_16) {
+    g.PutPtr(sched_ + L::kSchedEventStatsCpu, unit_tmpl_ + L::kUnitPcpu + L::kPcpuEventStats);
+  }
   table_ = g.Alloc(L::kBtBuckets + uint64_t{options_.user_dsq_buckets} * 8);
   g.Put<uint32_t>(table_ + L::kBtSize_, options_.user_dsq_buckets);
-  g.PutPtr(sched_ + L::kSchedDsqHash + L::kRhtTbl, table_);
-  g.PutPtr(scx_root_, sched_);
-  g.Put<uint32_t>(enable_state_, 1);  // SCX_ENABLED
+  g.PutPtr(dsq_hash_ + L::kRhtTbl, table_);
+  if (!Globals()) g.PutPtr(scx_root_, sched_);
+  g.Put<uint32_t>(enable_state_, 1);  // SCX_(OPS_)ENABLED
   return sched_;
 }
 
 void ScxWorld::DetachScheduler() {
-  guest_.PutPtr(scx_root_, Kva(0));
+  if (!Globals()) guest_.PutPtr(scx_root_, Kva(0));
   guest_.Put<uint32_t>(enable_state_, 3);
 }
 
@@ -380,8 +488,7 @@ void ScxWorld::RehashUserDsqs() {
     guest_.Put<uint64_t>(dsq + L::kDsqHashNode, head != 0 ? head : ((uint64_t{b} << 1) | 1));
     guest_.PutPtr(slot, dsq + L::kDsqHashNode);
   }
-  guest_.Put<int32_t>(sched_ + L::kSchedDsqHash + L::kRhtNelems,
-                      static_cast<int32_t>(user_dsqs_.size()));
+  guest_.Put<int32_t>(dsq_hash_ + L::kRhtNelems, static_cast<int32_t>(user_dsqs_.size()));
 }
 
 Kva ScxWorld::UserDsq(uint64_t id) {
@@ -408,9 +515,9 @@ void ScxWorld::StartResize(uint32_t old_buckets) {
   table_ = old;
   user_dsqs_ = stay;
   RehashUserDsqs();  // old table holds the rest
-  g.PutPtr(sched_ + L::kSchedDsqHash + L::kRhtTbl, old);
+  g.PutPtr(dsq_hash_ + L::kRhtTbl, old);
   user_dsqs_ = all;
-  g.Put<int32_t>(sched_ + L::kSchedDsqHash + L::kRhtNelems, static_cast<int32_t>(all.size()));
+  g.Put<int32_t>(dsq_hash_ + L::kRhtNelems, static_cast<int32_t>(all.size()));
 }
 
 void ScxWorld::SetExit(uint32_t kind, const std::string& reason, const std::string& msg,
@@ -433,8 +540,8 @@ void ScxWorld::SetExit(uint32_t kind, const std::string& reason, const std::stri
   for (size_t i = 0; i < bt.size(); ++i) g.Put<uint64_t>(b + i * 8, bt[i]);
   g.PutPtr(ei + L::kEiBt, b);
   g.Put<uint32_t>(ei + L::kEiBtLen, static_cast<uint32_t>(bt.size()));
-  g.PutPtr(sched_ + L::kSchedExitInfo, ei);
-  g.Put<uint32_t>(sched_ + L::kSchedExitKind, kind);
+  g.PutPtr(exit_info_ptr_, ei);
+  g.Put<uint32_t>(exit_kind_, kind);
 }
 
 void ScxWorld::SetEventCounter(uint32_t cpu, int index, int64_t value) {

@@ -50,7 +50,8 @@ inline constexpr uint32_t kPidSize = 64, kPidNumbers = 32, kUpidSize = 16;
 // struct scx_rq (inside rq at kRqScx), struct rq
 inline constexpr uint32_t kScxRqSize = 320, kScxRqLocalDsq = 0, kScxRqRunnableList = 128,
                           kScxRqNrRunning = 144, kScxRqFlags = 148, kScxRqCpuReleased = 152,
-                          kScxRqNrImmed = 156, kScxRqClock = 160, kScxRqKickSync = 168;
+                          kScxRqNrImmed = 156, kScxRqClock = 160, kScxRqKickSync = 168,
+                          kScxRqOpsQseq = 176;
 inline constexpr uint32_t kRqSize = 1024, kRqNrRunning = 4, kRqCurr = 16, kRqScx = 64;
 // struct scx_event_stats, scx_sched_pcpu, scx_sched_pnode
 inline constexpr uint32_t kEventStatsSize = 13 * 8;
@@ -59,7 +60,8 @@ inline constexpr uint32_t kPcpuSize = 512, kPcpuEventStats = 16, kPcpuBypassDsq 
 inline constexpr uint32_t kOpsSize = 256, kOpsExitDumpLen = 8, kOpsName = 64;
 inline constexpr uint32_t kSchedSize = 512, kSchedDsqHash = 256, kSchedPnode = 320,
                           kSchedPcpu = 328, kSchedBypassDepth = 336, kSchedAborting = 340,
-                          kSchedWatchdogTimeout = 344, kSchedExitKind = 352, kSchedExitInfo = 360;
+                          kSchedWatchdogTimeout = 344, kSchedExitKind = 352, kSchedExitInfo = 360,
+                          kSchedGlobalDsqs = 368, kSchedEventStatsCpu = 376;
 // struct scx_exit_info
 inline constexpr uint32_t kExitInfoSize = 64, kEiKind = 0, kEiExitCode = 8, kEiFlags = 16,
                           kEiReason = 24, kEiBt = 32, kEiBtLen = 40, kEiMsg = 48, kEiDump = 56;
@@ -73,7 +75,27 @@ inline constexpr uint32_t kUnitSize = 4096, kUnitRq = 0, kUnitPcpu = 2048;
 inline constexpr uint32_t kClocksourceMult = 24, kClocksourceShift = 28;
 }  // namespace layout
 
+// The sched_ext layouts the walkers must read, named by the first release of each. Which structs,
+// members, symbols and enumerators exist follows the real releases (docs/kernel-layouts/
+// sched_ext.md); the byte offsets stay this fixture's own, so a walker that passes on every era
+// is driven by BTF and symbols, not by a version.
+enum class ScxEra {
+  k6_12,  // scx_ops globals, SCX_OPS_* enable states, global_dsqs[node], no event counters
+  k6_14,  // + scx_rq.clock
+  k6_15,  // + per-CPU global event_stats_cpu (9 counters, SCX_EV_ENQ_SLICE_DFL)
+  k6_16,  // struct scx_sched behind scx_root (global_dsqs[], event_stats_cpu inside it),
+          // scx_enable_state_var / SCX_* states, SCX_EV_REFILL_SLICE_DFL
+  k6_18,  // scx_sched.pcpu (struct scx_sched_pcpu.event_stats), scx_exit_info.flags
+  k7_1,   // pnode[node]->global_dsq, watchdog_timeout/bypass_depth/aborting/level in scx_sched,
+          // pcpu bypass DSQs, scx_rq.kick_sync (was pnt_seq) and nr_immed, 13 counters
+  k7_3,   // scx_rq.ops_qseq gone, SCX_EV_REENQ_LOCAL_REPEAT renamed SCX_EV_REENQ_REPEAT
+};
+const char* ScxEraName(ScxEra era);
+inline constexpr ScxEra kAllScxEras[] = {ScxEra::k6_12, ScxEra::k6_14, ScxEra::k6_15, ScxEra::k6_16,
+                                         ScxEra::k6_18, ScxEra::k7_1,  ScxEra::k7_3};
+
 struct ScxWorldOptions {
+  ScxEra era = ScxEra::k7_3;
   uint32_t cpus = 2;
   uint32_t hz = 250;
   uint32_t user_dsq_buckets = 8;
@@ -108,10 +130,14 @@ class ScxWorld {
   Kva Rq(uint32_t cpu) const { return rqs_[cpu]; }
   Kva LocalDsq(uint32_t cpu) const { return rqs_[cpu] + layout::kRqScx + layout::kScxRqLocalDsq; }
 
-  // Allocates a scheduler and points scx_root at it.
+  // Allocates a scheduler and points scx_root at it (before 6.16: fills the scx_ops globals and
+  // sets the enable state to enabled).
   Kva AttachScheduler(const std::string& name, uint64_t watchdog_timeout = 30 * 250);
-  void DetachScheduler();  // scx_root = NULL
+  void DetachScheduler();  // scx_root = NULL, or the enable state SCX_(OPS_)DISABLED
+  // What the report calls sched_kva: the scx_sched, or &scx_ops on the globals layout.
   Kva sched() const { return sched_; }
+  Kva ExitKindAddr() const { return exit_kind_; }
+  bool Globals() const { return options_.era < ScxEra::k6_16; }
   Kva BypassDsq(uint32_t cpu) const;
   Kva GlobalDsq() const { return global_dsq_; }
   Kva UserDsq(uint64_t id);  // creates and hashes it into dsq_hash
@@ -146,6 +172,9 @@ class ScxWorld {
   Kva runqueues_tmpl_, scx_root_, scx_tasks_, jiffies_, enable_state_, clocksource_;
   Kva ext_class_, fair_class_, text_, nr_node_ids_;
   Kva sched_, pcpu_tmpl_, global_dsq_, table_;
+  // Where the scheduler's state lives: inside sched_ (6.16+) or in globals.
+  Kva dsq_hash_, exit_kind_, exit_info_ptr_;
+  Kva watchdog_global_, bypass_depth_, global_dsqs_;  // globals of older layouts
   std::vector<std::pair<uint64_t, Kva>> user_dsqs_;
 };
 

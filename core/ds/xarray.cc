@@ -1,5 +1,7 @@
 // xa_node traversal: depth-first, ascending index, cycle- and shift-checked.
-#include "core/walkers/maps/xarray_walk.h"
+#include "core/ds/xarray.h"
+
+#include <bit>
 
 #include <vector>
 
@@ -7,7 +9,29 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status.h"
 
-namespace kfreeze::walkers::maps {
+namespace kfreeze::ds {
+
+Group<IdrOffsets> ResolveIdrOffsets(const OffsetResolver& resolver, OffsetGroupReport* report) {
+  Group<IdrOffsets> g =
+      ResolveGroup<IdrOffsets>(resolver, "idr", [](OffsetGroup& g, IdrOffsets& v) {
+        v.xa_head = g.Offset("idr.idr_rt.xa_head");
+        v.idr_base = g.OptionalOffset("idr.idr_base");
+        v.node_shift = g.Offset("xa_node.shift");
+        const MemberLocation slots = g.Member("xa_node.slots");
+        v.node_slots = slots.ByteOffset();
+        v.chunk_size = slots.array_len.value_or(0);
+      });
+  const uint32_t n = g->chunk_size;
+  if (g.ok() && (n < 2 || n > kMaxXaChunkSize || !std::has_single_bit(n))) {
+    g.status =
+        absl::NotFoundError(absl::StrCat("offset group 'idr': xa_node.slots length ", n,
+                                         " is not a power of 2 in [2, ", kMaxXaChunkSize, "]"));
+  }
+  g->chunk_shift = g.ok() ? std::countr_zero(n) : 0;
+  if (report != nullptr) report->Add("idr", g.status);
+  return g;
+}
+
 namespace {
 
 // Internal entries have the low two bits 10; node pointers are the internal entries above 4096
@@ -108,4 +132,4 @@ XaWalk XaForEach(Reader& reader, Kva xa_head_field, const IdrOffsets& offsets, s
   return out;
 }
 
-}  // namespace kfreeze::walkers::maps
+}  // namespace kfreeze::ds

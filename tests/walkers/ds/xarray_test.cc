@@ -1,10 +1,10 @@
 // XaForEach on hand-built xarrays, including corrupt ones.
-#include "core/walkers/maps/xarray_walk.h"
+#include "core/ds/xarray.h"
 
 #include "gtest/gtest.h"
 #include "tests/walkers/support/fake_guest.h"
 
-namespace kfreeze::walkers::maps {
+namespace kfreeze::ds {
 namespace {
 
 using testing::FakeGuest;
@@ -95,4 +95,4 @@ TEST(XaForEach, MaxEntriesTruncates) {
 }
 
 }  // namespace
-}  // namespace kfreeze::walkers::maps
+}  // namespace kfreeze::ds

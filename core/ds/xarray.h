@@ -4,15 +4,35 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "core/base/types.h"
+#include "core/btf/offset_resolver.h"
 #include "core/mem/reader.h"
-#include "core/walkers/maps/map_offsets.h"
 
-namespace kfreeze::walkers::maps {
+namespace kfreeze::ds {
+
+// struct idr { struct radix_tree_root idr_rt (= struct xarray); unsigned int idr_base; ... } and
+// the xa_node layout the walk needs.
+struct IdrOffsets {
+  uint64_t xa_head = 0;              // idr.idr_rt.xa_head
+  std::optional<uint64_t> idr_base;  // ids are xarray index + idr_base
+  uint64_t node_shift = 0;           // xa_node.shift (u8)
+  uint64_t node_slots = 0;           // xa_node.slots[XA_CHUNK_SIZE]
+  uint32_t chunk_size = 0;           // length of xa_node.slots: 64, or 16 with BASE_SMALL
+  uint32_t chunk_shift = 0;          // log2(chunk_size)
+};
+
+// Largest XA_CHUNK_SIZE accepted from BTF: the kernel uses 16 or 64; anything far above is a
+// hostile BTF asking us to allocate its slot array.
+inline constexpr uint32_t kMaxXaChunkSize = 256;
+
+// Resolves the group named "idr"; chunk_size must be a power of two in [2, kMaxXaChunkSize].
+Group<IdrOffsets> ResolveIdrOffsets(const OffsetResolver& resolver,
+                                    OffsetGroupReport* report = nullptr);
 
 // Nodes visited per walk: with 64 slots a node, 65,536 leaf nodes hold 4M entries.
 inline constexpr uint32_t kMaxXaNodes = 1u << 16;
@@ -35,4 +55,4 @@ struct XaWalk {
 // Walks the xarray whose `xa_head` field is at `xa_head_field`.
 XaWalk XaForEach(Reader& reader, Kva xa_head_field, const IdrOffsets& offsets, size_t max_entries);
 
-}  // namespace kfreeze::walkers::maps
+}  // namespace kfreeze::ds

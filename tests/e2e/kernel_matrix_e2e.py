@@ -42,7 +42,7 @@ def run(cmd, what):
 def guest_procs(g):
     res = g.exec("for d in /proc/[0-9]*/task/[0-9]*; do cat $d/stat 2>/dev/null; echo; done")
     procs = {}
-    for line in res.stdout.decode(errors="replace").splitlines():
+    for line in res.stdout.splitlines():
         o, c = line.find("("), line.rfind(")")
         if o > 0 and c > o:
             procs[int(line[:o])] = line[o + 1:c]
@@ -133,7 +133,13 @@ def main():
             ktstr = json.loads(run([args.kfreeze, "dump", *ram, *qmp, "--format", "ktstr-json"],
                                    "kfreeze dump --format ktstr-json"))
             procs.update(guest_procs(g))  # tasks started while the dump ran
-            ntasks, ndsqs, layout = check_report(ktstr, truth, procs, args.cpus, user_dsq)
+            try:
+                ntasks, ndsqs, layout = check_report(ktstr, truth, procs, args.cpus, user_dsq)
+            except Failure as e:
+                # Say what the guest itself saw right after, so a kfreeze bug and a scheduler
+                # that left on its own can be told apart.
+                now = g.exec("cat /sys/kernel/sched_ext/state; dmesg | grep -i sched_ext | tail -3")
+                raise Failure(f"{e}\nguest after the dump: {now.stdout.strip()}") from None
             env = json.loads(run([args.kfreeze, "dump", *ram, *qmp, "--format", "proto-json"],
                                  "kfreeze dump --format proto-json"))
             procs.update(guest_procs(g))

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 (bookworm) packages kfreeze builds, tests and demos with.
 # Pinned to bookworm (-t) so a machine with extra suites never pulls newer libraries.
+#   --kernel-build: also what the lab needs to build its 6.12 guest kernel from Debian's source
+#   (tests/vm/lab fetch --kernel 6.12; list kept in step with BOOKWORM_PACKAGES in
+#   tests/vm/labkit/kernel_build.py). Not part of the default install.
 set -euo pipefail
+KERNEL_BUILD=0
+for arg in "$@"; do
+  case "$arg" in
+    --kernel-build) KERNEL_BUILD=1 ;;
+    *) echo "usage: $0 [--kernel-build]" >&2; exit 2 ;;
+  esac
+done
 PKGS=(
   build-essential cmake pkg-config ninja-build
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -10,6 +20,9 @@ PKGS=(
   clang-14 llvm-14 libclang-rt-14-dev clang-format
   qemu-system-x86 busybox-static bpftool cpio zstd gzip python3 socat debian-archive-keyring
 )
+if [ "$KERNEL_BUILD" -eq 1 ]; then
+  PKGS+=(build-essential flex bison bc libelf-dev libssl-dev dwarves dpkg-dev cpio zstd bpftool)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -147,10 +147,15 @@ int lab_fill(struct xdp_md* ctx) {
   }
   fill_record(&lab_bss_rec, 42);
 
-  for (u32 k = 0; k < 4; k++) {
-    struct lab_record* r = bpf_map_lookup_elem(&lab_typed_array, &k);
-    if (r) fill_record(r, 1000 + k);
+  /* Unrolled, with the key in its own slot: as a loop, 6.12's verifier loses the key's value on
+   * the stack at the helper call and gives up ("The sequence of 8193 jumps is too complex"). */
+#pragma unroll
+  for (u32 i = 0; i < 4; i++) {
+    u32 key = i;
+    struct lab_record* r = bpf_map_lookup_elem(&lab_typed_array, &key);
+    if (r) fill_record(r, 1000 + i);
   }
+#pragma unroll
   for (s32 k = 1; k <= 3; k++) {
     struct lab_point key = {.x = k, .y = -k};
     union lab_word val = {.as_u32 = 0x100 * k};

@@ -12,6 +12,10 @@ Two places:
 
 The mirror is the one the machine's own apt sources use for the main archive of the host's release
 (KFREEZE_VM_MIRROR overrides it); the project names no mirror host.
+
+The 6.12 line (kernel_build.SERIES) is the exception: Debian's binaries lack sched_ext, so fetch()
+hands a wanted version of that line to kernel_build, which builds it from Debian's source package
+with the same apt tree (its deb-src lines) and installs it into the same store.
 """
 
 import json
@@ -188,7 +192,7 @@ def kernels_dir() -> Path:
     return paths.kernel_store() / "kernel"
 
 
-def _apt_options() -> list:
+def apt_options() -> list:
     """-o options that point every piece of apt state into the kernel store (and away from /etc/apt)."""
     a = apt_dir()
     return [
@@ -234,16 +238,16 @@ def _prepare_apt_tree() -> str:
     return f"{uri} (from {origin})"
 
 
-def _apt_lock():
+def apt_lock():
     return locked(paths.kernel_store() / "apt.lock")
 
 
 def apt_update() -> None:
     """apt-get update of the project-local configuration (binary and source indices)."""
-    with _apt_lock():
+    with apt_lock():
         where = _prepare_apt_tree()
         log(f"apt-get update (project-local sources: {', '.join(SUITES)}; mirror {where})")
-        run(["apt-get", *_apt_options(), "-q", "update"], timeout=900)
+        run(["apt-get", *apt_options(), "-q", "update"], timeout=900)
         (apt_dir() / "updated").write_text(f"{time.time()}\n")
 
 
@@ -255,13 +259,13 @@ def lists_age() -> float:
     return max(0.0, time.time() - stamp.stat().st_mtime)
 
 
-def _ensure_lists(force: bool = False) -> bool:
+def ensure_lists(force: bool = False) -> bool:
     """Updates the lists when forced, missing or stale; returns whether it updated."""
     age = lists_age()
     if force or age is None or age > LISTS_MAX_AGE:
         apt_update()
         return True
-    with _apt_lock():
+    with apt_lock():
         _prepare_apt_tree()
     return False
 
@@ -278,10 +282,11 @@ def version_key(version: str):
 
 
 def matches(release: str, wanted: str) -> bool:
-    """'6.16' matches 6.16.12+deb13-cloud-amd64, not 6.160.1; a full version or release matches itself."""
+    """'6.16' matches 6.16.12+deb13-cloud-amd64, not 6.160.1; a full version or release matches
+    itself. Works for Debian package versions too ('6.12' matches 6.12.107-1, 6.12.107~rc1-1)."""
     if not wanted:
         return True
-    return release == wanted or (release.startswith(wanted) and release[len(wanted)] in ".+-")
+    return release == wanted or (release.startswith(wanted) and release[len(wanted)] in ".+-~")
 
 
 def _package_rank(m) -> tuple:
@@ -296,13 +301,13 @@ def archive_kernels() -> list:
     [{version, release, package, pkg_version, suite}] (one entry per kernel version)."""
     names = set()
     for prefix in ("linux-binary-", "linux-image-"):
-        res = run(["apt-cache", *_apt_options(), "pkgnames", prefix])
+        res = run(["apt-cache", *apt_options(), "pkgnames", prefix])
         names.update(n for n in res.stdout.decode().split() if KERNEL_PKG_RE.match(n))
     if not names:
         return []
     # policy gives a candidate only for packages with a real (downloadable) version, not for
     # virtual names (madison would do too, but it also scans the Sources indices: far slower).
-    res = run(["apt-cache", *_apt_options(), "policy", *sorted(names)])
+    res = run(["apt-cache", *apt_options(), "policy", *sorted(names)])
     offered = {}
     name = candidate = None
     in_candidate = False
@@ -356,12 +361,17 @@ def resolve(wanted: str) -> dict:
 # The kernel store
 
 
-def _kernel_info(kdir: Path) -> dict:
-    info = json.loads((kdir / "kernel.json").read_text())
+def with_paths(info: dict, kdir: Path) -> dict:
+    """kernel.json's content plus the kernel dir's absolute paths (dir, vmlinuz, vmlinux)."""
+    info = dict(info)
     info["dir"] = str(kdir)
     info["vmlinuz"] = str(kdir / "vmlinuz")
     info["vmlinux"] = str(kdir / "vmlinux")
     return info
+
+
+def _kernel_info(kdir: Path) -> dict:
+    return with_paths(json.loads((kdir / "kernel.json").read_text()), kdir)
 
 
 def cached_kernels() -> list:
@@ -410,12 +420,12 @@ def has_sched_ext(vmlinux: Path) -> bool:
 
 def _download(pkg: str, dest: Path, just_updated: bool) -> Path:
     log(f"apt-get download {pkg}")
-    res = run(["apt-get", *_apt_options(), "-q", "download", pkg], cwd=dest, timeout=1800,
+    res = run(["apt-get", *apt_options(), "-q", "download", pkg], cwd=dest, timeout=1800,
               check=just_updated)
     if res.returncode != 0:
         # The lists may name a version the mirror no longer has: refresh them once.
         apt_update()
-        run(["apt-get", *_apt_options(), "-q", "download", pkg], cwd=dest, timeout=1800)
+        run(["apt-get", *apt_options(), "-q", "download", pkg], cwd=dest, timeout=1800)
     debs = list(dest.glob("*.deb"))
     if len(debs) != 1:
         raise LabError(f"expected one .deb for {pkg} in {dest}, found {debs}")
@@ -427,9 +437,14 @@ def _rejected_file(release: str) -> Path:
 
 
 def _rejected_message(entry: dict) -> str:
+    from . import kernel_build
+    hint = ""
+    if matches(entry["release"], kernel_build.SERIES):
+        hint = (f"; `--kernel {kernel_build.SERIES}` builds that line from Debian's source package "
+                "with sched_ext")
     return (f"kernel {entry['release']} ({entry['package']}) has no struct sched_ext_ops in its BTF: "
             "built without CONFIG_SCHED_CLASS_EXT, the lab cannot use it; pick another with --kernel "
-            "(see `tests/vm/lab kernels`)")
+            f"(see `tests/vm/lab kernels`){hint}")
 
 
 def _remember_rejected(entry: dict) -> None:
@@ -543,10 +558,23 @@ def selected_kernel(wanted: str = None) -> dict:
     return _kernel_info(kdir)
 
 
+def builds_from_source(wanted: str) -> bool:
+    """Whether wanted names the line kernel_build builds (6.12, 6.12.107, 6.12.107+deb13,
+    6.12.107+deb13-kfreeze-lab) rather than one of Debian's binary cloud kernels."""
+    from . import kernel_build
+    return bool(wanted) and matches(wanted, kernel_build.SERIES) and not wanted.endswith(f"-{FLAVOUR}")
+
+
 def fetch(wanted: str = None, refresh: bool = False) -> dict:
     """Selects (for this cache dir) and returns the kernel: a cached one unless refresh or none
-    matches, else the newest matching one the archive offers, downloaded into the store."""
+    matches, else the newest matching one the archive offers, downloaded into the store. A wanted
+    version of kernel_build's line is built from source (or its cached build reused) instead."""
     wanted = wanted_kernel() if wanted is None else wanted
+    if builds_from_source(wanted):
+        from . import kernel_build
+        # Outside fetch.lock: a build takes long and has its own lock.
+        return _select(kernel_build.build_612(version=kernel_build.source_version_of(wanted),
+                                              refresh=refresh))
     with locked(paths.kernel_store() / "fetch.lock"):
         if not refresh:
             release = selected_release()
@@ -558,7 +586,7 @@ def fetch(wanted: str = None, refresh: bool = False) -> dict:
             hit = _newest_cached(wanted or DEFAULT_PREFIX)
             if hit:
                 return _select(hit)
-        updated = _ensure_lists(force=refresh)
+        updated = ensure_lists(force=refresh)
         entry = resolve(wanted)
         if rejected(entry):
             raise LabError(_rejected_message(entry) + " [remembered from an earlier download]")

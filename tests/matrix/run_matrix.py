@@ -11,7 +11,8 @@ It prints a kernel x check table (PASS/FAIL with seconds, plus boot, attach and 
 figures from kernel_matrix_e2e) and, with --readme, writes it between the matrix markers of the
 README. Exit status 1 when any cell failed; each failure's last lines are printed below the table.
 
-Usage: run_matrix.py --build build [--kernels 6.12,6.16,...] [--readme README.md]
+Usage: run_matrix.py --build build [--kernels 6.12,6.16,...] [--checks walkers,maps]
+                     [--readme README.md]
 """
 
 import argparse
@@ -63,13 +64,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--kernels", default=os.environ.get("KFREEZE_MATRIX_KERNELS", DEFAULT_KERNELS))
+    ap.add_argument("--checks", default="", help="comma-separated subset of the check names")
     ap.add_argument("--readme", help="write the table between the test-matrix markers of this file")
     ap.add_argument("--timeout", type=int, default=900)
     args = ap.parse_args()
     build = Path(args.build).resolve()
     env_base = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
                     KFREEZE_VM_CACHE=os.environ.get("KFREEZE_VM_CACHE", str(build / "vm-cache")))
-    names = [n for n, _ in checks(build)]
+    wanted = {c.strip() for c in args.checks.split(",") if c.strip()}
+    selected = [(n, cmd) for n, cmd in checks(build) if not wanted or n in wanted]
+    if wanted - {n for n, _ in selected}:
+        ap.error(f"unknown checks {sorted(wanted - {n for n, _ in selected})}; "
+                 f"known: {[n for n, _ in checks(build)]}")
+    names = [n for n, _ in selected]
     rows, failures = [], []
     for kernel in [k.strip() for k in args.kernels.split(",") if k.strip()]:
         env = dict(env_base, KFREEZE_VM_KERNEL=kernel)
@@ -81,7 +88,7 @@ def main():
             row.update({n: "not run (fetch failed)" for n in names})
             rows.append(row)
             continue
-        for name, cmd in checks(build):
+        for name, cmd in selected:
             ok, secs, out = run(cmd, env, args.timeout)
             row[name] = f"{'PASS' if ok else 'FAIL'} {secs:.0f} s"
             if name == "dump 2 vCPU":

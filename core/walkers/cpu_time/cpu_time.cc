@@ -42,6 +42,7 @@ CpuTimeContext BuildCpuTimeContext(const KernelView& kernel) {
   ctx.nr_softirqs = std::min(softirqs.array_len.value_or(0), kMaxSoftirqs);
   ctx.irqs_sum = g.Offset("kernel_stat.irqs_sum");
   ctx.iowait_sleeptime = g.OptionalOffset("tick_sched.iowait_sleeptime");
+  ctx.idle_sleeptime = g.OptionalOffset("tick_sched.idle_sleeptime");
   std::vector<std::string> missing;
   if (!g.status().ok()) missing.push_back(std::string(g.status().message()));
   if (!ctx.kernel_cpustat) missing.push_back("no kernel_cpustat symbol");
@@ -96,11 +97,17 @@ void CaptureCpuTime(Reader& reader, const CpuTimeContext& ctx,
     out->set_cpustat_steal_ns(cpustat[ix[7]]);
     for (uint32_t v : softirqs) out->add_softirqs(v);
     out->set_irqs_sum(*irqs);
-    if (ctx.iowait_sleeptime && ctx.tick_cpu_sched) {
-      absl::StatusOr<Kva> ts = ctx.percpu->PerCpuPtr(*ctx.tick_cpu_sched, cpu);
-      if (ts.ok()) {
-        if (auto v = reader.ReadU64(*ts + *ctx.iowait_sleeptime); v.ok()) {
-          out->set_iowait_sleeptime_ns(*v);
+    if (ctx.tick_cpu_sched) {
+      if (absl::StatusOr<Kva> ts = ctx.percpu->PerCpuPtr(*ctx.tick_cpu_sched, cpu); ts.ok()) {
+        if (ctx.iowait_sleeptime) {
+          if (auto v = reader.ReadU64(*ts + *ctx.iowait_sleeptime); v.ok()) {
+            out->set_iowait_sleeptime_ns(*v);
+          }
+        }
+        if (ctx.idle_sleeptime) {
+          if (auto v = reader.ReadU64(*ts + *ctx.idle_sleeptime); v.ok()) {
+            out->set_idle_sleeptime_ns(*v);
+          }
         }
       }
     }

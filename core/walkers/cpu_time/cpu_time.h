@@ -24,6 +24,7 @@ struct CpuTimeContext {
   uint32_t nr_softirqs = 0;
   uint64_t irqs_sum = 0;
   std::optional<uint64_t> iowait_sleeptime;  // tick_sched.iowait_sleeptime (<= 7.1)
+  std::optional<uint64_t> idle_sleeptime;    // tick_sched.idle_sleeptime (<= 7.1)
   const PerCpuLayout* percpu = nullptr;
   absl::Status status;  // why the walker cannot run (OK when it can)
 };

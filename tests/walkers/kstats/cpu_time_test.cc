@@ -30,7 +30,9 @@ struct CpuTimeWorld {
     } else {
       btf.Struct("kernel_stat", 64, {{"irqs_sum", "u64", 0}, {"softirqs", "u32[10]", 8}});
     }
-    if (with_iowait) btf.Struct("tick_sched", 64, {{"iowait_sleeptime", "u64", 16}});
+    if (with_iowait) {
+      btf.Struct("tick_sched", 64, {{"idle_sleeptime", "u64", 8}, {"iowait_sleeptime", "u64", 16}});
+    }
     resolver = btf.MakeResolver();
     tmpl = g.Alloc(4096, 4096);
     std::vector<uint64_t> offsets;
@@ -66,6 +68,7 @@ TEST(CpuTime, ReadsEveryCpuByEnumIndex) {
     w.g.Put<uint64_t>(w.units[cpu] + 512, 555);                   // irqs_sum
     w.g.Put<uint32_t>(w.units[cpu] + 512 + 8 + 4 * 1, 31 + cpu);  // TIMER softirqs
     w.g.Put<uint64_t>(w.units[cpu] + 1024 + 16, 4242);
+    w.g.Put<uint64_t>(w.units[cpu] + 1024 + 8, 777000 + cpu);
   }
   Reader r = w.g.MakeReader();
   CpuTimeContext ctx = BuildCpuTimeContext(w.view());
@@ -84,6 +87,7 @@ TEST(CpuTime, ReadsEveryCpuByEnumIndex) {
   EXPECT_EQ(c1.softirqs(1), 32u);
   EXPECT_EQ(c1.irqs_sum(), 555u);
   EXPECT_EQ(c1.iowait_sleeptime_ns(), 4242u);
+  EXPECT_EQ(c1.idle_sleeptime_ns(), 777001u);
 }
 
 TEST(CpuTime, IowaitIsOptional) {
@@ -94,6 +98,7 @@ TEST(CpuTime, IowaitIsOptional) {
   CaptureCpuTime(r, ctx, report);
   ASSERT_EQ(report.per_cpu_time_size(), 2);
   EXPECT_FALSE(report.per_cpu_time(0).has_iowait_sleeptime_ns());
+  EXPECT_FALSE(report.per_cpu_time(0).has_idle_sleeptime_ns());  // 7.2+: kcpustat only
 }
 
 TEST(CpuTime, MissingMemberNamesItself) {

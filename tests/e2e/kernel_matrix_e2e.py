@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
-from e2e_common import Failure, check, u  # noqa: E402
+from e2e_common import Failure, check, check_task_identity, u  # noqa: E402
 
 USER_DSQ_ID = 0x4B46  # the scx-running scheduler's user DSQ
 # Printed by the scenario when the kernel lets no BPF program create a user DSQ (Debian's 7.1:
@@ -62,13 +62,7 @@ def check_inspect(inspect, truth, has_scx_root):
     check(not f.get("missing_offset_groups"), f"missing offset groups {f.get('missing_offset_groups')}")
 
 
-def comm_matches(comm, known):
-    # task->comm is 16 bytes; /proc shows a kthread's full name and a kworker's workqueue.
-    longer = len(comm) == 15 or (comm.startswith("kworker/") and known.startswith(comm + "-"))
-    return known == comm or (longer and known.startswith(comm))
-
-
-def check_report(r, truth, procs, cpus, user_dsq):
+def check_report(r, truth, before, after, cpus, user_dsq):
     check(not r.get("scx_walker_unavailable"), f"scx_walker_unavailable: {r.get('scx_walker_unavailable')}")
     rqs = r.get("rq_scx_states", [])
     check(sorted(x.get("cpu", 0) for x in rqs) == list(range(cpus)),
@@ -95,8 +89,7 @@ def check_report(r, truth, procs, cpus, user_dsq):
         if pid == 0:
             check(comm.startswith("swapper/"), f"pid 0 task named {comm!r}")
             continue
-        check(pid in procs, f"task pid {pid} ({comm}) not in the guest's process list")
-        check(comm_matches(comm, procs[pid]), f"task pid {pid}: comm {comm!r} != guest {procs[pid]!r}")
+        check_task_identity(pid, comm, before, after)
     check(sum(1 for t in tasks if t.get("comm", "").startswith("lab_")) >= 3, "scenario tasks missing")
 
     dsqs = r.get("dsq_states", [])
@@ -132,9 +125,9 @@ def main():
             check_inspect(inspect, truth, guest_has_symbol(g, "scx_root"))
             ktstr = json.loads(run([args.kfreeze, "dump", *ram, *qmp, "--format", "ktstr-json"],
                                    "kfreeze dump --format ktstr-json"))
-            procs.update(guest_procs(g))  # tasks started while the dump ran
+            after = guest_procs(g)
             try:
-                ntasks, ndsqs, layout = check_report(ktstr, truth, procs, args.cpus, user_dsq)
+                ntasks, ndsqs, layout = check_report(ktstr, truth, procs, after, args.cpus, user_dsq)
             except Failure as e:
                 # Say what the guest itself saw right after, so a kfreeze bug and a scheduler
                 # that left on its own can be told apart.
@@ -142,9 +135,8 @@ def main():
                 raise Failure(f"{e}\nguest after the dump: {now.stdout.strip()}") from None
             env = json.loads(run([args.kfreeze, "dump", *ram, *qmp, "--format", "proto-json"],
                                  "kfreeze dump --format proto-json"))
-            procs.update(guest_procs(g))
             check("single" in env, f"not a single report: {list(env)}")
-            check_report(env["single"], truth, procs, args.cpus, user_dsq)
+            check_report(env["single"], truth, procs, guest_procs(g), args.cpus, user_dsq)
             timings = {t["phase"]: u(t.get("duration_us")) for t in env.get("timings", [])}
             check("freeze_window" in timings, f"no freeze_window timing: {sorted(timings)}")
             print(f"MATRIX kernel={truth['release']} cpus={args.cpus} "

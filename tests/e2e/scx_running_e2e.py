@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
-from e2e_common import Failure, check, u  # noqa: E402
+from e2e_common import Failure, check, check_task_identity, u  # noqa: E402
 
 NSEC_PER_TICK = 10_000_000  # USER_HZ = 100: /proc/stat counts 10 ms ticks
 CPUSTAT_FIELDS = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
@@ -79,18 +79,12 @@ def verify(report, before, after, truth, user_dsq=True):
     check(not unavailable, f"task_enrichments_unavailable: {unavailable}")
     by_kva = {u(t.get("task_kva")): t for t in tasks}
     check(len(by_kva) == len(tasks), "task records with duplicate KVAs")
-    known = {**before["procs"], **after["procs"]}
     for t in tasks:
         pid, comm = t.get("pid", 0), t.get("comm", "")
         if pid == 0:
             check(comm.startswith("swapper/"), f"pid 0 task named {comm!r}")
             continue
-        check(pid in known, f"task pid {pid} ({comm}) not in the guest's process list")
-        # task->comm is TASK_COMM_LEN (16) bytes; /proc shows a kthread's full name beyond it
-        # and a kworker's current workqueue after a dash (wq_worker_comm).
-        longer = len(comm) == 15 or (comm.startswith("kworker/") and known[pid].startswith(comm + "-"))
-        same = known[pid] == comm or (longer and known[pid].startswith(comm))
-        check(same, f"task pid {pid}: comm {comm!r} != guest {known[pid]!r}")
+        check_task_identity(pid, comm, before["procs"], after["procs"])
     lab_tasks = [t for t in tasks if t.get("comm", "").startswith("lab_")]
     check(len(lab_tasks) >= 5, f"expected the scenario's lab_spin/lab_sleeper tasks, got {len(lab_tasks)}")
 

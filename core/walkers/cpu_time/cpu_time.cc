@@ -30,26 +30,29 @@ CpuTimeContext BuildCpuTimeContext(const KernelView& kernel) {
   ctx.kernel_cpustat = Sym(kernel.symbols, "kernel_cpustat");
   ctx.kstat = Sym(kernel.symbols, "kstat");
   ctx.tick_cpu_sched = Sym(kernel.symbols, "tick_cpu_sched");
-  OffsetGroup g(kernel.btf, "cpu_time");
-  MemberLocation cpustat = g.Member("kernel_cpustat.cpustat");
-  ctx.cpustat = cpustat.ByteOffset();
-  ctx.cpustat_len = cpustat.array_len.value_or(0);
-  for (int i = 0; i < kNumCpustat; ++i) {
-    ctx.cpustat_index[i] = static_cast<uint32_t>(g.EnumValue(kCpustatEnumerators[i]));
-  }
-  MemberLocation softirqs = g.Member("kernel_stat.softirqs");
-  ctx.softirqs = softirqs.ByteOffset();
-  ctx.nr_softirqs = std::min(softirqs.array_len.value_or(0), kMaxSoftirqs);
-  ctx.irqs_sum = g.Offset("kernel_stat.irqs_sum");
-  ctx.iowait_sleeptime = g.OptionalOffset("tick_sched.iowait_sleeptime");
-  ctx.idle_sleeptime = g.OptionalOffset("tick_sched.idle_sleeptime");
+  const Group<CpuTimeOffsets> off =
+      ResolveGroup<CpuTimeOffsets>(kernel.btf, "cpu_time", [](OffsetGroup& g, CpuTimeOffsets& o) {
+        MemberLocation cpustat = g.Member("kernel_cpustat.cpustat");
+        o.cpustat = cpustat.ByteOffset();
+        o.cpustat_len = cpustat.array_len.value_or(0);
+        for (int i = 0; i < kNumCpustat; ++i) {
+          o.cpustat_index[i] = static_cast<uint32_t>(g.EnumValue(kCpustatEnumerators[i]));
+        }
+        MemberLocation softirqs = g.Member("kernel_stat.softirqs");
+        o.softirqs = softirqs.ByteOffset();
+        o.nr_softirqs = std::min(softirqs.array_len.value_or(0), kMaxSoftirqs);
+        o.irqs_sum = g.Offset("kernel_stat.irqs_sum");
+        o.iowait_sleeptime = g.OptionalOffset("tick_sched.iowait_sleeptime");
+        o.idle_sleeptime = g.OptionalOffset("tick_sched.idle_sleeptime");
+      });
+  ctx.off = *off;
   std::vector<std::string> missing;
-  if (!g.status().ok()) missing.push_back(std::string(g.status().message()));
+  if (!off.ok()) missing.push_back(std::string(off.status.message()));
   if (!ctx.kernel_cpustat) missing.push_back("no kernel_cpustat symbol");
   if (!ctx.kstat) missing.push_back("no kstat symbol");
-  for (uint32_t idx : ctx.cpustat_index) {
-    if (g.status().ok() && idx >= ctx.cpustat_len) {
-      missing.push_back(absl::StrCat("cpustat index ", idx, " >= array length ", ctx.cpustat_len));
+  for (uint32_t idx : off->cpustat_index) {
+    if (off.ok() && idx >= off->cpustat_len) {
+      missing.push_back(absl::StrCat("cpustat index ", idx, " >= array length ", off->cpustat_len));
       break;
     }
   }
@@ -68,25 +71,25 @@ void CaptureCpuTime(Reader& reader, const CpuTimeContext& ctx,
     absl::StatusOr<Kva> cs = ctx.percpu->PerCpuPtr(*ctx.kernel_cpustat, cpu);
     absl::StatusOr<Kva> ks = ctx.percpu->PerCpuPtr(*ctx.kstat, cpu);
     if (!cs.ok() || !ks.ok()) continue;
-    std::vector<uint64_t> cpustat(ctx.cpustat_len);
+    std::vector<uint64_t> cpustat(ctx.off.cpustat_len);
     absl::Status s = reader.ReadVirt(
-        *cs + ctx.cpustat,
+        *cs + ctx.off.cpustat,
         std::span<uint8_t>(reinterpret_cast<uint8_t*>(cpustat.data()), cpustat.size() * 8));
-    std::vector<uint32_t> softirqs(ctx.nr_softirqs);
+    std::vector<uint32_t> softirqs(ctx.off.nr_softirqs);
     if (s.ok()) {
       s = reader.ReadVirt(
-          *ks + ctx.softirqs,
+          *ks + ctx.off.softirqs,
           std::span<uint8_t>(reinterpret_cast<uint8_t*>(softirqs.data()), softirqs.size() * 4));
     }
     absl::StatusOr<uint64_t> irqs =
-        s.ok() ? reader.ReadU64(*ks + ctx.irqs_sum) : absl::StatusOr<uint64_t>(s);
+        s.ok() ? reader.ReadU64(*ks + ctx.off.irqs_sum) : absl::StatusOr<uint64_t>(s);
     if (!irqs.ok()) {
       problems.push_back(absl::StrCat("cpu ", cpu, ": ", irqs.status().message()));
       continue;
     }
     kfreeze::v1::PerCpuTimeStats* out = report.add_per_cpu_time();
     out->set_cpu(cpu);
-    const auto& ix = ctx.cpustat_index;
+    const auto& ix = ctx.off.cpustat_index;
     out->set_cpustat_user_ns(cpustat[ix[0]]);
     out->set_cpustat_nice_ns(cpustat[ix[1]]);
     out->set_cpustat_system_ns(cpustat[ix[2]]);
@@ -99,13 +102,13 @@ void CaptureCpuTime(Reader& reader, const CpuTimeContext& ctx,
     out->set_irqs_sum(*irqs);
     if (ctx.tick_cpu_sched) {
       if (absl::StatusOr<Kva> ts = ctx.percpu->PerCpuPtr(*ctx.tick_cpu_sched, cpu); ts.ok()) {
-        if (ctx.iowait_sleeptime) {
-          if (auto v = reader.ReadU64(*ts + *ctx.iowait_sleeptime); v.ok()) {
+        if (ctx.off.iowait_sleeptime) {
+          if (auto v = reader.ReadU64(*ts + *ctx.off.iowait_sleeptime); v.ok()) {
             out->set_iowait_sleeptime_ns(*v);
           }
         }
-        if (ctx.idle_sleeptime) {
-          if (auto v = reader.ReadU64(*ts + *ctx.idle_sleeptime); v.ok()) {
+        if (ctx.off.idle_sleeptime) {
+          if (auto v = reader.ReadU64(*ts + *ctx.off.idle_sleeptime); v.ok()) {
             out->set_idle_sleeptime_ns(*v);
           }
         }

@@ -15,16 +15,21 @@ namespace kfreeze::walkers::cpu_time {
 
 inline constexpr int kNumCpustat = 8;  // USER..STEAL, the proto's fields in order
 
-struct CpuTimeContext {
-  std::optional<Kva> kernel_cpustat, kstat, tick_cpu_sched;  // per-CPU templates
-  uint64_t cpustat = 0;                                      // kernel_cpustat.cpustat
-  std::array<uint32_t, kNumCpustat> cpustat_index{};         // CPUTIME_USER.. from BTF
+// Group "cpu_time".
+struct CpuTimeOffsets {
+  uint64_t cpustat = 0;                               // kernel_cpustat.cpustat
+  std::array<uint32_t, kNumCpustat> cpustat_index{};  // CPUTIME_USER.. from BTF
   uint32_t cpustat_len = 0;
   uint64_t softirqs = 0;  // kernel_stat.softirqs (unsigned int[NR_SOFTIRQS])
   uint32_t nr_softirqs = 0;
   uint64_t irqs_sum = 0;
   std::optional<uint64_t> iowait_sleeptime;  // tick_sched.iowait_sleeptime (<= 7.1)
   std::optional<uint64_t> idle_sleeptime;    // tick_sched.idle_sleeptime (<= 7.1)
+};
+
+struct CpuTimeContext {
+  std::optional<Kva> kernel_cpustat, kstat, tick_cpu_sched;  // per-CPU templates
+  CpuTimeOffsets off;
   const PerCpuLayout* percpu = nullptr;
   absl::Status status;  // why the walker cannot run (OK when it can)
 };

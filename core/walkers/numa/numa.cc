@@ -31,22 +31,25 @@ NumaContext BuildNumaContext(const KernelView& kernel) {
   ctx.percpu = &kernel.percpu;
   ctx.node_data = Sym(kernel.symbols, "node_data");
   ctx.nr_node_ids = Sym(kernel.symbols, "nr_node_ids");
-  OffsetGroup g(kernel.btf, "numa");
-  MemberLocation zones = g.Member("pglist_data.node_zones");
-  ctx.node_zones = zones.ByteOffset();
-  ctx.nr_zones = zones.array_len.value_or(0);
-  ctx.zone_size = g.SizeOf("zone");
-  ctx.present_pages = g.Offset("zone.present_pages");
-  ctx.vm_numa_event = g.Offset("zone.vm_numa_event");
-  ctx.per_cpu_zonestats = g.Offset("zone.per_cpu_zonestats");
-  ctx.pcp_vm_numa_event = g.Offset("per_cpu_zonestat.vm_numa_event");
-  for (int i = 0; i < kNumNumaItems; ++i) {
-    ctx.item[i] = static_cast<uint32_t>(g.EnumValue(kItems[i]));
-  }
+  const Group<NumaOffsets> off =
+      ResolveGroup<NumaOffsets>(kernel.btf, "numa", [](OffsetGroup& g, NumaOffsets& o) {
+        MemberLocation zones = g.Member("pglist_data.node_zones");
+        o.node_zones = zones.ByteOffset();
+        o.nr_zones = zones.array_len.value_or(0);
+        o.zone_size = g.SizeOf("zone");
+        o.present_pages = g.Offset("zone.present_pages");
+        o.vm_numa_event = g.Offset("zone.vm_numa_event");
+        o.per_cpu_zonestats = g.Offset("zone.per_cpu_zonestats");
+        o.pcp_vm_numa_event = g.Offset("per_cpu_zonestat.vm_numa_event");
+        for (int i = 0; i < kNumNumaItems; ++i) {
+          o.item[i] = static_cast<uint32_t>(g.EnumValue(kItems[i]));
+        }
+      });
+  ctx.off = *off;
   if (!ctx.node_data) {
     ctx.status = absl::FailedPreconditionError(std::string(kReasonNoNuma));
-  } else if (!g.status().ok()) {
-    ctx.status = g.status();
+  } else if (!off.ok()) {
+    ctx.status = off.status;
   }
   return ctx;
 }
@@ -77,9 +80,9 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
     if (pgdat->IsNull()) continue;  // possible but offline node
     std::array<uint64_t, kNumNumaItems> sum{};
     bool ok = true;
-    for (uint32_t z = 0; z < ctx.nr_zones && ok; ++z) {
-      const Kva zone = *pgdat + ctx.node_zones + z * ctx.zone_size;
-      absl::StatusOr<uint64_t> present = reader.ReadU64(zone + ctx.present_pages);
+    for (uint32_t z = 0; z < ctx.off.nr_zones && ok; ++z) {
+      const Kva zone = *pgdat + ctx.off.node_zones + z * ctx.off.zone_size;
+      absl::StatusOr<uint64_t> present = reader.ReadU64(zone + ctx.off.present_pages);
       if (!present.ok()) {
         problems.push_back(
             absl::StrCat("node ", node, " zone ", z, ": ", present.status().message()));
@@ -89,13 +92,14 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
       if (*present == 0) continue;
       std::array<uint64_t, kNumNumaItems> folded{};
       for (int i = 0; i < kNumNumaItems && ok; ++i) {
-        absl::StatusOr<uint64_t> v = reader.ReadU64(zone + ctx.vm_numa_event + ctx.item[i] * 8ull);
+        absl::StatusOr<uint64_t> v =
+            reader.ReadU64(zone + ctx.off.vm_numa_event + ctx.off.item[i] * 8ull);
         if (!v.ok())
           ok = false;
         else
           folded[i] = *v;
       }
-      absl::StatusOr<Kva> pcp = reader.ReadPtr(zone + ctx.per_cpu_zonestats);
+      absl::StatusOr<Kva> pcp = reader.ReadPtr(zone + ctx.off.per_cpu_zonestats);
       if (!ok || !pcp.ok() || pcp->IsNull()) {
         problems.push_back(absl::StrCat("node ", node, " zone ", z, ": counters unreadable"));
         ok = false;
@@ -107,7 +111,7 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
         if (!at.ok()) continue;
         for (int i = 0; i < kNumNumaItems; ++i) {
           absl::StatusOr<uint64_t> v =
-              reader.ReadU64(*at + ctx.pcp_vm_numa_event + ctx.item[i] * 8ull);
+              reader.ReadU64(*at + ctx.off.pcp_vm_numa_event + ctx.off.item[i] * 8ull);
           if (!v.ok()) {
             problems.push_back(
                 absl::StrCat("node ", node, " zone ", z, " cpu ", cpu, ": ", v.status().message()));

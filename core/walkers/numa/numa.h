@@ -19,9 +19,8 @@ inline constexpr int kNumNumaItems = 6;  // NUMA_HIT..NUMA_OTHER, the proto's or
 // MAX_NUMNODES on x86-64 is 1 << NODES_SHIFT (at most 10).
 inline constexpr uint32_t kMaxNodes = 1024;
 
-struct NumaContext {
-  std::optional<Kva> node_data;  // struct pglist_data *node_data[MAX_NUMNODES]
-  std::optional<Kva> nr_node_ids;
+// Group "numa": pglist_data/zone layout and the enum numa_stat_item indexes.
+struct NumaOffsets {
   uint64_t node_zones = 0;  // pglist_data.node_zones[]
   uint32_t nr_zones = 0;    // its length (MAX_NR_ZONES)
   uint64_t zone_size = 0;
@@ -30,6 +29,12 @@ struct NumaContext {
   uint64_t per_cpu_zonestats = 0;              // zone.per_cpu_zonestats (__percpu)
   uint64_t pcp_vm_numa_event = 0;              // per_cpu_zonestat.vm_numa_event[]
   std::array<uint32_t, kNumNumaItems> item{};  // NUMA_HIT.. from enum numa_stat_item
+};
+
+struct NumaContext {
+  std::optional<Kva> node_data;  // struct pglist_data *node_data[MAX_NUMNODES]
+  std::optional<Kva> nr_node_ids;
+  NumaOffsets off;
   const PerCpuLayout* percpu = nullptr;
   absl::Status status;
 };

@@ -152,13 +152,21 @@ PsiContext BuildPsiContext(const KernelView& kernel) {
   ctx.psi_system = Sym(kernel.symbols, "psi_system");
   ctx.psi_disabled = Sym(kernel.symbols, "psi_disabled");
   ctx.cgrp_dfl_root = Sym(kernel.symbols, "cgrp_dfl_root");
-  OffsetGroup g(kernel.btf, "psi_group");
-  MemberLocation total = g.Member("psi_group.total");
-  MemberLocation avg = g.Member("psi_group.avg");
-  ctx.total = total.ByteOffset();
-  ctx.avg = avg.ByteOffset();
-  const int64_t nr_states = g.EnumValue("NR_PSI_STATES");
-  if (g.status().ok()) {
+  // psi_group.total[NR_PSI_AGGREGATORS][NR_PSI_STATES - 1] and avg[][3], sized from BTF.
+  struct PsiGroupLayout {
+    MemberLocation total, avg;
+    int64_t nr_states = 0;
+  };
+  const Group<PsiGroupLayout> pg =
+      ResolveGroup<PsiGroupLayout>(kernel.btf, "psi_group", [](OffsetGroup& g, PsiGroupLayout& o) {
+        o.total = g.Member("psi_group.total");
+        o.avg = g.Member("psi_group.avg");
+        o.nr_states = g.EnumValue("NR_PSI_STATES");
+      });
+  ctx.total = pg->total.ByteOffset();
+  ctx.avg = pg->avg.ByteOffset();
+  if (pg.ok()) {
+    const int64_t nr_states = pg->nr_states;
     ctx.states_per_row = static_cast<uint32_t>(nr_states - 1);  // PSI_NONIDLE has no total
     for (const auto& [enumerator, names] : kStates) {
       absl::StatusOr<int64_t> v = kernel.btf.EnumValue(enumerator);
@@ -166,30 +174,28 @@ PsiContext BuildPsiContext(const KernelView& kernel) {
       ctx.states.push_back({*v, names.first, names.second});
       if (std::string_view(enumerator) == "PSI_IRQ_FULL") ctx.irq_full = *v;
     }
-    if (nr_states < 2 || total.byte_size < ctx.states_per_row * 8ull ||
-        avg.byte_size < ctx.states_per_row * 24ull) {
+    if (nr_states < 2 || pg->total.byte_size < ctx.states_per_row * 8ull ||
+        pg->avg.byte_size < ctx.states_per_row * 24ull) {
       ctx.status = BadData(absl::StrCat("psi_group arrays smaller than NR_PSI_STATES ", nr_states));
     }
   } else {
-    ctx.status = g.status();
+    ctx.status = pg.status;
   }
   if (ctx.status.ok() && !ctx.psi_system) ctx.status = absl::NotFoundError("no psi_system symbol");
 
-  OffsetGroup cg(kernel.btf, "cgroup");
-  PsiContext::Cgroup c;
-  c.root_cgrp = cg.Offset("cgroup_root.cgrp");
-  c.self = cg.Offset("cgroup.self");
-  c.sibling = cg.Offset("cgroup_subsys_state.sibling");
-  c.children = cg.Offset("cgroup_subsys_state.children");
-  c.serial_nr = cg.Offset("cgroup_subsys_state.serial_nr");
-  c.kn = cg.Offset("cgroup.kn");
-  c.kn_name = cg.Offset("kernfs_node.name");
-  c.psi = cg.Offset("cgroup.psi");
-  if (cg.status().ok() && ctx.cgrp_dfl_root) {
-    ctx.cgroup = c;
-  } else {
-    ctx.cgroup_status =
-        cg.status().ok() ? absl::NotFoundError("no cgrp_dfl_root symbol") : cg.status();
+  ctx.cgroup = ResolveGroup<PsiContext::Cgroup>(
+      kernel.btf, "cgroup", [](OffsetGroup& g, PsiContext::Cgroup& c) {
+        c.root_cgrp = g.Offset("cgroup_root.cgrp");
+        c.self = g.Offset("cgroup.self");
+        c.sibling = g.Offset("cgroup_subsys_state.sibling");
+        c.children = g.Offset("cgroup_subsys_state.children");
+        c.serial_nr = g.Offset("cgroup_subsys_state.serial_nr");
+        c.kn = g.Offset("cgroup.kn");
+        c.kn_name = g.Offset("kernfs_node.name");
+        c.psi = g.Offset("cgroup.psi");
+      });
+  if (ctx.cgroup.ok() && !ctx.cgrp_dfl_root) {
+    ctx.cgroup.status = absl::NotFoundError("no cgrp_dfl_root symbol");
   }
   return ctx;
 }
@@ -219,7 +225,7 @@ void CapturePsi(Reader& reader, const PsiContext& ctx, const PsiOptions& options
   *report.add_cgroup_psi() = std::move(system);
   if (!ctx.cgroup) {
     report.set_cgroup_psi_unavailable(
-        absl::StrCat("PSI partial: cgroups not walked: ", ctx.cgroup_status.message()));
+        absl::StrCat("PSI partial: cgroups not walked: ", ctx.cgroup.status.message()));
     return;
   }
   CgroupWalk walk(reader, ctx, report);

@@ -40,9 +40,8 @@ struct PsiContext {
     uint64_t self = 0, sibling = 0, children = 0, serial_nr = 0;  // cgroup.self.*
     uint64_t kn = 0, kn_name = 0, psi = 0;
   };
-  std::optional<Cgroup> cgroup;
-  absl::Status status;         // psi_group offsets or psi_system missing
-  absl::Status cgroup_status;  // cgroup walk offsets missing
+  Group<Cgroup> cgroup;  // its status says why cgroups are not walked
+  absl::Status status;   // psi_group offsets or psi_system missing
   const SymbolIndex* symbols = nullptr;
 };
 

@@ -23,7 +23,7 @@ RamLayout SplitAt4G(uint64_t ram_bytes, uint64_t lowmem_limit) {
   uint64_t below = std::min(ram_bytes, lowmem_limit);
   if (below > 0) regions.push_back({Pa(0), below, 0});
   if (ram_bytes > below) regions.push_back({Pa(k4GiB), ram_bytes - below, below});
-  // Cannot fail: the two ranges are disjoint and non-empty.
+  // Cannot fail for ram_bytes > 0 (Q35/Pc handle 0): the ranges are disjoint and non-empty.
   return RamLayout::FromRegions(std::move(regions)).value();
 }
 
@@ -89,11 +89,15 @@ std::optional<MtreeRange> ParseMtreeLine(absl::string_view line) {
 
 }  // namespace
 
+// An empty RAM file (e.g. /dev/zero, whose size is 0) gives an empty layout, as Flat(0) does;
+// GuestRam then refuses it with a status instead of the split failing.
 RamLayout RamLayout::Q35(uint64_t ram_bytes) {
+  if (ram_bytes == 0) return Flat(0);
   return SplitAt4G(ram_bytes, ram_bytes >= 0xb0000000ull ? 0x80000000ull : 0xb0000000ull);
 }
 
 RamLayout RamLayout::Pc(uint64_t ram_bytes) {
+  if (ram_bytes == 0) return Flat(0);
   return SplitAt4G(ram_bytes, ram_bytes >= 0xe0000000ull ? 0xc0000000ull : 0xe0000000ull);
 }
 

@@ -88,6 +88,16 @@ INSTANTIATE_TEST_SUITE_P(Images, AttachTest, ::testing::ValuesIn(Variants()),
 namespace kfreeze {
 namespace {
 
+// Issue 11's first finding: an AttachTarget with ram_path /dev/zero aborted kfreezed (the default
+// q35 split of a 0-byte "file" threw). It must be a clear InvalidArgument instead.
+TEST(AttachFailureTest, CharacterDeviceAsRamIsRefusedNotFatal) {
+  AttachOptions options;
+  options.ram_path = "/dev/zero";
+  auto ctx = KernelContext::Attach(options);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_EQ(ctx.status().code(), absl::StatusCode::kInvalidArgument) << ctx.status();
+}
+
 TEST(AttachFailureTest, NoVmcoreInfoIsNotFound) {
   testing::GuestImageBuilder b;
   testing::GuestImage image = b.Build();

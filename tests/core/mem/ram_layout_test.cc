@@ -24,6 +24,12 @@ TEST(RamLayoutTest, Q35SplitsAtTheLowmemLimit) {
   EXPECT_EQ(mid.regions().size(), 1u);
 }
 
+TEST(RamLayoutTest, EmptyFileGivesAnEmptyLayoutNotAFailure) {
+  EXPECT_TRUE(RamLayout::Q35(0).regions().empty());
+  EXPECT_TRUE(RamLayout::Pc(0).regions().empty());
+  EXPECT_TRUE(RamLayout::Flat(0).regions().empty());
+}
+
 TEST(RamLayoutTest, PcUsesThreeGiBBelow4G) {
   RamLayout pc = RamLayout::Pc(4 * kGiB);
   ASSERT_EQ(pc.regions().size(), 2u);

@@ -142,6 +142,7 @@ TEST_F(CoordinatorTest, FailedAttachIsListedWithItsErrorAndFreezeSaysWhy) {
   ASSERT_TRUE(coordinator_->AddTarget(Target("bad0"), "rpc", false).ok());
   ASSERT_TRUE(coordinator_->AddTarget(Target("vm1"), "rpc", false).ok());
   coordinator_->WaitForAttach("bad0");
+  coordinator_->WaitForAttach("vm1");  // under load vm1 may still be attaching when bad0 failed
   auto listed = coordinator_->ListTargets();
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].name(), "bad0");

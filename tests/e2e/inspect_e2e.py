@@ -39,7 +39,8 @@ def run_inspect(kfreeze, ram, extra, btf_out):
         raise Failure(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr.decode(errors='replace')}")
     out = json.loads(res.stdout)
     expected_keys = {"release", "kaslr_offset", "phys_base", "page_offset_base", "pgtable_levels", "nr_cpus",
-                     "per_cpu_offsets", "symbol_count", "btf_type_count", "symbols", "attach_us"}
+                     "per_cpu_offsets", "symbol_count", "btf_type_count", "symbols", "attach_us",
+                     "features"}
     check(set(out) == expected_keys, f"JSON keys {sorted(out)} != {sorted(expected_keys)}")
     return out, wall_ms
 
@@ -71,6 +72,11 @@ def verify(out, truth, kaslr, label):
     check(out["pgtable_levels"] in (4, 5), f"[{label}] pgtable_levels {out['pgtable_levels']}")
     check(out["symbol_count"] > 100000, f"[{label}] only {out['symbol_count']} symbols")
     check(out["btf_type_count"] > 10000, f"[{label}] only {out['btf_type_count']} BTF types")
+    # The sched_ext layout found in BTF + kallsyms agrees with the guest's own kallsyms.
+    f = out["features"] or {}
+    want = "scx_root" if "scx_root" in truth["kallsyms"] else "scx_ops_globals"
+    check(f.get("layout") == want, f"[{label}] features.layout {f.get('layout')!r}, guest says {want}")
+    check(f.get("missing_offset_groups") == [], f"[{label}] missing {f.get('missing_offset_groups')}")
 
 
 def main():

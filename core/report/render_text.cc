@@ -192,11 +192,25 @@ void RenderScx(const FailureDumpReport& r, std::string* out) {
   if (r.has_scx_walker_unavailable()) {
     absl::StrAppend(out, "scx_walker: <unavailable: ", r.scx_walker_unavailable(), ">\n");
   }
+  // Fields this kernel does not have are left out rather than shown as 0.
+  const auto& absent_fields = r.scx_features().absent_fields();
+  auto has = [&absent_fields](absl::string_view field) {
+    return std::find(absent_fields.begin(), absent_fields.end(), field) == absent_fields.end();
+  };
+  if (r.has_scx_features()) {
+    absl::StrAppend(out, "scx_layout: ", r.scx_features().layout(),
+                    " counters=", r.scx_features().event_counters_layout(),
+                    " global_dsqs=", r.scx_features().global_dsqs(), "\n");
+  }
   if (r.has_scx_sched_state()) {
     const auto& s = r.scx_sched_state();
     absl::StrAppend(out, "scx_sched:", s.has_ops_name() ? absl::StrCat(" ", s.ops_name()) : "",
-                    " exit_kind=", s.exit_kind(), " aborting=", s.aborting() ? "true" : "false",
-                    " bypass_depth=", s.bypass_depth());
+                    " exit_kind=", s.exit_kind());
+    if (has("scx_sched_state.aborting")) {
+      absl::StrAppend(out, " aborting=", s.aborting() ? "true" : "false");
+    }
+    if (has("scx_sched_state.bypass_depth"))
+      absl::StrAppend(out, " bypass_depth=", s.bypass_depth());
     if (s.has_exit_kind_raw())
       absl::StrAppend(out, " (exit_kind field reads ", s.exit_kind_raw(), ")");
     if (s.has_watchdog_timeout())
@@ -220,7 +234,7 @@ void RenderScx(const FailureDumpReport& r, std::string* out) {
     absl::StrAppend(out, absl::StrFormat("CPU %-3d: nr_run=%d flags=0x%x cpu_rel=%d", rq.cpu(),
                                          rq.nr_running(), rq.flags(), rq.cpu_released() ? 1 : 0));
     if (rq.has_kick_sync()) absl::StrAppend(out, " ksync=", rq.kick_sync());
-    absl::StrAppend(out, " ops_qseq=", rq.ops_qseq());
+    if (has("rq_scx_state.ops_qseq")) absl::StrAppend(out, " ops_qseq=", rq.ops_qseq());
     if (rq.has_rq_clock()) absl::StrAppend(out, " clock=", rq.rq_clock());
     if (rq.has_curr_pid()) {
       absl::StrAppend(out, " curr=", rq.has_curr_comm() ? rq.curr_comm() : "?", "[", rq.curr_pid(),

@@ -46,6 +46,21 @@ TEST(RenderTextTest, SingleShowsEverySection) {
   EXPECT_THAT(text, HasSubstr("dump truncated: deadline crossed at 1500us (2 map(s) skipped"));
 }
 
+// A field the kernel does not have (scx_features.absent_fields) is left out, never printed as 0.
+TEST(RenderTextTest, FieldsTheKernelLacksAreNotShownAsZero) {
+  kfreeze::v1::FailureDumpReport r = kfreeze::testing::SampleSingleReport();
+  EXPECT_THAT(RenderSingleText(r), HasSubstr(" ops_qseq=76"));
+  EXPECT_THAT(RenderSingleText(r), HasSubstr(" aborting="));
+  r.mutable_scx_features()->set_layout("scx_root");
+  r.mutable_scx_features()->add_absent_fields("rq_scx_state.ops_qseq");
+  r.mutable_scx_features()->add_absent_fields("scx_sched_state.aborting");
+  const std::string text = RenderSingleText(r);
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("ops_qseq=")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("aborting=")));
+  EXPECT_THAT(text, HasSubstr("bypass_depth="));
+  EXPECT_THAT(text, HasSubstr("scx_layout: scx_root"));
+}
+
 TEST(RenderTextTest, DualAndDegraded) {
   const std::string dual = RenderDualText(kfreeze::testing::SampleDualReport());
   EXPECT_THAT(dual, HasSubstr("early=present (max_age=260j, threshold=250j)"));

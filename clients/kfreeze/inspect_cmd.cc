@@ -19,7 +19,6 @@
 #include "core/kernel/kernel_context.h"
 #include "core/walkers/common/kernel_view.h"
 #include "core/walkers/scx/scx_context.h"
-#include "core/walkers/scx/scx_features.h"
 
 namespace kfreeze::cli {
 
@@ -74,9 +73,7 @@ nlohmann::json Features(const KernelContext& k) {
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
   opts.always_print_primitive_fields = true;
-  if (!google::protobuf::util::MessageToJsonString(walkers::scx::DescribeScxFeatures(scx), &json,
-                                                   opts)
-           .ok()) {
+  if (!google::protobuf::util::MessageToJsonString(scx.features, &json, opts).ok()) {
     return nullptr;
   }
   nlohmann::json f = nlohmann::json::parse(json);

@@ -10,7 +10,6 @@
 #include "core/walkers/scx/rq_state.h"
 #include "core/walkers/scx/sched_location.h"
 #include "core/walkers/scx/sched_state.h"
-#include "core/walkers/scx/scx_features.h"
 
 namespace kfreeze::walkers::scx {
 namespace {
@@ -51,7 +50,7 @@ void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpR
     report.set_scx_walker_unavailable(std::string(kReasonNoSchedExt));
     return;
   }
-  *report.mutable_scx_features() = DescribeScxFeatures(ctx);
+  *report.mutable_scx_features() = ctx.features;  // described at attach
   std::vector<std::string> problems;
   std::optional<uint64_t> jiffies;
   if (absl::StatusOr<uint64_t> j = ReadJiffies(reader, ctx); j.ok()) {

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "core/walkers/common/kernel_hz.h"
+#include "core/walkers/scx/scx_features.h"
 
 namespace kfreeze::walkers::scx {
 namespace {
@@ -96,6 +97,7 @@ ScxContext BuildScxContext(const KernelView& kernel, Reader& reader) {
       if (absl::string_view(name) == "disabled") ctx.disabled_state = *v;
     }
   }
+  ctx.features = DescribeScxFeatures(ctx);
   return ctx;
 }
 

@@ -15,6 +15,7 @@
 #include "core/mem/reader.h"
 #include "core/walkers/common/kernel_view.h"
 #include "core/walkers/scx/scx_offsets.h"
+#include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::walkers::scx {
 
@@ -60,6 +61,8 @@ struct ScxContext {
   // scx_enable_state (scx_ops_enable_state before 6.15) enumerators -> "enabled", ...
   std::vector<std::pair<int64_t, std::string>> enable_state_names;
   std::optional<int64_t> disabled_state;  // SCX_DISABLED / SCX_OPS_DISABLED
+  // What this kernel's sched_ext has; fixed at attach, copied into every report.
+  kfreeze::v1::ScxKernelFeatures features;
 
   // Short class name for a task's sched_class pointer, if it is a known class.
   std::optional<std::string> SchedClassName(uint64_t class_kva) const;

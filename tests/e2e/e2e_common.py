@@ -1,4 +1,7 @@
-"""What every e2e script shares: one failure type and its check, and proto3 JSON integers."""
+"""What every e2e script shares: one failure type and its check, proto3 JSON integers, the
+PASS/FAIL ending."""
+
+import sys
 
 
 class Failure(Exception):
@@ -33,3 +36,17 @@ def check_task_identity(pid, comm, before, after):
               f"task pid {pid} ({comm}) not in the guest's process list")
         return
     check(comm_matches(comm, known[pid]), f"task pid {pid}: comm {comm!r} != guest {known[pid]!r}")
+
+
+def outcome(body, lab_failure):
+    """Runs body(); prints PASS, or FAIL with the reason. Returns the exit status."""
+    try:
+        body()
+    except lab_failure as e:
+        print(f"FAIL: could not run the lab guest: {e}", file=sys.stderr)
+        return 1
+    except Failure as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        return 1
+    print("PASS")
+    return 0

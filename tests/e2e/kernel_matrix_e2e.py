@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
-from e2e_common import Failure, check, check_task_identity, u  # noqa: E402
+from e2e_common import Failure, check, check_task_identity, outcome, u  # noqa: E402
 
 USER_DSQ_ID = 0x4B46  # the scx-running scheduler's user DSQ
 # Printed by the scenario when the kernel lets no BPF program create a user DSQ (Debian's 7.1:
@@ -114,7 +114,8 @@ def main():
     ap.add_argument("--name", default="e2e-matrix")
     args = ap.parse_args()
     name = f"{args.name}-{args.cpus}"
-    try:
+
+    def body():
         with labclient.guest(name, "scx-running", cpus=args.cpus) as g:
             truth = g.truth()
             procs = guest_procs(g)
@@ -144,14 +145,8 @@ def main():
                   f"attach_ms={inspect['attach_us']['total'] / 1000:.1f} "
                   f"window_ms={timings['freeze_window'] / 1000:.2f} tasks={ntasks} dsqs={ndsqs} "
                   f"layout={layout}")
-    except labclient.LabFailure as e:
-        print(f"FAIL: could not run the lab guest: {e}", file=sys.stderr)
-        return 1
-    except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        return 1
-    print("PASS")
-    return 0
+
+    return outcome(body, labclient.LabFailure)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@
  * ("runnable task stall"). Everything else runs through SCX_DSQ_GLOBAL, so the guest (and its
  * command channel) stays responsive until the ejection and after it.
  *
+ * SCX_OPS_ENQ_LAST: without it the kernel keeps the last runnable task of a CPU running when its
+ * slice ends, never asking ops.enqueue. On a fast (KVM) guest with a vCPU to spare the CPU-bound
+ * victim then owns its CPU forever and never starves; with the flag it goes back through
+ * ops.enqueue at every slice end and is parked like any other wakeup.
+ *
  * Where the kernel cannot create user DSQs from BPF (LAB_HAVE_USER_DSQ == 0, see lab_scx.h) the
  * victim goes to SCX_DSQ_GLOBAL while it may run (each such insert counts in lab_nr_moved) and is
  * then not inserted anywhere: still runnable, never run, the same watchdog ejection.
@@ -82,5 +87,6 @@ struct sched_ext_ops lab_stall = {
     .init = (void*)lab_stall_init,
     .exit = (void*)lab_stall_exit,
     .timeout_ms = LAB_STALL_TIMEOUT_MS,
+    .flags = SCX_OPS_ENQ_LAST,
     .name = "lab_stall",
 };

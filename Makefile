@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-unit test-vm test-sanitize test-matrix demo clean format bench
+.PHONY: all deps configure build test test-unit test-vm test-sanitize test-tsan test-matrix demo clean format bench fuzz
 
 all: build
 
@@ -31,6 +31,23 @@ test-sanitize: deps
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" $(CMAKE_FLAGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	ctest --test-dir $(BUILD)-asan -L unit --output-on-failure -j $(JOBS)
+
+# ThreadSanitizer + clang -Wthread-safety (own clang build dir). Debian's absl is not TSan-built:
+# its locks reach TSan through the preloaded tests/tsan/absl_sync_tsan.cc (see tests/tsan.supp).
+test-tsan: deps
+	cmake -S . -B $(BUILD)-tsan -G Ninja -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DKFREEZE_TSAN=ON -DKFREEZE_THREAD_SAFETY=ON -DKFREEZE_BUILD_BENCH=OFF \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-tsan -j $(JOBS)
+	LD_PRELOAD=$(abspath $(BUILD)-tsan)/libkfreeze_absl_sync_tsan.so \
+	  TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) second_deadlock_stack=1" \
+	  ctest --test-dir $(BUILD)-tsan -L unit --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (clang, $(BUILD)-fuzz): FUZZ_SECONDS per target, corpus kept in
+# $(BUILD)-fuzz/corpus/; tests/run-all.sh runs the same targets for a few seconds each.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	./tests/fuzz/run-fuzzers.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
 
 # Every e2e check on every sched_ext kernel of the matrix (hours under TCG); table -> README.
 test-matrix: build

@@ -12,6 +12,8 @@ cmake -S . -B "$BUILD-asan" -G Ninja -DKFREEZE_SANITIZE=ON -DKFREEZE_BUILD_BENCH
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 cmake --build "$BUILD-asan" -j "$JOBS"
 ctest --test-dir "$BUILD-asan" -L unit --output-on-failure -j "$JOBS"
+echo "== fuzzers, short run ($BUILD-fuzz; \`make fuzz\` for long runs)"
+./tests/fuzz/run-fuzzers.sh "$BUILD-fuzz" "${FUZZ_SHORT_SECONDS:-10}" short
 echo "== real-guest tests (label vm)"
 start=$(date +%s)
 ctest --test-dir "$BUILD" -L vm --output-on-failure

@@ -174,7 +174,9 @@ int RunInspect(const std::vector<std::string>& args) {
     if (!out) return Fail(kExitFailure, absl::StrCat("cannot write ", path));
   }
   if (absl::GetFlag(FLAGS_json)) {
-    std::printf("%s\n", ToJson(k, symbols).dump(2).c_str());
+    std::printf(
+        "%s\n",
+        ToJson(k, symbols).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     PrintText(k, symbols);
   }

@@ -66,4 +66,21 @@ inline constexpr absl::Duration kQmpDefaultTimeout = absl::Seconds(5);
 // Async events QEMU may interleave before our reply (STOP, RESUME, ...) before we give up.
 inline constexpr int kMaxQmpEventsPerReply = 1024;
 
+// --- per-dump budget (ReadBudget) ---
+// Guest bytes one dump may read through its Readers: a full dump of a busy guest reads a few
+// hundred MiB at most (arena pages and big maps dominate); a hostile guest must not make it more.
+inline constexpr uint64_t kDumpMaxReadBytes = 1 * kGiB;
+// Bytes the walk's own containers (node lists, visited sets, pending stacks) may hold at once.
+inline constexpr uint64_t kDumpMaxHeldBytes = 128 * kMiB;
+// Report nodes (tasks, cgroups, map elements, list nodes) one dump may produce.
+inline constexpr uint64_t kDumpMaxNodes = 4 * 1024 * 1024;
+// Reads between two clock checks of the deadline on the read path (a read is ~100 ns).
+inline constexpr uint32_t kDeadlineCheckEveryReads = 64;
+
+// --- program BTF cache ---
+// Parsed program BTF kept across dumps (blob bytes); entries unused by the last dump are evicted
+// first, and a dump that needs more than this renders the rest as hex.
+inline constexpr uint64_t kMaxProgramBtfCacheBytes = 64 * kMiB;
+inline constexpr size_t kMaxProgramBtfCacheEntries = 256;
+
 }  // namespace kfreeze::caps

@@ -91,6 +91,10 @@ inline constexpr absl::string_view kReasonScxOpsDisabled =
 inline constexpr absl::string_view kReasonScxSchedUnreadable =
     "scheduler state points to unreadable memory";
 inline constexpr absl::string_view kReasonNoNuma = "kernel has no NUMA node_data (CONFIG_NUMA off)";
+// Per-dump budgets (ReadBudget): a phase cut by one gets the reason; later phases are skipped.
+inline constexpr absl::string_view kReasonReadBudgetExhausted = "dump read budget exhausted";
+inline constexpr absl::string_view kReasonMemoryBudgetExhausted = "dump memory budget exhausted";
+inline constexpr absl::string_view kReasonNodeBudgetExhausted = "dump node budget exhausted";
 
 inline constexpr std::array kAllWireStrings = {
     kSchemaSingle,
@@ -127,6 +131,9 @@ inline constexpr std::array kAllWireStrings = {
     kReasonScxOpsDisabled,
     kReasonScxSchedUnreadable,
     kReasonNoNuma,
+    kReasonReadBudgetExhausted,
+    kReasonMemoryBudgetExhausted,
+    kReasonNodeBudgetExhausted,
 };
 
 }  // namespace kfreeze

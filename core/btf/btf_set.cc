@@ -3,21 +3,24 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/caps.h"
+#include "core/base/safe_open.h"
 #include "core/base/status.h"
 
 namespace kfreeze {
 namespace {
 
 constexpr uint16_t kBtfMagic = 0xeb9f;
+// An ELF file handed over for its .BTF section (a vmlinux with debug info is a few hundred MiB).
+constexpr uint64_t kMaxBtfElfBytes = 2 * caps::kGiB;
 
 absl::Status CheckId(uint32_t id, uint32_t count, uint32_t from, const char* what) {
   if (id >= count) {
@@ -151,15 +154,25 @@ absl::StatusOr<std::unique_ptr<BtfSet>> BtfSet::FromVmlinuxBytes(std::vector<uin
 }
 
 absl::StatusOr<std::unique_ptr<BtfSet>> BtfSet::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open BTF file ", path));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (bytes.size() >= 2 && bytes[0] == 0x9f && bytes[1] == 0xeb) {
+  // Non-blocking, type-checked and size-capped: a FIFO, /dev/zero or a huge file fails at once.
+  KF_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, "BTF file"));
+  uint8_t magic[2] = {0, 0};
+  bool raw_btf =
+      pread(fd.get(), magic, sizeof(magic), 0) == 2 && magic[0] == 0x9f && magic[1] == 0xeb;
+  if (raw_btf) {
+    KF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                        ReadWholeFile(fd.get(), caps::kMaxVmlinuxBtfBytes, path));
     return FromVmlinuxBytes(std::move(bytes), path);
   }
-  // Not raw BTF: let libbpf find a .BTF section in an ELF file.
-  struct btf* raw = btf__parse(path.c_str(), nullptr);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) > kMaxBtfElfBytes) {
+    return absl::OutOfRangeError(
+        absl::StrCat("BTF file ", path, " is larger than ", kMaxBtfElfBytes, " bytes"));
+  }
+  // Not raw BTF: let libbpf find a .BTF section in an ELF file. Through /proc/self/fd so libbpf
+  // reads the file checked above, not whatever the path names by now.
+  std::string fd_path = absl::StrCat("/proc/self/fd/", fd.get());
+  struct btf* raw = btf__parse(fd_path.c_str(), nullptr);
   if (raw == nullptr) {
     return BadData(
         absl::StrCat(path, " is neither raw BTF nor an ELF with .BTF: ", std::strerror(errno)));

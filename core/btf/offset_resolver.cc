@@ -127,6 +127,29 @@ absl::StatusOr<uint32_t> OffsetResolver::SkipModsAndTypedefs(uint32_t id) const 
       absl::StrCat("BTF typedef/modifier chain deeper than ", caps::kBtfMaxResolveDepth));
 }
 
+absl::Status OffsetResolver::MemberWithin(const struct btf_type* t, uint16_t index,
+                                          absl::string_view looked_up) const {
+  const struct btf_member* m = btf_members(t) + index;
+  const uint64_t bit_offset = btf_member_bit_offset(t, index);
+  uint64_t bits = btf_member_bitfield_size(t, index);
+  if (bits == 0) {
+    absl::StatusOr<uint64_t> bytes = ResolveSize(btf_, m->type);
+    if (!bytes.ok()) {
+      return BadData(absl::StrCat("BTF member '", NameOf(btf_, m->name_off), "' of ",
+                                  NameOf(btf_, t->name_off), ": ", bytes.status().message()));
+    }
+    bits = *bytes * 8;
+  }
+  // A guest BTF member past its struct would send every read of it into the next object.
+  if (bit_offset + bits > uint64_t{t->size} * 8) {
+    return BadData(absl::StrCat("BTF member '", NameOf(btf_, m->name_off), "' (looking up '",
+                                looked_up, "') at bit ", bit_offset, " + ", bits,
+                                " bits lies past the end of ", NameOf(btf_, t->name_off), " (",
+                                t->size, " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<MemberLocation> OffsetResolver::FindMember(uint32_t composite_id,
                                                           absl::string_view name, int depth) const {
   if (depth >= caps::kBtfMaxResolveDepth) return BadData("anonymous members nested too deeply");
@@ -137,6 +160,7 @@ absl::StatusOr<MemberLocation> OffsetResolver::FindMember(uint32_t composite_id,
     absl::string_view member_name = NameOf(btf_, m->name_off);
     const uint32_t bit_offset = btf_member_bit_offset(t, i);
     if (member_name == name) {
+      KF_RETURN_IF_ERROR(MemberWithin(t, i, name));
       MemberLocation loc;
       loc.bit_offset = bit_offset;
       loc.bitfield_bits = btf_member_bitfield_size(t, i);
@@ -147,6 +171,7 @@ absl::StatusOr<MemberLocation> OffsetResolver::FindMember(uint32_t composite_id,
     // Anonymous struct/union: its members belong to the enclosing type.
     KF_ASSIGN_OR_RETURN(uint32_t inner, SkipModsAndTypedefs(m->type));
     if (!btf_is_composite(btf__type_by_id(btf_, inner))) continue;
+    KF_RETURN_IF_ERROR(MemberWithin(t, i, name));
     absl::StatusOr<MemberLocation> found = FindMember(inner, name, depth + 1);
     if (found.ok()) {
       found->bit_offset += bit_offset;

@@ -55,6 +55,9 @@ class OffsetResolver {
  private:
   absl::StatusOr<MemberLocation> FindMember(uint32_t composite_id, absl::string_view name,
                                             int depth) const;
+  // Member `index` of `t` (offset + size) lies inside sizeof(*t).
+  absl::Status MemberWithin(const struct btf_type* t, uint16_t index,
+                            absl::string_view looked_up) const;
 
   const struct btf* btf_;
   absl::flat_hash_map<absl::string_view, uint32_t> composites_;  // largest struct/union per name

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/guest_text.h"
 #include "core/btf_render/hex.h"
 #include "core/btf_render/renderer.h"
 
@@ -59,9 +60,9 @@ bool IsCharInt(const struct btf* btf, const btf_type* t) {
   return name != nullptr && std::strcmp(name, "char") == 0;
 }
 
-const char* Renderer::Name(uint32_t name_off) const {
+std::string Renderer::Name(uint32_t name_off) const {
   const char* name = btf__name_by_offset(btf_, name_off);
-  return name != nullptr ? name : "";
+  return name != nullptr ? GuestText(name) : std::string();
 }
 
 const btf_type* Renderer::Peel(uint32_t* id, std::string* reason) const {

@@ -37,7 +37,9 @@ Bytes From(Bytes bytes, uint64_t offset) {
 
 void Renderer::RenderComposite(const btf_type* t, Bytes bytes, uint32_t depth, RenderedValue* out) {
   auto* sv = out->mutable_struct_();
-  if (t->name_off != 0 && *Name(t->name_off) != '\0') sv->set_type_name(Name(t->name_off));
+  if (t->name_off != 0) {
+    if (std::string name = Name(t->name_off); !name.empty()) sv->set_type_name(std::move(name));
+  }
   const bool short_bytes = bytes.size() < t->size;
   const struct btf_member* members = btf_members(t);
   const uint32_t vlen = btf_vlen(t);

@@ -57,7 +57,8 @@ class Renderer {
   // Size in bytes of peeled type `t` (id `id`), or an error reason.
   bool SizeOf(uint32_t id, const btf_type* t, uint64_t* size, std::string* reason) const;
   // Name of a string offset; "" when absent or out of range.
-  const char* Name(uint32_t name_off) const;
+  // A BTF name as valid UTF-8 (program BTF comes from guest memory).
+  std::string Name(uint32_t name_off) const;
   uint32_t PointerSize() const;
 
   void Unsupported(std::string reason, RenderedValue* out) {

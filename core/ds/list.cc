@@ -43,6 +43,10 @@ ListWalk ListForEach(Reader& reader, Kva head, size_t max_nodes) {
       walk.error = BadData(absl::StrCat("NULL next pointer after ", Hex(prev)));
       return walk;
     }
+    if (reader.BudgetExhausted()) {
+      walk.error = reader.budget()->status();
+      return walk;
+    }
     if (walk.nodes.size() >= max_nodes) {
       walk.truncated = true;
       return walk;

@@ -26,6 +26,14 @@ class Walker {
          RhashtableWalk& out)
       : reader_(reader), off_(off), limits_(limits), out_(out) {}
 
+  // The dump's budget (or deadline) is gone: the walk ends here, truncated.
+  bool BudgetSpent() {
+    if (!reader_.BudgetExhausted()) return false;
+    out_.truncated = true;
+    Fail(reader_.budget()->status());
+    return true;
+  }
+
   void Fail(const absl::Status& s) {
     ++out_.unreadable_buckets;
     if (out_.first_error.ok()) out_.first_error = s;
@@ -66,6 +74,7 @@ class Walker {
       return true;
     }
     for (uint32_t i = 0; i < size; ++i) {
+      if (BudgetSpent()) return false;
       uint64_t v;
       std::memcpy(&v, raw->data() + uint64_t{i} * 8, 8);
       chain_seen_.clear();
@@ -105,6 +114,7 @@ class Walker {
       return true;
     }
     for (uint32_t hash = 0; hash < count; ++hash) {
+      if (BudgetSpent()) return false;
       absl::StatusOr<std::optional<Kva>> bucket = NestedBucket(Kva(*top), nest, size, hash);
       if (!bucket.ok()) {
         Fail(bucket.status());

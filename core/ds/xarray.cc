@@ -96,7 +96,14 @@ class Walker {
     out_.entries.push_back({index, Kva(e)});
   }
 
-  bool Stopped() const { return out_.truncated; }
+  // A cap or the dump's budget (deadline included) ends the walk.
+  bool Stopped() {
+    if (!out_.truncated && reader_.BudgetExhausted()) {
+      out_.truncated = true;
+      Error(reader_.budget()->status());
+    }
+    return out_.truncated;
+  }
 
  private:
   void Error(absl::Status st) {
@@ -120,6 +127,17 @@ XaWalk XaForEach(Reader& reader, Kva xa_head_field, const IdrOffsets& offsets, s
     out.root_lost = true;
     out.errors = 1;
     out.first_error = head.status();
+    return out;
+  }
+  // The slot count sizes a per-node buffer: whoever built `offsets`, it must be one the kernel
+  // can have (ResolveIdrOffsets says the same), never a guest-BTF 2^31.
+  const uint32_t n = offsets.chunk_size;
+  if (n < 2 || n > kMaxXaChunkSize || !std::has_single_bit(n) ||
+      offsets.chunk_shift != static_cast<uint32_t>(std::countr_zero(n))) {
+    out.root_lost = true;
+    out.errors = 1;
+    out.first_error = BadData(absl::StrCat("xa_node.slots length ", n,
+                                           " is not a power of 2 in [2, ", kMaxXaChunkSize, "]"));
     return out;
   }
   Walker walker(reader, offsets, max_entries, out);

@@ -18,6 +18,14 @@ using kfreeze::v1::FailureDumpReport;
 constexpr char kEarlyDisabled[] = "early trigger disabled";
 // Used for the late wait when neither the settings nor the guest tell the watchdog timeout.
 constexpr std::chrono::milliseconds kFallbackLateWait{30000};
+// The kernel writes scx_exit_info within microseconds of exit_kind (same function, no sleep);
+// the disable work that may tear the scheduler down runs soon after, so the wait stays short.
+constexpr std::chrono::milliseconds kExitInfoPoll{1};
+constexpr std::chrono::milliseconds kExitInfoWaitMax{50};
+
+int64_t MillisBetween(AutoTrigger::Clock::time_point a, AutoTrigger::Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+}
 
 // The report an envelope carries as a FailureDumpReport: the single one, or a degraded one's
 // partial (with `degraded` set so the caller can tag it).
@@ -61,8 +69,7 @@ std::chrono::milliseconds AutoTrigger::Step(Clock::time_point now) {
   // Late first: the error exit is visible only until the disable work detaches the scheduler, so
   // its cheap poll must not wait behind an early capture.
   if (settings_.late_enabled && now >= next_late_) {
-    PollLate(now);
-    next_late_ = now + settings_.late_poll;
+    next_late_ = now + (PollLate(now) ? kExitInfoPoll : settings_.late_poll);
   }
   if (settings_.early_enabled && now >= next_early_) {
     PollEarly(now);
@@ -79,11 +86,11 @@ std::chrono::milliseconds AutoTrigger::Step(Clock::time_point now) {
   return std::max(wait, std::chrono::milliseconds(1));
 }
 
-void AutoTrigger::PollLate(Clock::time_point) {
+bool AutoTrigger::PollLate(Clock::time_point now) {
   absl::StatusOr<ScxExitProbe> probe = probes_->ProbeExit();
   if (!probe.ok()) {
     last_probe_error_ = std::string(probe.status().message());
-    return;
+    return false;
   }
   last_probe_error_.clear();
   if (!probe->attached) {
@@ -91,15 +98,30 @@ void AutoTrigger::PollLate(Clock::time_point) {
     if (early_) PublishEarlyOnly(kSnapshotTagEarlyOnlyLateNeverFired);
     late_armed_ = true;
     fired_sched_kva_ = 0;
-    return;
+    exit_info_wait_since_.reset();
+    return false;
   }
   if (probe->exit_kind >= kScxExitError) {
-    if (late_armed_) FireLate(*probe);
-    return;
+    if (!late_armed_) return false;
+    std::string note = "complete when the trigger fired";
+    if (exit_info_wait_since_ || !probe->exit_info_written) {
+      if (!exit_info_wait_since_) exit_info_wait_since_ = now;
+      const int64_t waited = MillisBetween(*exit_info_wait_since_, now);
+      if (!probe->exit_info_written && waited < kExitInfoWaitMax.count()) return true;
+      note = probe->exit_info_written
+                 ? absl::StrCat("complete after ", waited,
+                                " ms: the kernel was still writing it when exit_kind turned")
+                 : absl::StrCat("incomplete after ", waited,
+                                " ms: exit_info.kind never matched exit_kind ", probe->exit_kind);
+      exit_info_wait_since_.reset();
+    }
+    FireLate(*probe, std::move(note));
+    return false;
   }
   if (!late_armed_ && probe->sched_kva != fired_sched_kva_) late_armed_ = true;
   // A clean exit (SCX_EXIT_DONE, UNREG*): the late gate suppresses the capture.
   if (probe->exit_kind != 0 && early_) PublishEarlyOnly(kSnapshotTagEarlyOnlyLateSuppressed);
+  return false;
 }
 
 void AutoTrigger::PollEarly(Clock::time_point now) {
@@ -148,7 +170,7 @@ std::string AutoTrigger::EarlySkippedReason() const {
                          last_threshold_);
 }
 
-void AutoTrigger::FireLate(const ScxExitProbe& probe) {
+void AutoTrigger::FireLate(const ScxExitProbe& probe, std::string exit_info_note) {
   late_armed_ = false;
   fired_sched_kva_ = probe.sched_kva;
   absl::StatusOr<DumpEnvelope> late = capture_(kfreeze::v1::TRIGGER_LATE);
@@ -166,6 +188,7 @@ void AutoTrigger::FireLate(const ScxExitProbe& probe) {
   dual.set_schema(std::string(kSchemaDual));
   bool late_degraded = false;
   *dual.mutable_late() = ReportOf(*late, &late_degraded);
+  dual.set_late_exit_info(std::move(exit_info_note));
   if (early_) {
     bool early_degraded = false;
     *dual.mutable_early() = ReportOf(early_->envelope, &early_degraded);

@@ -1,7 +1,9 @@
 // Auto-triggers: the daemon freezes a VM on its own when its sched_ext scheduler is failing, and
 // pairs the two captures into one `dual` report.
 //
-//   late:  (*scx_root)->exit_kind polled every late_poll; fires at >= SCX_EXIT_ERROR (1024).
+//   late:  (*scx_root)->exit_kind polled every late_poll; fires at >= SCX_EXIT_ERROR (1024), once
+//          the kernel finished writing scx_exit_info (re-polled every 1 ms for up to 50 ms:
+//          exit_kind is set before msg, backtrace and exit_info.kind).
 //   early: runnable_at ages scanned every early_poll; fires once the oldest runnable task waited
 //          more than watchdog_timeout / 2 (the kernel ejects the scheduler at watchdog_timeout).
 //
@@ -72,9 +74,10 @@ class AutoTrigger {
     uint64_t threshold = 0;
   };
 
-  void PollLate(Clock::time_point now);
+  // True while an error exit waits for its exit info to be written (poll again in 1 ms).
+  bool PollLate(Clock::time_point now);
   void PollEarly(Clock::time_point now);
-  void FireLate(const ScxExitProbe& probe);
+  void FireLate(const ScxExitProbe& probe, std::string exit_info_note);
   void PublishEarlyOnly(absl::string_view tag);
   std::string EarlySkippedReason() const;
   std::chrono::milliseconds LateWait() const;
@@ -88,6 +91,8 @@ class AutoTrigger {
   Clock::time_point next_early_{};
   bool late_armed_ = true;
   uint64_t fired_sched_kva_ = 0;  // scheduler instance the late trigger fired for
+  // When the current error exit was first seen with its exit info still being written.
+  std::optional<Clock::time_point> exit_info_wait_since_;
   bool early_armed_ = true;
   std::optional<EarlyCapture> early_;
   // For early_skipped_reason when the late trigger fires alone.

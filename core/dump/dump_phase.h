@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "core/dump/deadline.h"
+#include "core/mem/read_budget.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::dump {
@@ -21,13 +22,20 @@ namespace kfreeze::dump {
 // kfreeze's own reason for a phase the caller did not ask for (FreezeRequest.sections).
 inline constexpr absl::string_view kReasonSectionNotRequested = "section not requested";
 
-// What a running phase may touch: the report, the budget, and whether vCPUs are running.
+// What a running phase may touch: the report, the deadline and budget, and whether vCPUs run.
 class PhaseContext {
  public:
-  PhaseContext(const Deadline& deadline, kfreeze::v1::FailureDumpReport& report, bool live)
-      : deadline_(deadline), report_(report), live_(live) {}
+  PhaseContext(const Deadline& deadline, kfreeze::v1::FailureDumpReport& report, bool live,
+               BudgetLimits limits = {})
+      : deadline_(deadline),
+        report_(report),
+        live_(live),
+        budget_(limits, [&deadline] { return deadline.Expired(); }) {}
 
   const Deadline& deadline() const { return deadline_; }
+  // The dump's byte/node/memory budget, which also watches the deadline: a phase hands it to its
+  // Readers (Reader::SetBudget) so its loops stop when either is spent. RunPhases stamps the cut.
+  ReadBudget& budget() { return budget_; }
   kfreeze::v1::FailureDumpReport& report() { return report_; }
   // vCPUs keep running during the walk: values may be torn, lists may change under the walker.
   bool live() const { return live_; }
@@ -40,6 +48,7 @@ class PhaseContext {
   const Deadline& deadline_;
   kfreeze::v1::FailureDumpReport& report_;
   bool live_;
+  ReadBudget budget_;
 };
 
 class DumpPhase {

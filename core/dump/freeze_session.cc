@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstddef>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -102,6 +103,30 @@ void LiveWalk(const PhaseTable& phases, const FreezeOptions& options, const Dead
   RunPhases(phases, options.sections, ctx, timings);
 }
 
+// The registers joined to the walk, then the report's kind: degraded when `cont` or the register
+// read failed, single otherwise.
+void Conclude(FailureDumpReport report, const absl::StatusOr<std::vector<VcpuRegisters>>& regs,
+              const FreezeOptions& options, const Deadline& deadline, FreezeOutcome& out) {
+  if (regs.ok()) {
+    FillVcpuRegs(*regs, options, report.mutable_vcpu_regs());
+    PairRunningTasks(report, options.symbolize_ip);
+  } else {
+    report.set_vcpu_regs_unavailable(ReasonWithDetail(kReasonRegisterReadFailed, regs.status()));
+  }
+  if (!out.resume_status.ok()) {
+    absl::string_view why =
+        absl::IsUnavailable(out.resume_status) ? kReasonVmmGone : kReasonResumeFailed;
+    *out.envelope.mutable_degraded() = MakeDegraded(ReasonWithDetail(why, out.resume_status),
+                                                    std::move(report), deadline.ElapsedUs());
+  } else if (!regs.ok()) {
+    std::string reason = report.vcpu_regs_unavailable();
+    *out.envelope.mutable_degraded() =
+        MakeDegraded(std::move(reason), std::move(report), deadline.ElapsedUs());
+  } else {
+    *out.envelope.mutable_single() = std::move(report);
+  }
+}
+
 void Finish(const Deadline& deadline, std::vector<PhaseTiming> timings, FreezeOutcome& out) {
   timings.push_back(Timing("freeze_window", out.freeze_window_us));
   timings.push_back(Timing("total", deadline.ElapsedUs()));
@@ -130,10 +155,42 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
     return out;
   }
 
+  if (!options.pause_held) {
+    const Clock::time_point query_begin = Clock::now();
+    absl::StatusOr<VmmRunState> state = control->QueryRunState(options.control_timeout);
+    timings.push_back(Timing("run_state", MicrosBetween(query_begin, Clock::now())));
+    if (!state.ok()) {
+      // A VMM that cannot tell its run state is broken: a blind `stop` could pause a VM someone
+      // else had paused, and kfreeze would then resume it. Walk it as it runs instead.
+      out.envelope.set_live(true);
+      LiveWalk(phases, options, deadline, report, &timings);
+      *out.envelope.mutable_degraded() =
+          MakeDegraded(ReasonWithDetail(kReasonPauseFailed, state.status()), std::move(report),
+                       deadline.ElapsedUs());
+      Finish(deadline, std::move(timings), out);
+      return out;
+    }
+    if (!state->running) {
+      // Someone else's pause: a frozen walk with registers, and the run state left untouched.
+      out.vm_already_paused = true;
+      out.envelope.set_vm_already_paused(true);
+      const Clock::time_point regs_begin = Clock::now();
+      absl::StatusOr<std::vector<VcpuRegisters>> regs =
+          control->ReadRegisters(options.regs_timeout);
+      timings.push_back(Timing("regs", MicrosBetween(regs_begin, Clock::now())));
+      PhaseContext ctx(deadline, report, /*live=*/false);
+      RunPhases(phases, options.sections, ctx, &timings);
+      Conclude(std::move(report), regs, options, deadline, out);
+      Finish(deadline, std::move(timings), out);
+      return out;
+    }
+  }
+
   ResumeGuard guard(control, options.control_timeout);
   const Clock::time_point pause_begin = Clock::now();
   absl::Status stopped = control->Stop(options.control_timeout);
   timings.push_back(Timing("pause", MicrosBetween(pause_begin, Clock::now())));
+  const size_t regs_slot = timings.size();  // "regs" follows "pause" once the helper is done
   if (!stopped.ok()) {
     // A timed-out stop may still take effect: resume before walking a guest we think runs.
     out.resume_status = guard.Resume();
@@ -145,6 +202,9 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
     Finish(deadline, std::move(timings), out);
     return out;
   }
+
+  // From here until it returns, a shutting-down daemon may resume the VM at once.
+  ActivePauses::Registration registration(options.active_pauses, &guard);
 
   // Registers on a helper thread, which then doubles as the hard-deadline watchdog.
   std::mutex mu;
@@ -184,10 +244,10 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   }
   walk_finished.notify_all();
   if (helper.joinable()) helper.join();
-  timings.insert(timings.begin() + 1, Timing("regs", regs_us));
+  timings.insert(timings.begin() + static_cast<std::ptrdiff_t>(regs_slot), Timing("regs", regs_us));
 
-  if (options.keep_paused && !out.hard_stopped) {
-    guard.Release();
+  // A hard stop or a shutdown may have resumed the VM already: then there is nothing to keep.
+  if (options.keep_paused && !out.hard_stopped && guard.KeepPaused()) {
     out.left_paused = true;
     out.freeze_window_us = MicrosBetween(pause_begin, walk_end);
   } else {
@@ -197,25 +257,7 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   }
   if (out.hard_stopped) timings.push_back(Timing("hard_stop", hard_stop_at_us));
 
-  if (regs.ok()) {
-    FillVcpuRegs(*regs, options, report.mutable_vcpu_regs());
-    PairRunningTasks(report, options.symbolize_ip);
-  } else {
-    report.set_vcpu_regs_unavailable(ReasonWithDetail(kReasonRegisterReadFailed, regs.status()));
-  }
-
-  if (!out.resume_status.ok()) {
-    absl::string_view why =
-        absl::IsUnavailable(out.resume_status) ? kReasonVmmGone : kReasonResumeFailed;
-    *out.envelope.mutable_degraded() = MakeDegraded(ReasonWithDetail(why, out.resume_status),
-                                                    std::move(report), deadline.ElapsedUs());
-  } else if (!regs.ok()) {
-    std::string reason = report.vcpu_regs_unavailable();
-    *out.envelope.mutable_degraded() =
-        MakeDegraded(std::move(reason), std::move(report), deadline.ElapsedUs());
-  } else {
-    *out.envelope.mutable_single() = std::move(report);
-  }
+  Conclude(std::move(report), regs, options, deadline, out);
   Finish(deadline, std::move(timings), out);
   return out;
 }

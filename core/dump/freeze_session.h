@@ -1,15 +1,22 @@
-// One capture of one VM: pause -> (registers || walk) -> resume, under a soft and a hard deadline.
+// One capture of one VM: run state -> pause -> (registers || walk) -> resume, under a soft and a
+// hard deadline.
 //
-// With a control channel: `stop`, then the vCPU register read (9-20 ms over HMP) runs on a helper
-// thread while this thread walks the phase table (the walk does not need CR3), then `cont`. The
-// freeze window is therefore max(regs, walk) plus stop and cont, not their sum. The helper also
-// enforces the hard deadline (soft + grace): if the walk is still running then, it resumes the VM
-// at once and the rest of the walk reads a running guest. The VM is resumed on every path
-// (ResumeGuard) unless the caller asked to keep it paused and the walk finished in time.
+// kfreeze only resumes what it paused: `query-status` comes first, and a VM that is not running
+// (paused by an operator, an I/O error, a migration...) is walked as found, registers included,
+// with neither `stop` nor `cont` (envelope.vm_already_paused; keep_paused has nothing to keep).
+//
+// With a control channel and a running VM: `stop`, then the vCPU register read (9-20 ms over HMP)
+// runs on a helper thread while this thread walks the phase table (the walk does not need CR3),
+// then `cont`. The freeze window is therefore max(regs, walk) plus stop and cont, not their sum.
+// The helper also enforces the hard deadline (soft + grace): if the walk is still running then, it
+// resumes the VM at once and the rest of the walk reads a running guest. The VM is resumed on every
+// path (ResumeGuard) unless the caller asked to keep it paused and the walk finished in time.
 //
 // Without a control channel: a live dump (envelope.live), vcpu_regs_unavailable says why.
 //
 // Failures of the freeze itself give a `degraded` report holding what was collected:
+//   query failed     -> reason "VMM pause failed: query-status: ...", partial = a live walk; no
+//                       stop is sent to a VMM whose run state is unknown, so nothing to resume
 //   stop failed      -> reason "VMM pause failed: ...", partial = a live walk
 //   registers failed -> reason "vCPU register read failed: ...", partial = the paused walk
 //   cont failed      -> reason "VMM exited during the freeze: ..." (VMM unreachable) or
@@ -28,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/dump/dump_phase.h"
+#include "core/dump/resume_guard.h"
 #include "core/dump/vmm_control.h"
 #include "kfreeze/v1/report.pb.h"
 
@@ -49,6 +57,11 @@ struct FreezeOptions {
   std::chrono::milliseconds regs_timeout = kDefaultRegsTimeout;
   // Leave the VM paused after a walk that finished before the hard deadline.
   bool keep_paused = false;
+  // The VM is paused by an earlier keep_paused freeze of this caller on this control channel: it
+  // is kfreeze's pause, so the run-state query is skipped and the VM is resumed as usual.
+  bool pause_held = false;
+  // Where the freeze registers its ResumeGuard while it holds the VM paused (may be null).
+  ActivePauses* active_pauses = nullptr;
   // Phase names to run; empty = all.
   std::vector<std::string> sections;
   // Set by a shutting-down daemon: the walk stops as if the deadline had passed.
@@ -63,6 +76,8 @@ struct FreezeOutcome {
   kfreeze::v1::DumpEnvelope envelope;
   // The VM was left paused on request; the caller must resume it later.
   bool left_paused = false;
+  // The VM was not running when the freeze began; kfreeze neither paused nor resumed it.
+  bool vm_already_paused = false;
   // The hard deadline resumed the VM while the walk was still running.
   bool hard_stopped = false;
   // Outcome of `cont` (OK when no cont was needed). Non-OK: the VM may still be paused.

@@ -1,5 +1,6 @@
 #include "core/dump/qmp_control.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/dump/hmp_registers.h"
 
@@ -16,6 +17,15 @@ absl::StatusOr<std::unique_ptr<QmpControl>> QmpControl::Connect(const std::strin
       QmpClient::Connect(socket_path, ToAbsl(timeout));
   if (!client.ok()) return client.status();
   return std::make_unique<QmpControl>(std::move(*client));
+}
+
+absl::StatusOr<VmmRunState> QmpControl::QueryRunState(std::chrono::milliseconds timeout) {
+  absl::StatusOr<VmRunState> state = client_->QueryStatus(ToAbsl(timeout));
+  if (!state.ok()) {
+    return absl::Status(state.status().code(),
+                        absl::StrCat("query-status: ", state.status().message()));
+  }
+  return VmmRunState{state->running, state->status};
 }
 
 absl::Status QmpControl::Stop(std::chrono::milliseconds timeout) {

@@ -1,4 +1,5 @@
-// VmmControl over QMP (core/qmp): `stop`, `cont`, and HMP `info registers -a` parsed per vCPU.
+// VmmControl over QMP (core/qmp): `query-status`, `stop`, `cont`, and HMP `info registers -a`
+// parsed per vCPU.
 #pragma once
 
 #include <chrono>
@@ -19,6 +20,7 @@ class QmpControl : public VmmControl {
                                                              std::chrono::milliseconds timeout);
   explicit QmpControl(std::unique_ptr<QmpClient> client) : client_(std::move(client)) {}
 
+  absl::StatusOr<VmmRunState> QueryRunState(std::chrono::milliseconds timeout) override;
   absl::Status Stop(std::chrono::milliseconds timeout) override;
   absl::Status Cont(std::chrono::milliseconds timeout) override;
   absl::StatusOr<std::vector<VcpuRegisters>> ReadRegisters(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+
 #include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,11 @@ absl::Status RunGuarded(DumpPhase& phase, PhaseContext& ctx) {
   } catch (...) {
     return absl::InternalError("phase threw a non-standard exception");
   }
+}
+
+// Why a phase is skipped: the budget's own reason once one was spent, else the deadline.
+absl::string_view SkipReason(const ReadBudget& budget) {
+  return budget.cut() == ReadBudget::Cut::kNone ? kReasonDeadlineExceeded : budget.reason();
 }
 
 }  // namespace
@@ -51,10 +57,10 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
     }
     kfreeze::v1::PhaseTiming timing;
     timing.set_phase(std::string(phase->name()));
-    if (ctx.deadline().Expired()) {
+    if (ctx.deadline().Expired() || ctx.budget().Exhausted()) {
       ctx.NoteTruncated();
       report.add_truncated_phases(std::string(phase->name()));
-      phase->MarkUnavailable(report, kReasonDeadlineExceeded);
+      phase->MarkUnavailable(report, SkipReason(ctx.budget()));
       timing.set_skipped(true);
       timings->push_back(std::move(timing));
       continue;
@@ -62,7 +68,17 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
     auto begin = Deadline::Clock::now();
     absl::Status status = RunGuarded(*phase, ctx);
     timing.set_duration_us(MicrosBetween(begin, Deadline::Clock::now()));
-    if (!status.ok()) phase->MarkUnavailable(report, status.message());
+    if (!status.ok()) {
+      phase->MarkUnavailable(report, status.message());
+    } else if (ctx.budget().cut() != ReadBudget::Cut::kNone) {
+      // Cut mid-phase: what it produced stays, and its reason says it is partial. A deadline cut
+      // is already stamped by the phases that watch it (maps_truncated, their partial reasons).
+      ctx.NoteTruncated();
+      if (ctx.budget().cut() != ReadBudget::Cut::kDeadline) {
+        phase->MarkUnavailable(
+            report, absl::StrCat(ctx.budget().status().message(), "; this section is partial"));
+      }
+    }
     timings->push_back(std::move(timing));
   }
 }

@@ -19,6 +19,9 @@ absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::st
 // stamps report.dump_truncated_at_us. A phase that fails gets its status message as its
 // unavailable reason; the walk goes on. Unselected phases are marked kReasonSectionNotRequested
 // and get no timing. One PhaseTiming per selected phase is appended to `timings`.
+// The budget (ctx.budget()) is checked the same way: once spent, the remaining phases are skipped
+// with its reason; a phase during which it was spent by bytes, memory or nodes keeps its output
+// and gets the budget's status as its reason ("...; this section is partial").
 void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections, PhaseContext& ctx,
                std::vector<kfreeze::v1::PhaseTiming>* timings);
 

@@ -18,6 +18,9 @@ struct ScxExitProbe {
   bool attached = false;
   uint64_t sched_kva = 0;  // identifies the scheduler instance across polls
   uint32_t exit_kind = 0;  // (*scx_root)->exit_kind
+  // scx_exit_info is complete (exit_info.kind == exit_kind, the kernel's last write); only
+  // meaningful for an error exit.
+  bool exit_info_written = true;
 };
 
 struct RunnableAgeProbe {

@@ -1,9 +1,10 @@
-// The VMM control channel a freeze needs: pause, resume, read vCPU registers. QmpControl
-// (qmp_control.h) implements it over QMP; tests substitute their own.
+// The VMM control channel a freeze needs: run state, pause, resume, read vCPU registers.
+// QmpControl (qmp_control.h) implements it over QMP; tests substitute their own.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,9 +20,18 @@ struct VcpuRegisters {
   uint64_t cr3 = 0;  // raw CR3, PCID bits included
 };
 
+// QMP `query-status`: only a running VM is kfreeze's to pause. Any other QEMU RunState (paused,
+// suspended, io-error, inmigrate, postmigrate, guest-panicked, ...) belongs to someone else.
+struct VmmRunState {
+  bool running = false;
+  std::string status;  // QEMU's RunState name
+};
+
 class VmmControl {
  public:
   virtual ~VmmControl() = default;
+  // QMP `query-status`.
+  virtual absl::StatusOr<VmmRunState> QueryRunState(std::chrono::milliseconds timeout) = 0;
   // QMP `stop`: returns once the VMM acknowledged that every vCPU is paused.
   virtual absl::Status Stop(std::chrono::milliseconds timeout) = 0;
   // QMP `cont`.

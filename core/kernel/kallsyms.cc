@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/caps.h"
 #include "core/base/checked.h"
+#include "core/base/guest_text.h"
 #include "core/base/status.h"
 
 namespace kfreeze {
@@ -117,6 +118,12 @@ absl::StatusOr<SymbolIndex::Packed> DecodeNames(Reader& reader, const KallsymsLo
     if (out.arena.size() > UINT32_MAX) return BadData("kallsyms names exceed 4 GiB");
     const char type = out.arena[start];
     out.arena.erase(start, 1);
+    // Names end up in reports (symbols, backtraces): a hostile table must not smuggle in bytes
+    // that are not UTF-8.
+    if (absl::string_view name = absl::string_view(out.arena).substr(start); !IsValidUtf8(name)) {
+      std::string fixed = GuestText(name);
+      out.arena.replace(start, std::string::npos, fixed);
+    }
     out.recs.push_back(
         {static_cast<uint32_t>(start), static_cast<uint32_t>(out.arena.size() - start), 0, type});
     pos += header + len;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/guest_text.h"
 #include "core/base/status.h"
 #include "core/qmp/qmp_client.h"
 
@@ -54,7 +55,9 @@ absl::StatusOr<std::string> ReadUtsRelease(Reader& reader, const SymbolIndex& sy
         "neither VMCOREINFO OFFSET(uts_namespace.name) nor BTF to locate "
         "init_uts_ns.name.release");
   }
-  return reader.ReadCharArray(uts + release_offset, kUtsFieldBytes);
+  KF_ASSIGN_OR_RETURN(std::string release,
+                      reader.ReadCharArray(uts + release_offset, kUtsFieldBytes));
+  return GuestText(release);
 }
 
 absl::Status KernelContext::AttachRam(const AttachOptions& options) {

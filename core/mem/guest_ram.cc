@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/caps.h"
 #include "core/base/checked.h"
+#include "core/base/safe_open.h"
 #include "core/base/status.h"
 #include "core/mem/sigbus_guard.h"
 
@@ -27,11 +28,10 @@ constexpr uint64_t kScanWindowBytes = 8 * caps::kMiB;
 
 absl::StatusOr<std::unique_ptr<GuestRam>> GuestRam::OpenFile(const std::string& path,
                                                              std::optional<RamLayout> layout) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::NotFoundError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
-  }
-  return Map(fd, path, std::move(layout));
+  // Non-blocking and type-checked: a FIFO or device named as RAM fails at once.
+  absl::StatusOr<UniqueFd> fd = OpenRegularFile(path, "RAM file");
+  if (!fd.ok()) return fd.status();
+  return Map(fd->release(), path, std::move(layout));
 }
 
 absl::StatusOr<std::unique_ptr<GuestRam>> GuestRam::OpenFd(int fd,

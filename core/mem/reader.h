@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "core/base/caps.h"
 #include "core/base/types.h"
+#include "core/mem/read_budget.h"
 #include "core/mem/translator.h"
 
 namespace kfreeze {
@@ -49,6 +50,20 @@ class Reader {
   // A fixed-size char array (e.g. comm[16]): up to the first NUL, never more than `size`.
   absl::StatusOr<std::string> ReadCharArray(Kva va, size_t size);
 
+  // The dump's budget (borrowed; null = unbounded, as for probes and attach). Every ReadVirt and
+  // ReadPhys charges it and fails with its status once it is spent.
+  void SetBudget(ReadBudget* budget) { budget_ = budget; }
+  ReadBudget* budget() const { return budget_; }
+  // Walk containers charge what they hold and the report nodes they make; always true without a
+  // budget, false once it is spent.
+  bool ChargeHeld(uint64_t bytes) const { return budget_ == nullptr || budget_->ChargeHeld(bytes); }
+  void ReleaseHeld(uint64_t bytes) const {
+    if (budget_ != nullptr) budget_->ReleaseHeld(bytes);
+  }
+  bool ChargeNodes(uint64_t n) const { return budget_ == nullptr || budget_->ChargeNodes(n); }
+  // The budget is spent (deadline included): long loops stop on it even between reads.
+  bool BudgetExhausted() const { return budget_ != nullptr && budget_->Exhausted(); }
+
   const Translator& translator() const { return translator_; }
   uint64_t cache_hits() const { return hits_; }
   uint64_t cache_misses() const { return misses_; }
@@ -65,6 +80,7 @@ class Reader {
   absl::StatusOr<Translation> TranslateCached(Kva va);
 
   Translator translator_;
+  ReadBudget* budget_ = nullptr;
   std::array<std::array<CacheEntry, caps::kTranslationCacheSlots>, kLeafKinds> cache_;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;

@@ -55,7 +55,12 @@ absl::Status ParseAs(const std::string& schema, JsonDialect dialect, std::string
 }  // namespace
 
 std::string ToJson(const Message& message, JsonDialect dialect) {
-  if (dialect == JsonDialect::kKtstr) return KtstrToJson(message).dump(2) + "\n";
+  if (dialect == JsonDialect::kKtstr) {
+    // Strings are valid UTF-8 by the time they reach a report (core/base/guest_text.h); `replace`
+    // keeps the writer total anyway instead of throwing across this module's boundary.
+    return KtstrToJson(message).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+           "\n";
+  }
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -261,7 +262,55 @@ size_t DumpArchive::Prune(absl::Time now) {
   return removed;
 }
 
+void DumpArchive::RemoveDumpFile(const DumpSummary& s) const {
+  if (unlink(DumpPath(s.dump_id()).c_str()) != 0 && errno != ENOENT) {
+    spdlog::warn("archive: cannot remove {}: {}", s.dump_id(), std::strerror(errno));
+  }
+}
+
+size_t DumpArchive::PruneTargetQuotasLocked() {
+  if (retention_.max_count_per_target == 0 && retention_.max_bytes_per_target == 0) return 0;
+  struct Usage {
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+  };
+  absl::flat_hash_map<std::string, Usage> usage;
+  for (const DumpSummary& s : index_.entries()) {
+    Usage& u = usage[s.target()];
+    ++u.count;
+    u.bytes += s.size_bytes();
+  }
+  auto over = [this](const Usage& u) {
+    return (retention_.max_count_per_target > 0 && u.count > retention_.max_count_per_target) ||
+           (retention_.max_bytes_per_target > 0 && u.bytes > retention_.max_bytes_per_target);
+  };
+  // Oldest first: each target over its quota gives up its own oldest dumps.
+  auto* entries = index_.mutable_entries();
+  int kept = 0;
+  size_t dropped = 0;
+  for (int i = 0; i < entries->size(); ++i) {
+    const DumpSummary& s = entries->Get(i);
+    Usage& u = usage[s.target()];
+    if (over(u)) {
+      --u.count;
+      u.bytes -= std::min(u.bytes, s.size_bytes());
+      total_bytes_ -= std::min(total_bytes_, s.size_bytes());
+      RemoveDumpFile(s);
+      ++dropped;
+      continue;
+    }
+    if (kept != i) entries->SwapElements(kept, i);
+    ++kept;
+  }
+  if (dropped > 0) {
+    entries->DeleteSubrange(kept, entries->size() - kept);
+    spdlog::info("archive: per-target quota removed {} dump(s)", dropped);
+  }
+  return dropped;
+}
+
 size_t DumpArchive::PruneLocked(absl::Time now) {
+  size_t quota_drops = PruneTargetQuotasLocked();
   auto* entries = index_.mutable_entries();
   int64_t now_s = absl::ToUnixSeconds(now);
   int64_t max_age_s = absl::ToInt64Seconds(retention_.max_age);
@@ -275,9 +324,7 @@ size_t DumpArchive::PruneLocked(absl::Time now) {
     bool too_old = max_age_s > 0 && oldest.captured_at().seconds() + max_age_s < now_s;
     if (!over_count && !over_bytes && !too_old) break;
     bytes -= std::min(bytes, oldest.size_bytes());
-    if (unlink(DumpPath(oldest.dump_id()).c_str()) != 0 && errno != ENOENT) {
-      spdlog::warn("archive: cannot remove {}: {}", oldest.dump_id(), std::strerror(errno));
-    }
+    RemoveDumpFile(oldest);
     ++drop;
   }
   if (drop > 0) {
@@ -285,7 +332,7 @@ size_t DumpArchive::PruneLocked(absl::Time now) {
     total_bytes_ = bytes;
     spdlog::info("archive: retention removed {} dump(s)", drop);
   }
-  return drop;
+  return drop + quota_drops;
 }
 
 absl::StatusOr<DumpEnvelope> DumpArchive::Get(const std::string& dump_id) const {

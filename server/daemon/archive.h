@@ -28,6 +28,10 @@ struct RetentionPolicy {
   uint32_t max_count = 0;  // 0 = unbounded
   uint64_t max_bytes = 0;
   absl::Duration max_age = absl::ZeroDuration();
+  // Per-target quota, applied before the global bounds: a target over it loses its own oldest
+  // dumps, so a guest flooding auto-triggers cannot push other targets' dumps out.
+  uint32_t max_count_per_target = 0;  // 0 = unbounded
+  uint64_t max_bytes_per_target = 0;
 };
 
 struct DumpFilter {
@@ -70,6 +74,9 @@ class DumpArchive {
       : dir_(std::move(dir)), retention_(retention) {}
   absl::Status Load();
   size_t PruneLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The per-target quota part of PruneLocked.
+  size_t PruneTargetQuotasLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveDumpFile(const kfreeze::v1::DumpSummary& summary) const;
   absl::Status WriteIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string DumpPath(const std::string& dump_id) const;
 

@@ -10,7 +10,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/daemon/archive.h"
+#include "server/daemon/attach_policy.h"
+#include "server/daemon/authz.h"
+#include "server/daemon/limits.h"
 #include "server/daemon/listeners.h"
 
 namespace kfreeze::server {
@@ -112,8 +116,17 @@ absl::Status ValidateConfig(const kfreeze::v1::Config& config) {
       return c.status();
     }
   }
+  if (absl::Status s = ValidateRoleGrants(config.roles()); !s.ok()) return s;
+  if (absl::Status s = ValidateRpcAttachConfig(config.rpc_attach()); !s.ok()) return s;
+  Limits limits = LimitsFromConfig(config.limits());
+  if (static_cast<uint32_t>(config.targets_size()) > limits.max_targets) {
+    return absl::InvalidArgumentError(absl::StrCat("the config lists ", config.targets_size(),
+                                                   " targets; limits.max_targets is ",
+                                                   limits.max_targets));
+  }
   std::set<std::string> names;
   for (const kfreeze::v1::TargetConfig& t : config.targets()) {
+    if (absl::Status s = CheckTargetConfig(t, limits); !s.ok()) return s;
     if (!IsSafeName(t.name())) {
       return absl::InvalidArgumentError(
           absl::StrCat("target name '", t.name(), "' must match [A-Za-z0-9._-]{1,64}"));
@@ -127,6 +140,10 @@ absl::Status ValidateConfig(const kfreeze::v1::Config& config) {
     }
   }
   return absl::OkStatus();
+}
+
+bool SameTargetConfig(const kfreeze::v1::TargetConfig& a, const kfreeze::v1::TargetConfig& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
 std::vector<std::string> ExtractRepeatedFlag(int* argc, char** argv, absl::string_view name) {

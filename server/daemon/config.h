@@ -29,8 +29,13 @@ void ApplyDefaults(kfreeze::v1::Config& config);
 absl::StatusOr<kfreeze::v1::TargetConfig> ParseTargetFlag(absl::string_view spec);
 
 // Rejects listeners and targets that cannot work (bad names, duplicate targets, TCP without TLS
-// or insecure_tcp, insecure TCP on a non-loopback address, bad socket mode).
+// or insecure_tcp, insecure TCP on a non-loopback address, bad socket mode), targets over the
+// limits (labels, deadline, count), unknown roles and relative rpc_attach directories.
 absl::Status ValidateConfig(const kfreeze::v1::Config& config);
+
+// Whether two target configs mean the same thing (a reload keeps the target attached). Compared
+// field by field: serialized bytes differ for equal maps (labels) in another insertion order.
+bool SameTargetConfig(const kfreeze::v1::TargetConfig& a, const kfreeze::v1::TargetConfig& b);
 
 // Removes every `--NAME VALUE` / `--NAME=VALUE` from argv and returns the values in order: absl
 // flags keep only the last occurrence, these flags accumulate.

@@ -1,15 +1,15 @@
 #include "server/daemon/daemon.h"
 
-#include <sys/stat.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/server_builder.h"
 #include "server/daemon/config.h"
+#include "server/daemon/limits.h"
 #include "server/daemon/listeners.h"
 #include "spdlog/spdlog.h"
 
@@ -21,12 +21,17 @@ constexpr char kServiceName[] = "kfreeze.v1.FreezeService";
 constexpr absl::Duration kSweepInterval = absl::Seconds(60);
 // Streams and unary calls still running this long after Shutdown() are cancelled.
 constexpr auto kServerDrain = std::chrono::seconds(3);
+// gRPC threads beyond the long-lived calls (watch streams, freezes): short reads, health, polling.
+constexpr int kSpareThreads = 32;
 
 RetentionPolicy RetentionFrom(const kfreeze::v1::ArchiveConfig& a) {
   RetentionPolicy p;
   p.max_count = a.max_count();
   p.max_bytes = a.max_bytes();
   p.max_age = absl::Seconds(static_cast<int64_t>(a.max_age_seconds()));
+  p.max_count_per_target =
+      a.max_count_per_target() ? a.max_count_per_target() : kDefaultArchiveMaxCountPerTarget;
+  p.max_bytes_per_target = a.max_bytes_per_target();
   return p;
 }
 
@@ -53,7 +58,15 @@ absl::Status Daemon::Init(DaemonOptions options) {
   coordinator_ = std::make_unique<FreezeCoordinator>(options_.attacher, options_.control_factory,
                                                      archive_.get(), bus_.get(),
                                                      DefaultsFromConfig(config.freeze()));
-  service_ = std::make_unique<FreezeServiceImpl>(coordinator_.get(), archive_.get(), bus_.get());
+  authorizer_ = std::make_unique<Authorizer>(config.roles());
+  ServiceGuards guards;
+  guards.authorizer = authorizer_.get();
+  guards.unix_peers = &unix_peers_;
+  guards.limits = LimitsFromConfig(config.limits());
+  guards.rpc_attach = config.rpc_attach();
+  const Limits limits = guards.limits;
+  service_ = std::make_unique<FreezeServiceImpl>(coordinator_.get(), archive_.get(), bus_.get(),
+                                                 std::move(guards));
 
   // Linked in explicitly: the plugin registers itself from a static initialiser the linker drops.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -64,37 +77,51 @@ absl::Status Daemon::Init(DaemonOptions options) {
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(16 << 20);
+  // Bounded threads: calls beyond them get RESOURCE_EXHAUSTED from gRPC instead of a new thread.
+  grpc::ResourceQuota quota("kfreezed");
+  quota.SetMaxThreads(static_cast<int>(limits.max_watchers + limits.max_concurrent_freezes) +
+                      kSpareThreads);
+  builder.SetResourceQuota(quota);
   absl::StatusOr<unsigned> mode = ParseSocketMode(config.unix_socket_mode());
   if (!mode.ok()) return mode.status();
-  std::vector<std::pair<ListenAddress, std::unique_ptr<int>>> bound;
+  // In listen order; `unix` points into unix_listeners_, `port` is filled for TCP.
+  struct Bound {
+    ListenAddress address;
+    UnixPeerListener* unix = nullptr;
+    std::unique_ptr<int> port;
+  };
+  std::vector<Bound> bound;
   for (const std::string& listen : config.listen()) {
     absl::StatusOr<ListenAddress> a = ParseListenAddress(listen);
     if (!a.ok()) return a.status();
+    if (a->is_unix) {
+      // Accepted by kfreezed itself, to learn each peer's uid/gid (peer_identity.h).
+      if (absl::Status s = PrepareUnixSocket(a->path); !s.ok()) return s;
+      absl::StatusOr<std::unique_ptr<UnixPeerListener>> l =
+          UnixPeerListener::Bind(a->path, *mode, &unix_peers_);
+      if (!l.ok()) return l.status();
+      unix_listeners_.push_back(std::move(*l));
+      bound.push_back({std::move(*a), unix_listeners_.back().get(), nullptr});
+      continue;
+    }
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = CredentialsFor(*a, config);
     if (!creds.ok()) return creds.status();
-    if (a->is_unix) {
-      if (absl::Status s = PrepareUnixSocket(a->path); !s.ok()) return s;
-    }
     auto port = std::make_unique<int>(0);
     builder.AddListeningPort(a->grpc_uri, *creds, port.get());
-    bound.emplace_back(std::move(*a), std::move(port));
+    bound.push_back({std::move(*a), nullptr, std::move(port)});
   }
-  // The socket file is created by bind(): the umask makes it never more open than `mode`.
-  mode_t old_umask = umask(static_cast<mode_t>(~*mode & 0777));
   server_ = builder.BuildAndStart();
-  umask(old_umask);
   if (!server_) return absl::UnavailableError("gRPC server failed to start (listener in use?)");
-  for (const auto& [a, port] : bound) {
-    if (a.is_unix) {
-      if (chmod(a.path.c_str(), *mode) != 0) {
-        return absl::PermissionDeniedError(absl::StrCat("chmod ", a.path));
-      }
-      addresses_.push_back(a.grpc_uri);
+  for (const Bound& b : bound) {
+    if (b.unix != nullptr) {
+      b.unix->Start(server_.get());
+      addresses_.push_back(absl::StrCat("unix:", b.unix->path()));
     } else {
-      if (*port == 0) return absl::UnavailableError(absl::StrCat("cannot bind ", a.grpc_uri));
+      const ListenAddress& a = b.address;
+      if (*b.port == 0) return absl::UnavailableError(absl::StrCat("cannot bind ", a.grpc_uri));
       std::string host =
           a.host.find(':') != std::string::npos ? absl::StrCat("[", a.host, "]") : a.host;
-      addresses_.push_back(absl::StrCat(host, ":", *port));
+      addresses_.push_back(absl::StrCat(host, ":", *b.port));
     }
     spdlog::info("listening on {}", addresses_.back());
   }
@@ -109,6 +136,7 @@ absl::Status Daemon::Init(DaemonOptions options) {
     if (!added.ok()) return added.status();
   }
   for (const kfreeze::v1::TargetConfig& t : options_.flag_targets) {
+    if (absl::Status s = CheckTargetConfig(t, limits); !s.ok()) return s;
     absl::StatusOr<kfreeze::v1::Target> added = coordinator_->AddTarget(t, "flag", true);
     if (!added.ok()) return added.status();
   }
@@ -133,9 +161,11 @@ absl::Status Daemon::Reload() {
     spdlog::error("reload: {}", s.ToString());
     return s;
   }
+  authorizer_->Update(fresh->roles());
   std::vector<kfreeze::v1::TargetConfig> targets(fresh->targets().begin(), fresh->targets().end());
   coordinator_->ReloadConfigTargets(targets);
-  spdlog::info("reload: {} config target(s)", targets.size());
+  spdlog::info("reload: {} config target(s), {} role grant(s)", targets.size(),
+               fresh->roles_size());
   return absl::OkStatus();
 }
 
@@ -148,6 +178,8 @@ void Daemon::Shutdown() {
       health->SetServingStatus(false);
     }
   }
+  // No new connections while draining (gRPC must not get fds after its shutdown).
+  for (const auto& l : unix_listeners_) l->Stop();
   if (coordinator_) coordinator_->Shutdown();
   if (bus_) bus_->Close();
   if (server_) {

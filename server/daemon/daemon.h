@@ -14,9 +14,12 @@
 #include "grpcpp/server.h"
 #include "kfreeze/v1/config.pb.h"
 #include "server/daemon/archive.h"
+#include "server/daemon/authz.h"
 #include "server/daemon/dump_bus.h"
 #include "server/daemon/freeze_coordinator.h"
 #include "server/daemon/freeze_service.h"
+#include "server/daemon/peer_identity.h"
+#include "server/daemon/unix_peer_listener.h"
 
 namespace kfreeze::server {
 
@@ -37,12 +40,14 @@ class Daemon {
 
   // Drains captures, resumes paused VMs, ends streams, stops the server. Idempotent.
   void Shutdown();
-  // SIGHUP: re-reads the config file's targets.
+  // SIGHUP: re-reads the config file's targets and roles (listeners, limits and rpc_attach need
+  // a restart).
   absl::Status Reload();
 
   FreezeCoordinator& coordinator() { return *coordinator_; }
   DumpArchive& archive() { return *archive_; }
   DumpBus& bus() { return *bus_; }
+  const UnixPeerTable& unix_peers() const { return unix_peers_; }
   // The listen URIs as bound (TCP port 0 resolved).
   const std::vector<std::string>& addresses() const { return addresses_; }
 
@@ -54,7 +59,10 @@ class Daemon {
   std::unique_ptr<DumpArchive> archive_;
   std::unique_ptr<DumpBus> bus_;
   std::unique_ptr<FreezeCoordinator> coordinator_;
+  std::unique_ptr<Authorizer> authorizer_;
+  UnixPeerTable unix_peers_;
   std::unique_ptr<FreezeServiceImpl> service_;
+  std::vector<std::unique_ptr<UnixPeerListener>> unix_listeners_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
   absl::Notification stop_sweeper_;

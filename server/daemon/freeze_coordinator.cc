@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "core/dump/freeze_session.h"
 #include "core/dump/qmp_control.h"
+#include "server/daemon/config.h"
 #include "server/daemon/dump_summary.h"
 #include "server/daemon/event_sampler.h"
 #include "server/daemon/trigger_runner.h"
@@ -64,9 +65,10 @@ constexpr uint32_t kDefaultTimelineSamples = 300;  // 5 minutes at the default i
 class UnreachableControl : public dump::VmmControl {
  public:
   explicit UnreachableControl(absl::Status why) : why_(std::move(why)) {}
-  absl::Status Stop(std::chrono::milliseconds) override {
-    return absl::Status(why_.code(), absl::StrCat("connect: ", why_.message()));
+  absl::StatusOr<dump::VmmRunState> QueryRunState(std::chrono::milliseconds) override {
+    return Why();
   }
+  absl::Status Stop(std::chrono::milliseconds) override { return Why(); }
   absl::Status Cont(std::chrono::milliseconds) override { return absl::OkStatus(); }
   absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
       std::chrono::milliseconds) override {
@@ -74,6 +76,9 @@ class UnreachableControl : public dump::VmmControl {
   }
 
  private:
+  absl::Status Why() const {
+    return absl::Status(why_.code(), absl::StrCat("connect: ", why_.message()));
+  }
   absl::Status why_;
 };
 
@@ -387,6 +392,7 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
   options.keep_paused = request.keep_paused();
   options.sections.assign(request.sections().begin(), request.sections().end());
   options.cancel = &cancel_walks_;
+  options.active_pauses = &active_pauses_;
   std::shared_ptr<dump::KernelAttachment> kernel = *attachment;
   options.symbolize_ip = [kernel](uint64_t ip) { return kernel->SymbolizeIp(ip); };
 
@@ -396,6 +402,7 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
     control = std::move(target.paused_control);  // a VM we left paused: reuse its connection
     target.state = kfreeze::v1::TARGET_STATE_FREEZING;
   }
+  options.pause_held = control != nullptr;
   if (!control && !target.config.qmp_socket().empty()) {
     absl::StatusOr<std::unique_ptr<dump::VmmControl>> opened =
         control_factory_(target.config.qmp_socket(), defaults_.control_timeout);
@@ -416,6 +423,12 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::CaptureOnce(Target& target,
     if (outcome.ok()) ++target.dumps_taken;
   }
   if (!outcome.ok()) return outcome.status();
+  if (outcome->vm_already_paused) {
+    spdlog::info(
+        "target {}: the VM was not running when the freeze began; walked as found, "
+        "neither paused nor resumed by kfreeze",
+        target.config.name());
+  }
   if (!outcome->resume_status.ok()) {
     spdlog::error("target {}: resume failed, the VM may still be paused: {}", target.config.name(),
                   outcome->resume_status.ToString());
@@ -492,7 +505,9 @@ absl::StatusOr<kfreeze::v1::Target> FreezeCoordinator::Resume(const std::string&
   {
     absl::MutexLock lock(&target->mu);
     if (!target->paused_control) {
-      return absl::FailedPreconditionError(absl::StrCat("target ", name, " is not kept paused"));
+      // Includes a VM someone else paused: kfreeze only resumes its own pauses.
+      return absl::FailedPreconditionError(
+          absl::StrCat("target ", name, " is not kept paused by kfreeze"));
     }
   }
   ResumeIfPaused(*target);
@@ -574,7 +589,7 @@ void FreezeCoordinator::ReloadConfigTargets(const std::vector<kfreeze::v1::Targe
                    existing->source);
       continue;
     }
-    if (existing && existing->config.SerializeAsString() == config.SerializeAsString()) continue;
+    if (existing && SameTargetConfig(existing->config, config)) continue;
     absl::StatusOr<kfreeze::v1::Target> added = AddTarget(config, "config", /*replace=*/true);
     if (!added.ok())
       spdlog::error("reload: target {}: {}", config.name(), added.status().ToString());
@@ -587,6 +602,8 @@ void FreezeCoordinator::Shutdown() {
     return;
   }
   cancel_walks_ = true;
+  // VMs paused mid-walk run again now, not when each walk reaches its hard deadline.
+  active_pauses_.ResumeAll();
   {
     std::vector<std::shared_ptr<Target>> all;
     {

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "core/dump/attachment.h"
+#include "core/dump/resume_guard.h"
 #include "core/dump/vmm_control.h"
 #include "kfreeze/v1/config.pb.h"
 #include "kfreeze/v1/service.pb.h"
@@ -80,8 +81,9 @@ class FreezeCoordinator {
   // The cached attachment without revalidation or attach work (null when none).
   std::shared_ptr<dump::KernelAttachment> CachedAttachment(const std::string& name) const;
 
-  // New Freeze calls fail with UNAVAILABLE; walks in progress stop at their next deadline check;
-  // returns once every capture finished and every paused VM was resumed.
+  // New Freeze calls fail with UNAVAILABLE; VMs paused by walks in progress are resumed at once
+  // and the walks stop at their next deadline check; returns once every capture finished and
+  // every VM the daemon paused was resumed.
   void Shutdown();
   bool shutting_down() const { return shutting_down_.load(); }
 
@@ -113,6 +115,8 @@ class FreezeCoordinator {
   const FreezeDefaults defaults_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> cancel_walks_{false};
+  // Freezes holding a VM paused right now; Shutdown() resumes them at once.
+  dump::ActivePauses active_pauses_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Target>> targets_ ABSL_GUARDED_BY(mu_);

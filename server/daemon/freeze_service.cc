@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/daemon/attach_policy.h"
 #include "server/daemon/dump_summary.h"
 #include "spdlog/spdlog.h"
 
@@ -15,6 +16,30 @@ constexpr uint32_t kMaxPageSize = 1000;
 // How often a watcher with nothing to send checks for cancellation and shutdown.
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
 
+// One slot of a bounded counter for the lifetime of a call; `held()` false when none was free.
+class Slot {
+ public:
+  Slot(std::atomic<uint32_t>& counter, uint32_t max) : counter_(counter) {
+    uint32_t now = counter_.load();
+    do {
+      if (now >= max) return;
+    } while (!counter_.compare_exchange_weak(now, now + 1));
+    held_ = true;
+  }
+  ~Slot() {
+    if (held_) counter_.fetch_sub(1);
+  }
+  bool held() const { return held_; }
+
+ private:
+  std::atomic<uint32_t>& counter_;
+  bool held_ = false;
+};
+
+grpc::Status Exhausted(const std::string& what) {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, what);
+}
+
 }  // namespace
 
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -22,9 +47,32 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-grpc::Status FreezeServiceImpl::Freeze(grpc::ServerContext*,
+// The roles of the methods: read = WatchDumps, GetDump, ListDumps, ListTargets, GetTarget;
+// freeze = Freeze, ResumeTarget; admin = AttachTarget, DetachTarget. Health and reflection are
+// open to every connected peer (they describe the service, not the guests).
+grpc::Status FreezeServiceImpl::Authorize(const grpc::ServerContext* ctx, Role needed,
+                                          const char* method) const {
+  PeerIdentity peer = IdentifyPeer(*ctx, *guards_.unix_peers);
+  absl::Status s = guards_.authorizer->Check(peer, needed, method);
+  if (!s.ok()) spdlog::warn("denied: {}", std::string(s.message()));
+  return ToGrpc(s);
+}
+
+grpc::Status FreezeServiceImpl::Freeze(grpc::ServerContext* ctx,
                                        const kfreeze::v1::FreezeRequest* request,
                                        kfreeze::v1::FreezeResponse* response) {
+  if (grpc::Status s = Authorize(ctx, Role::kFreeze, "Freeze"); !s.ok()) return s;
+  const Limits& limits = guards_.limits;
+  for (absl::Status s : {CheckDeadline(request->deadline_ms(), limits, "deadline_ms"),
+                         CheckLabels(request->labels(), limits, "FreezeRequest.labels"),
+                         CheckNames(request->sections(), limits, "FreezeRequest.sections")}) {
+    if (!s.ok()) return ToGrpc(s);
+  }
+  Slot slot(freezes_in_flight_, limits.max_concurrent_freezes);
+  if (!slot.held()) {
+    return Exhausted(absl::StrCat(limits.max_concurrent_freezes,
+                                  " Freeze calls are already in progress; retry later"));
+  }
   absl::StatusOr<kfreeze::v1::FreezeResponse> r =
       coordinator_->Freeze(*request, kfreeze::v1::TRIGGER_RPC);
   if (!r.ok()) return ToGrpc(r.status());
@@ -35,6 +83,17 @@ grpc::Status FreezeServiceImpl::Freeze(grpc::ServerContext*,
 grpc::Status FreezeServiceImpl::WatchDumps(grpc::ServerContext* ctx,
                                            const kfreeze::v1::WatchRequest* request,
                                            grpc::ServerWriter<kfreeze::v1::DumpEvent>* writer) {
+  if (grpc::Status s = Authorize(ctx, Role::kRead, "WatchDumps"); !s.ok()) return s;
+  const Limits& limits = guards_.limits;
+  for (absl::Status s : {CheckNames(request->targets(), limits, "WatchRequest.targets"),
+                         CheckNames(request->schemas(), limits, "WatchRequest.schemas"),
+                         CheckLabels(request->labels(), limits, "WatchRequest.labels")}) {
+    if (!s.ok()) return ToGrpc(s);
+  }
+  Slot slot(watchers_, limits.max_watchers);
+  if (!slot.held()) {
+    return Exhausted(absl::StrCat(limits.max_watchers, " WatchDumps streams are already open"));
+  }
   WatchFilter filter;
   filter.targets.assign(request->targets().begin(), request->targets().end());
   filter.schemas.assign(request->schemas().begin(), request->schemas().end());
@@ -82,18 +141,24 @@ grpc::Status FreezeServiceImpl::WatchDumps(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::GetDump(grpc::ServerContext*,
+grpc::Status FreezeServiceImpl::GetDump(grpc::ServerContext* ctx,
                                         const kfreeze::v1::GetDumpRequest* request,
                                         kfreeze::v1::GetDumpResponse* response) {
+  if (grpc::Status s = Authorize(ctx, Role::kRead, "GetDump"); !s.ok()) return s;
   absl::StatusOr<kfreeze::v1::DumpEnvelope> e = archive_->Get(request->dump_id());
   if (!e.ok()) return ToGrpc(e.status());
   *response->mutable_envelope() = std::move(*e);
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::ListDumps(grpc::ServerContext*,
+grpc::Status FreezeServiceImpl::ListDumps(grpc::ServerContext* ctx,
                                           const kfreeze::v1::ListDumpsRequest* request,
                                           kfreeze::v1::ListDumpsResponse* response) {
+  if (grpc::Status s = Authorize(ctx, Role::kRead, "ListDumps"); !s.ok()) return s;
+  if (absl::Status s = CheckLabels(request->labels(), guards_.limits, "ListDumpsRequest.labels");
+      !s.ok()) {
+    return ToGrpc(s);
+  }
   DumpFilter filter;
   filter.target = request->target();
   filter.schema = request->schema();
@@ -113,27 +178,44 @@ grpc::Status FreezeServiceImpl::ListDumps(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::ListTargets(grpc::ServerContext*,
+grpc::Status FreezeServiceImpl::ListTargets(grpc::ServerContext* ctx,
                                             const kfreeze::v1::ListTargetsRequest*,
                                             kfreeze::v1::ListTargetsResponse* response) {
+  if (grpc::Status s = Authorize(ctx, Role::kRead, "ListTargets"); !s.ok()) return s;
   for (auto& t : coordinator_->ListTargets()) *response->add_targets() = std::move(t);
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::GetTarget(grpc::ServerContext*,
+grpc::Status FreezeServiceImpl::GetTarget(grpc::ServerContext* ctx,
                                           const kfreeze::v1::GetTargetRequest* request,
                                           kfreeze::v1::Target* response) {
+  if (grpc::Status s = Authorize(ctx, Role::kRead, "GetTarget"); !s.ok()) return s;
   absl::StatusOr<kfreeze::v1::Target> t = coordinator_->GetTarget(request->name());
   if (!t.ok()) return ToGrpc(t.status());
   *response = std::move(*t);
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::AttachTarget(grpc::ServerContext*,
+grpc::Status FreezeServiceImpl::AttachTarget(grpc::ServerContext* ctx,
                                              const kfreeze::v1::AttachTargetRequest* request,
                                              kfreeze::v1::Target* response) {
-  absl::StatusOr<kfreeze::v1::Target> t =
-      coordinator_->AddTarget(request->target(), "rpc", request->replace());
+  if (grpc::Status s = Authorize(ctx, Role::kAdmin, "AttachTarget"); !s.ok()) return s;
+  const kfreeze::v1::TargetConfig& config = request->target();
+  if (absl::Status s = CheckRpcAttach(config, guards_.rpc_attach); !s.ok()) {
+    spdlog::warn("AttachTarget {} refused: {}", config.name(), std::string(s.message()));
+    return ToGrpc(s);
+  }
+  if (absl::Status s = CheckTargetConfig(config, guards_.limits); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<kfreeze::v1::Target> t;
+  {
+    absl::MutexLock lock(&attach_mu_);
+    bool replacing = request->replace() && coordinator_->GetTarget(config.name()).ok();
+    if (!replacing && coordinator_->ListTargets().size() >= guards_.limits.max_targets) {
+      return Exhausted(
+          absl::StrCat("the daemon already has ", guards_.limits.max_targets, " targets"));
+    }
+    t = coordinator_->AddTarget(config, "rpc", request->replace());
+  }
   if (!t.ok()) return ToGrpc(t.status());
   // Attach is synchronous for the caller: the reply says whether it worked.
   coordinator_->WaitForAttach(request->target().name());
@@ -142,15 +224,17 @@ grpc::Status FreezeServiceImpl::AttachTarget(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FreezeServiceImpl::DetachTarget(grpc::ServerContext*,
+grpc::Status FreezeServiceImpl::DetachTarget(grpc::ServerContext* ctx,
                                              const kfreeze::v1::DetachTargetRequest* request,
                                              kfreeze::v1::DetachTargetResponse*) {
+  if (grpc::Status s = Authorize(ctx, Role::kAdmin, "DetachTarget"); !s.ok()) return s;
   return ToGrpc(coordinator_->RemoveTarget(request->name()));
 }
 
-grpc::Status FreezeServiceImpl::ResumeTarget(grpc::ServerContext*,
+grpc::Status FreezeServiceImpl::ResumeTarget(grpc::ServerContext* ctx,
                                              const kfreeze::v1::ResumeTargetRequest* request,
                                              kfreeze::v1::Target* response) {
+  if (grpc::Status s = Authorize(ctx, Role::kFreeze, "ResumeTarget"); !s.ok()) return s;
   absl::StatusOr<kfreeze::v1::Target> t = coordinator_->Resume(request->name());
   if (!t.ok()) return ToGrpc(t.status());
   *response = std::move(*t);

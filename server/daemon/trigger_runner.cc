@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
+#include "server/daemon/limits.h"
 #include "spdlog/spdlog.h"
 
 namespace kfreeze::server {
@@ -26,8 +28,20 @@ dump::TriggerSettings SettingsFromConfig(const kfreeze::v1::TriggerConfig& c) {
   return s;
 }
 
+TokenBucket CaptureBucketFromConfig(const kfreeze::v1::TriggerConfig& c,
+                                    TokenBucket::Clock::time_point now) {
+  uint32_t burst = c.capture_burst() ? c.capture_burst() : kDefaultCaptureBurst;
+  uint32_t per_hour = c.captures_per_hour() ? c.captures_per_hour() : kDefaultCapturesPerHour;
+  return TokenBucket(
+      burst,
+      std::chrono::duration_cast<TokenBucket::Clock::duration>(std::chrono::hours(1)) / per_hour,
+      now);
+}
+
 TriggerRunner::TriggerRunner(FreezeCoordinator* coordinator, kfreeze::v1::TargetConfig target)
-    : coordinator_(coordinator), target_(std::move(target)) {
+    : coordinator_(coordinator),
+      target_(std::move(target)),
+      captures_(CaptureBucketFromConfig(target_.triggers(), TokenBucket::Clock::now())) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -55,6 +69,18 @@ void TriggerRunner::Loop() {
     dump::AutoTrigger engine(
         settings, kernel->probes(),
         [this, &name](kfreeze::v1::Trigger trigger) -> absl::StatusOr<kfreeze::v1::DumpEnvelope> {
+          if (!captures_.TryTake(TokenBucket::Clock::now())) {
+            // Once per run of skipped captures: a flooding guest must not flood the log either.
+            if (!rate_limited_) {
+              spdlog::warn("triggers {}: {} capture skipped: rate limit (further skips not logged)",
+                           name, kfreeze::v1::Trigger_Name(trigger));
+            }
+            rate_limited_ = true;
+            return absl::ResourceExhaustedError(
+                absl::StrCat("auto-trigger rate limit of target ", name,
+                             " reached (triggers.capture_burst / triggers.captures_per_hour)"));
+          }
+          rate_limited_ = false;
           kfreeze::v1::FreezeRequest request;
           request.set_target(name);
           absl::StatusOr<kfreeze::v1::FreezeResponse> r = coordinator_->Capture(request, trigger);

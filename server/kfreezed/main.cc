@@ -1,25 +1,37 @@
 // kfreezed: the kfreeze daemon. Config from --config (JSON Config proto), flags override it.
 //   kfreezed [--config FILE] [--listen unix:/path|host:port]... [--target name=N,ram=P[,qmp=S]]...
-//            [--archive-dir DIR] [--insecure-tcp] [--log-level info]
+//            [--archive-dir DIR] [--state-dir DIR] [--insecure-tcp] [--log-level info]
 // SIGTERM/SIGINT: drain freezes, resume paused VMs, close streams, exit. SIGHUP: reload targets.
+// Any other death (SIGKILL, OOM): the resumer process resumes the VMs kfreezed held paused, and
+// the next kfreezed reconciles the pause markers left in --state-dir (server/daemon/pause_*.h).
 #include <signal.h>
 
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/time.h"
 #include "core/dump/standard/standard_attachment.h"
 #include "server/daemon/config.h"
 #include "server/daemon/daemon.h"
+#include "server/daemon/pause_ledger.h"
+#include "server/daemon/pause_recovery.h"
+#include "server/daemon/resumer.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, config, "", "JSON config file (kfreeze.v1.Config)");
 ABSL_FLAG(std::string, archive_dir, "", "dump archive directory (overrides archive.dir)");
 ABSL_FLAG(bool, insecure_tcp, false, "allow plaintext TCP listeners (loopback addresses only)");
 ABSL_FLAG(std::string, log_level, "info", "trace|debug|info|warn|error");
+ABSL_FLAG(std::string, state_dir, "",
+          "where kfreezed records the VMs it holds paused, for a restarted kfreezed to resume "
+          "(default: $STATE_DIRECTORY/paused-vms, else /run/kfreezed/paused-vms, else "
+          "ARCHIVE_DIR/paused-vms)");
 // Repeatable; taken out of argv before absl parses (absl keeps only the last occurrence). Declared
 // here so --help lists them.
 ABSL_FLAG(std::string, listen, "",
@@ -35,10 +47,15 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// A VM whose pause was recorded by a kfreezed that died and whose resumer did not get to it.
+constexpr absl::Duration kReconcileConnectBudget = absl::Seconds(3);
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace kfreeze::server;
+  // The resumer (server/daemon/resumer.h) is this binary in a hidden mode: no flags, no threads.
+  if (argc >= 2 && std::strcmp(argv[1], kResumerFlag) == 0) return ResumerMain(argc, argv);
   std::vector<std::string> listens = ExtractRepeatedFlag(&argc, argv, "listen");
   std::vector<std::string> targets = ExtractRepeatedFlag(&argc, argv, "target");
   NormalizeFlagDashes(argc, argv);
@@ -73,7 +90,6 @@ int main(int argc, char** argv) {
   options.config = std::move(config);
   options.config_path = config_path;
   options.attacher = kfreeze::dump::StandardAttacher(kfreeze::dump::DefaultProviders());
-  options.control_factory = QmpControlFactory();
 
   // Signals are taken by sigwait() below; every thread the daemon starts inherits the mask.
   sigset_t signals;
@@ -83,6 +99,24 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // No VM left paused: first resume what a dead kfreezed left paused, then keep a resumer ready
+  // for this one. The ledger outlives the daemon (declared first), so an orderly shutdown has
+  // released everything before the resumer sees end of file.
+  std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  if (state_dir.empty()) state_dir = DefaultPauseStateDir(options.config.archive().dir());
+  auto markers = std::make_unique<PauseMarkers>(state_dir);
+  spdlog::info("pause markers in {}", state_dir);
+  ReconcilePauseMarkers(*markers, kReconcileConnectBudget);
+  absl::StatusOr<std::unique_ptr<ResumerProcess>> resumer =
+      ResumerProcess::Start(ResumerProcess::SelfCommand(state_dir));
+  if (!resumer.ok()) {
+    spdlog::error("no resumer: a VM paused when kfreezed dies stays paused until it restarts: {}",
+                  resumer.status().ToString());
+  }
+  auto ledger = std::make_shared<PauseLedger>(std::move(markers),
+                                              resumer.ok() ? std::move(*resumer) : nullptr);
+  options.control_factory = TrackPauses(QmpControlFactory(), ledger);
 
   absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(std::move(options));
   if (!daemon.ok()) return Fail(std::string(daemon.status().message()));

@@ -102,13 +102,16 @@ def run_once(args):
             check("runnable task stall" in dmesg, f"dmesg has no stall line: {dmesg}")
             check(kind == 1026, f"late exit_kind {kind} != 1026 (SCX_EXIT_ERROR_STALL, the dmesg reason)")
             ei = state.get("exit_info", {})
-            check(ei.get("reason") == "runnable task stall", f"exit_info {ei}")
+            note = dual.get("late_exit_info", "")
+            check(note.startswith("complete"), f"late exit info not complete: {note!r}")
+            check(ei.get("reason") == "runnable task stall", f"exit_info {ei} ({note})")
+            check(ei.get("kind") == kind, f"exit_info.kind {ei.get('kind')} != exit_kind {kind}")
             check("early" in dual, f"no early snapshot: {dual.get('early_skipped_reason')}")
             max_age, threshold = u(dual.get("early_max_age_jiffies")), u(dual.get("early_threshold_jiffies"))
             check(threshold > 0 and max_age >= threshold,
                   f"early max age {max_age} < threshold {threshold}")
             print(f"ok: dual report {env.get('dump_id')}: late exit_kind {kind} ({ei.get('reason')}), "
-                  f"msg {ei.get('msg')!r}; early max_age {max_age}j >= threshold {threshold}j; "
+                  f"msg {ei.get('msg')!r} (exit info {note}); early max_age {max_age}j >= threshold {threshold}j; "
                   f"tag {dual.get('snapshot_tag')}")
     except labclient.LabFailure as e:
         print(f"FAIL: could not run the lab guest: {e}", file=sys.stderr)

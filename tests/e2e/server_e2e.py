@@ -66,7 +66,12 @@ def main():
             labclient.guest(args.name + "-b", "idle", cpus=1) as other, \
             tempfile.TemporaryDirectory(prefix="kfd-e2e-") as tmp:
         nr_cpus = int(g.info.get("CPUS", 2))
-        config = {"watch_queue_depth": 2, "freeze": {"qmp_timeout_ms": 8000}}
+        config = {"watch_queue_depth": 2, "freeze": {"qmp_timeout_ms": 8000},
+                  # `kfreeze attach` below needs the admin role and RPC attach of the lab's files.
+                  "roles": [{"role": "admin", "uids": [os.getuid()]}],
+                  "rpc_attach": {"enabled": True,
+                                 "allowed_dirs": sorted({str(Path(g.ram).resolve().parent),
+                                                         str(Path(g.qmp).resolve().parent)})}}
         d = Daemon(args.kfreezed, args.kfreeze, tmp,
                    [f"name=vm,ram={g.ram},qmp={g.qmp}", f"name=other,ram={other.ram},qmp={other.qmp}"],
                    config=config).start()
@@ -180,7 +185,8 @@ def main():
                 check(first in ids and state["second"]["dump_id"] in ids, f"list after restart: {ids[:5]}...")
 
             def cli_attach_freeze_detach():
-                out = d.cli("attach", "vm2", "--ram", str(g.ram), "--qmp", str(g.qmp)).stdout
+                out = d.cli("attach", "vm2", "--ram", str(Path(g.ram).resolve()),
+                            "--qmp", str(Path(g.qmp).resolve())).stdout
                 check("attached" in out, f"attach said {out!r}")
                 rows = d.cli("targets").stdout
                 check(any(l.split()[:2] == ["vm2", "attached"] for l in rows.splitlines()), f"targets:\n{rows}")

@@ -43,6 +43,9 @@ TEST(ReasonsTest, ValuesArePinned) {
   EXPECT_EQ(kBssLatchNotTriggered, "not_triggered");
   EXPECT_EQ(kBssLatchOutOfBounds, "out_of_bounds");
   EXPECT_EQ(kBssLatchNotResolved, "not_resolved");
+  EXPECT_EQ(kReasonReadBudgetExhausted, "dump read budget exhausted");
+  EXPECT_EQ(kReasonMemoryBudgetExhausted, "dump memory budget exhausted");
+  EXPECT_EQ(kReasonNodeBudgetExhausted, "dump node budget exhausted");
 }
 
 TEST(ReasonsTest, AllDistinctAndNonEmpty) {

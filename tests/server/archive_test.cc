@@ -188,6 +188,50 @@ TEST_F(ArchiveTest, RetentionByBytesKeepsTheTotalUnderTheBound) {
   EXPECT_TRUE(archive->Find("vm0-000006").has_value());
 }
 
+TEST_F(ArchiveTest, OneTargetsFloodCannotEvictAnotherTargetsDumps) {
+  RetentionPolicy r;
+  r.max_count = 10;
+  r.max_count_per_target = 4;
+  auto archive = Open(r);
+  for (int i = 0; i < 2; ++i) {
+    DumpEnvelope e = Envelope("quiet", absl::StrCat("q", i));
+    ASSERT_TRUE(archive->Store(e).ok());
+  }
+  for (int i = 0; i < 30; ++i) {  // a guest whose auto-triggers keep firing
+    DumpEnvelope e = Envelope("noisy", absl::StrCat("n", i));
+    ASSERT_TRUE(archive->Store(e).ok());
+  }
+  EXPECT_TRUE(archive->Find("quiet-000001").has_value());
+  EXPECT_TRUE(archive->Find("quiet-000002").has_value());
+  DumpFilter noisy;
+  noisy.target = "noisy";
+  std::vector<kfreeze::v1::DumpSummary> left = archive->List(noisy, 0, 100, nullptr);
+  ASSERT_EQ(left.size(), 4u);
+  EXPECT_EQ(left.front().dump_id(), "noisy-000032");  // its newest stay
+  EXPECT_FALSE(fs::exists(dir_ + "/dumps/noisy-000003.binpb"));
+  EXPECT_EQ(archive->count(), 6u);
+  // Bytes are accounted for the removed dumps too.
+  uint64_t bytes = 0;
+  for (const auto& s : archive->List({}, 0, 100, nullptr)) bytes += s.size_bytes();
+  EXPECT_EQ(archive->total_bytes(), bytes);
+}
+
+TEST_F(ArchiveTest, PerTargetByteQuota) {
+  DumpEnvelope probe = Envelope("a", "m0");
+  uint64_t one = probe.ByteSizeLong() + 20;
+  RetentionPolicy r;
+  r.max_bytes_per_target = one * 2;
+  auto archive = Open(r);
+  DumpEnvelope b = Envelope("b", "b0");
+  ASSERT_TRUE(archive->Store(b).ok());
+  for (int i = 0; i < 5; ++i) {
+    DumpEnvelope e = Envelope("a", absl::StrCat("m", i));
+    ASSERT_TRUE(archive->Store(e).ok());
+  }
+  EXPECT_EQ(archive->count(), 3u);  // two of a, the one of b
+  EXPECT_TRUE(archive->Find("b-000001").has_value());
+}
+
 TEST_F(ArchiveTest, RetentionByAgeAppliesOnPrune) {
   RetentionPolicy r;
   r.max_age = absl::Hours(1);

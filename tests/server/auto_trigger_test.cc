@@ -222,5 +222,75 @@ TEST_F(AutoTriggerTest, WatchdogOverrideSetsTheThreshold) {
   EXPECT_TRUE(t.holding_early());
 }
 
+// The kernel sets exit_kind before it writes scx_exit_info: a late trigger that captured at once
+// could publish an error exit without its exit info (scx_stall_e2e: "exit_info {}").
+class ExitInfoProbes : public ScriptedProbes {
+ public:
+  int polls_until_written = 0;
+  int polls = 0;
+  absl::StatusOr<ScxExitProbe> ProbeExit() override {
+    ++polls;
+    ScxExitProbe p = exit;
+    p.exit_info_written = polls > polls_until_written;
+    return p;
+  }
+};
+
+TEST_F(AutoTriggerTest, LateWaitsUntilTheKernelFinishedWritingExitInfo) {
+  ExitInfoProbes probes;
+  probes.exit.exit_kind = 1026;
+  probes.polls_until_written = 3;
+  TriggerSettings s;
+  s.late_enabled = true;
+  s.late_poll = milliseconds(100);
+  AutoTrigger t(
+      s, &probes,
+      [this](kfreeze::v1::Trigger trig) -> absl::StatusOr<DumpEnvelope> {
+        captures_.push_back(trig);
+        DumpEnvelope e;
+        e.mutable_single()->set_schema("single");
+        return e;
+      },
+      [this](DumpEnvelope e) { published_.push_back(std::move(e)); });
+  const milliseconds first = t.Step(now_);
+  EXPECT_EQ(first, milliseconds(1)) << "an unwritten exit info is re-polled at once";
+  now_ += first;
+  Run(t, 2);
+  EXPECT_TRUE(captures_.empty()) << "captured before the exit info was written";
+  Run(t, 1);
+  ASSERT_EQ(captures_.size(), 1u);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_THAT(published_[0].dual().late_exit_info(), ::testing::StartsWith("complete after 3 ms"));
+}
+
+TEST_F(AutoTriggerTest, LateSaysWhenExitInfoNeverCompleted) {
+  ExitInfoProbes probes;
+  probes.exit.exit_kind = 1026;
+  probes.polls_until_written = 1000000;
+  TriggerSettings s;
+  s.late_enabled = true;
+  AutoTrigger t(
+      s, &probes,
+      [this](kfreeze::v1::Trigger trig) -> absl::StatusOr<DumpEnvelope> {
+        captures_.push_back(trig);
+        DumpEnvelope e;
+        e.mutable_single()->set_schema("single");
+        return e;
+      },
+      [this](DumpEnvelope e) { published_.push_back(std::move(e)); });
+  Run(t, 200);
+  ASSERT_EQ(published_.size(), 1u) << "the wait is bounded and fires once";
+  EXPECT_THAT(published_[0].dual().late_exit_info(),
+              ::testing::StartsWith("incomplete after 50 ms"));
+}
+
+TEST_F(AutoTriggerTest, LateWithWrittenExitInfoFiresAtOnce) {
+  AutoTrigger t = Make(Both());
+  probes_.exit.exit_kind = 1026;
+  Run(t, 1);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].dual().late_exit_info(), "complete when the trigger fired");
+}
+
 }  // namespace
 }  // namespace kfreeze::dump

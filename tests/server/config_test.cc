@@ -1,6 +1,7 @@
 // Config JSON, flag forms, listener rules.
 #include "server/daemon/config.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/daemon/listeners.h"
@@ -142,6 +143,60 @@ TEST(Flags, RepeatedFlagsAccumulateAndDashesNormalise) {
   std::vector<std::string> rest(argv.begin(), argv.begin() + argc);
   EXPECT_THAT(rest, ElementsAre("kfreezed", "--archive_dir=/d", "--insecure_tcp", "--", "--listen",
                                 "tail"));
+}
+
+TEST(Config, RolesLimitsAndRpcAttachParseAndValidate) {
+  auto c = ParseConfigJson(R"({
+    "roles": [{"role": "admin", "uids": [0]},
+              {"role": "freeze", "gids": [2000], "tls_identities": ["runner.example"]},
+              {"role": "read", "any_peer_on": ["tls"]}],
+    "rpc_attach": {"enabled": true, "allowed_dirs": ["/dev/shm", "/run/qemu"]},
+    "limits": {"max_deadline_ms": 60000, "max_labels": 8, "max_watchers": 4},
+    "archive": {"max_count_per_target": 50},
+    "targets": [{"name": "vm0", "ram_path": "/dev/shm/vm0",
+                 "triggers": {"late_enabled": true, "capture_burst": 2, "captures_per_hour": 6}}]
+  })");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ApplyDefaults(*c);
+  EXPECT_TRUE(ValidateConfig(*c).ok()) << ValidateConfig(*c);
+  EXPECT_EQ(c->roles_size(), 3);
+  EXPECT_EQ(c->targets(0).triggers().capture_burst(), 2u);
+}
+
+TEST(Config, BadRolesPathsAndOverLimitTargetsAreRejected) {
+  auto invalid = [](const std::string& json) {
+    auto c = ParseConfigJson(json);
+    EXPECT_TRUE(c.ok()) << c.status();
+    ApplyDefaults(*c);
+    return std::string(ValidateConfig(*c).message());
+  };
+  EXPECT_THAT(invalid(R"({"roles": [{"role": "root", "uids": [0]}]})"),
+              HasSubstr("unknown role 'root'"));
+  EXPECT_THAT(invalid(R"({"roles": [{"role": "read"}]})"), HasSubstr("names nobody"));
+  EXPECT_THAT(invalid(R"({"rpc_attach": {"allowed_dirs": ["shm"]}})"),
+              HasSubstr("not an absolute directory"));
+  EXPECT_THAT(
+      invalid(R"({"targets": [{"name": "vm0", "ram_path": "/x", "deadline_ms": 4294967295}]})"),
+      HasSubstr("exceeds the maximum"));
+  EXPECT_THAT(invalid(R"({"limits": {"max_labels": 1},
+                          "targets": [{"name": "vm0", "ram_path": "/x",
+                                       "labels": {"a": "1", "b": "2"}}]})"),
+              HasSubstr("2 labels; at most 1"));
+  EXPECT_THAT(invalid(R"({"limits": {"max_targets": 1},
+                          "targets": [{"name": "a", "ram_path": "/x"},
+                                      {"name": "b", "ram_path": "/x"}]})"),
+              HasSubstr("max_targets"));
+}
+
+TEST(Config, SameTargetConfigComparesMapsByContentNotByteOrder) {
+  kfreeze::v1::TargetConfig a, b;
+  a.set_name("vm0");
+  b.set_name("vm0");
+  for (int i = 0; i < 64; ++i) (*a.mutable_labels())[absl::StrCat("k", i)] = "v";
+  for (int i = 63; i >= 0; --i) (*b.mutable_labels())[absl::StrCat("k", i)] = "v";
+  EXPECT_TRUE(SameTargetConfig(a, b));
+  (*b.mutable_labels())["k0"] = "changed";
+  EXPECT_FALSE(SameTargetConfig(a, b));
 }
 
 }  // namespace

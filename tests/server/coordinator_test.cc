@@ -30,6 +30,9 @@ constexpr absl::Duration kEventually = absl::Seconds(20);
 class ForwardingControl : public dump::VmmControl {
  public:
   explicit ForwardingControl(FakeVmmControl* to) : to_(to) {}
+  absl::StatusOr<dump::VmmRunState> QueryRunState(std::chrono::milliseconds t) override {
+    return to_->QueryRunState(t);
+  }
   absl::Status Stop(std::chrono::milliseconds t) override { return to_->Stop(t); }
   absl::Status Cont(std::chrono::milliseconds t) override { return to_->Cont(t); }
   absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
@@ -276,6 +279,70 @@ TEST_F(CoordinatorTest, ShutdownCutsALongWalkShortAndStillResumes) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(vmm_.count("cont"), 1);
   EXPECT_TRUE(saw_cancel);
+}
+
+TEST_F(CoordinatorTest, ShutdownResumesAVmPausedMidWalkAtOnce) {
+  // The walker is stuck in a read and never looks at its deadline: the VM must run again while it
+  // is still stuck, not ten minutes later at the hard deadline.
+  absl::Notification walking;
+  std::atomic<bool> saw_cont_while_walking{false};
+  Make([&](const std::string&) {
+    return dump::PhaseTable{OneMapPhase("m", [&](dump::PhaseContext&) {
+      walking.Notify();
+      saw_cont_while_walking = vmm_.WaitFor("cont", absl::ToChronoMilliseconds(kEventually));
+      return absl::OkStatus();
+    })};
+  });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  FreezeRequest req = Request("vm0");
+  req.set_deadline_ms(600000);
+  req.set_keep_paused(true);
+  absl::StatusOr<kfreeze::v1::FreezeResponse> r;
+  std::thread caller([&] { r = coordinator_->Freeze(req, kfreeze::v1::TRIGGER_RPC); });
+  ASSERT_TRUE(walking.WaitForNotificationWithTimeout(kEventually));
+  coordinator_->Shutdown();
+  caller.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(saw_cont_while_walking);
+  EXPECT_EQ(vmm_.count("cont"), 1);
+  EXPECT_EQ(vmm_.status(), "running");
+}
+
+TEST_F(CoordinatorTest, AVmSomeoneElsePausedStaysTheirs) {
+  Make([](const std::string&) { return dump::PhaseTable{OneMapPhase("m")}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  vmm_.SetStatus("paused");  // an operator's `stop`
+  FreezeRequest req = Request("vm0");
+  req.set_keep_paused(true);
+  auto r = coordinator_->Freeze(req, kfreeze::v1::TRIGGER_RPC);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->envelope().vm_already_paused());
+  EXPECT_FALSE(r->envelope().live());
+  EXPECT_EQ(coordinator_->GetTarget("vm0")->state(), kfreeze::v1::TARGET_STATE_ATTACHED);
+  // Not kfreeze's pause: ResumeTarget refuses, and neither it nor shutdown sends `cont`.
+  EXPECT_TRUE(absl::IsFailedPrecondition(coordinator_->Resume("vm0").status()));
+  coordinator_->Shutdown();
+  EXPECT_EQ(vmm_.count("stop"), 0);
+  EXPECT_EQ(vmm_.count("cont"), 0);
+  EXPECT_EQ(vmm_.status(), "paused");
+  EXPECT_TRUE(archive_->Get(r->dump_id()).ok());
+}
+
+TEST_F(CoordinatorTest, AFreezeOfAVmWeKeptPausedResumesIt) {
+  Make([](const std::string&) { return dump::PhaseTable{OneMapPhase("m")}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  FreezeRequest keep = Request("vm0");
+  keep.set_keep_paused(true);
+  ASSERT_TRUE(coordinator_->Freeze(keep, kfreeze::v1::TRIGGER_RPC).ok());
+  EXPECT_EQ(vmm_.status(), "paused");
+  auto r = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->envelope().vm_already_paused());  // our own pause
+  EXPECT_EQ(vmm_.status(), "running");
+  EXPECT_EQ(coordinator_->GetTarget("vm0")->state(), kfreeze::v1::TARGET_STATE_ATTACHED);
 }
 
 TEST_F(CoordinatorTest, UnreachableQmpGivesADegradedLiveDump) {

@@ -2,11 +2,16 @@
 // ListDumps, WatchDumps (live, replay, slow subscriber), targets, restart, health, socket mode,
 // a QEMU that dies mid-freeze. The fake attachment stands in for a guest kernel; QMP is a real
 // socket (fake QEMU). Real-guest coverage lives in tests/e2e/server_*.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +21,8 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/create_channel_posix.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "kfreeze/v1/service.grpc.pb.h"
 #include "server/daemon/config.h"
@@ -56,6 +63,7 @@ class DaemonGrpcTest : public ::testing::Test {
     o.config.set_watch_queue_depth(4);
     o.config.mutable_freeze()->set_qmp_timeout_ms(500);
     o.config.mutable_freeze()->set_regs_timeout_ms(500);
+    o.config.MergeFrom(extra_config_);
     ApplyDefaults(o.config);
     auto* vm0 = o.config.add_targets();
     vm0->set_name("vm0");
@@ -97,7 +105,32 @@ class DaemonGrpcTest : public ::testing::Test {
     return resp;
   }
 
+  // Restarts with `extra` merged into the config (roles, rpc_attach, limits).
+  void Restart(const std::string& extra_json) {
+    auto extra = ParseConfigJson(extra_json);
+    ASSERT_TRUE(extra.ok()) << extra.status();
+    extra_config_ = *extra;
+    daemon_.reset();
+    Start();
+  }
+
+  // Grants this test process admin and lets RPC attach name files in dir_.
+  void RestartAsAdminWithRpcAttach(const std::string& more_dirs = "") {
+    Restart(absl::StrCat(R"({"roles": [{"role": "admin", "uids": [)", geteuid(),
+                         R"(]}], "rpc_attach": {"enabled": true, "allowed_dirs": [")", dir_, R"(")",
+                         more_dirs, "]}}"));
+  }
+
+  grpc::Status Attach(const v1::TargetConfig& target, v1::Target* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::AttachTargetRequest req;
+    *req.mutable_target() = target;
+    v1::Target ignored;
+    return stub_->AttachTarget(&ctx, req, out ? out : &ignored);
+  }
+
   std::string dir_;
+  kfreeze::v1::Config extra_config_;
   std::unique_ptr<FakeQmpServer> qemu_;
   std::unique_ptr<Daemon> daemon_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -131,7 +164,8 @@ TEST_F(DaemonGrpcTest, FreezeThenGetListAndWatch) {
   EXPECT_EQ(r->envelope().single().maps(0).name(), "map_of_vm0");
   EXPECT_EQ(r->envelope().single().vcpu_regs_size(), 2);
   EXPECT_FALSE(r->envelope().live());
-  EXPECT_THAT(qemu_->commands(), ::testing::ElementsAre("stop", "human-monitor-command", "cont"));
+  EXPECT_THAT(qemu_->commands(),
+              ::testing::ElementsAre("query-status", "stop", "human-monitor-command", "cont"));
   EXPECT_TRUE(qemu_->running());
 
   v1::DumpEvent event;
@@ -237,6 +271,8 @@ TEST_F(DaemonGrpcTest, SlowSubscriberDoesNotBlockFreezes) {
 }
 
 TEST_F(DaemonGrpcTest, TargetsAttachDetachAndFailedAttach) {
+  RestartAsAdminWithRpcAttach();
+  std::ofstream(dir_ + "/vm9.ram") << std::string(4096, '\0');
   grpc::ClientContext ctx;
   v1::ListTargetsResponse targets;
   ASSERT_TRUE(stub_->ListTargets(&ctx, v1::ListTargetsRequest(), &targets).ok());
@@ -252,7 +288,7 @@ TEST_F(DaemonGrpcTest, TargetsAttachDetachAndFailedAttach) {
   grpc::ClientContext attach_ctx;
   v1::AttachTargetRequest attach;
   attach.mutable_target()->set_name("vm9");
-  attach.mutable_target()->set_ram_path("/dev/shm/vm9");
+  attach.mutable_target()->set_ram_path(dir_ + "/vm9.ram");
   v1::Target attached;
   ASSERT_TRUE(stub_->AttachTarget(&attach_ctx, attach, &attached).ok());
   EXPECT_EQ(attached.state(), v1::TARGET_STATE_ATTACHED);
@@ -319,6 +355,297 @@ TEST_F(DaemonGrpcTest, ShutdownEndsWatchStreams) {
   stopper.join();
 }
 
+// Issue 11: who may call what, and how much.
+
+constexpr auto kFast = std::chrono::seconds(1);  // the issue's bound for a refusal
+
+TEST_F(DaemonGrpcTest, UnixCallerWithoutAdminGetsPermissionDeniedForAttach) {
+  v1::TargetConfig t;
+  t.set_name("vm9");
+  t.set_ram_path("/dev/shm/vm9");
+  grpc::Status s = Attach(t);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("AttachTarget needs the 'admin' role"));
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr(absl::StrCat("uid=", geteuid())));
+  grpc::ClientContext ctx;
+  v1::DetachTargetRequest detach;
+  detach.set_name("vm0");
+  v1::DetachTargetResponse detached;
+  EXPECT_EQ(stub_->DetachTarget(&ctx, detach, &detached).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // The default unix role still freezes.
+  EXPECT_TRUE(Freeze("vm0").ok());
+}
+
+TEST_F(DaemonGrpcTest, RpcAttachIsOffByDefaultEvenForAdmin) {
+  Restart(absl::StrCat(R"({"roles": [{"role": "admin", "uids": [)", geteuid(), "]}]}"));
+  v1::TargetConfig t;
+  t.set_name("vm9");
+  t.set_ram_path(dir_ + "/vm9.ram");
+  grpc::Status s = Attach(t);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("AttachTarget over RPC is off"));
+}
+
+TEST_F(DaemonGrpcTest, AttachOfAFifoDevZeroOrAnOutsidePathFailsFast) {
+  RestartAsAdminWithRpcAttach(R"(, "/dev")");
+  std::string fifo = dir_ + "/vm.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::ofstream(dir_ + "/vm.ram") << std::string(4096, '\0');
+  struct Case {
+    std::string what;
+    v1::TargetConfig target;
+    grpc::StatusCode code;
+    std::string says;
+  };
+  std::vector<Case> cases;
+  auto add = [&](std::string what, std::string ram, std::string btf, std::string qmp,
+                 grpc::StatusCode code, std::string says) {
+    Case c{std::move(what), {}, code, std::move(says)};
+    c.target.set_name("vmx");
+    c.target.set_ram_path(std::move(ram));
+    c.target.set_btf_path(std::move(btf));
+    c.target.set_qmp_socket(std::move(qmp));
+    cases.push_back(std::move(c));
+  };
+  add("FIFO as RAM", fifo, "", "", grpc::StatusCode::INVALID_ARGUMENT, "is a FIFO");
+  add("/dev/zero as RAM", "/dev/zero", "", "", grpc::StatusCode::INVALID_ARGUMENT,
+      "character device");
+  add("/dev/zero as BTF", dir_ + "/vm.ram", "/dev/zero", "", grpc::StatusCode::INVALID_ARGUMENT,
+      "character device");
+  add("FIFO as QMP", dir_ + "/vm.ram", "", fifo, grpc::StatusCode::INVALID_ARGUMENT,
+      "not a unix socket");
+  add("outside", "/etc/hostname", "", "", grpc::StatusCode::PERMISSION_DENIED,
+      "outside the allowed directories");
+  add("outside QMP", dir_ + "/vm.ram", "", "/run/other-tenant.qmp", grpc::StatusCode::NOT_FOUND,
+      "QMP socket");
+  for (const Case& c : cases) {
+    auto begin = std::chrono::steady_clock::now();
+    grpc::Status s = Attach(c.target);
+    auto took = std::chrono::steady_clock::now() - begin;
+    EXPECT_EQ(s.error_code(), c.code) << c.what << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr(c.says)) << c.what;
+    EXPECT_LT(took, kFast) << c.what;
+  }
+  grpc::ClientContext ctx;
+  v1::ListTargetsResponse targets;
+  ASSERT_TRUE(stub_->ListTargets(&ctx, v1::ListTargetsRequest(), &targets).ok());
+  EXPECT_EQ(targets.targets_size(), 2);  // nothing was registered
+}
+
+TEST_F(DaemonGrpcTest, TenThousandLabelsAndAHugeDeadlineAreRefusedQuickly) {
+  v1::FreezeRequest req;
+  req.set_target("vm0");
+  for (int i = 0; i < 10000; ++i) (*req.mutable_labels())[absl::StrCat("k", i)] = "v";
+  auto begin = std::chrono::steady_clock::now();
+  grpc::ClientContext ctx;
+  v1::FreezeResponse resp;
+  grpc::Status s = stub_->Freeze(&ctx, req, &resp);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, kFast);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("10000 labels"));
+
+  v1::FreezeRequest slow;
+  slow.set_target("vm0");
+  slow.set_deadline_ms(4294967295u);
+  begin = std::chrono::steady_clock::now();
+  grpc::ClientContext ctx2;
+  s = stub_->Freeze(&ctx2, slow, &resp);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, kFast);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("exceeds the maximum"));
+  EXPECT_EQ(qemu_->count("stop"), 0);  // the VM was never paused
+}
+
+TEST_F(DaemonGrpcTest, ConcurrentFreezesWatchersAndTargetsAreBounded) {
+  Restart(absl::StrCat(R"({"roles": [{"role": "admin", "uids": [)", geteuid(),
+                       R"(]}], "rpc_attach": {"enabled": true, "allowed_dirs": [")", dir_,
+                       R"("]}, "limits": {"max_concurrent_freezes": 1, "max_watchers": 1,
+                       "max_targets": 3}})"));
+  absl::Notification walking, release;
+  phase_hook_ = [&](dump::PhaseContext&) {
+    walking.Notify();
+    release.WaitForNotificationWithTimeout(kEventually);
+    return absl::OkStatus();
+  };
+  absl::StatusOr<v1::FreezeResponse> first;
+  std::thread t([&] { first = Freeze("vm0"); });
+  ASSERT_TRUE(walking.WaitForNotificationWithTimeout(kEventually));
+  auto second = Freeze("vm0");
+  EXPECT_TRUE(absl::IsResourceExhausted(second.status())) << second.status();
+  release.Notify();
+  t.join();
+  EXPECT_TRUE(first.ok()) << first.status();
+  phase_hook_ = nullptr;
+
+  grpc::ClientContext w1;
+  auto one = stub_->WatchDumps(&w1, v1::WatchRequest());
+  one->WaitForInitialMetadata();
+  grpc::ClientContext w2;
+  auto two = stub_->WatchDumps(&w2, v1::WatchRequest());
+  v1::DumpEvent e;
+  EXPECT_FALSE(two->Read(&e));
+  EXPECT_EQ(two->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  w1.TryCancel();
+
+  std::ofstream(dir_ + "/a.ram") << std::string(4096, '\0');
+  v1::TargetConfig extra;
+  extra.set_name("vm9");
+  extra.set_ram_path(dir_ + "/a.ram");
+  ASSERT_TRUE(Attach(extra).ok());
+  extra.set_name("vm10");
+  EXPECT_EQ(Attach(extra).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// A throwaway CA, a server certificate for localhost and client certificates (openssl CLI).
+class TestPki {
+ public:
+  explicit TestPki(std::string dir) : dir_(std::move(dir)) {
+    Run("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+        "-subj /CN=kfreeze-test-ca -keyout " +
+        dir_ + "/ca.key -out " + dir_ + "/ca.pem");
+    Issue("server", "localhost", "DNS:localhost,IP:127.0.0.1");
+  }
+  // <dir>/<name>.pem and .key signed by the CA.
+  void Issue(const std::string& name, const std::string& cn, const std::string& san) {
+    std::string base = dir_ + "/" + name;
+    std::ofstream(base + ".ext") << "subjectAltName=" << san << "\n";
+    Run("req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=" + cn +
+        " -keyout " + base + ".key -out " + base + ".csr");
+    Run("x509 -req -days 1 -CA " + dir_ + "/ca.pem -CAkey " + dir_ +
+        "/ca.key -CAcreateserial -in " + base + ".csr -out " + base + ".pem -extfile " + base +
+        ".ext");
+  }
+  std::string Read(const std::string& file) const {
+    std::ifstream in(dir_ + "/" + file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  const std::string& dir() const { return dir_; }
+  bool ok() const { return ok_; }
+
+ private:
+  void Run(const std::string& args) {
+    std::string cmd = "openssl " + args + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      ADD_FAILURE() << "failed: " << cmd;
+      ok_ = false;
+    }
+  }
+  std::string dir_;
+  bool ok_ = true;
+};
+
+TEST_F(DaemonGrpcTest, TlsPeersAreNamedByTheirClientCertificate) {
+  TestPki pki(dir_);
+  pki.Issue("dash", "dashboard", "DNS:dashboard.example");
+  pki.Issue("runner", "ci-runner", "URI:spiffe://lab/runner");
+  ASSERT_TRUE(pki.ok());
+  auto stub_for = [&](const std::string& client, const std::string& address) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = pki.Read("ca.pem");
+    o.pem_private_key = pki.Read(client + ".key");
+    o.pem_cert_chain = pki.Read(client + ".pem");
+    std::string port = address.substr(address.rfind(':') + 1);
+    return v1::FreezeService::NewStub(
+        grpc::CreateChannel("localhost:" + port, grpc::SslCredentials(o)));
+  };
+  auto freeze_code = [](v1::FreezeService::Stub& stub) {
+    grpc::ClientContext ctx;
+    v1::FreezeRequest req;
+    req.set_target("vm0");
+    v1::FreezeResponse resp;
+    return stub.Freeze(&ctx, req, &resp);
+  };
+  auto list_ok = [](v1::FreezeService::Stub& stub) {
+    grpc::ClientContext ctx;
+    v1::ListTargetsResponse targets;
+    return stub.ListTargets(&ctx, v1::ListTargetsRequest(), &targets).ok();
+  };
+  std::string tls = absl::StrCat(R"("listen": ["127.0.0.1:0"], "tls": {"cert_file": ")", dir_,
+                                 R"(/server.pem", "key_file": ")", dir_,
+                                 R"(/server.key", "client_ca_file": ")", dir_, R"(/ca.pem"})");
+  // Without roles a certificate reads and nothing more.
+  Restart("{" + tls + "}");
+  ASSERT_EQ(daemon_->addresses().size(), 2u);
+  auto dash = stub_for("dash", daemon_->addresses()[1]);
+  EXPECT_TRUE(list_ok(*dash));
+  grpc::Status s = freeze_code(*dash);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("dashboard"));
+  // Grants by subject alternative name (the runner) and for any certificate (reads).
+  Restart("{" + tls + R"(, "roles": [{"role": "freeze", "tls_identities": ["spiffe://lab/runner"]},
+                                      {"role": "read", "any_peer_on": ["tls"]}]})");
+  auto runner = stub_for("runner", daemon_->addresses()[1]);
+  s = freeze_code(*runner);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  dash = stub_for("dash", daemon_->addresses()[1]);
+  EXPECT_TRUE(list_ok(*dash));
+  EXPECT_EQ(freeze_code(*dash).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // The unix socket is no grant's peer now.
+  EXPECT_EQ(Freeze("vm0").status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+// One connection made with another effective uid: SO_PEERCRED reports the euid of connect().
+// setresuid on the raw syscall changes this thread only (glibc's wrapper changes every thread).
+int ConnectAs(uid_t euid, const std::string& path) {
+  int fd = -1;
+  std::thread([&] {
+    if (syscall(SYS_setresuid, -1, euid, -1) != 0) return;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(fd);
+      fd = -1;
+    }
+    (void)syscall(SYS_setresuid, -1, 0, -1);
+  }).join();
+  return fd;
+}
+
+TEST_F(DaemonGrpcTest, UnixPeerCredentialsFollowTheConnectionAcrossFdReuse) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to connect as another uid";
+  constexpr uid_t kNobody = 65534;
+  // nobody must reach the socket: a traversable directory and a world-writable socket.
+  ASSERT_EQ(chmod(dir_.c_str(), 0711), 0);
+  Restart(absl::StrCat(R"({"unix_socket_mode": "0666", "roles": [{"role": "freeze", "uids": [0]},
+                                     {"role": "read", "uids": [)",
+                       kNobody, "]}]}"));
+  constexpr int kRounds = 8;
+  for (int i = 0; i < kRounds; ++i) {
+    // Alternate who connects first so a reused fd number would hand over either way.
+    for (uid_t uid : i % 2 ? std::vector<uid_t>{0, kNobody} : std::vector<uid_t>{kNobody, 0}) {
+      int fd = ConnectAs(uid, dir_ + "/k.sock");
+      ASSERT_GE(fd, 0) << "connect as uid " << uid;
+      auto channel = grpc::CreateInsecureChannelFromFd("peer-test", fd);
+      auto stub = v1::FreezeService::NewStub(channel);
+      grpc::ClientContext list_ctx;
+      v1::ListTargetsResponse targets;
+      ASSERT_TRUE(stub->ListTargets(&list_ctx, v1::ListTargetsRequest(), &targets).ok());
+      grpc::ClientContext ctx;
+      v1::FreezeRequest req;
+      req.set_target("vm0");
+      v1::FreezeResponse resp;
+      grpc::Status s = stub->Freeze(&ctx, req, &resp);
+      if (uid == 0) {
+        EXPECT_TRUE(s.ok()) << "round " << i << ": " << s.error_message();
+      } else {
+        EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << "round " << i;
+        EXPECT_THAT(s.error_message(), ::testing::HasSubstr("uid=65534"));
+      }
+      stub.reset();
+      channel.reset();  // closes the connection; the daemon then closes its fd
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  // The daemon saw fewer fd numbers than connections: numbers were reused, and every reuse
+  // above still got its own connection's role.
+  EXPECT_LT(daemon_->unix_peers().size(), static_cast<size_t>(2 * kRounds));
+}
+
 TEST(DaemonReload, SighupReloadReplacesConfigTargetsOnly) {
   char tmpl[] = "/tmp/kfd-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -356,6 +683,85 @@ TEST(DaemonReload, SighupReloadReplacesConfigTargetsOnly) {
   std::ofstream(config_path, std::ios::trunc) << "{ not json";
   EXPECT_FALSE((*d)->Reload().ok());  // a broken file changes nothing
   EXPECT_EQ((*d)->coordinator().ListTargets().size(), 2u);
+  d->reset();
+  fs::remove_all(dir);
+}
+
+TEST(DaemonReload, AnUnchangedTargetWithLabelsStaysAttached) {
+  // Serialized bytes of equal maps differ (protobuf map order), so comparing them on reload
+  // re-attached every labelled target on every SIGHUP.
+  char tmpl[] = "/tmp/kfd-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string config_path = dir + "/kfreezed.json";
+  std::string labels;
+  for (int i = 0; i < 16; ++i) absl::StrAppend(&labels, i ? "," : "", "\"k", i, "\": \"v\"");
+  std::ofstream(config_path) << R"({"targets": [{"name": "cfg", "ram_path": "/dev/shm/x",
+                                   "labels": {)"
+                             << labels << "}}]}";
+  DaemonOptions o;
+  auto loaded = LoadConfigFile(config_path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  o.config = *loaded;
+  o.config.add_listen("unix:" + dir + "/k.sock");
+  o.config.mutable_archive()->set_dir(dir + "/archive");
+  ApplyDefaults(o.config);
+  o.config_path = config_path;
+  std::atomic<int> attaches{0};
+  o.attacher =
+      [&](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+    ++attaches;
+    return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{});
+  };
+  o.control_factory = QmpControlFactory();
+  auto d = Daemon::Start(std::move(o));
+  ASSERT_TRUE(d.ok()) << d.status();
+  (*d)->coordinator().WaitForAttach("cfg");
+  ASSERT_TRUE((*d)->Reload().ok());
+  ASSERT_TRUE((*d)->Reload().ok());
+  (*d)->coordinator().WaitForAttach("cfg");
+  EXPECT_EQ(attaches.load(), 1);
+  d->reset();
+  fs::remove_all(dir);
+}
+
+TEST(DaemonReload, NewRolesApplyToTheNextCall) {
+  char tmpl[] = "/tmp/kfd-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string config_path = dir + "/kfreezed.json";
+  std::ofstream(config_path) << R"({"targets": [{"name": "vm0", "ram_path": "/dev/shm/x"}]})";
+  DaemonOptions o;
+  auto loaded = LoadConfigFile(config_path);
+  ASSERT_TRUE(loaded.ok());
+  o.config = *loaded;
+  o.config.add_listen("unix:" + dir + "/k.sock");
+  o.config.mutable_archive()->set_dir(dir + "/archive");
+  ApplyDefaults(o.config);
+  o.config_path = config_path;
+  o.attacher =
+      [](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+    return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{});
+  };
+  o.control_factory = QmpControlFactory();
+  auto d = Daemon::Start(std::move(o));
+  ASSERT_TRUE(d.ok()) << d.status();
+  (*d)->coordinator().WaitForAttach("vm0");
+  auto stub = v1::FreezeService::NewStub(
+      grpc::CreateChannel("unix:" + dir + "/k.sock", grpc::InsecureChannelCredentials()));
+  auto freeze = [&] {
+    grpc::ClientContext ctx;
+    v1::FreezeRequest req;
+    req.set_target("vm0");
+    v1::FreezeResponse resp;
+    return stub->Freeze(&ctx, req, &resp).error_code();
+  };
+  EXPECT_EQ(freeze(), grpc::StatusCode::OK);
+  std::ofstream(config_path, std::ios::trunc)
+      << R"({"targets": [{"name": "vm0", "ram_path": "/dev/shm/x"}],
+             "roles": [{"role": "read", "any_peer_on": ["unix"]}]})";
+  ASSERT_TRUE((*d)->Reload().ok());
+  EXPECT_EQ(freeze(), grpc::StatusCode::PERMISSION_DENIED);
   d->reset();
   fs::remove_all(dir);
 }

@@ -51,6 +51,17 @@ void FakeQmpServer::SetRegistersText(std::string text) {
   registers_ = std::move(text);
 }
 
+void FakeQmpServer::SetStatus(const std::string& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  status_ = status;
+  running_ = status == "running";
+}
+
+std::string FakeQmpServer::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
 std::vector<std::string> FakeQmpServer::commands() const {
   std::lock_guard<std::mutex> lock(mu_);
   return commands_;
@@ -112,17 +123,16 @@ void FakeQmpServer::Handle(int fd) {
       if (fault == Fault::kDisconnect) return;  // QEMU died
       if (fault == Fault::kHang) continue;      // never answers
       if (cmd == "stop") {
-        running_ = false;
+        SetStatus("paused");
         send_json({{"event", "STOP"}, {"timestamp", {{"seconds", 1}, {"microseconds", 0}}}});
         send_json({{"return", nlohmann::json::object()}, {"id", id}});
       } else if (cmd == "cont") {
-        running_ = true;
+        SetStatus("running");
         send_json({{"event", "RESUME"}, {"timestamp", {{"seconds", 1}, {"microseconds", 0}}}});
         send_json({{"return", nlohmann::json::object()}, {"id", id}});
       } else if (cmd == "query-status") {
-        send_json({{"return",
-                    {{"running", running_.load()}, {"status", running_ ? "running" : "paused"}}},
-                   {"id", id}});
+        std::string now = status();
+        send_json({{"return", {{"running", now == "running"}, {"status", now}}}, {"id", id}});
       } else if (cmd == "human-monitor-command") {
         std::string line = req["arguments"].value("command-line", "");
         if (line == "info registers -a") {

@@ -1,6 +1,6 @@
-// A QMP server on a unix socket for tests: greeting, qmp_capabilities, stop/cont/query-status,
-// `human-monitor-command` "info registers -a"; scripted misbehaviour (never answer a command,
-// or drop the connection on it as a killed QEMU would).
+// A QMP server on a unix socket for tests: greeting, qmp_capabilities, stop/cont/query-status over
+// a QEMU-like run state, `human-monitor-command` "info registers -a"; scripted misbehaviour (never
+// answer a command, or drop the connection on it as a killed QEMU would).
 #pragma once
 
 #include <atomic>
@@ -22,6 +22,10 @@ class FakeQmpServer {
   // Behaviour for a command ("stop", "cont", "human-monitor-command").
   void SetFault(const std::string& command, Fault fault);
   void SetRegistersText(std::string text);
+  // The QEMU RunState query-status reports ("paused" as if an operator sent `stop`, "io-error",
+  // ...); `stop` makes it "paused", `cont` "running".
+  void SetStatus(const std::string& status);
+  std::string status() const;
 
   std::vector<std::string> commands() const;  // executed commands in order (not capabilities)
   int count(const std::string& command) const;
@@ -39,6 +43,7 @@ class FakeQmpServer {
   mutable std::mutex mu_;
   std::map<std::string, Fault> faults_;
   std::string registers_;
+  std::string status_ = "running";
   std::vector<std::string> commands_;
   std::thread thread_;
 };

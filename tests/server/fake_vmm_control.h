@@ -1,4 +1,5 @@
 // In-process VmmControl for freeze-session tests: records the call order, fails on request,
+// keeps a QEMU-like run state (stop pauses, cont runs; a test may pause it "as someone else"),
 // and lets a test block a call until the walk reaches a given point.
 #pragma once
 
@@ -16,6 +17,7 @@ namespace kfreeze::testing {
 
 class FakeVmmControl : public dump::VmmControl {
  public:
+  absl::Status query_status;  // non-OK: query-status fails with it
   absl::Status stop_status;
   absl::Status cont_status;
   absl::StatusOr<std::vector<dump::VcpuRegisters>> regs =
@@ -24,13 +26,31 @@ class FakeVmmControl : public dump::VmmControl {
   // Runs inside ReadRegisters before it returns (e.g. to wait for the walk to start).
   std::function<void()> during_regs;
 
+  absl::StatusOr<dump::VmmRunState> QueryRunState(std::chrono::milliseconds) override {
+    Record("query-status");
+    if (!query_status.ok()) return query_status;
+    std::lock_guard<std::mutex> lock(mu_);
+    return dump::VmmRunState{status_ == "running", status_};
+  }
   absl::Status Stop(std::chrono::milliseconds) override {
     Record("stop");
+    if (stop_status.ok()) SetStatus("paused");
     return stop_status;
   }
   absl::Status Cont(std::chrono::milliseconds) override {
     Record("cont");
+    if (cont_status.ok()) SetStatus("running");
     return cont_status;
+  }
+
+  // QEMU RunState as query-status reports it ("running", "paused", "io-error", ...).
+  void SetStatus(const std::string& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+  }
+  std::string status() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
   }
   absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
       std::chrono::milliseconds) override {
@@ -71,6 +91,7 @@ class FakeVmmControl : public dump::VmmControl {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::vector<std::string> calls_;
+  std::string status_ = "running";
 };
 
 }  // namespace kfreeze::testing

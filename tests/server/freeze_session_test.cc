@@ -1,9 +1,12 @@
 // The freeze sequence with an in-process control channel: ordering, overlap of the register read
-// with the walk, the hard stop, keep_paused, and every degraded path.
+// with the walk, the hard stop, keep_paused, a VM someone else paused, the shutdown's immediate
+// resume, and every degraded path.
 #include "core/dump/freeze_session.h"
 
+#include <algorithm>
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -56,7 +59,9 @@ TEST(FreezeSession, PausesReadsRegistersWalksAndResumes) {
   };
   auto out = RunFreeze(&vmm, {MapsPhase()}, options);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_EQ(vmm.calls().front(), "stop");
+  ASSERT_GE(vmm.calls().size(), 2u);
+  EXPECT_EQ(vmm.calls()[0], "query-status");
+  EXPECT_EQ(vmm.calls()[1], "stop");
   EXPECT_EQ(vmm.calls().back(), "cont");
   EXPECT_EQ(vmm.count("regs"), 1);
   EXPECT_EQ(vmm.count("cont"), 1);
@@ -72,9 +77,10 @@ TEST(FreezeSession, PausesReadsRegistersWalksAndResumes) {
   EXPECT_FALSE(r.vcpu_regs(1).regs().has_ip_symbol());
   EXPECT_EQ(r.vcpu_regs(1).regs().page_table_root(), 0x10b000u);
   EXPECT_FALSE(r.has_vcpu_regs_unavailable());
-  EXPECT_THAT(TimingNames(out->envelope),
-              ElementsAre("pause", "regs", "maps", "resume", "freeze_window", "total"));
+  EXPECT_THAT(TimingNames(out->envelope), ElementsAre("run_state", "pause", "regs", "maps",
+                                                      "resume", "freeze_window", "total"));
   EXPECT_EQ(out->envelope.deadline_ms(), 2000u);
+  EXPECT_FALSE(out->envelope.vm_already_paused());
   EXPECT_TRUE(out->envelope.has_captured_at());
   EXPECT_TRUE(out->resume_status.ok());
   EXPECT_FALSE(out->left_paused);
@@ -303,6 +309,128 @@ TEST(FreezeSession, DeadlineTruncationReachesTheReport) {
   EXPECT_EQ(r.scx_walker_unavailable(), kReasonDeadlineExceeded);
   EXPECT_TRUE(r.has_dump_truncated_at_us());
   EXPECT_FALSE(out->hard_stopped);
+  EXPECT_EQ(vmm.count("cont"), 1);
+}
+
+// Any RunState other than "running" is someone else's: the VM is walked as found (frozen, with its
+// registers), kfreeze sends neither stop nor cont, and the VM is still in that state afterwards.
+class AlreadyPausedTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AlreadyPausedTest, WalkedAsFoundAndLeftInItsState) {
+  FakeVmmControl vmm;
+  vmm.SetStatus(GetParam());
+  auto out = RunFreeze(&vmm, {MapsPhase()}, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(vmm.calls(), ElementsAre("query-status", "regs"));
+  EXPECT_EQ(vmm.status(), GetParam());
+  EXPECT_TRUE(out->vm_already_paused);
+  EXPECT_TRUE(out->envelope.vm_already_paused());
+  EXPECT_FALSE(out->envelope.live());
+  EXPECT_FALSE(out->left_paused);
+  EXPECT_TRUE(out->resume_status.ok());
+  EXPECT_EQ(out->freeze_window_us, 0u);  // kfreeze paused nothing
+  ASSERT_TRUE(out->envelope.has_single());
+  EXPECT_EQ(out->envelope.single().maps(0).name(), "paused_map");
+  EXPECT_EQ(out->envelope.single().vcpu_regs_size(), 2);
+  EXPECT_THAT(TimingNames(out->envelope),
+              ElementsAre("run_state", "regs", "maps", "freeze_window", "total"));
+}
+
+INSTANTIATE_TEST_SUITE_P(QemuRunStates, AlreadyPausedTest,
+                         ::testing::Values("paused", "suspended", "io-error", "inmigrate",
+                                           "postmigrate", "guest-panicked", "internal-error"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(FreezeSession, KeepPausedOnAVmSomeoneElsePausedDoesNotTakeOwnership) {
+  FakeVmmControl vmm;
+  vmm.SetStatus("paused");
+  FreezeOptions options;
+  options.keep_paused = true;
+  auto out = RunFreeze(&vmm, {MapsPhase()}, options);
+  ASSERT_TRUE(out.ok());
+  EXPECT_FALSE(out->left_paused);  // nothing for the caller to resume later
+  EXPECT_TRUE(out->envelope.vm_already_paused());
+  EXPECT_EQ(vmm.count("stop"), 0);
+  EXPECT_EQ(vmm.count("cont"), 0);
+}
+
+TEST(FreezeSession, FailedRunStateQueryDegradesWithoutStoppingTheVm) {
+  FakeVmmControl vmm;
+  vmm.query_status = absl::DeadlineExceededError("no reply to query-status");
+  auto out = RunFreeze(&vmm, {MapsPhase()}, {});
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE(out->envelope.has_degraded());
+  EXPECT_THAT(out->envelope.degraded().reason(),
+              StartsWith(std::string(kReasonPauseFailed) + ": "));
+  EXPECT_THAT(out->envelope.degraded().reason(), HasSubstr("no reply to query-status"));
+  EXPECT_TRUE(out->envelope.live());
+  EXPECT_EQ(out->envelope.degraded().partial().maps(0).name(), "live_map");
+  EXPECT_THAT(vmm.calls(), ElementsAre("query-status"));  // no stop, so no cont either
+  EXPECT_FALSE(out->envelope.vm_already_paused());
+}
+
+TEST(FreezeSession, APauseWeHoldIsResumedWithoutAskingWhoPausedIt) {
+  FakeVmmControl vmm;
+  vmm.SetStatus("paused");  // by an earlier keep_paused freeze on this channel
+  FreezeOptions options;
+  options.pause_held = true;
+  auto out = RunFreeze(&vmm, {MapsPhase()}, options);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(vmm.count("query-status"), 0);
+  EXPECT_EQ(vmm.count("cont"), 1);
+  EXPECT_EQ(vmm.status(), "running");
+  EXPECT_FALSE(out->envelope.vm_already_paused());
+}
+
+TEST(FreezeSession, ResumeAllResumesAPausedWalkAtOnce) {
+  // The walker ignores its deadline (stuck in a read): only an immediate resume lets it finish
+  // before kEventually; the hard deadline is ten minutes away.
+  FakeVmmControl vmm;
+  ActivePauses pauses;
+  absl::Notification walking;
+  std::atomic<bool> saw_cont_while_walking{false};
+  auto phase = MapsPhase([&](PhaseContext&) {
+    walking.Notify();
+    saw_cont_while_walking = vmm.WaitFor("cont", kEventually);
+    return absl::OkStatus();
+  });
+  FreezeOptions options;
+  options.soft_deadline = std::chrono::minutes(10);
+  options.keep_paused = true;
+  options.active_pauses = &pauses;
+  std::thread shutdown([&] {
+    walking.WaitForNotificationWithTimeout(absl::Seconds(20));
+    pauses.ResumeAll();
+  });
+  auto out = RunFreeze(&vmm, {phase}, options);
+  shutdown.join();
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(saw_cont_while_walking);
+  EXPECT_EQ(vmm.count("cont"), 1);
+  EXPECT_FALSE(out->left_paused);  // keep_paused has nothing left to keep
+  EXPECT_EQ(vmm.status(), "running");
+}
+
+TEST(FreezeSession, AFreezeAfterResumeAllIsResumedRightAfterItsStop) {
+  FakeVmmControl vmm;
+  ActivePauses pauses;
+  pauses.ResumeAll();
+  std::string status_during_walk;
+  auto phase = MapsPhase([&](PhaseContext&) {
+    status_during_walk = vmm.status();
+    return absl::OkStatus();
+  });
+  FreezeOptions options;
+  options.keep_paused = true;
+  options.active_pauses = &pauses;
+  auto out = RunFreeze(&vmm, {phase}, options);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(status_during_walk, "running");
+  EXPECT_FALSE(out->left_paused);
   EXPECT_EQ(vmm.count("cont"), 1);
 }
 

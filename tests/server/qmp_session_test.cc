@@ -34,7 +34,8 @@ TEST(QmpSession, StopRegistersWalkCont) {
   ASSERT_TRUE(control.ok()) << control.status();
   auto out = RunFreeze(control->get(), {OneMapPhase("m")}, ShortTimeouts());
   ASSERT_TRUE(out.ok());
-  EXPECT_THAT(qemu.commands(), ElementsAre("stop", "human-monitor-command", "cont"));
+  EXPECT_THAT(qemu.commands(),
+              ElementsAre("query-status", "stop", "human-monitor-command", "cont"));
   EXPECT_TRUE(qemu.running());
   ASSERT_TRUE(out->envelope.has_single());
   const auto& r = out->envelope.single();

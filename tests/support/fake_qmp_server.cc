@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 namespace kfreeze::testing {
@@ -112,16 +113,23 @@ void FakeQmpServer::Serve() {
 }
 
 FakeQmpServer::Handler QemuLikeHandler(std::string mtree_text) {
-  return [mtree = std::move(mtree_text)](const nlohmann::json& req) {
+  // QEMU's run state: `stop` pauses, `cont` runs, query-status tells.
+  auto running = std::make_shared<std::atomic<bool>>(true);
+  return [mtree = std::move(mtree_text), running](const nlohmann::json& req) {
     const std::string cmd = req.value("execute", std::string());
     if (cmd == "human-monitor-command") {
       const std::string line = req["arguments"].value("command-line", std::string());
       if (line == "info mtree -f") return FakeQmpServer::Return(req, mtree);
       return FakeQmpServer::Return(req, "unknown command\r\n");
     }
-    if (cmd == "query-status")
-      return FakeQmpServer::Return(req, {{"running", true}, {"status", "running"}});
-    if (cmd == "stop" || cmd == "cont") return FakeQmpServer::Return(req, nlohmann::json::object());
+    if (cmd == "query-status") {
+      bool now = running->load();
+      return FakeQmpServer::Return(req, {{"running", now}, {"status", now ? "running" : "paused"}});
+    }
+    if (cmd == "stop" || cmd == "cont") {
+      running->store(cmd == "cont");
+      return FakeQmpServer::Return(req, nlohmann::json::object());
+    }
     return FakeQmpServer::Error(req, "CommandNotFound",
                                 "The command " + cmd + " has not been found");
   };

@@ -49,7 +49,8 @@ class FakeQmpServer {
   std::thread thread_;
 };
 
-// Handler answering what attach asks: `info mtree -f` with `mtree_text`, query-status, stop/cont.
+// Handler answering what attach asks: `info mtree -f` with `mtree_text`, and query-status over a
+// run state that stop/cont change.
 FakeQmpServer::Handler QemuLikeHandler(std::string mtree_text);
 
 }  // namespace kfreeze::testing

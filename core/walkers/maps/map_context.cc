@@ -16,6 +16,14 @@ MapContext::MapContext(MapEnv& env, const BpfMapInfo& map, const struct btf* btf
 }
 
 void MapContext::Render(uint32_t type_id, std::span<const uint8_t> bytes, RenderedValue* out) {
+  // Every rendered value is a node of the dump's budget; once it is spent values stay empty.
+  if (!env_.reader.ChargeNodes(1)) {
+    if (!budget_noted_) {
+      budget_noted_ = true;
+      Error(std::string(env_.reader.budget()->status().message()));
+    }
+    return;
+  }
   if (type_id == 0 || btf_ == nullptr) {
     out->Clear();
     out->mutable_bytes()->set_hex(btf_render::HexBytes(bytes));

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/guest_text.h"
 #include "core/base/status.h"
 
 namespace kfreeze::walkers::maps {
@@ -73,7 +74,7 @@ absl::StatusOr<BpfMapInfo> ReadBpfMap(Reader& reader, Kva kva, const BpfMapOffse
   const char* name = reinterpret_cast<const char*>(bytes.data() + off.name.offset);
   size_t len = 0;
   while (len < off.name.size && name[len] != '\0') ++len;
-  m.name.assign(name, len);
+  m.name = GuestText(absl::string_view(name, len));
   return m;
 }
 

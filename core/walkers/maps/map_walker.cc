@@ -64,6 +64,7 @@ absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
   if (!offsets_.idr.ok()) return offsets_.idr.status;
   if (!offsets_.map.ok()) return offsets_.map.status;
   auto& report = ctx.report();
+  btf_cache_.BeginDump();
   const IdrOffsets& idr = offsets_.idr.value;
   const XaWalk walk =
       XaForEach(reader, options_.map_idr + idr.xa_head, idr, options_.caps.max_maps);
@@ -107,7 +108,7 @@ absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
   }
 
   for (size_t i = 0; i < maps.size(); ++i) {
-    if (ctx.deadline().Expired()) {
+    if (ctx.deadline().Expired() || reader.BudgetExhausted()) {
       report.set_maps_truncated(static_cast<uint32_t>(maps.size() - i));
       ctx.NoteTruncated();
       break;

@@ -7,6 +7,15 @@
 
 namespace kfreeze::walkers::maps {
 
+void ProgramBtfCache::BeginDump() {
+  const uint64_t previous = dump_++;
+  absl::erase_if(entries_, [&](const auto& kv) {
+    if (kv.second.dump == previous) return false;
+    bytes_ -= kv.second.blob.size();
+    return true;
+  });
+}
+
 absl::StatusOr<const struct btf*> ProgramBtfCache::Get(Reader& reader, Kva btf_object,
                                                        const BtfObjectOffsets& off) {
   absl::StatusOr<uint64_t> data = ReadField(reader, btf_object, off.data);
@@ -26,13 +35,26 @@ absl::StatusOr<const struct btf*> ProgramBtfCache::Get(Reader& reader, Kva btf_o
   absl::StatusOr<std::vector<uint8_t>> blob = reader.ReadBytes(Kva(*data), *size);
   if (!blob.ok()) return blob.status();
 
-  Entry& entry = entries_[btf_object.value];
-  if (entry.blob == *blob && (entry.btf != nullptr || !entry.status.ok())) {
+  auto found = entries_.find(btf_object.value);
+  if (found != entries_.end() && found->second.blob == *blob &&
+      (found->second.btf != nullptr || !found->second.status.ok())) {
+    Entry& entry = found->second;
     ++hits_;
+    entry.dump = dump_;
     if (!entry.status.ok()) return entry.status;
     return entry.btf.get();
   }
+  const uint64_t old_bytes = found == entries_.end() ? 0 : found->second.blob.size();
+  const size_t new_entries = entries_.size() + (found == entries_.end() ? 1 : 0);
+  if (new_entries > max_entries_ || bytes_ - old_bytes + blob->size() > max_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat("program BTF cache full (", entries_.size(),
+                                                     " objects, ", bytes_, " bytes; caps ",
+                                                     max_entries_, ", ", max_bytes_, ")"));
+  }
   ++parses_;
+  Entry& entry = entries_[btf_object.value];
+  bytes_ = bytes_ - old_bytes + blob->size();
+  entry.dump = dump_;
   entry.blob = std::move(*blob);
   entry.btf.reset();
   // Program BTF loaded through BPF_BTF_LOAD is standalone; only a non-null base_btf (module-style

@@ -58,7 +58,7 @@ class ProbesImpl : public ScxTriggerProbes {
     Reader reader = set_->kernel->NewReader();
     absl::StatusOr<scx::ExitProbeResult> r = scx::ProbeExitKind(reader, set_->scx);
     if (!r.ok()) return r.status();
-    return dump::ScxExitProbe{r->attached, r->sched_kva, r->exit_kind};
+    return dump::ScxExitProbe{r->attached, r->sched_kva, r->exit_kind, r->exit_info_written};
   }
   absl::StatusOr<dump::RunnableAgeProbe> ProbeRunnableAge() override {
     Reader reader = set_->kernel->NewReader();
@@ -88,6 +88,7 @@ std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr
       [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
         if (!set) return absl::FailedPreconditionError(no_btf);
         Reader reader = set->kernel->NewReader();
+        reader.SetBudget(&ctx.budget());
         scx::CaptureScx(reader, set->scx, ctx.report());
         return absl::OkStatus();
       },
@@ -99,6 +100,7 @@ std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr
       [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
         if (!set) return absl::FailedPreconditionError(no_btf);
         Reader reader = set->kernel->NewReader();
+        reader.SetBudget(&ctx.budget());
         tasks::CaptureTasks(reader, set->tasks, ctx.report());
         return absl::OkStatus();
       },
@@ -110,6 +112,7 @@ std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr
       [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
         if (!set) return absl::FailedPreconditionError(no_btf);
         Reader reader = set->kernel->NewReader();
+        reader.SetBudget(&ctx.budget());
         prog::CaptureProgStats(reader, set->prog, ctx.report());
         return absl::OkStatus();
       },
@@ -121,6 +124,7 @@ std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr
       [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
         if (!set) return absl::FailedPreconditionError(no_btf);
         Reader reader = set->kernel->NewReader();
+        reader.SetBudget(&ctx.budget());
         cpu_time::CaptureCpuTime(reader, set->cpu_time, ctx.report());
         return absl::OkStatus();
       },
@@ -132,6 +136,7 @@ std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr
       [set, no_btf, options](dump::PhaseContext& ctx) -> absl::Status {
         if (!set) return absl::FailedPreconditionError(no_btf);
         Reader reader = set->kernel->NewReader();
+        reader.SetBudget(&ctx.budget());
         psi::CapturePsi(reader, set->psi, {.root_path = options.psi_root}, ctx.report());
         return absl::OkStatus();
       },
@@ -143,6 +148,7 @@ std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr
       [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
         if (!set) return absl::FailedPreconditionError(no_btf);
         Reader reader = set->kernel->NewReader();
+        reader.SetBudget(&ctx.budget());
         numa::CaptureNuma(reader, set->numa, ctx.report());
         return absl::OkStatus();
       },

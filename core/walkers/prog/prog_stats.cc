@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/guest_text.h"
 #include "core/base/reasons.h"
 #include "core/base/status.h"
 #include "core/ds/xarray.h"
@@ -49,7 +50,7 @@ absl::StatusOr<StructOpsProg> ReadProg(Reader& reader, const ProgContext& ctx, K
   out.stats.set_prog_kva(prog.value);
   if (auto id = reader.ReadU32(aux + o.aux_id); id.ok()) out.stats.set_prog_id(*id);
   KF_ASSIGN_OR_RETURN(std::string name, reader.ReadCharArray(aux + o.aux_name, 16));
-  out.stats.set_name(name);
+  out.stats.set_name(GuestText(name));
   if (o.verified_insns) {
     if (auto v = reader.ReadU32(aux + *o.verified_insns); v.ok()) out.stats.set_verified_insns(*v);
   }
@@ -75,7 +76,7 @@ absl::StatusOr<StructOpsProg> ReadProg(Reader& reader, const ProgContext& ctx, K
     absl::StatusOr<Kva> map = reader.ReadPtr(used + uint64_t{i} * 8);
     if (!map.ok() || map->IsNull()) continue;
     UsedMap m{*map, "", 0};
-    if (auto n = reader.ReadCharArray(*map + ctx.off.map_name, 16); n.ok()) m.name = *n;
+    if (auto n = reader.ReadCharArray(*map + ctx.off.map_name, 16); n.ok()) m.name = GuestText(*n);
     if (auto t = reader.ReadU32(*map + ctx.off.map_type); t.ok()) m.type = *t;
     out.maps.push_back(std::move(m));
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/base/guest_text.h"
 #include "core/base/status.h"
 #include "core/ds/list.h"
 
@@ -50,6 +51,8 @@ absl::Status ReadGroup(Reader& reader, const PsiContext& ctx, Kva group,
   return absl::OkStatus();
 }
 
+constexpr size_t kMaxProblems = 16;
+
 class CgroupWalk {
  public:
   CgroupWalk(Reader& reader, const PsiContext& ctx, kfreeze::v1::FailureDumpReport& report)
@@ -64,7 +67,9 @@ class CgroupWalk {
 
   std::vector<Kva> Children(Kva cgrp) {
     ds::ListWalk w = ds::ListForEach(reader_, cgrp + c_.self + c_.children, kMaxChildren);
-    if (!w.complete()) Problem(absl::StrCat("children of ", Hex(cgrp), " incomplete"));
+    if (!w.complete()) {
+      if (incomplete_children_++ == 0) first_incomplete_ = cgrp;
+    }
     std::vector<Kva> out;
     for (Kva node : w.nodes) out.push_back(node - c_.sibling - c_.self);
     return out;
@@ -88,60 +93,132 @@ class CgroupWalk {
     return at;
   }
 
-  // Depth-first, parents before children; `path` is the cgroup's own path.
+  // Depth-first, parents before children; `path` is the cgroup's own path. A cgroup enters the
+  // pending stack at most once (the seen check comes before the push) and holds only its parent's
+  // index, so a guest whose child lists all lead into one shared ring costs one entry per distinct
+  // cgroup, never one per edge; paths are built once per visited cgroup and capped.
   void Walk(Kva cgrp, const std::string& path, bool is_root) {
-    std::vector<std::pair<Kva, std::string>> stack = {{cgrp, path}};
+    struct Pending {
+      Kva cgrp;
+      uint32_t parent;  // index into paths_ (kNoParent for the start)
+    };
+    constexpr uint32_t kNoParent = ~0u;
+    std::vector<Pending> stack = {{cgrp, kNoParent}};
+    seen_.insert(cgrp.value);
     while (!stack.empty()) {
-      auto [at, p] = std::move(stack.back());
-      stack.pop_back();
-      if (!visited_.insert(at.value).second) continue;
-      if (visited_.size() > kMaxCgroups) {
-        Problem(absl::StrCat("cgroup walk cut at ", kMaxCgroups, " cgroups"));
-        return;
+      if (reader_.BudgetExhausted()) {
+        Problem(absl::StrCat("cgroup walk cut: ", reader_.budget()->status().message()));
+        break;
       }
-      if (!(is_root && at == cgrp)) Emit(at, p);  // the root's numbers are psi_system's
-      std::vector<Kva> kids = Children(at);
-      for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
-        absl::StatusOr<std::string> name = Name(*it);
+      const Pending at = stack.back();
+      stack.pop_back();
+      std::string p = path;
+      if (at.parent != kNoParent) {
+        absl::StatusOr<std::string> name = Name(at.cgrp);
         if (!name.ok()) {
-          Problem(absl::StrCat("cgroup ", Hex(*it), ": ", name.status().message()));
+          Problem(absl::StrCat("cgroup ", Hex(at.cgrp), ": ", name.status().message()));
           continue;
         }
-        stack.push_back({*it, p == "/" ? "/" + *name : p + "/" + *name});
+        p = ChildPath(paths_[at.parent], *name);
+        if (p.size() > kMaxCgroupPathLen) {
+          if (long_paths_++ == 0) first_long_path_ = at.cgrp;
+          continue;
+        }
+      }
+      if (!reader_.ChargeHeld(p.size() + sizeof(Pending))) {
+        Problem(absl::StrCat("cgroup walk cut: ", reader_.budget()->status().message()));
+        break;
+      }
+      held_ += p.size() + sizeof(Pending);
+      const uint32_t index = static_cast<uint32_t>(paths_.size());
+      paths_.push_back(std::move(p));
+      if (!(is_root && at.cgrp == cgrp)) Emit(at.cgrp, paths_.back());  // root: psi_system's
+      std::vector<Kva> kids = Children(at.cgrp);
+      for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
+        if (seen_.contains(it->value)) continue;
+        if (seen_.size() >= kMaxCgroups) {
+          // What is pending is still walked; nothing more is taken on.
+          if (!capped_) Problem(absl::StrCat("cgroup walk cut at ", kMaxCgroups, " cgroups"));
+          capped_ = true;
+          break;
+        }
+        seen_.insert(it->value);
+        stack.push_back({*it, index});
       }
     }
+    reader_.ReleaseHeld(held_);
+    held_ = 0;
+  }
+
+  static std::string ChildPath(const std::string& parent, absl::string_view name) {
+    return parent == "/" ? absl::StrCat("/", name) : absl::StrCat(parent, "/", name);
   }
 
   void Emit(Kva cgrp, const std::string& path) {
     absl::StatusOr<Kva> psi = reader_.ReadPtr(cgrp + c_.psi);
     if (!psi.ok() || psi->IsNull()) {
-      Problem(absl::StrCat(path, ": no psi_group"));
+      Problem(absl::StrCat(GuestText(path), ": no psi_group"));
+      return;
+    }
+    if (!reader_.ChargeNodes(1)) {
+      Problem(absl::StrCat("cgroup walk cut: ", reader_.budget()->status().message()));
       return;
     }
     kfreeze::v1::CgroupPsiStat stat;
     stat.set_cgroup_kva(cgrp.value);
-    stat.set_path(path);
+    stat.set_path(GuestText(path));
+    if (!IsValidUtf8(path)) stat.set_path_raw(path);
     if (auto serial = reader_.ReadU64(cgrp + c_.self + c_.serial_nr); serial.ok()) {
       stat.set_serial_nr(*serial);
     }
     absl::Status s = ReadGroup(reader_, ctx_, *psi, &stat);
     if (!s.ok()) {
-      Problem(absl::StrCat(path, ": ", s.message()));
+      Problem(absl::StrCat(GuestText(path), ": ", s.message()));
       return;
     }
     *report_.add_cgroup_psi() = std::move(stat);
   }
 
-  void Problem(std::string p) { problems_.push_back(std::move(p)); }
-  const std::vector<std::string>& problems() const { return problems_; }
+  // The first kMaxProblems are kept; a hostile tree can fail every cgroup, the reason stays short.
+  void Problem(std::string p) {
+    if (problems_.size() < kMaxProblems) {
+      problems_.push_back(std::move(p));
+    } else {
+      ++more_problems_;
+    }
+  }
+  std::vector<std::string> problems() const {
+    std::vector<std::string> out;
+    // Per-cgroup conditions a hostile tree repeats for every cgroup are counted, not listed.
+    if (incomplete_children_ > 0) {
+      out.push_back(incomplete_children_ == 1
+                        ? absl::StrCat("children of ", Hex(first_incomplete_), " incomplete")
+                        : absl::StrCat("children of ", incomplete_children_,
+                                       " cgroups incomplete (first ", Hex(first_incomplete_), ")"));
+    }
+    if (long_paths_ > 0) {
+      out.push_back(absl::StrCat(long_paths_, " cgroup(s) with a path longer than ",
+                                 kMaxCgroupPathLen, " bytes skipped (first ", Hex(first_long_path_),
+                                 ")"));
+    }
+    out.insert(out.end(), problems_.begin(), problems_.end());
+    if (more_problems_ > 0) out.push_back(absl::StrCat("+", more_problems_, " more"));
+    return out;
+  }
 
  private:
   Reader& reader_;
   const PsiContext& ctx_;
   const PsiContext::Cgroup& c_;
   kfreeze::v1::FailureDumpReport& report_;
-  absl::flat_hash_set<uint64_t> visited_;
+  absl::flat_hash_set<uint64_t> seen_;  // pushed or visited
+  std::vector<std::string> paths_;      // of every visited cgroup, by visit order
+  uint64_t held_ = 0;                   // bytes charged to the dump's memory budget
   std::vector<std::string> problems_;
+  uint64_t more_problems_ = 0;
+  uint64_t incomplete_children_ = 0, long_paths_ = 0;
+  bool capped_ = false;
+  Kva first_incomplete_, first_long_path_;
 };
 
 }  // namespace

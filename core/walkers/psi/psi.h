@@ -20,6 +20,8 @@ namespace kfreeze::walkers::psi {
 inline constexpr size_t kMaxCgroups = 1024;
 // kernfs names are path components; NAME_MAX.
 inline constexpr size_t kMaxCgroupNameLen = 256;
+// A cgroup path is at most PATH_MAX in cgroupfs; a longer one is a hostile name chain.
+inline constexpr size_t kMaxCgroupPathLen = 4096;
 // Children of one cgroup followed before the walk of that level is cut.
 inline constexpr size_t kMaxChildren = 4096;
 

@@ -1,5 +1,6 @@
 #include "core/walkers/scx/rq_state.h"
 
+#include "core/base/guest_text.h"
 #include "core/base/status.h"
 #include "core/ds/list.h"
 
@@ -49,7 +50,7 @@ absl::StatusOr<kfreeze::v1::RqScxState> ReadRqScx(Reader& reader, const ScxConte
       out.set_curr_task_kva(curr->value);
       if (auto pid = reader.ReadS32(*curr + to.pid); pid.ok()) out.set_curr_pid(*pid);
       if (auto comm = reader.ReadCharArray(*curr + to.comm, to.comm_len); comm.ok()) {
-        out.set_curr_comm(*comm);
+        out.set_curr_comm(GuestText(*comm));
       }
       if (auto cls = reader.ReadU64(*curr + to.sched_class); cls.ok()) {
         if (auto name = ctx.SchedClassName(*cls)) out.set_curr_sched_class(*name);

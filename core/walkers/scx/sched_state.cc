@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/guest_text.h"
 #include "core/base/reasons.h"
 #include "core/base/status.h"
 #include "core/walkers/common/symbolize.h"
@@ -22,10 +23,10 @@ std::optional<std::string> ReadStringPtr(Reader& reader, Kva ptr_at, size_t max_
     // The buffer may end before max_len at an unmapped page: fall back to a NUL-bounded read.
     absl::StatusOr<std::string> s = reader.ReadCString(*p, max_len);
     if (!s.ok()) return std::nullopt;
-    return *s;
+    return GuestText(*s);
   }
   auto nul = std::find(bytes->begin(), bytes->end(), 0);
-  return std::string(bytes->begin(), nul);
+  return GuestText(std::string(bytes->begin(), nul));
 }
 
 }  // namespace
@@ -120,7 +121,7 @@ absl::Status ReadSchedState(Reader& reader, const ScxContext& ctx, const SchedLo
     const OpsOffsets& o = *ctx.off.ops;
     if (absl::StatusOr<std::string> name = reader.ReadCharArray(sched.ops + o.name, o.name_len);
         name.ok()) {
-      out->set_ops_name(*name);
+      out->set_ops_name(GuestText(*name));
     }
     if (o.exit_dump_len) dump_len = reader.ReadU32(sched.ops + *o.exit_dump_len).value_or(0);
   }

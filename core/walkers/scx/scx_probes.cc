@@ -19,6 +19,13 @@ absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& 
   out.sched_kva = sched->id.value;
   KF_ASSIGN_OR_RETURN(ExitKind kind, ReadExitKind(reader, ctx, *sched));
   out.exit_kind = kind.effective;
+  if (out.exit_kind >= ctx.off.constants.exit_error && sched->exit_info_ptr && ctx.off.exit_info) {
+    absl::StatusOr<Kva> ei = reader.ReadPtr(*sched->exit_info_ptr);
+    absl::StatusOr<uint32_t> written = ei.ok() && !ei->IsNull()
+                                           ? reader.ReadU32(*ei + ctx.off.exit_info->kind)
+                                           : absl::StatusOr<uint32_t>(0u);
+    out.exit_info_written = written.ok() && *written == out.exit_kind;
+  }
   return out;
 }
 

@@ -16,6 +16,9 @@ struct ExitProbeResult {
   bool attached = false;  // a scheduler is attached (scx_root != NULL, or not SCX_DISABLED)
   uint64_t sched_kva = 0;
   uint32_t exit_kind = 0;
+  // For an error exit: the kernel has finished writing scx_exit_info (it sets exit_kind first,
+  // then msg and backtrace, and exit_info.kind last). True when there is nothing to wait for.
+  bool exit_info_written = true;
 };
 
 // A few reads: where the scheduler is (scx_root, or the enable state), then its exit_kind.

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/guest_text.h"
 #include "core/base/reasons.h"
 #include "core/base/status.h"
 #include "core/ds/list.h"
@@ -117,7 +118,9 @@ class Enricher {
     TaskEnrichment t;
     t.set_task_kva(task.value);
     t.set_pid(b.Get<int32_t>(to.pid));
-    t.set_comm(b.Chars(to.comm, to.comm_len));
+    const std::string comm = b.Chars(to.comm, to.comm_len);
+    t.set_comm(GuestText(comm));
+    if (!IsValidUtf8(comm)) t.set_comm_raw(comm);
     const uint64_t cls = b.Get<uint64_t>(to.sched_class);
     std::optional<std::string> cls_name = ctx_.scx->SchedClassName(cls);
     if (cls_name) t.set_sched_class(*cls_name);
@@ -158,7 +161,8 @@ class Enricher {
     if (Kva parent(b.Get<uint64_t>(d.real_parent)); !parent.IsNull()) {
       if (auto pid = reader_.ReadS32(parent + to.pid); pid.ok()) t.set_real_parent_pid(*pid);
       if (auto comm = reader_.ReadCharArray(parent + to.comm, to.comm_len); comm.ok()) {
-        t.set_real_parent_comm(*comm);
+        t.set_real_parent_comm(GuestText(*comm));
+        if (!IsValidUtf8(*comm)) t.set_real_parent_comm_raw(*comm);
       }
     }
     if (Kva signal(b.Get<uint64_t>(d.signal)); !signal.IsNull() && ctx_.off.signal)
@@ -280,7 +284,10 @@ void CaptureTasks(Reader& reader, const TaskContext& ctx, FailureDumpReport& rep
     if (task.IsNull() || !seen.insert(task.value).second) return;
     ++wanted;
     if (static_cast<size_t>(report.task_enrichments_size()) >= kMaxTasks) return;
-    absl::StatusOr<TaskEnrichment> t = enricher.Enrich(task);
+    // A spent dump budget (deadline included) ends every later task at once, with its reason.
+    absl::StatusOr<TaskEnrichment> t =
+        reader.ChargeNodes(1) ? enricher.Enrich(task)
+                              : absl::StatusOr<TaskEnrichment>(reader.budget()->status());
     if (!t.ok()) {
       if (unreadable++ == 0) first_unreadable = t.status();
       return;

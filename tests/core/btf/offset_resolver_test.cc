@@ -165,5 +165,32 @@ TEST_F(OffsetResolverTest, KernelGlobalsTable) {
     EXPECT_TRUE(names.insert(std::string(g.symbol)).second) << g.symbol;
 }
 
+// Guest BTF is outside input: a member whose offset + size lies past its struct's size would send
+// every read of it into the next object, so the lookup fails instead (and with it the group).
+TEST(OffsetResolverHostile, MembersPastTheirStructAreRejected) {
+  BtfBuilder b;
+  b.AddStruct("cgroup", {{"kn", "u64", 0, 8}, {"psi", "u64", 0, 4096}}, /*size=*/64);
+  b.AddStruct("inner", {{"x", "u64", 0, 0}}, 8);
+  // An anonymous member past the end hides a member that is in range within it.
+  b.AddStruct("outer", {{"a", "u32", 0, 0}, {"", "struct inner", 0, 32}}, 16);
+  b.AddStruct("edge", {{"last", "u64", 0, 56}, {"flex", "u64[0]", 0, 64}}, 64);
+  std::vector<uint8_t> raw = b.Finish();
+  auto set = BtfSet::FromVmlinuxBytes(raw, "t");
+  ASSERT_TRUE(set.ok()) << set.status();
+  OffsetResolver r((*set)->vmlinux());
+  EXPECT_EQ(r.Offset("cgroup.kn").value_or(~0ull), 8u);
+  absl::StatusOr<uint64_t> psi = r.Offset("cgroup.psi");
+  ASSERT_FALSE(psi.ok());
+  EXPECT_NE(psi.status().message().find("past the end of cgroup"), std::string::npos)
+      << psi.status();
+  EXPECT_FALSE(r.Offset("outer.x").ok());
+  EXPECT_TRUE(r.Offset("outer.a").ok());
+  EXPECT_EQ(r.Offset("edge.last").value_or(0), 56u);  // ends exactly at sizeof
+  EXPECT_EQ(r.Offset("edge.flex").value_or(0), 64u);  // a flexible array has no size
+  Group<uint64_t> g = ResolveGroup<uint64_t>(
+      r, "cgroup", [](OffsetGroup& og, uint64_t& v) { v = og.Offset("cgroup.psi"); });
+  EXPECT_FALSE(g.ok());
+}
+
 }  // namespace
 }  // namespace kfreeze

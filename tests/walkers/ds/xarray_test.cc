@@ -94,5 +94,41 @@ TEST(XaForEach, MaxEntriesTruncates) {
   EXPECT_TRUE(w.truncated);
 }
 
+// chunk_size sizes a per-node buffer, so the walk itself refuses one no kernel has, whoever
+// built the offsets (a guest BTF once made it 2^31; here 2^20 keeps the old behaviour cheap).
+TEST(XaForEach, ImplausibleChunkSizeIsRefusedBeforeAnyNodeIsRead) {
+  FakeGuest g;
+  const Kva leaf = Node(g, 0, {0xffff888000001000ull, 0, 0, 0});
+  const Kva idr = g.Alloc(24);
+  g.Put<uint64_t>(idr + 8, leaf.value | 2);
+  Reader r = g.MakeReader();
+  for (uint32_t chunk : {1u << 20, 48u, 0u, 1u}) {
+    IdrOffsets off = kOff;
+    off.chunk_size = chunk;
+    off.chunk_shift = chunk > 1 ? 20 : 0;
+    const XaWalk w = XaForEach(r, idr + 8, off, 100);
+    EXPECT_TRUE(w.root_lost) << chunk;
+    EXPECT_EQ(w.nodes_visited, 0u) << chunk;
+    EXPECT_NE(w.first_error.message().find("xa_node.slots length"), std::string::npos)
+        << chunk << ": " << w.first_error;
+  }
+}
+
+// A spent budget (here the deadline) ends the walk with the budget's status.
+TEST(XaForEach, SpentBudgetStopsTheWalk) {
+  FakeGuest g;
+  const Kva leaf = Node(g, 0, {0xffff888000001000ull, 0, 0xffff888000002000ull, 0});
+  const Kva root = Node(g, 2, {leaf.value | 2, leaf.value | 2, 0, 0});
+  const Kva idr = g.Alloc(24);
+  g.Put<uint64_t>(idr + 8, root.value | 2);
+  Reader r = g.MakeReader();
+  ReadBudget budget({}, [] { return true; });
+  r.SetBudget(&budget);
+  const XaWalk w = XaForEach(r, idr + 8, kOff, 100);
+  EXPECT_TRUE(w.truncated);
+  EXPECT_EQ(budget.cut(), ReadBudget::Cut::kDeadline);
+  EXPECT_EQ(w.first_error.code(), absl::StatusCode::kDeadlineExceeded) << w.first_error;
+}
+
 }  // namespace
 }  // namespace kfreeze::ds

@@ -2,102 +2,16 @@
 
 #include <memory>
 
+#include "core/base/guest_text.h"
 #include "gtest/gtest.h"
-#include "tests/walkers/support/fake_guest.h"
-#include "tests/walkers/support/test_btf.h"
+#include "tests/walkers/support/peak_rss.h"
+#include "tests/walkers/support/psi_world.h"
 
 namespace kfreeze::walkers::psi {
 namespace {
 
-using kfreeze::testing::FakeGuest;
-using kfreeze::testing::TestBtf;
-
-constexpr uint32_t kTotal = 16, kAvg = 16 + 2 * 7 * 8;  // total[2][7], avg[7][3]
-constexpr uint32_t kCssSibling = 0, kCssChildren = 16, kCssSerial = 32;
-constexpr uint32_t kCgSelf = 8, kCgKn = 64, kCgPsi = 72;
-
-struct PsiWorld {
-  PsiWorld() {
-    btf.Enum("psi_states", {{"PSI_IO_SOME", 0},
-                            {"PSI_IO_FULL", 1},
-                            {"PSI_MEM_SOME", 2},
-                            {"PSI_MEM_FULL", 3},
-                            {"PSI_CPU_SOME", 4},
-                            {"PSI_CPU_FULL", 5},
-                            {"PSI_IRQ_FULL", 6},
-                            {"PSI_NONIDLE", 7},
-                            {"NR_PSI_STATES", 8}});
-    btf.Struct("psi_group", 512, {{"total", "u64[14]", kTotal}, {"avg", "u64[21]", kAvg}});
-    btf.Struct("list_head", 16, {{"next", "ptr", 0}, {"prev", "ptr", 8}});
-    btf.Struct("cgroup_subsys_state", 40,
-               {{"sibling", "list_head", kCssSibling},
-                {"children", "list_head", kCssChildren},
-                {"serial_nr", "u64", kCssSerial}});
-    btf.Struct("kernfs_node", 32, {{"name", "ptr", 8}});
-    btf.Struct(
-        "cgroup", 128,
-        {{"self", "cgroup_subsys_state", kCgSelf}, {"kn", "ptr", kCgKn}, {"psi", "ptr", kCgPsi}});
-    btf.Struct("cgroup_root", 256, {{"cgrp", "cgroup", 64}});
-    resolver = btf.MakeResolver();
-    percpu = std::make_unique<PerCpuLayout>(1, std::vector<uint64_t>{0});
-    psi_system = NewGroup(100);
-    root_obj = g.Alloc(256);
-    root = root_obj + 64;
-    InitCgroup(root, "", psi_system, 1);
-    disabled = g.Alloc(16);
-    symbols = std::make_unique<SymbolIndex>(
-        std::vector<SymbolIndex::Entry>{{"psi_system", psi_system.value, 'D'},
-                                        {"cgrp_dfl_root", root_obj.value, 'D'},
-                                        {"psi_disabled", disabled.value, 'D'}});
-  }
-  KernelView view() { return {*resolver, *symbols, *percpu}; }
-
-  Kva NewGroup(uint64_t seed) {
-    Kva grp = g.Alloc(512);
-    for (uint64_t s = 0; s < 7; ++s) {
-      g.Put<uint64_t>(grp + kTotal + s * 8, seed * 1000 + s);  // total[PSI_AVGS][s]
-      g.Put<uint64_t>(grp + kTotal + (7 + s) * 8, 0xdead);     // total[PSI_POLL][s]
-      for (uint64_t k = 0; k < 3; ++k)
-        g.Put<uint64_t>(grp + kAvg + (s * 3 + k) * 8, seed + s * 10 + k);
-    }
-    return grp;
-  }
-  void InitCgroup(Kva cg, const std::string& name, Kva psi, uint64_t serial) {
-    Kva css = cg + kCgSelf;
-    for (uint32_t l : {kCssSibling, kCssChildren}) {
-      g.PutPtr(css + l, css + l);
-      g.PutPtr(css + l + 8, css + l);
-    }
-    g.Put<uint64_t>(css + kCssSerial, serial);
-    Kva kn = g.Alloc(32);
-    Kva nm = g.Alloc(64);
-    g.PutString(nm, name);
-    g.PutPtr(kn + 8, nm);
-    g.PutPtr(cg + kCgKn, kn);
-    g.PutPtr(cg + kCgPsi, psi);
-  }
-  Kva AddChild(Kva parent, const std::string& name, uint64_t seed) {
-    Kva cg = g.Alloc(128);
-    InitCgroup(cg, name, NewGroup(seed), seed);
-    Kva head = parent + kCgSelf + kCssChildren;
-    Kva node = cg + kCgSelf + kCssSibling;
-    Reader r = g.MakeReader();
-    Kva last(r.ReadU64(head + 8).value());
-    g.PutPtr(node, head);
-    g.PutPtr(node + 8, last);
-    g.PutPtr(last, node);
-    g.PutPtr(head + 8, node);
-    return cg;
-  }
-
-  FakeGuest g;
-  TestBtf btf;
-  std::unique_ptr<OffsetResolver> resolver;
-  // Built in place: SymbolIndex keeps views into its own name storage.
-  std::unique_ptr<SymbolIndex> symbols;
-  std::unique_ptr<PerCpuLayout> percpu;
-  Kva psi_system, root_obj, root, disabled;
-};
+using namespace kfreeze::testing::psi_layout;
+using kfreeze::testing::PsiWorld;
 
 TEST(Psi, SystemAndCgroupTreeWithPaths) {
   PsiWorld w;
@@ -164,6 +78,64 @@ TEST(Psi, CyclicChildrenDoNotLoop) {
   CapturePsi(r, ctx, {}, report);
   EXPECT_EQ(report.cgroup_psi_size(), 2);
   EXPECT_NE(report.cgroup_psi_unavailable().find("incomplete"), std::string::npos);
+}
+
+// Every cgroup's children list (the root's included) leads into one shared ring of cgroups. The
+// walk used to push every child before its visited check, with its full path: n^2 pending entries
+// whose paths grow with depth (~200 MB for this ring). Now each cgroup is pending at most once.
+TEST(Psi, SharedChildRingStaysBounded) {
+  PsiWorld w;
+  constexpr int kRing = 128;
+  w.MakeSharedChildRing(kRing, 200);
+  Reader r = w.g.MakeReader();
+  PsiContext ctx = BuildPsiContext(w.view());
+  kfreeze::v1::FailureDumpReport report;
+  const uint64_t before = kfreeze::testing::PeakRssBytes();
+  CapturePsi(r, ctx, {}, report);
+  const uint64_t grown = kfreeze::testing::PeakRssBytes() - before;
+  EXPECT_LT(grown, 32ull << 20) << "peak RSS grew by " << grown << " bytes";
+  // psi_system and each ring member exactly once, as a child of the first cgroup listing it.
+  ASSERT_EQ(report.cgroup_psi_size(), kRing + 1);
+  EXPECT_EQ(report.cgroup_psi(1).path().size(), 1 + 200u);
+  EXPECT_NE(report.cgroup_psi_unavailable().find("children of 129 cgroups incomplete"),
+            std::string::npos)
+      << report.cgroup_psi_unavailable();
+  EXPECT_LT(report.cgroup_psi_unavailable().size(), 4096u);  // problems are capped, not joined
+}
+
+TEST(Psi, InvalidUtf8NameKeepsRawPath) {
+  PsiWorld w;
+  w.AddChild(w.root, std::string("bad\xff\xfename"), 200);
+  Reader r = w.g.MakeReader();
+  PsiContext ctx = BuildPsiContext(w.view());
+  kfreeze::v1::FailureDumpReport report;
+  CapturePsi(r, ctx, {}, report);
+  ASSERT_EQ(report.cgroup_psi_size(), 2);
+  const auto& c = report.cgroup_psi(1);
+  EXPECT_TRUE(IsValidUtf8(c.path()));
+  EXPECT_EQ(c.path(), GuestText("/bad\xff\xfename"));
+  EXPECT_EQ(c.path_raw(), "/bad\xff\xfename");
+  EXPECT_FALSE(report.cgroup_psi(0).has_path_raw());  // valid paths carry no raw copy
+}
+
+// The dump's deadline passed: the walk stops at its next check and says why.
+TEST(Psi, SpentBudgetCutsTheWalk) {
+  PsiWorld w;
+  Kva a = w.AddChild(w.root, "a", 200);
+  w.AddChild(a, "b", 300);
+  Reader r = w.g.MakeReader();
+  bool time_up = false;
+  ReadBudget budget({}, [&] { return time_up; });
+  r.SetBudget(&budget);
+  PsiContext ctx = BuildPsiContext(w.view());
+  kfreeze::v1::FailureDumpReport report;
+  time_up = true;
+  CapturePsi(r, ctx, {}, report);
+  EXPECT_EQ(budget.cut(), ReadBudget::Cut::kDeadline);
+  EXPECT_LE(report.cgroup_psi_size(), 1);
+  EXPECT_TRUE(report.has_cgroup_psi_unavailable());
+  EXPECT_NE(report.cgroup_psi_unavailable().find("dump deadline exceeded"), std::string::npos)
+      << report.cgroup_psi_unavailable();
 }
 
 TEST(Psi, DisabledIsSaidNotZeroed) {

@@ -1,5 +1,7 @@
 // Corrupt map headers and contents: each map renders an error (never zeros, never a crash or a
 // runaway read) and the walk goes on to the next map.
+#include "core/walkers/maps/map_offsets.h"
+#include "core/walkers/maps/program_btf.h"
 #include "tests/walkers/maps/map_test_util.h"
 
 namespace kfreeze::walkers::maps {
@@ -81,6 +83,51 @@ TEST(HostileMaps, HashChainIntoUnmappedMemoryKeepsWhatWasRead) {
   const auto report = DumpAll(k);
   EXPECT_EQ(report.maps(0).entries_size(), 1);
   EXPECT_NE(report.maps(0).error().find("read(s) failed"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kfreeze::walkers::maps
+
+namespace kfreeze::walkers::maps {
+namespace {
+
+// A guest that loads a new BTF object for every dump must not grow the daemon: the cache keeps
+// what the previous dump used, and within one dump stops at its caps (the rest render as hex).
+TEST(HostileMaps, ProgramBtfCacheIsBoundedAcrossAndWithinDumps) {
+  FakeBpfKernel k;
+  std::unique_ptr<struct btf, void (*)(struct btf*)> p(btf__new_empty(), btf__free);
+  btf__add_int(p.get(), "int", 4, BTF_INT_SIGNED);
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(p.get(), &size);
+  const std::vector<uint8_t> blob(static_cast<const uint8_t*>(raw),
+                                  static_cast<const uint8_t*>(raw) + size);
+  std::vector<Kva> objects;
+  for (int i = 0; i < 6; ++i) objects.push_back(k.AddProgramBtfBytes(blob));
+  const MapOffsets off = ResolveMapOffsets(k.resolver());
+  ASSERT_TRUE(off.btf.ok()) << off.btf.status;
+  Reader r = k.guest().MakeReader();
+  ProgramBtfCache cache(k.vmlinux(), /*max_bytes=*/1 << 20, /*max_entries=*/4);
+
+  cache.BeginDump();
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(cache.Get(r, objects[i], *off.btf).ok()) << i;
+  absl::StatusOr<const struct btf*> full = cache.Get(r, objects[4], *off.btf);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(cache.Get(r, objects[0], *off.btf).ok());  // cached ones still hit
+  EXPECT_EQ(cache.entries(), 4u);
+  EXPECT_EQ(cache.bytes(), 4 * blob.size());
+
+  // The next dump uses two new objects and one old: the three unused ones are evicted first.
+  cache.BeginDump();
+  EXPECT_EQ(cache.entries(), 4u);  // everything was used by the previous dump
+  EXPECT_TRUE(cache.Get(r, objects[0], *off.btf).ok());
+  cache.BeginDump();
+  EXPECT_EQ(cache.entries(), 1u);
+  EXPECT_EQ(cache.bytes(), blob.size());
+  EXPECT_TRUE(cache.Get(r, objects[4], *off.btf).ok());
+  EXPECT_TRUE(cache.Get(r, objects[5], *off.btf).ok());
+  EXPECT_EQ(cache.entries(), 3u);
+  EXPECT_EQ(cache.hits(), 2u);
 }
 
 }  // namespace

@@ -42,6 +42,10 @@ class FakeGuest {
   Reader MakeReader() const { return Reader(*translator_); }
   const Translator& translator() const { return *translator_; }
   uint64_t ram_bytes() const { return ram_bytes_; }
+  // Bytes handed out so far ([0, used_bytes()) holds every object), and the RAM itself, for the
+  // guest-memory fuzzer that mutates objects in place and restores them.
+  uint64_t used_bytes() const { return next_; }
+  std::span<uint8_t> raw() { return {rw_, ram_bytes_}; }
 
  private:
   uint64_t ram_bytes_;

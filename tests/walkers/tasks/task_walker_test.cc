@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "core/base/reasons.h"
 #include "core/dump/running_tasks.h"
+#include "core/report/report_json.h"
 #include "core/walkers/common/symbolize.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/tasks/task_state.h"
@@ -201,6 +202,39 @@ TEST(CaptureTasks, CapIsReported) {
   EXPECT_EQ(got.report.task_enrichments_size(), static_cast<int>(kMaxTasks));
   EXPECT_EQ(got.report.task_enrichments_unavailable(),
             "task walker truncated: 4096 of 4099 tasks (cap 4096)");
+}
+
+// A guest process can write any bytes to /proc/self/comm: the report must still be valid proto3
+// (parsable by any client), its JSON writers must not throw, and the raw bytes stay available.
+TEST(CaptureTasks, CommThatIsNotUtf8IsReplacedAndKeptRaw) {
+  ScxWorld w;
+  const std::string raw =
+      "\xff\xfe"
+      "bad\xc3";
+  Kva parent = w.NewTask(1, "init\x80");
+  Kva child = w.NewTask(300, raw);
+  Kva sibling = w.NewTask(301, "plain");
+  w.guest().PutPtr(child + L::kTaskRealParent, parent);
+  for (Kva t : {parent, child, sibling}) w.AddToScxTasks(t);
+  Captured got = Capture(w);
+  const TaskEnrichment& t = got.by_kva[child.value];
+  EXPECT_EQ(t.comm(),
+            "\xEF\xBF\xBD\xEF\xBF\xBD"
+            "bad\xEF\xBF\xBD");
+  EXPECT_EQ(t.comm_raw(), raw);
+  EXPECT_EQ(t.real_parent_comm(), "init\xEF\xBF\xBD");
+  EXPECT_EQ(t.real_parent_comm_raw(), "init\x80");
+  EXPECT_EQ(got.by_kva[parent.value].comm_raw(), "init\x80");
+  EXPECT_FALSE(got.by_kva[sibling.value].has_comm_raw());  // only when the bytes needed fixing
+
+  std::string wire;
+  ASSERT_TRUE(got.report.SerializeToString(&wire));
+  FailureDumpReport parsed;
+  ASSERT_TRUE(parsed.ParseFromString(wire)) << "a client could not read this report";
+  for (report::JsonDialect d : {report::JsonDialect::kProto3, report::JsonDialect::kKtstr}) {
+    std::string json = report::ToJson(got.report, d);
+    EXPECT_NE(json.find("bad"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -574,8 +574,9 @@ void FreezeCoordinator::ReloadConfigTargets(const std::vector<kfreeze::v1::Targe
   std::vector<std::string> stale;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [name, t] : targets_) {
+    for (const auto& [target_name, t] : targets_) {
       if (t->source != "config") continue;
+      const std::string& name = target_name;  // clang 14 cannot capture a structured binding
       bool kept = std::any_of(targets.begin(), targets.end(),
                               [&](const auto& c) { return c.name() == name; });
       if (!kept) stale.push_back(name);

@@ -33,9 +33,10 @@ class ScriptedProbes : public TriggerProbes {
 
 class AutoTriggerTest : public ::testing::Test {
  protected:
-  AutoTrigger Make(TriggerSettings s) {
+  // `probes` defaults to the fixture's scripted probes.
+  AutoTrigger Make(TriggerSettings s, TriggerProbes* probes = nullptr) {
     return AutoTrigger(
-        s, &probes_,
+        s, probes != nullptr ? probes : &probes_,
         [this](kfreeze::v1::Trigger t) -> absl::StatusOr<DumpEnvelope> {
           captures_.push_back(t);
           DumpEnvelope e;
@@ -243,15 +244,7 @@ TEST_F(AutoTriggerTest, LateWaitsUntilTheKernelFinishedWritingExitInfo) {
   TriggerSettings s;
   s.late_enabled = true;
   s.late_poll = milliseconds(100);
-  AutoTrigger t(
-      s, &probes,
-      [this](kfreeze::v1::Trigger trig) -> absl::StatusOr<DumpEnvelope> {
-        captures_.push_back(trig);
-        DumpEnvelope e;
-        e.mutable_single()->set_schema("single");
-        return e;
-      },
-      [this](DumpEnvelope e) { published_.push_back(std::move(e)); });
+  AutoTrigger t = Make(s, &probes);
   const milliseconds first = t.Step(now_);
   EXPECT_EQ(first, milliseconds(1)) << "an unwritten exit info is re-polled at once";
   now_ += first;
@@ -269,15 +262,7 @@ TEST_F(AutoTriggerTest, LateSaysWhenExitInfoNeverCompleted) {
   probes.polls_until_written = 1000000;
   TriggerSettings s;
   s.late_enabled = true;
-  AutoTrigger t(
-      s, &probes,
-      [this](kfreeze::v1::Trigger trig) -> absl::StatusOr<DumpEnvelope> {
-        captures_.push_back(trig);
-        DumpEnvelope e;
-        e.mutable_single()->set_schema("single");
-        return e;
-      },
-      [this](DumpEnvelope e) { published_.push_back(std::move(e)); });
+  AutoTrigger t = Make(s, &probes);
   Run(t, 200);
   ASSERT_EQ(published_.size(), 1u) << "the wait is bounded and fires once";
   EXPECT_THAT(published_[0].dual().late_exit_info(),

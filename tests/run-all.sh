@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: unit tests, the sanitizer pass over the unit tests, then the real-guest (vm) tests.
+# `make test`: unit tests, the ASan+UBSan and TSan passes over the unit tests, short fuzz runs,
+# then the real-guest (vm) tests.
 set -euo pipefail
 BUILD=${1:-build}
 JOBS=$(nproc)
@@ -12,6 +13,8 @@ cmake -S . -B "$BUILD-asan" -G Ninja -DKFREEZE_SANITIZE=ON -DKFREEZE_BUILD_BENCH
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 cmake --build "$BUILD-asan" -j "$JOBS"
 ctest --test-dir "$BUILD-asan" -L unit --output-on-failure -j "$JOBS"
+echo "== ThreadSanitizer + -Wthread-safety unit tests ($BUILD-tsan)"
+make --no-print-directory test-tsan BUILD="$BUILD" JOBS="$JOBS"
 echo "== fuzzers, short run ($BUILD-fuzz; \`make fuzz\` for long runs)"
 ./tests/fuzz/run-fuzzers.sh "$BUILD-fuzz" "${FUZZ_SHORT_SECONDS:-10}" short
 echo "== real-guest tests (label vm)"

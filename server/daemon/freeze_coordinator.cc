@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -167,7 +168,6 @@ absl::StatusOr<kfreeze::v1::Target> FreezeCoordinator::AddTarget(
     return absl::InvalidArgumentError(
         absl::StrCat("target ", config.name(), " needs ram_path or vmm_pid"));
   }
-  if (shutting_down_) return absl::UnavailableError("daemon is shutting down");
   auto target = std::make_shared<Target>(config, source);
   if (!config.event_sampling_off()) {
     target->timeline = std::make_shared<dump::EventTimeline>(config.event_timeline_samples()
@@ -177,6 +177,8 @@ absl::StatusOr<kfreeze::v1::Target> FreezeCoordinator::AddTarget(
   std::shared_ptr<Target> old;
   {
     absl::MutexLock lock(&mu_);
+    // Checked with the insert, under the lock Shutdown takes to set the flag.
+    if (shutting_down_) return absl::UnavailableError("daemon is shutting down");
     auto it = targets_.find(config.name());
     if (it != targets_.end()) {
       if (!replace) {
@@ -212,10 +214,40 @@ absl::StatusOr<kfreeze::v1::Target> FreezeCoordinator::AddTarget(
 
 void FreezeCoordinator::StartBackgroundAttach(std::shared_ptr<Target> target) {
   absl::MutexLock lock(&mu_);
-  attach_threads_.emplace_back([this, target] {
+  if (shutting_down_) {
+    // Shutdown already collected the threads to join: a new one would never be joined.
+    target->first_attach_done.Notify();
+    return;
+  }
+  std::erase_if(attach_threads_, [](AttachThread& t) {
+    if (!t.finished->load()) return false;
+    t.thread.join();  // it has returned from its body: no wait
+    return true;
+  });
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread([this, target, finished] {
     (void)EnsureAttached(*target);
     target->first_attach_done.Notify();
+    finished->store(true);
   });
+  attach_threads_.push_back(AttachThread{std::move(thread), std::move(finished)});
+}
+
+size_t FreezeCoordinator::AttachThreadsHeld() const {
+  absl::MutexLock lock(&mu_);
+  return attach_threads_.size();
+}
+
+bool FreezeCoordinator::BeginCapture() {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) return false;
+  ++captures_running_;
+  return true;
+}
+
+void FreezeCoordinator::EndCapture() {
+  absl::MutexLock lock(&mu_);
+  --captures_running_;
 }
 
 int FreezeCoordinator::JoinersInFlight(const std::string& name) const {
@@ -302,7 +334,8 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Capture(const FreezeRequest& r
 
 absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& request,
                                                       kfreeze::v1::Trigger trigger, bool publish) {
-  if (shutting_down_) return absl::UnavailableError("daemon is shutting down");
+  if (!BeginCapture()) return absl::UnavailableError("daemon is shutting down");
+  absl::Cleanup end_capture = [this] { EndCapture(); };
   std::shared_ptr<Target> target = Find(request.target());
   if (!target) return absl::NotFoundError(absl::StrCat("no target '", request.target(), "'"));
 
@@ -326,10 +359,6 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
     FreezeResponse joined = *flight->result;
     joined.set_coalesced(true);
     return joined;
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    ++captures_running_;
   }
   uint64_t prep_us = 0;
   absl::StatusOr<FreezeResponse> result = CaptureOnce(*target, request, trigger, &prep_us);
@@ -363,10 +392,6 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
         (archive_us % 1000) / 100, result->envelope().ByteSizeLong());
   } else {
     spdlog::warn("freeze target={} failed: {}", target->config.name(), result.status().ToString());
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    --captures_running_;
   }
   return result;
 }
@@ -598,9 +623,12 @@ void FreezeCoordinator::ReloadConfigTargets(const std::vector<kfreeze::v1::Targe
 }
 
 void FreezeCoordinator::Shutdown() {
-  if (shutting_down_.exchange(true)) {
-    // Second call (destructor after an explicit Shutdown): threads are already joined.
-    return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_.exchange(true)) {
+      // Second call (destructor after an explicit Shutdown): threads are already joined.
+      return;
+    }
   }
   cancel_walks_ = true;
   // VMs paused mid-walk run again now, not when each walk reaches its hard deadline.
@@ -619,15 +647,15 @@ void FreezeCoordinator::Shutdown() {
         +[](int* running) { return *running == 0; }, &captures_running_));
   }
   std::vector<std::shared_ptr<Target>> all;
-  std::vector<std::thread> threads;
+  std::vector<AttachThread> threads;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [name, t] : targets_) all.push_back(t);
     threads.swap(attach_threads_);
   }
   for (const auto& t : all) ResumeIfPaused(*t);
-  for (std::thread& th : threads) {
-    if (th.joinable()) th.join();
+  for (AttachThread& t : threads) {
+    if (t.thread.joinable()) t.thread.join();
   }
 }
 

@@ -86,6 +86,8 @@ class FreezeCoordinator {
   // every VM the daemon paused was resumed.
   void Shutdown();
   bool shutting_down() const { return shutting_down_.load(); }
+  // Background attach threads not yet joined (tests: they must not pile up over attach cycles).
+  size_t AttachThreadsHeld() const;
 
  private:
   struct Target;
@@ -101,6 +103,10 @@ class FreezeCoordinator {
   absl::StatusOr<kfreeze::v1::FreezeResponse> Run(const kfreeze::v1::FreezeRequest& request,
                                                   kfreeze::v1::Trigger trigger, bool publish);
   void StartBackgroundAttach(std::shared_ptr<Target> target);
+  // Registers a Freeze/Capture unless shutdown began, atomically with Shutdown's own check, so no
+  // capture can start after Shutdown stopped waiting for them.
+  bool BeginCapture();
+  void EndCapture();
   void ResumeIfPaused(Target& target);
   // Copies the target's event-counter window into the envelope's report.
   void AttachTimeline(const Target& target, kfreeze::v1::DumpEnvelope& envelope);
@@ -120,7 +126,13 @@ class FreezeCoordinator {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Target>> targets_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> attach_threads_ ABSL_GUARDED_BY(mu_);
+  // Background attaches; a finished one is joined when the next one starts, so the list holds only
+  // attaches still running (plus finished ones not yet reaped), not every attach since startup.
+  struct AttachThread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+  std::vector<AttachThread> attach_threads_ ABSL_GUARDED_BY(mu_);
   int captures_running_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

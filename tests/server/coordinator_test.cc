@@ -521,5 +521,47 @@ TEST_F(CoordinatorTest, ReloadReplacesOnlyConfigTargets) {
   EXPECT_THAT(names, ::testing::ElementsAre("cfg_new:config", "from_rpc:rpc"));
 }
 
+// Each AddTarget attaches on a thread of its own; before, every one stayed unjoined until shutdown,
+// so a daemon that attaches and detaches for weeks held one thread (and its stack) per attach.
+TEST_F(CoordinatorTest, AttachThreadsDoNotPileUpOverAttachCycles) {
+  Make([](const std::string&) { return dump::PhaseTable{}; });
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "rpc", /*replace=*/true).ok());
+    coordinator_->WaitForAttach("vm0");
+    ASSERT_TRUE(coordinator_->RemoveTarget("vm0").ok());
+  }
+  EXPECT_LE(coordinator_->AttachThreadsHeld(), 2u);
+}
+
+// Freeze and AddTarget race Shutdown: once Shutdown returned, no VM may be stopped and no thread
+// started (a capture registered after Shutdown stopped waiting would pause a VM nobody resumes).
+TEST_F(CoordinatorTest, NothingStartsAfterShutdownReturned) {
+  Make([](const std::string& name) { return dump::PhaseTable{OneMapPhase(name + "_map")}; });
+  ASSERT_TRUE(coordinator_->AddTarget(Target("vm0"), "config", false).ok());
+  coordinator_->WaitForAttach("vm0");
+  std::atomic<bool> stop_callers{false};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 4; ++i) {
+    callers.emplace_back([&, i] {
+      while (!stop_callers) {
+        (void)coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC);
+        (void)coordinator_->AddTarget(Target("extra" + std::to_string(i)), "rpc", true);
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+  coordinator_->Shutdown();
+  const int stops_at_shutdown = vmm_.count("stop");
+  const size_t threads_at_shutdown = coordinator_->AttachThreadsHeld();
+  absl::SleepFor(absl::Milliseconds(50));
+  stop_callers = true;
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(vmm_.count("stop"), stops_at_shutdown);
+  EXPECT_EQ(vmm_.count("stop"), vmm_.count("cont")) << "a VM left paused";
+  EXPECT_EQ(threads_at_shutdown, 0u);
+  EXPECT_EQ(coordinator_->AttachThreadsHeld(), 0u) << "an attach thread started after shutdown";
+  EXPECT_EQ(vmm_.status(), "running");
+}
+
 }  // namespace
 }  // namespace kfreeze::server

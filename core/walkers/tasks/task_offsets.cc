@@ -6,7 +6,7 @@ namespace {
 Group<TaskDetailOffsets> ResolveDetail(const OffsetResolver& r, OffsetGroupReport& rep) {
   return ResolveGroup<TaskDetailOffsets>(
       r, "task_detail",
-      [&r](OffsetGroup& g, TaskDetailOffsets& o) {
+      [](OffsetGroup& g, TaskDetailOffsets& o) {
         std::optional<uint64_t> state = g.OptionalOffset("task_struct.__state");
         o.state = state ? *state : g.Offset("task_struct.state");
         o.exit_state = g.Offset("task_struct.exit_state");
@@ -50,7 +50,7 @@ Group<SignalOffsets> ResolveSignal(const OffsetResolver& r, OffsetGroupReport& r
 Group<EntityDetailOffsets> ResolveEntity(const OffsetResolver& r, OffsetGroupReport& rep) {
   return ResolveGroup<EntityDetailOffsets>(
       r, "sched_ext_entity_detail",
-      [&r](OffsetGroup& g, EntityDetailOffsets& o) {
+      [](OffsetGroup& g, EntityDetailOffsets& o) {
         o.weight = g.Offset("sched_ext_entity.weight");
         o.slice = g.Offset("sched_ext_entity.slice");
         o.dsq_vtime = g.Offset("sched_ext_entity.dsq_vtime");

@@ -20,29 +20,12 @@ namespace {
 namespace fs = std::filesystem;
 using kfreeze::testing::FakeAttachment;
 using kfreeze::testing::FakeVmmControl;
+using kfreeze::testing::ForwardingControl;
 using kfreeze::testing::OneMapPhase;
 using kfreeze::v1::FreezeRequest;
 
 // Bound for "eventually": reaching it is a failure, not a timing claim.
 constexpr absl::Duration kEventually = absl::Seconds(20);
-
-// Wraps a shared FakeVmmControl so each freeze can "open" it through the factory.
-class ForwardingControl : public dump::VmmControl {
- public:
-  explicit ForwardingControl(FakeVmmControl* to) : to_(to) {}
-  absl::StatusOr<dump::VmmRunState> QueryRunState(std::chrono::milliseconds t) override {
-    return to_->QueryRunState(t);
-  }
-  absl::Status Stop(std::chrono::milliseconds t) override { return to_->Stop(t); }
-  absl::Status Cont(std::chrono::milliseconds t) override { return to_->Cont(t); }
-  absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
-      std::chrono::milliseconds t) override {
-    return to_->ReadRegisters(t);
-  }
-
- private:
-  FakeVmmControl* to_;
-};
 
 class CoordinatorTest : public ::testing::Test {
  protected:

@@ -94,4 +94,23 @@ class FakeVmmControl : public dump::VmmControl {
   std::string status_ = "running";
 };
 
+// A control channel that forwards to a shared FakeVmmControl, so each freeze can "open" its own
+// through a ControlFactory while the test inspects one call log.
+class ForwardingControl : public dump::VmmControl {
+ public:
+  explicit ForwardingControl(FakeVmmControl* to) : to_(to) {}
+  absl::StatusOr<dump::VmmRunState> QueryRunState(std::chrono::milliseconds t) override {
+    return to_->QueryRunState(t);
+  }
+  absl::Status Stop(std::chrono::milliseconds t) override { return to_->Stop(t); }
+  absl::Status Cont(std::chrono::milliseconds t) override { return to_->Cont(t); }
+  absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
+      std::chrono::milliseconds t) override {
+    return to_->ReadRegisters(t);
+  }
+
+ private:
+  FakeVmmControl* to_;
+};
+
 }  // namespace kfreeze::testing

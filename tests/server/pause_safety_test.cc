@@ -130,30 +130,13 @@ TEST_F(PauseSafetyTest, ReconcileKeepsTheMarkerWhenQmpDoesNotAnswer) {
 // is gone after its `cont`, stays for keep_paused, and never appears for someone else's pause.
 class LedgerTest : public PauseSafetyTest {
  protected:
-  class Forward : public dump::VmmControl {
-   public:
-    explicit Forward(FakeVmmControl* to) : to_(to) {}
-    absl::StatusOr<dump::VmmRunState> QueryRunState(std::chrono::milliseconds t) override {
-      return to_->QueryRunState(t);
-    }
-    absl::Status Stop(std::chrono::milliseconds t) override { return to_->Stop(t); }
-    absl::Status Cont(std::chrono::milliseconds t) override { return to_->Cont(t); }
-    absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
-        std::chrono::milliseconds t) override {
-      return to_->ReadRegisters(t);
-    }
-
-   private:
-    FakeVmmControl* to_;
-  };
-
   std::unique_ptr<dump::VmmControl> Open() {
     auto ledger =
         std::make_shared<PauseLedger>(std::make_unique<PauseMarkers>(markers_->dir()), nullptr);
     ControlFactory factory = TrackPauses(
         [this](const std::string&,
                std::chrono::milliseconds) -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
-          return std::unique_ptr<dump::VmmControl>(new Forward(&vmm_));
+          return std::unique_ptr<dump::VmmControl>(new kfreeze::testing::ForwardingControl(&vmm_));
         },
         ledger);
     return *factory("/vm.qmp", std::chrono::seconds(1));

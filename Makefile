@@ -30,7 +30,8 @@ test-sanitize: deps
 	cmake -S . -B $(BUILD)-asan -G Ninja -DKFREEZE_SANITIZE=ON -DKFREEZE_BUILD_BENCH=OFF \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" $(CMAKE_FLAGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
-	ctest --test-dir $(BUILD)-asan -L unit --output-on-failure -j $(JOBS)
+	LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp)" \
+	  ctest --test-dir $(BUILD)-asan -L unit --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer + clang -Wthread-safety (own clang build dir). Debian's absl is not TSan-built:
 # its locks reach TSan through the preloaded tests/tsan/absl_sync_tsan.cc (see tests/tsan.supp).

@@ -12,7 +12,8 @@ echo "== ASan+UBSan unit tests ($BUILD-asan)"
 cmake -S . -B "$BUILD-asan" -G Ninja -DKFREEZE_SANITIZE=ON -DKFREEZE_BUILD_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 cmake --build "$BUILD-asan" -j "$JOBS"
-ctest --test-dir "$BUILD-asan" -L unit --output-on-failure -j "$JOBS"
+LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
+  ctest --test-dir "$BUILD-asan" -L unit --output-on-failure -j "$JOBS"
 echo "== ThreadSanitizer + -Wthread-safety unit tests ($BUILD-tsan)"
 make --no-print-directory test-tsan BUILD="$BUILD" JOBS="$JOBS"
 echo "== fuzzers, short run ($BUILD-fuzz; \`make fuzz\` for long runs)"

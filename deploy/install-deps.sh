@@ -19,6 +19,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 llvm-14 libclang-rt-14-dev clang-format
   qemu-system-x86 busybox-static bpftool cpio zstd gzip python3 socat debian-archive-keyring
+  openssl
 )
 if [ "$KERNEL_BUILD" -eq 1 ]; then
   PKGS+=(build-essential flex bison bc libelf-dev libssl-dev dwarves dpkg-dev cpio zstd bpftool)

@@ -33,7 +33,9 @@ import labclient  # noqa: E402
 from server_support import Daemon, Failure, check, report_of, run_checks  # noqa: E402
 
 RESUME_BOUND_S = 2.0  # the acceptance bound
-KILL_DELAYS_S = [0.0, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15]
+# Kill delays after the marker appears. Under KVM a whole freeze window can be ~1 ms, so a kill
+# may land after `cont`: retry at once many times before trying longer delays (slow TCG walks).
+KILL_DELAYS_S = [0.0] * 25 + [0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15]
 
 
 class Qmp:
@@ -179,7 +181,7 @@ def main():
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 give_up = time.monotonic() + 60
                 while not any(markers.glob("*.paused")) and p.poll() is None and time.monotonic() < give_up:
-                    time.sleep(0.0005)
+                    time.sleep(0.0001)
                 if not any(markers.glob("*.paused")):
                     p.wait()
                     print(f"  delay {delay}: the freeze ended before its marker was seen", flush=True)

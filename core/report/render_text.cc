@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/base/bpf_map_types.h"
+#include "core/base/types.h"
 #include "core/report/ktstr_json.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -22,8 +23,6 @@ using namespace kfreeze::v1;
 // Lists longer than this are cut in the text (the JSON keeps everything).
 constexpr int kMaxListedItems = 64;
 constexpr int kMaxListedPcs = 8;
-
-std::string Hex(uint64_t v) { return absl::StrFormat("0x%x", v); }
 
 std::string OptReason(bool has, const std::string& reason) {
   return has ? absl::StrCat(" <unavailable: ", reason, ">") : "";

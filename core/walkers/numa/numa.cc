@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/checked.h"
 #include "core/base/reasons.h"
 #include "core/base/status.h"
 
@@ -17,11 +18,6 @@ constexpr const char* kItems[kNumNumaItems] = {
 std::optional<Kva> Sym(const SymbolIndex& s, absl::string_view name) {
   if (auto v = s.Find(name)) return v->address;
   return std::nullopt;
-}
-
-uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
-  uint64_t r;
-  return __builtin_add_overflow(a, b, &r) ? ~0ull : r;
 }
 
 }  // namespace

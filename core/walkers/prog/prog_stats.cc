@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/checked.h"
 #include "core/base/guest_text.h"
 #include "core/base/reasons.h"
 #include "core/base/status.h"
@@ -26,11 +27,6 @@ struct StructOpsProg {
   kfreeze::v1::ProgRuntimeStats stats;
   std::vector<UsedMap> maps;
 };
-
-uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
-  uint64_t r;
-  return __builtin_add_overflow(a, b, &r) ? ~0ull : r;
-}
 
 // "<obj>.bss" -> "obj"; nullopt for other names.
 std::optional<std::string> ObjectOf(const std::string& map_name) {

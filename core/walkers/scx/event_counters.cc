@@ -6,18 +6,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/checked.h"
 #include "core/base/status.h"
 
 namespace kfreeze::walkers::scx {
 namespace {
-
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) {
-    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
-  }
-  return r;
-}
 
 // Index order is kEventCounterNames'. Plain calls: a table of member pointers trips GCC's
 // maybe-uninitialized false positive under -fsanitize.

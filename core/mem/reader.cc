@@ -49,17 +49,13 @@ absl::StatusOr<Pa> Reader::Translate(Kva va) {
 }
 
 absl::Status Reader::ReadPhys(Pa pa, std::span<uint8_t> out) const {
-  if (budget_ != nullptr) {
-    if (absl::Status s = budget_->ChargeRead(out.size()); !s.ok()) return s;
-  }
+  if (absl::Status s = ChargeRead(out.size()); !s.ok()) return s;
   return translator_.ram().Read(pa, out);
 }
 
 absl::Status Reader::ReadVirt(Kva va, std::span<uint8_t> out) {
   if (!CheckedAdd(va.value, out.size())) return FaultError(va, "read wraps the address space");
-  if (budget_ != nullptr) {
-    if (absl::Status s = budget_->ChargeRead(out.size()); !s.ok()) return s;
-  }
+  if (absl::Status s = ChargeRead(out.size()); !s.ok()) return s;
   uint64_t done = 0;
   while (done < out.size()) {
     const Kva at = va + done;

@@ -78,6 +78,9 @@ class Reader {
   static constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
 
   absl::StatusOr<Translation> TranslateCached(Kva va);
+  absl::Status ChargeRead(uint64_t bytes) const {
+    return budget_ == nullptr ? absl::OkStatus() : budget_->ChargeRead(bytes);
+  }
 
   Translator translator_;
   ReadBudget* budget_ = nullptr;

@@ -21,8 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
-from server_buf_e2e import ensure_buf  # noqa: E402
-from server_support import Daemon, Failure, check, report_of, run_checks  # noqa: E402
+from server_support import Daemon, Failure, check, ensure_buf, report_of, run_checks  # noqa: E402
 
 RAW = b"\xff\xfebad\xc3"
 SHOWN = "\ufffd\ufffdbad\ufffd"  # each maximal invalid subpart -> one U+FFFD

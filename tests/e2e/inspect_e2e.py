@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
-from e2e_common import Failure, check  # noqa: E402
+from e2e_common import Failure, check, outcome  # noqa: E402
 
 SYMBOLS = ["_text", "init_task", "map_idr", "scx_root", "runqueues", "prog_idr", "__per_cpu_offset"]
 TEXT_LINK_ADDRESS = 0xffffffff81000000  # _text without KASLR (__START_KERNEL_map + 16 MiB)
@@ -85,7 +85,8 @@ def main():
     ap.add_argument("--kaslr", choices=["on", "off"], required=True)
     args = ap.parse_args()
     name = f"e2e-inspect-kaslr-{args.kaslr}"
-    try:
+
+    def body():
         with labclient.guest(name, "idle", kaslr=args.kaslr) as g, tempfile.TemporaryDirectory() as tmp:
             truth = g.truth()
             btf_digest, how = guest_btf_digest(g)
@@ -102,14 +103,8 @@ def main():
                       f"page_offset_base {out['page_offset_base']}, {out['pgtable_levels']} levels, "
                       f"{out['nr_cpus']} cpus, {out['symbol_count']} symbols, {out['btf_type_count']} BTF types, "
                       f"BTF identical ({how}); attach {steps}; process wall {wall_ms:.0f} ms")
-    except labclient.LabFailure as e:
-        print(f"FAIL: could not run the lab guest: {e}", file=sys.stderr)
-        return 1
-    except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        return 1
-    print("PASS")
-    return 0
+
+    return outcome(body, labclient.LabFailure)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
-from e2e_common import Failure, check, check_task_identity, u  # noqa: E402
+from e2e_common import check, check_task_identity, outcome, u  # noqa: E402
 
 NSEC_PER_TICK = 10_000_000  # USER_HZ = 100: /proc/stat counts 10 ms ticks
 CPUSTAT_FIELDS = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
@@ -169,7 +169,8 @@ def main():
     ap.add_argument("--dump", required=True)
     ap.add_argument("--name", default="e2e-scx-running")
     args = ap.parse_args()
-    try:
+
+    def body():
         with labclient.guest(args.name, "scx-running") as g, tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "envelope.json"
             before = read_guest(g)
@@ -183,14 +184,8 @@ def main():
             user_dsq = "KFREEZE-SCX-NO-USER-DSQ" not in g.console.read_text(errors="replace")
             ntasks, ndsqs = verify(envelope["single"], before, after, truth, user_dsq)
             print(f"ok: {ntasks} tasks, {ndsqs} DSQs; timings: {res.stderr.decode().strip()}")
-    except labclient.LabFailure as e:
-        print(f"FAIL: could not run the lab guest: {e}", file=sys.stderr)
-        return 1
-    except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        return 1
-    print("PASS")
-    return 0
+
+    return outcome(body, labclient.LabFailure)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
 import labclient  # noqa: E402
-from server_support import Daemon, Failure, check, run_checks  # noqa: E402
-
-
-def ensure_buf(prefix: Path) -> Path:
-    buf = prefix / "node_modules" / ".bin" / "buf"
-    if not buf.exists():
-        res = subprocess.run(["npm", "install", "--prefix", str(prefix), "@bufbuild/buf"],
-                             capture_output=True, text=True, timeout=600)
-        if res.returncode != 0 or not buf.exists():
-            raise Failure(f"cannot install @bufbuild/buf with npm: {res.stderr.strip()[-500:]}")
-    return buf
+from server_support import Daemon, Failure, check, ensure_buf, run_checks  # noqa: E402
 
 
 def main():

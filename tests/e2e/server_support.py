@@ -109,3 +109,14 @@ def env_path(name, default=None):
 def die(msg):
     print(f"FAIL: {msg}", file=sys.stderr)
     sys.exit(1)
+
+
+def ensure_buf(prefix: Path) -> Path:
+    """The third-party client `buf` (npm @bufbuild/buf), installed under `prefix` when missing."""
+    buf = prefix / "node_modules" / ".bin" / "buf"
+    if not buf.exists():
+        res = subprocess.run(["npm", "install", "--prefix", str(prefix), "@bufbuild/buf"],
+                             capture_output=True, text=True, timeout=600)
+        if res.returncode != 0 or not buf.exists():
+            raise Failure(f"cannot install @bufbuild/buf with npm: {res.stderr.strip()[-500:]}")
+    return buf

@@ -10,8 +10,6 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "core/dump/deadline.h"
-#include "core/dump/dump_phase.h"
 #include "core/walkers/maps/map_info.h"
 #include "core/walkers/maps/map_walker.h"
 #include "google/protobuf/arena.h"
@@ -23,6 +21,7 @@ using kfreeze::Kva;
 using kfreeze::Reader;
 using kfreeze::testing::FakeBpfKernel;
 using kfreeze::testing::FakeMapSpec;
+using kfreeze::testing::MapSpec;
 namespace maps = kfreeze::walkers::maps;
 
 using BtfHandle = std::unique_ptr<struct btf, void (*)(struct btf*)>;
@@ -58,6 +57,12 @@ struct ProgramBtf {
     btf__add_field(b, "pad", u32, 288, 0);
     btf__add_field(b, "slots", slots, 320, 0);
   }
+  // Types `s`'s key (u32) and value through this BTF, loaded into `k`; untyped maps walk raw.
+  void TypeMap(FakeBpfKernel& k, FakeMapSpec& s) const {
+    s.btf = k.AddProgramBtf(btf.get());
+    s.btf_key_type_id = u32;
+    s.btf_value_type_id = value;
+  }
 };
 
 // Nanoseconds of one memcpy of `bytes` bytes (best of a few rounds, after warming).
@@ -92,10 +97,9 @@ void RunWalk(benchmark::State& state, FakeBpfKernel& k, uint64_t entries, uint64
     kfreeze::v1::FailureDumpReport& report =
         arena ? *google::protobuf::Arena::CreateMessage<kfreeze::v1::FailureDumpReport>(&pool)
               : heap_report;
-    kfreeze::dump::Deadline deadline;
-    kfreeze::dump::PhaseContext ctx(deadline, report, false);
     auto t0 = std::chrono::steady_clock::now();
-    if (!walker.Dump(reader, ctx).ok() || report.maps_size() != 1 || report.maps(0).has_error()) {
+    if (!walker.Dump(reader, report).ok() || report.maps_size() != 1 ||
+        report.maps(0).has_error()) {
       state.SkipWithError("map walk failed");
       return;
     }
@@ -117,17 +121,8 @@ void BM_Hash(benchmark::State& state) {
   constexpr uint32_t kEntries = 4096, kValue = 64, kKey = 4;
   FakeBpfKernel k(64, 4, 128ull << 20);
   ProgramBtf p(false);
-  FakeMapSpec s;
-  s.name = "bench_hash";
-  s.type = maps::kMapHash;
-  s.key_size = kKey;
-  s.value_size = kValue;
-  s.max_entries = kEntries;
-  if (typed) {
-    s.btf = k.AddProgramBtf(p.btf.get());
-    s.btf_key_type_id = p.u32;
-    s.btf_value_type_id = p.value;
-  }
+  FakeMapSpec s = MapSpec(maps::kMapHash, kKey, kValue, kEntries, "bench_hash");
+  if (typed) p.TypeMap(k, s);
   std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
   for (uint32_t i = 0; i < kEntries; ++i) {
     std::vector<uint8_t> key(4), value(kValue);
@@ -155,17 +150,8 @@ void BM_PercpuArray(benchmark::State& state) {
   constexpr uint32_t kCpus = 64, kKeys = 256, kValue = 16;
   FakeBpfKernel k(64, kCpus, 128ull << 20);
   ProgramBtf p(true);
-  FakeMapSpec s;
-  s.name = "bench_pcpu";
-  s.type = maps::kMapPercpuArray;
-  s.key_size = 4;
-  s.value_size = kValue;
-  s.max_entries = kKeys;
-  if (typed) {
-    s.btf = k.AddProgramBtf(p.btf.get());
-    s.btf_key_type_id = p.u32;
-    s.btf_value_type_id = p.value;
-  }
+  FakeMapSpec s = MapSpec(maps::kMapPercpuArray, 4, kValue, kKeys, "bench_pcpu");
+  if (typed) p.TypeMap(k, s);
   std::vector<std::vector<uint8_t>> values(kKeys, std::vector<uint8_t>(kValue * kCpus));
   for (uint32_t key = 0; key < kKeys; ++key) {
     for (uint32_t b = 0; b < kValue * kCpus; ++b) values[key][b] = static_cast<uint8_t>(key ^ b);

@@ -44,14 +44,14 @@ void BM_ParseBinary(benchmark::State& state) {
 void BM_SerializeJson(benchmark::State& state, JsonDialect dialect) {
   std::string out;
   for (auto _ : state) {
-    out = kfreeze::report::ToJson(Large(), dialect);
+    out = kfreeze::report::ToJson(Large(), dialect).value();
     benchmark::DoNotOptimize(out);
   }
   SetBytes(state, out.size());
 }
 
 void BM_ParseJson(benchmark::State& state, JsonDialect dialect) {
-  const std::string text = kfreeze::report::ToJson(Large(), dialect);
+  const std::string text = kfreeze::report::ToJson(Large(), dialect).value();
   for (auto _ : state) {
     auto parsed = kfreeze::report::ParseAnyReport(text);
     if (!parsed.ok()) state.SkipWithError("parse failed");

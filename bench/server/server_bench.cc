@@ -21,7 +21,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,11 +40,11 @@
 #include "server/daemon/daemon.h"
 #include "spdlog/spdlog.h"
 #include "tests/server/fake_attachment.h"
+#include "tests/support/temp_dir.h"
 
 namespace kfreeze::bench {
 namespace {
 
-namespace fs = std::filesystem;
 namespace v1 = kfreeze::v1;
 
 struct LabGuest {
@@ -176,20 +175,18 @@ BENCHMARK(BM_FreezeWindow)->UseManualTime()->Unit(benchmark::kMillisecond)->MinT
 
 // An in-process kfreezed on a private socket; target "lab" (the guest) and "fake" (no guest).
 struct BenchDaemon {
-  std::string dir;
+  // Unix socket and archive live together; /dev/shm takes the disk's fsync cost out. Declared
+  // first so it is removed only after the daemon writing into it has stopped.
+  testing::TempDir dir;
   std::unique_ptr<server::Daemon> daemon;
   std::unique_ptr<v1::FreezeService::Stub> stub;
   std::shared_ptr<grpc::Channel> channel;
 
-  explicit BenchDaemon(bool with_lab, bool tmpfs_archive = false) {
-    // Unix socket and archive live together; /dev/shm takes the disk's fsync cost out.
-    std::string tmpl_s = tmpfs_archive ? "/dev/shm/kfd-bench-XXXXXX" : "/tmp/kfd-bench-XXXXXX";
-    std::vector<char> tmpl(tmpl_s.begin(), tmpl_s.end());
-    tmpl.push_back('\0');
-    dir = mkdtemp(tmpl.data());
+  explicit BenchDaemon(bool with_lab, bool tmpfs_archive = false)
+      : dir("kfd-bench", tmpfs_archive ? "/dev/shm" : "/tmp") {
     server::DaemonOptions o;
-    o.config.add_listen("unix:" + dir + "/k.sock");
-    o.config.mutable_archive()->set_dir(dir + "/archive");
+    o.config.add_listen("unix:" + dir.path() + "/k.sock");
+    o.config.mutable_archive()->set_dir(dir.path() + "/archive");
     o.config.mutable_archive()->set_max_count(200);
     o.config.set_watch_queue_depth(64);
     server::ApplyDefaults(o.config);
@@ -214,12 +211,9 @@ struct BenchDaemon {
     daemon = std::move(*d);
     daemon->coordinator().WaitForAttach("fake");
     if (with_lab) daemon->coordinator().WaitForAttach("lab");
-    channel = grpc::CreateChannel("unix:" + dir + "/k.sock", grpc::InsecureChannelCredentials());
+    channel =
+        grpc::CreateChannel("unix:" + dir.path() + "/k.sock", grpc::InsecureChannelCredentials());
     stub = v1::FreezeService::NewStub(channel);
-  }
-  ~BenchDaemon() {
-    daemon.reset();
-    fs::remove_all(dir);
   }
 };
 

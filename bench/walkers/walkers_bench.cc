@@ -71,10 +71,10 @@ void BM_TasksPhase(benchmark::State& state) {
   scx::ScxContext sctx = scx::BuildScxContext(w->view(), reader);
   tasks::TaskContext tctx = tasks::BuildTaskContext(w->view().btf, sctx);
   kfreeze::v1::FailureDumpReport base;
-  scx::CaptureScx(reader, sctx, base);
+  const scx::ScxTaskRefs refs = scx::CaptureScx(reader, sctx, base);
   for (auto _ : state) {
     kfreeze::v1::FailureDumpReport report = base;
-    tasks::CaptureTasks(reader, tctx, report);
+    tasks::CaptureTasks(reader, tctx, refs, report);
     benchmark::DoNotOptimize(report.task_enrichments_size());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));

@@ -12,13 +12,6 @@
 #include "core/report/render_text.h"
 #include "core/report/report_json.h"
 
-ABSL_FLAG(std::string, server, kfreeze::cli::kDefaultServer,
-          "kfreezed address: unix:/path or host:port");
-KF_NAMED_FLAG(std::string, tls_ca, "tls-ca", "", "CA bundle of the daemon's TLS certificate (TCP)");
-KF_NAMED_FLAG(std::string, tls_cert, "tls-cert", "", "client certificate for TLS (TCP)");
-KF_NAMED_FLAG(std::string, tls_key, "tls-key", "", "client key for TLS (TCP)");
-KF_NAMED_FLAG(int, rpc_timeout_ms, "rpc-timeout-ms", 60000, "deadline of one RPC (0 = none)");
-
 namespace kfreeze::cli {
 namespace {
 
@@ -36,18 +29,17 @@ bool ReadFile(const std::string& path, std::string* out) {
 
 }  // namespace
 
-std::unique_ptr<kfreeze::v1::FreezeService::Stub> ConnectDaemon(std::string* error) {
-  std::string server = absl::GetFlag(FLAGS_server);
+std::unique_ptr<kfreeze::v1::FreezeService::Stub> ConnectDaemon(const DaemonFlags& daemon,
+                                                                std::string* error) {
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!absl::GetFlag(FLAGS_tls_ca).empty()) {
+  if (!daemon.tls_ca.empty()) {
     grpc::SslCredentialsOptions tls;
-    if (!ReadFile(absl::GetFlag(FLAGS_tls_ca), &tls.pem_root_certs)) {
-      *error = absl::StrCat("cannot read --tls-ca ", absl::GetFlag(FLAGS_tls_ca));
+    if (!ReadFile(daemon.tls_ca, &tls.pem_root_certs)) {
+      *error = absl::StrCat("cannot read --tls-ca ", daemon.tls_ca);
       return nullptr;
     }
-    if (!absl::GetFlag(FLAGS_tls_cert).empty() &&
-        (!ReadFile(absl::GetFlag(FLAGS_tls_cert), &tls.pem_cert_chain) ||
-         !ReadFile(absl::GetFlag(FLAGS_tls_key), &tls.pem_private_key))) {
+    if (!daemon.tls_cert.empty() && (!ReadFile(daemon.tls_cert, &tls.pem_cert_chain) ||
+                                     !ReadFile(daemon.tls_key, &tls.pem_private_key))) {
       *error = "cannot read --tls-cert / --tls-key";
       return nullptr;
     }
@@ -55,17 +47,17 @@ std::unique_ptr<kfreeze::v1::FreezeService::Stub> ConnectDaemon(std::string* err
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxDumpBytes);
-  return kfreeze::v1::FreezeService::NewStub(grpc::CreateCustomChannel(server, creds, args));
+  return kfreeze::v1::FreezeService::NewStub(grpc::CreateCustomChannel(daemon.server, creds, args));
 }
 
-std::unique_ptr<grpc::ClientContext> NewContext() {
+std::unique_ptr<grpc::ClientContext> NewContext(const DaemonFlags& daemon) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  int ms = absl::GetFlag(FLAGS_rpc_timeout_ms);
+  int ms = daemon.rpc_timeout_ms;
   if (ms > 0) ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
   return ctx;
 }
 
-int RpcFail(const grpc::Status& status) {
+int RpcFail(const DaemonFlags& daemon, const grpc::Status& status) {
   static const char* kCodes[] = {"OK",
                                  "CANCELLED",
                                  "UNKNOWN",
@@ -90,22 +82,25 @@ int RpcFail(const grpc::Status& status) {
   message = message.substr(0, message.find('\n'));
   return Fail(
       status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitInvalidInput : kExitFailure,
-      absl::StrCat(absl::GetFlag(FLAGS_server), ": ", name, ": ", message));
+      absl::StrCat(daemon.server, ": ", name, ": ", message));
 }
 
-void PrintMessageJson(const google::protobuf::Message& message) {
-  std::string json = report::ToJson(message, report::JsonDialect::kProto3);
-  std::fwrite(json.data(), 1, json.size(), stdout);
-}
-
-void PrintEnvelope(const kfreeze::v1::DumpEnvelope& envelope) {
-  if (absl::GetFlag(FLAGS_json)) {
-    PrintMessageJson(envelope);
-    return;
+bool PrintMessageJson(const google::protobuf::Message& message) {
+  absl::StatusOr<std::string> json = report::ToJson(message, report::JsonDialect::kProto3);
+  if (!json.ok()) {
+    Fail(kExitFailure, json.status().message());
+    return false;
   }
+  std::fwrite(json->data(), 1, json->size(), stdout);
+  return true;
+}
+
+bool PrintEnvelope(const kfreeze::v1::DumpEnvelope& envelope, bool json) {
+  if (json) return PrintMessageJson(envelope);
   std::string text = report::RenderEnvelopeText(envelope);
   std::fwrite(text.data(), 1, text.size(), stdout);
   if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+  return true;
 }
 
 bool ParseLabels(const std::string& text, google::protobuf::Map<std::string, std::string>* out) {

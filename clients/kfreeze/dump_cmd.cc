@@ -2,53 +2,40 @@
 // (core/dump: attach, stop, registers || walk, cont), printed in the chosen format.
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "clients/kfreeze/cli_options.h"
 #include "clients/kfreeze/command.h"
 #include "clients/kfreeze/daemon_client.h"
+#include "core/base/reasons.h"
 #include "core/dump/freeze_session.h"
 #include "core/dump/qmp_control.h"
 #include "core/dump/standard/standard_attachment.h"
+#include "core/dump/vcpu_perf.h"
 #include "core/report/render_text.h"
 #include "core/report/report_json.h"
-
-ABSL_DECLARE_FLAG(std::string, ram);         // inspect_cmd.cc
-ABSL_DECLARE_FLAG(std::string, qmp);         // inspect_cmd.cc
-ABSL_DECLARE_FLAG(std::string, ram_layout);  // inspect_cmd.cc
-ABSL_DECLARE_FLAG(std::string, btf);         // inspect_cmd.cc
-ABSL_DECLARE_FLAG(std::string, format);      // maps_cmd.cc
-ABSL_DECLARE_FLAG(std::string, out);         // maps_cmd.cc
-ABSL_DECLARE_FLAG(int, deadline_ms);         // freeze_cmd.cc
-ABSL_DECLARE_FLAG(std::string, sections);    // freeze_cmd.cc
-ABSL_DECLARE_FLAG(std::string, label);       // freeze_cmd.cc
 
 namespace kfreeze::cli {
 namespace {
 
-// --format is shared with `kfreeze maps` (default ktstr-json there); a dump prints text unless
-// the flag was given. absl keeps "was it given" private, so look at our own command line.
-bool FormatGiven() {
-  std::ifstream in("/proc/self/cmdline", std::ios::binary);
-  std::string arg;
-  while (std::getline(in, arg, '\0')) {
-    if (arg == "--") return false;
-    if (arg == "--format" || arg.rfind("--format=", 0) == 0) return true;
-  }
-  return false;
-}
-
-std::string DumpFormat() { return FormatGiven() ? absl::GetFlag(FLAGS_format) : "text"; }
+struct DumpArgs {
+  GuestFlags guest;
+  int deadline_ms = 0;
+  std::string sections;
+  std::string label;
+  std::string format = "text";
+  std::string out;
+};
 
 std::string TargetNameFor(const std::string& ram) {
   std::string base = ram.substr(ram.rfind('/') + 1);
   return base.empty() ? "cli" : base;
 }
 
-int Write(const std::string& data) {
-  const std::string& out = absl::GetFlag(FLAGS_out);
+int Write(const std::string& data, const std::string& out) {
   if (out.empty()) {
     std::fwrite(data.data(), 1, data.size(), stdout);
     return kExitOk;
@@ -60,29 +47,25 @@ int Write(const std::string& data) {
   return kExitOk;
 }
 
-int RunDump(const std::vector<std::string>& args) {
-  if (!args.empty()) return Fail(kExitInvalidInput, "usage: kfreeze dump --ram FILE [--qmp SOCK]");
-  std::string format = DumpFormat();
+int RunDump(const DumpArgs& a) {
+  const std::string& format = a.format;
   if (format != "text" && format != "proto-json" && format != "ktstr-json" && format != "binpb") {
     return Fail(kExitInvalidInput, "--format is text | proto-json | ktstr-json | binpb");
   }
   dump::AttachSpec spec;
-  spec.ram_path = absl::GetFlag(FLAGS_ram);
+  spec.ram_path = a.guest.ram;
   if (spec.ram_path.empty()) return Fail(kExitInvalidInput, "dump needs --ram FILE");
   spec.name = TargetNameFor(spec.ram_path);
-  spec.qmp_socket = absl::GetFlag(FLAGS_qmp);
-  spec.ram_layout = absl::GetFlag(FLAGS_ram_layout);
-  spec.btf_path = absl::GetFlag(FLAGS_btf);
+  spec.qmp_socket = a.guest.qmp;
+  spec.ram_layout = a.guest.ram_layout;
+  spec.btf_path = a.guest.btf;
   absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> kernel =
       dump::AttachStandard(spec, dump::DefaultProviders());
   if (!kernel.ok()) return Fail(kExitFailure, absl::StrCat("attach: ", kernel.status().message()));
 
   dump::FreezeOptions options;
-  if (absl::GetFlag(FLAGS_deadline_ms) > 0) {
-    options.soft_deadline = std::chrono::milliseconds(absl::GetFlag(FLAGS_deadline_ms));
-  }
-  for (absl::string_view s :
-       absl::StrSplit(absl::GetFlag(FLAGS_sections), ',', absl::SkipEmpty())) {
+  if (a.deadline_ms > 0) options.soft_deadline = std::chrono::milliseconds(a.deadline_ms);
+  for (absl::string_view s : absl::StrSplit(a.sections, ',', absl::SkipEmpty())) {
     options.sections.emplace_back(s);
   }
   std::shared_ptr<dump::KernelAttachment> k = *kernel;
@@ -94,6 +77,9 @@ int RunDump(const std::vector<std::string>& args) {
     if (!c.ok()) return Fail(kExitFailure, absl::StrCat("qmp: ", c.status().message()));
     control = std::move(*c);
   }
+  // A one-shot dump opens the counters just before its pause: they count from here on.
+  dump::VcpuPerfSource vcpu_perf;
+  options.vcpu_perf = &vcpu_perf;
   absl::StatusOr<dump::FreezeOutcome> outcome =
       dump::RunFreeze(control.get(), k->phases(), options);
   if (!outcome.ok()) return Fail(kExitInvalidInput, std::string(outcome.status().message()));
@@ -101,7 +87,7 @@ int RunDump(const std::vector<std::string>& args) {
   e.set_target(spec.name);
   e.set_trigger(kfreeze::v1::TRIGGER_CLI);
   e.set_kernel_release(k->kernel_release());
-  if (!ParseLabels(absl::GetFlag(FLAGS_label), e.mutable_labels())) {
+  if (!ParseLabels(a.label, e.mutable_labels())) {
     return Fail(kExitInvalidInput, "--label wants k=v[,k2=v2]");
   }
   if (!outcome->resume_status.ok()) {
@@ -110,28 +96,47 @@ int RunDump(const std::vector<std::string>& args) {
   }
   if (e.has_degraded())
     std::fprintf(stderr, "kfreeze: degraded dump: %s\n", e.degraded().reason().c_str());
+  // No sampler ran while the guest did: the timeline can only come from kfreezed.
+  kfreeze::v1::FailureDumpReport* taken = nullptr;
+  if (e.has_single()) {
+    taken = e.mutable_single();
+  } else if (e.has_degraded() && e.degraded().has_partial()) {
+    taken = e.mutable_degraded()->mutable_partial();
+  }
+  if (taken != nullptr && taken->event_counter_timeline().empty()) {
+    taken->set_event_counter_timeline_unavailable(std::string(kReasonEventSamplingOneShot));
+  }
 
   std::string data;
   if (format == "text") {
     data = report::RenderEnvelopeText(e);
     if (!data.empty() && data.back() != '\n') data.push_back('\n');
-  } else if (format == "proto-json") {
-    data = report::ToJson(e, report::JsonDialect::kProto3);
-  } else if (format == "ktstr-json") {
-    data = report::ToJson(*report::ReportOf(e), report::JsonDialect::kKtstr);
+  } else if (format == "proto-json" || format == "ktstr-json") {
+    absl::StatusOr<std::string> json =
+        format == "proto-json" ? report::ToJson(e, report::JsonDialect::kProto3)
+                               : report::ToJson(*report::ReportOf(e), report::JsonDialect::kKtstr);
+    if (!json.ok()) return Fail(kExitFailure, json.status().message());
+    data = std::move(*json);
   } else {
     data = e.SerializeAsString();
   }
-  int rc = Write(data);
+  int rc = Write(data, a.out);
   return rc != kExitOk ? rc : (outcome->resume_status.ok() ? kExitOk : kExitFailure);
 }
 
+RunFn SetupDump(CLI::App& app, const DaemonFlags& /*daemon*/) {
+  auto a = std::make_shared<DumpArgs>();
+  AddGuestFlags(app, a->guest);
+  AddValueFlag(app, "--deadline-ms", a->deadline_ms, "soft deadline of the walk (0 = default)");
+  AddValueFlag(app, "--sections", a->sections, "phases to run, comma separated (default: all)");
+  AddValueFlag(app, "--label", a->label, "labels k=v[,k2=v2] stored with the dump");
+  AddValueFlag(app, "--format", a->format, "output format: text | proto-json | ktstr-json | binpb");
+  AddValueFlag(app, "--out", a->out, "write the output to this file instead of stdout");
+  return [a] { return RunDump(*a); };
+}
+
 const bool registered = RegisterCommand(
-    {"dump",
-     "dump --ram FILE [--qmp SOCK] [--deadline-ms N] [--sections a,b] "
-     "[--format text|proto-json|ktstr-json|binpb] [--out FILE]: freeze and dump a VM "
-     "without the daemon",
-     &RunDump});
+    {"dump", "freeze and dump a VM without the daemon (--ram FILE [--qmp SOCK])", &SetupDump});
 
 }  // namespace
 }  // namespace kfreeze::cli

@@ -2,61 +2,35 @@
 // paging, CPUs, symbols, BTF) plus the time each attach step took.
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "clients/kfreeze/cli_options.h"
 #include "clients/kfreeze/command.h"
-#include "clients/kfreeze/named_flag.h"
 #include "core/kernel/kernel_context.h"
+#include "core/qmp/qmp_client.h"
 #include "core/walkers/common/kernel_view.h"
 #include "core/walkers/scx/scx_context.h"
 
 namespace kfreeze::cli {
-
-// Repeatable --symbol: absl keeps only the last occurrence of a flag, so every parsed occurrence
-// is accumulated here and the flag value carries the whole list.
-struct SymbolList {
-  std::vector<std::string> names;
-};
-static std::vector<std::string>& SymbolAccumulator() {
-  static auto* names = new std::vector<std::string>();
-  return *names;
-}
-bool AbslParseFlag(absl::string_view text, SymbolList* out, std::string* /*error*/) {
-  for (absl::string_view s : absl::StrSplit(text, ',', absl::SkipEmpty()))
-    SymbolAccumulator().emplace_back(s);
-  out->names = SymbolAccumulator();
-  return true;
-}
-std::string AbslUnparseFlag(const SymbolList& list) { return absl::StrJoin(list.names, ","); }
-
-}  // namespace kfreeze::cli
-
-ABSL_FLAG(std::string, ram, "",
-          "guest RAM file (the VMM's memory-backend-file, e.g. /dev/shm/...)");
-KF_NAMED_FLAG(int, ram_fd, "ram-fd", -1, "guest RAM as an inherited file descriptor (memfd)");
-ABSL_FLAG(std::string, qmp, "", "QMP unix socket of the VM (RAM layout via `info mtree -f`)");
-KF_NAMED_FLAG(std::string, ram_layout, "ram-layout", "",
-              "guest-physical layout of the RAM file: q35 | pc | flat | GPA:SIZE@OFFSET,...");
-ABSL_FLAG(std::string, btf, "", "host vmlinux BTF (raw or ELF) overriding the BTF in guest memory");
-KF_NAMED_FLAG(std::string, system_map, "system-map", "", "System.map to cross-check guest symbols");
-ABSL_FLAG(std::string, vmlinux, "", "vmlinux ELF whose .symtab cross-checks guest symbols");
-ABSL_FLAG(bool, json, false, "print JSON instead of text");
-ABSL_FLAG(kfreeze::cli::SymbolList, symbol, {}, "print this symbol's address (repeatable)");
-KF_NAMED_FLAG(std::string, dump_btf, "dump-btf", "",
-              "write the vmlinux BTF read from the guest to FILE");
-
-namespace kfreeze::cli {
 namespace {
+
+struct InspectArgs {
+  GuestFlags guest;
+  int ram_fd = -1;
+  std::string system_map;
+  std::string vmlinux;
+  std::vector<std::string> symbols;
+  std::string dump_btf;
+  bool json = false;
+};
 
 struct Resolved {
   std::string name;
@@ -140,19 +114,19 @@ void PrintText(const KernelContext& k, const std::vector<Resolved>& symbols) {
   std::fputs(out.c_str(), stdout);
 }
 
-int RunInspect(const std::vector<std::string>& args) {
-  if (!args.empty())
-    return Fail(kExitInvalidInput, absl::StrCat("inspect: unexpected argument '", args[0], "'"));
+int RunInspect(const InspectArgs& a) {
   AttachOptions options;
-  options.ram_path = absl::GetFlag(FLAGS_ram);
-  options.ram_fd = absl::GetFlag(FLAGS_ram_fd);
+  options.ram_path = a.guest.ram;
+  options.ram_fd = a.ram_fd;
   if (options.ram_path.empty() && options.ram_fd < 0)
     return Fail(kExitInvalidInput, "inspect: --ram FILE is required");
-  options.qmp_socket = absl::GetFlag(FLAGS_qmp);
-  options.ram_layout = absl::GetFlag(FLAGS_ram_layout);
-  options.btf_path = absl::GetFlag(FLAGS_btf);
-  options.system_map_path = absl::GetFlag(FLAGS_system_map);
-  options.vmlinux_path = absl::GetFlag(FLAGS_vmlinux);
+  if (!a.guest.qmp.empty()) {
+    options.memory_tree = [socket = a.guest.qmp] { return FetchMemoryTree(socket); };
+  }
+  options.ram_layout = a.guest.ram_layout;
+  options.btf_path = a.guest.btf;
+  options.system_map_path = a.system_map;
+  options.vmlinux_path = a.vmlinux;
 
   absl::StatusOr<std::shared_ptr<const KernelContext>> ctx = KernelContext::Attach(options);
   if (!ctx.ok())
@@ -162,18 +136,18 @@ int RunInspect(const std::vector<std::string>& args) {
     return Fail(kExitFailure, absl::StrCat("no vmlinux BTF: ", k.btf_status().ToString()));
 
   std::vector<Resolved> symbols;
-  for (const std::string& name : absl::GetFlag(FLAGS_symbol).names) {
+  for (const std::string& name : a.symbols) {
     absl::StatusOr<Kva> kva = k.symbols().Require(name);
     if (!kva.ok()) return Fail(kExitFailure, kva.status().message());
     symbols.push_back({name, *kva});
   }
-  if (const std::string path = absl::GetFlag(FLAGS_dump_btf); !path.empty()) {
+  if (const std::string& path = a.dump_btf; !path.empty()) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(k.btf()->raw().data()),
               static_cast<std::streamsize>(k.btf()->raw().size()));
     if (!out) return Fail(kExitFailure, absl::StrCat("cannot write ", path));
   }
-  if (absl::GetFlag(FLAGS_json)) {
+  if (a.json) {
     std::printf(
         "%s\n",
         ToJson(k, symbols).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -183,11 +157,26 @@ int RunInspect(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+RunFn SetupInspect(CLI::App& app, const DaemonFlags& /*daemon*/) {
+  auto a = std::make_shared<InspectArgs>();
+  AddGuestFlags(app, a->guest);
+  AddValueFlag(app, "--ram-fd", a->ram_fd, "guest RAM as an inherited file descriptor (memfd)");
+  AddValueFlag(app, "--system-map", a->system_map, "System.map to cross-check guest symbols");
+  AddValueFlag(app, "--vmlinux", a->vmlinux,
+               "vmlinux ELF whose .symtab cross-checks guest symbols");
+  app.add_option("--symbol", a->symbols, "print this symbol's address (repeatable, or a,b,c)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  AddValueFlag(app, "--dump-btf", a->dump_btf, "write the vmlinux BTF read from the guest to FILE");
+  AddJsonFlag(app, a->json);
+  return [a] { return RunInspect(*a); };
+}
+
 const bool registered = RegisterCommand(
     {"inspect",
-     "inspect --ram FILE [--qmp SOCK] [--ram-layout SPEC] [--btf FILE] [--system-map FILE] "
-     "[--vmlinux FILE] [--symbol NAME]... [--dump-btf FILE] [--json]",
-     RunInspect});
+     "attach to a guest's RAM and print what was found (release, KASLR, paging, CPUs, symbols, "
+     "BTF) and the time each attach step took",
+     &SetupInspect});
 
 }  // namespace
 }  // namespace kfreeze::cli

@@ -1,14 +1,21 @@
 // kfreeze targets: what kfreezed is attached to, and why not when it is not.
+#include <cctype>
 #include <cstdio>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_format.h"
+#include "clients/kfreeze/cli_options.h"
 #include "clients/kfreeze/command.h"
 #include "clients/kfreeze/daemon_client.h"
 
 namespace kfreeze::cli {
 namespace {
+
+struct TargetsArgs {
+  std::string name;  // empty: every target
+  bool json = false;
+};
 
 std::string StateName(kfreeze::v1::TargetState s) {
   std::string name = kfreeze::v1::TargetState_Name(s);
@@ -18,28 +25,25 @@ std::string StateName(kfreeze::v1::TargetState s) {
   return name;
 }
 
-int RunTargets(const std::vector<std::string>& args) {
+int RunTargets(const TargetsArgs& a, const DaemonFlags& daemon) {
   std::string error;
-  auto stub = ConnectDaemon(&error);
+  auto stub = ConnectDaemon(daemon, &error);
   if (!stub) return Fail(kExitInvalidInput, error);
   kfreeze::v1::ListTargetsResponse response;
-  if (args.size() == 1) {  // one target in detail
+  if (!a.name.empty()) {  // one target in detail
     kfreeze::v1::GetTargetRequest request;
-    request.set_name(args[0]);
-    auto ctx = NewContext();
+    request.set_name(a.name);
+    auto ctx = NewContext(daemon);
     grpc::Status status = stub->GetTarget(ctx.get(), request, response.add_targets());
-    if (!status.ok()) return RpcFail(status);
-  } else if (args.empty()) {
-    auto ctx = NewContext();
+    if (!status.ok()) return RpcFail(daemon, status);
+  } else {
+    auto ctx = NewContext(daemon);
     grpc::Status status =
         stub->ListTargets(ctx.get(), kfreeze::v1::ListTargetsRequest(), &response);
-    if (!status.ok()) return RpcFail(status);
-  } else {
-    return Fail(kExitInvalidInput, "usage: kfreeze targets [NAME]");
+    if (!status.ok()) return RpcFail(daemon, status);
   }
-  if (absl::GetFlag(FLAGS_json)) {
-    PrintMessageJson(response);
-    return kExitOk;
+  if (a.json) {
+    return PrintMessageJson(response) ? kExitOk : kExitFailure;
   }
   for (const auto& t : response.targets()) {
     std::printf("%s\n", absl::StrFormat("%-12s %-9s %-28s dumps=%d last=%s%s%s", t.name(),
@@ -52,9 +56,15 @@ int RunTargets(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-const bool registered = RegisterCommand(
-    {"targets", "targets [NAME] [--json]: targets of kfreezed, their state and last error",
-     &RunTargets});
+RunFn SetupTargets(CLI::App& app, const DaemonFlags& daemon) {
+  auto a = std::make_shared<TargetsArgs>();
+  app.add_option("NAME", a->name, "show only this target");
+  AddJsonFlag(app, a->json);
+  return [a, &daemon] { return RunTargets(*a, daemon); };
+}
+
+const bool registered =
+    RegisterCommand({"targets", "targets of kfreezed, their state and last error", &SetupTargets});
 
 }  // namespace
 }  // namespace kfreeze::cli

@@ -47,7 +47,8 @@ inline constexpr uint32_t kMaxCpus = 8192;
 // --- BTF ---
 // vmlinux BTF is ~5 MiB on a Debian kernel; allyesconfig ~20 MiB.
 inline constexpr uint64_t kMaxVmlinuxBtfBytes = 64 * kMiB;
-// Program BTF blobs read from bpf_map->btf (issue 5 uses the same bound).
+// Program BTF blobs (bpf_map->btf, read by the maps walker; BtfSet::FromFile checks the same
+// bound).
 inline constexpr uint64_t kMaxProgramBtfBytes = 32 * kMiB;
 // libbpf's MAX_RESOLVE_DEPTH: typedef/modifier chains and anonymous-member nesting.
 inline constexpr int kBtfMaxResolveDepth = 32;

@@ -39,6 +39,24 @@ absl::Status OpenError(absl::string_view what, const std::string& path, int err,
   return absl::InvalidArgumentError(message);
 }
 
+// Opens `path` with `flags` (plus O_CLOEXEC, and O_NOFOLLOW when asked) and requires the opened
+// fd to be of file type `type` (an S_IFMT value), named `type_name` in the error.
+absl::StatusOr<UniqueFd> OpenOfType(const std::string& path, int flags, mode_t type,
+                                    absl::string_view type_name, absl::string_view what,
+                                    OpenOptions options) {
+  UniqueFd fd(open(path.c_str(), flags | O_CLOEXEC | (options.no_follow ? O_NOFOLLOW : 0)));
+  if (fd.get() < 0) return OpenError(what, path, errno, options.no_follow);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) {
+    return absl::InternalError(absl::StrCat("fstat ", path, ": ", std::strerror(errno)));
+  }
+  if ((st.st_mode & S_IFMT) != type) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", path, " is ", KindName(st.st_mode), ", not ", type_name));
+  }
+  return fd;
+}
+
 }  // namespace
 
 UniqueFd::~UniqueFd() {
@@ -56,33 +74,12 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
 absl::StatusOr<UniqueFd> OpenRegularFile(const std::string& path, absl::string_view what,
                                          OpenOptions options) {
   // O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting for one.
-  int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | (options.no_follow ? O_NOFOLLOW : 0);
-  UniqueFd fd(open(path.c_str(), flags));
-  if (fd.get() < 0) return OpenError(what, path, errno, options.no_follow);
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) {
-    return absl::InternalError(absl::StrCat("fstat ", path, ": ", std::strerror(errno)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " ", path, " is ", KindName(st.st_mode), ", not a regular file"));
-  }
-  return fd;
+  return OpenOfType(path, O_RDONLY | O_NONBLOCK, S_IFREG, "a regular file", what, options);
 }
 
 absl::Status CheckUnixSocket(const std::string& path, absl::string_view what, OpenOptions options) {
-  int flags = O_PATH | O_CLOEXEC | (options.no_follow ? O_NOFOLLOW : 0);
-  UniqueFd fd(open(path.c_str(), flags));
-  if (fd.get() < 0) return OpenError(what, path, errno, options.no_follow);
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) {
-    return absl::InternalError(absl::StrCat("fstat ", path, ": ", std::strerror(errno)));
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " ", path, " is ", KindName(st.st_mode), ", not a unix socket"));
-  }
-  return absl::OkStatus();
+  // O_PATH: the socket is only inspected, never connected.
+  return OpenOfType(path, O_PATH, S_IFSOCK, "a unix socket", what, options).status();
 }
 
 absl::StatusOr<std::vector<uint8_t>> ReadWholeFile(int fd, uint64_t max_bytes,

@@ -86,7 +86,7 @@ const btf_type* Renderer::Peel(uint32_t* id, std::string* reason) const {
         return t;
     }
   }
-  *reason = std::string(kReasonModifierLoop);
+  *reason = std::string(kRenderReasonModifierLoop);
   return nullptr;
 }
 
@@ -115,17 +115,17 @@ bool Renderer::SizeOf(uint32_t id, const btf_type* t, uint64_t* size, std::strin
       return true;
     }
     case BTF_KIND_FWD:
-      *reason = std::string(kReasonFwd);
+      *reason = std::string(kRenderReasonFwd);
       return false;
     case BTF_KIND_UNKN:
-      *reason = "void has no value";
+      *reason = std::string(kRenderReasonVoid);
       return false;
     case BTF_KIND_FUNC:
     case BTF_KIND_FUNC_PROTO:
-      *reason = "function type has no value";
+      *reason = std::string(kRenderReasonFuncType);
       return false;
     default:
-      *reason = absl::StrCat("unsupported BTF kind ", btf_kind(t));
+      *reason = absl::StrCat(kRenderReasonUnsupportedKindPrefix, btf_kind(t));
       return false;
   }
 }
@@ -138,10 +138,10 @@ uint32_t Renderer::PointerSize() const {
 
 bool Renderer::ChargeNode(RenderedValue* out) {
   if (++nodes_ <= options_.caps.max_nodes) return true;
-  Unsupported(std::string(kReasonNodeBudget), out);
+  Unsupported(std::string(kRenderReasonNodeBudget), out);
   if (!budget_noted_) {
     budget_noted_ = true;
-    Note(absl::StrCat(kReasonNodeBudget, " (", options_.caps.max_nodes, " nodes)"));
+    Note(absl::StrCat(kRenderReasonNodeBudget, " (", options_.caps.max_nodes, " nodes)"));
   }
   return false;
 }
@@ -149,8 +149,8 @@ bool Renderer::ChargeNode(RenderedValue* out) {
 void Renderer::RenderType(uint32_t id, Bytes bytes, uint32_t depth, RenderedValue* out) {
   if (!ChargeNode(out)) return;
   if (depth > options_.caps.max_depth) {
-    Unsupported(std::string(kReasonDepthCap), out);
-    Note(absl::StrCat(kReasonDepthCap, " (", options_.caps.max_depth, ")"));
+    Unsupported(std::string(kRenderReasonDepthCap), out);
+    Note(absl::StrCat(kRenderReasonDepthCap, " (", options_.caps.max_depth, ")"));
     return;
   }
   std::string reason;
@@ -170,7 +170,7 @@ void Renderer::RenderType(uint32_t id, Bytes bytes, uint32_t depth, RenderedValu
     const bool aggregate = kind == BTF_KIND_STRUCT || kind == BTF_KIND_UNION ||
                            kind == BTF_KIND_ARRAY || kind == BTF_KIND_DATASEC;
     if (aggregate) {
-      RenderKind(peeled_id, t, bytes, depth, truncated->mutable_partial());
+      RenderKind(peeled_id, t, bytes, depth + kPartialLevels, truncated->mutable_partial());
     } else {
       truncated->mutable_partial()->mutable_bytes()->set_hex(HexBytes(bytes));
     }
@@ -201,8 +201,8 @@ void Renderer::RenderKind(uint32_t id, const btf_type* t, Bytes bytes, uint32_t 
       return RenderPtr(t, bytes, depth, out);
     default:
       // SizeOf admits only the kinds above; reaching here means a kind was added there only.
-      return Unsupported(absl::StrCat("unsupported BTF kind ", btf_kind(t), " (type ", id, ")"),
-                         out);
+      return Unsupported(
+          absl::StrCat(kRenderReasonUnsupportedKindPrefix, btf_kind(t), " (type ", id, ")"), out);
   }
 }
 
@@ -212,7 +212,7 @@ void RenderInto(const struct btf* btf, uint32_t type_id, absl::Span<const uint8_
                 kfreeze::v1::RenderedValue* out, const RenderOptions& options, RenderNotes* notes) {
   out->Clear();
   if (btf == nullptr) {
-    out->mutable_unsupported()->set_reason("no BTF");
+    out->mutable_unsupported()->set_reason(std::string(kRenderReasonNoBtf));
     return;
   }
   internal::Renderer renderer(btf, options, notes);
@@ -242,7 +242,7 @@ kfreeze::v1::RenderedValue RenderUnreadable(const struct btf* btf, uint32_t type
   truncated->set_had(prefix.size());
   if (prefix.empty()) {
     truncated->mutable_partial()->mutable_unsupported()->set_reason(
-        absl::StrCat("unreadable: ", reason));
+        absl::StrCat(kRenderReasonUnreadablePrefix, reason));
   } else {
     truncated->mutable_partial()->mutable_bytes()->set_hex(HexBytes(prefix));
   }

@@ -22,8 +22,12 @@ namespace kfreeze::btf_render {
 
 // Bounds on the work one Render call may do.
 struct RenderCaps {
-  // Nested aggregates plus pointer chases; libbpf bounds type resolution at the same depth.
-  uint32_t max_depth = 32;
+  // Protobuf message levels below the top RenderedValue: a struct member costs 3 (StructValue,
+  // StructMember, RenderedValue), an array element, a pointer chase or a truncation wrapper 2.
+  // Counted in messages, not types, because protobuf refuses deeper messages: its JSON printer
+  // stops at 64 levels and its parser (every gRPC client) at 100, counted from the envelope that
+  // holds the value (up to ~10 levels). 44 is 15 nested structs or 22 pointer hops.
+  uint32_t max_depth = 44;
   // typedef/const/volatile/restrict/type_tag links peeled for one type; a longer chain is a loop.
   uint32_t max_modifier_chain = 32;
   // Elements rendered per array; `ArrayValue.len` keeps the declared count.

@@ -68,7 +68,8 @@ void Renderer::RenderComposite(const btf_type* t, Bytes bytes, uint32_t depth, R
     if (bitfield_bits != 0) {
       RenderBitfield(mt, bytes, bit_offset, bitfield_bits, member->mutable_value());
     } else {
-      RenderType(members[i].type, From(bytes, bit_offset / 8), depth + 1, member->mutable_value());
+      RenderType(members[i].type, From(bytes, bit_offset / 8), depth + kMemberLevels,
+                 member->mutable_value());
     }
   }
 }
@@ -94,7 +95,7 @@ void Renderer::RenderArray(const btf_type* t, Bytes bytes, uint32_t depth, Rende
   for (uint64_t i = 0; i < limit; ++i) {
     const uint64_t offset = i * elem_size;  // < 2^32 * 2^32 / ...: resolve_size checked the product
     if (elem_size > 0 && offset >= bytes.size()) break;  // past a truncated prefix
-    RenderType(arr->type, From(bytes, offset), depth + 1, av->add_elements());
+    RenderType(arr->type, From(bytes, offset), depth + kElementLevels, av->add_elements());
     if (nodes_ > options_.caps.max_nodes) break;
   }
   std::string text;
@@ -119,7 +120,7 @@ void Renderer::RenderDatasec(const btf_type* t, Bytes bytes, uint32_t depth, Ren
     member->set_name(Name(var->name_off));
     Bytes slice = From(bytes, vars[i].offset);
     if (slice.size() > vars[i].size) slice = slice.first(vars[i].size);
-    RenderType(var->type, slice, depth + 1, member->mutable_value());
+    RenderType(var->type, slice, depth + kMemberLevels, member->mutable_value());
   }
 }
 

@@ -142,12 +142,15 @@ TEST_F(PtrTest, LongListStopsAtDepthCap) {
   const RenderedValue v = Render(b(), node_ptr_, Ptr(FakeArena::kBase), options_, &notes);
   const RenderedValue* cur = &v;
   int hops = 0;
-  while (cur->ptr().has_deref()) {
+  while (cur->has_ptr() && cur->ptr().has_deref() && cur->ptr().deref().has_struct_()) {
     cur = &cur->ptr().deref().struct_().members(1).value();
     ++hops;
   }
   EXPECT_LT(hops, 40);
-  EXPECT_EQ(cur->ptr().deref_skipped_reason(), "render depth cap reached");
+  // The cap bites at a pointer chase or at the member holding the next pointer, whichever reaches
+  // the message-level limit first.
+  EXPECT_EQ(cur->has_ptr() ? cur->ptr().deref_skipped_reason() : cur->unsupported().reason(),
+            "render depth cap reached");
 }
 
 }  // namespace

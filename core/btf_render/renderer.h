@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "core/base/reasons.h"
 #include "core/btf_render/render.h"
 #include "kfreeze/v1/report.pb.h"
 
@@ -16,24 +17,19 @@ namespace kfreeze::btf_render::internal {
 using Bytes = absl::Span<const uint8_t>;
 using kfreeze::v1::RenderedValue;
 
-// Reasons shared by several kinds (stable text; tests match on them).
-inline constexpr absl::string_view kReasonFwd = "forward declaration: type body not in BTF";
-inline constexpr absl::string_view kReasonDepthCap = "render depth cap reached";
-inline constexpr absl::string_view kReasonNodeBudget = "render node budget exhausted";
-inline constexpr absl::string_view kReasonModifierLoop = "modifier chain too long (loop?)";
-inline constexpr absl::string_view kReasonKernelPointer = "not an arena address: not dereferenced";
-inline constexpr absl::string_view kReasonNoArena = "no arena snapshot to chase into";
-inline constexpr absl::string_view kReasonFunctionPointer = "function pointer: not dereferenced";
-inline constexpr absl::string_view kReasonPointerCycle = "pointer cycle";
-inline constexpr absl::string_view kReasonUnsizedPointee =
-    "pointee has no size (void, fwd or func)";
-
 class Renderer {
  public:
   Renderer(const struct btf* btf, const RenderOptions& options, RenderNotes* notes)
       : btf_(btf), options_(options), notes_(notes) {}
 
+  // Message levels each nesting adds below a RenderedValue (RenderCaps::max_depth counts them).
+  static constexpr uint32_t kMemberLevels = 3;   // StructValue, StructMember, RenderedValue
+  static constexpr uint32_t kElementLevels = 2;  // ArrayValue, RenderedValue
+  static constexpr uint32_t kDerefLevels = 2;    // PtrValue, RenderedValue
+  static constexpr uint32_t kPartialLevels = 2;  // TruncatedValue, RenderedValue
+
   // Renders type `id` over `bytes`; wraps in Truncated when bytes are short of the type's size.
+  // `depth` is the message nesting of `out` below the top value.
   void RenderType(uint32_t id, Bytes bytes, uint32_t depth, RenderedValue* out);
 
   // Kind renderers; `t` is already peeled and `bytes` holds at least its size (except composites,

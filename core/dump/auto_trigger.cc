@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/base/reasons.h"
+#include "core/base/stopwatch.h"
+#include "core/report/placeholder.h"
 
 namespace kfreeze::dump {
 namespace {
@@ -14,8 +16,6 @@ using kfreeze::v1::DualFailureDumpReport;
 using kfreeze::v1::DumpEnvelope;
 using kfreeze::v1::FailureDumpReport;
 
-// kfreeze's own early_skipped_reason when only the late trigger is configured.
-constexpr char kEarlyDisabled[] = "early trigger disabled";
 // Used for the late wait when neither the settings nor the guest tell the watchdog timeout.
 constexpr std::chrono::milliseconds kFallbackLateWait{30000};
 // The kernel writes scx_exit_info within microseconds of exit_kind (same function, no sleep);
@@ -23,27 +23,13 @@ constexpr std::chrono::milliseconds kFallbackLateWait{30000};
 constexpr std::chrono::milliseconds kExitInfoPoll{1};
 constexpr std::chrono::milliseconds kExitInfoWaitMax{50};
 
-int64_t MillisBetween(AutoTrigger::Clock::time_point a, AutoTrigger::Clock::time_point b) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
-}
-
 // The report an envelope carries as a FailureDumpReport: the single one, or a degraded one's
 // partial (with `degraded` set so the caller can tag it).
 FailureDumpReport ReportOf(const DumpEnvelope& e, bool* degraded) {
   *degraded = e.has_degraded();
   if (e.has_single()) return e.single();
   if (e.has_degraded() && e.degraded().has_partial()) return e.degraded().partial();
-  FailureDumpReport empty;
-  empty.set_schema(std::string(kSchemaSingle));
-  empty.set_is_placeholder(true);
-  return empty;
-}
-
-FailureDumpReport Placeholder() {
-  FailureDumpReport r;
-  r.set_schema(std::string(kSchemaSingle));
-  r.set_is_placeholder(true);
-  return r;
+  return report::MakePlaceholderReport(std::string(kReasonNoReportInEnvelope));
 }
 
 }  // namespace
@@ -106,8 +92,9 @@ bool AutoTrigger::PollLate(Clock::time_point now) {
     std::string note = "complete when the trigger fired";
     if (exit_info_wait_since_ || !probe->exit_info_written) {
       if (!exit_info_wait_since_) exit_info_wait_since_ = now;
-      const int64_t waited = MillisBetween(*exit_info_wait_since_, now);
-      if (!probe->exit_info_written && waited < kExitInfoWaitMax.count()) return true;
+      const uint64_t waited = MillisBetween(*exit_info_wait_since_, now);
+      const auto wait_max = static_cast<uint64_t>(kExitInfoWaitMax.count());
+      if (!probe->exit_info_written && waited < wait_max) return true;
       note = probe->exit_info_written
                  ? absl::StrCat("complete after ", waited,
                                 " ms: the kernel was still writing it when exit_kind turned")
@@ -161,13 +148,13 @@ void AutoTrigger::PollEarly(Clock::time_point now) {
 }
 
 std::string AutoTrigger::EarlySkippedReason() const {
-  if (!settings_.early_enabled) return kEarlyDisabled;
+  if (!settings_.early_enabled) return std::string(kReasonEarlyTriggerDisabled);
   if (!early_unavailable_.empty()) {
-    return absl::StrCat("scan prerequisites unavailable: ", early_unavailable_);
+    return absl::StrCat(kReasonEarlyScanPrerequisitesPrefix, early_unavailable_);
   }
-  if (!early_scanned_) return "early scan never completed before the late trigger fired";
-  return absl::StrFormat("max_age never crossed threshold (peak=%dj, threshold=%dj)", peak_age_,
-                         last_threshold_);
+  if (!early_scanned_) return std::string(kReasonEarlyScanNeverCompleted);
+  return absl::StrFormat("%s (peak=%dj, threshold=%dj)", kReasonEarlyMaxAgeNeverCrossedPrefix,
+                         peak_age_, last_threshold_);
 }
 
 void AutoTrigger::FireLate(const ScxExitProbe& probe, std::string exit_info_note) {
@@ -216,7 +203,8 @@ void AutoTrigger::PublishEarlyOnly(absl::string_view tag) {
   dual.set_schema(std::string(kSchemaDual));
   bool early_degraded = false;
   *dual.mutable_early() = ReportOf(early_->envelope, &early_degraded);
-  *dual.mutable_late() = Placeholder();
+  *dual.mutable_late() =
+      report::MakePlaceholderReport(absl::StrCat(kReasonLateSnapshotNotTakenPrefix, tag));
   dual.set_early_max_age_jiffies(early_->max_age);
   dual.set_early_threshold_jiffies(early_->threshold);
   dual.set_snapshot_tag(std::string(early_degraded ? kSnapshotTagEarlyDegraded : tag));

@@ -25,10 +25,4 @@ Deadline::Clock::duration Deadline::Remaining() const {
 
 uint64_t Deadline::ElapsedUs() const { return MicrosBetween(start_, Clock::now()); }
 
-uint64_t MicrosBetween(Deadline::Clock::time_point from, Deadline::Clock::time_point to) {
-  if (to <= from) return 0;
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(to - from).count());
-}
-
 }  // namespace kfreeze::dump

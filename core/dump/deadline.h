@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cstdint>
 
+#include "core/base/stopwatch.h"
+
 namespace kfreeze::dump {
 
 class Deadline {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = MonotonicClock;
 
   // No deadline: Expired() only turns true through the cancel flag.
   Deadline();
@@ -35,8 +37,5 @@ class Deadline {
   bool infinite_ = false;
   const std::atomic<bool>* cancel_ = nullptr;
 };
-
-// Whole microseconds between two steady-clock points (0 when `to` precedes `from`).
-uint64_t MicrosBetween(Deadline::Clock::time_point from, Deadline::Clock::time_point to);
 
 }  // namespace kfreeze::dump

@@ -14,10 +14,15 @@ namespace {
 
 class FunctionPhase : public DumpPhase {
  public:
-  FunctionPhase(std::string name, PhaseRunFn run, PhaseUnavailableFn unavailable)
-      : name_(std::move(name)), run_(std::move(run)), unavailable_(std::move(unavailable)) {}
+  FunctionPhase(std::string name, std::vector<std::string> needs, PhaseRunFn run,
+                PhaseUnavailableFn unavailable)
+      : name_(std::move(name)),
+        needs_(std::move(needs)),
+        run_(std::move(run)),
+        unavailable_(std::move(unavailable)) {}
 
   absl::string_view name() const override { return name_; }
+  std::vector<std::string> needs() const override { return needs_; }
   absl::Status Run(PhaseContext& ctx) override { return run_(ctx); }
   void MarkUnavailable(kfreeze::v1::FailureDumpReport& report,
                        absl::string_view reason) const override {
@@ -26,6 +31,7 @@ class FunctionPhase : public DumpPhase {
 
  private:
   std::string name_;
+  std::vector<std::string> needs_;
   PhaseRunFn run_;
   PhaseUnavailableFn unavailable_;
 };
@@ -34,7 +40,13 @@ class FunctionPhase : public DumpPhase {
 
 std::shared_ptr<DumpPhase> MakePhase(std::string name, PhaseRunFn run,
                                      PhaseUnavailableFn unavailable) {
-  return std::make_shared<FunctionPhase>(std::move(name), std::move(run), std::move(unavailable));
+  return MakePhase(std::move(name), {}, std::move(run), std::move(unavailable));
+}
+
+std::shared_ptr<DumpPhase> MakePhase(std::string name, std::vector<std::string> needs,
+                                     PhaseRunFn run, PhaseUnavailableFn unavailable) {
+  return std::make_shared<FunctionPhase>(std::move(name), std::move(needs), std::move(run),
+                                         std::move(unavailable));
 }
 
 std::vector<std::string> PhaseNames(const PhaseTable& table) {

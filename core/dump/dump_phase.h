@@ -4,31 +4,59 @@
 // of report fields and the *_unavailable reason that says why they are empty. Phases are built by
 // whoever knows the concrete walkers (the target's attachment) and bound to that attachment, so
 // this library never depends on them: new walkers plug in by implementing DumpPhase.
+//
+// Phases never read each other's report fields: a phase that builds on another's findings
+// declares it in needs() and takes the typed value the other put in ctx.outputs(). RunPhases runs
+// a needed phase even when its section was not requested (its fields then stay "section not
+// requested"), so what a phase finds does not depend on the caller's section list.
 #pragma once
 
+#include <any>
 #include <functional>
 #include <memory>
 #include <string>
+#include <typeindex>
+#include <utility>
 #include <vector>
-#include "absl/strings/string_view.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "core/base/reasons.h"
 #include "core/dump/deadline.h"
 #include "core/mem/read_budget.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::dump {
 
-// kfreeze's own reason for a phase the caller did not ask for (FreezeRequest.sections).
-inline constexpr absl::string_view kReasonSectionNotRequested = "section not requested";
+// Typed results one phase hands to later phases of the same dump (e.g. the task KVAs the scx walk
+// saw). One value per type; a later Put of the same type replaces the earlier one.
+class PhaseOutputs {
+ public:
+  template <typename T>
+  void Put(T value) {
+    values_[std::type_index(typeid(T))] = std::move(value);
+  }
+  // Null when no phase produced a T in this dump (not run, failed, or skipped).
+  template <typename T>
+  const T* Get() const {
+    auto it = values_.find(std::type_index(typeid(T)));
+    return it == values_.end() ? nullptr : std::any_cast<T>(&it->second);
+  }
 
-// What a running phase may touch: the report, the deadline and budget, and whether vCPUs run.
+ private:
+  absl::flat_hash_map<std::type_index, std::any> values_;
+};
+
+// What a running phase may touch: the report, the typed outputs of earlier phases, the deadline
+// and budget, and whether vCPUs run. One per dump: its outputs live as long as the run.
 class PhaseContext {
  public:
   PhaseContext(const Deadline& deadline, kfreeze::v1::FailureDumpReport& report, bool live,
                BudgetLimits limits = {})
       : deadline_(deadline),
         report_(report),
+        sections_(&report),
         live_(live),
         budget_(limits, [&deadline] { return deadline.Expired(); }) {}
 
@@ -36,7 +64,10 @@ class PhaseContext {
   // The dump's byte/node/memory budget, which also watches the deadline: a phase hands it to its
   // Readers (Reader::SetBudget) so its loops stop when either is spent. RunPhases stamps the cut.
   ReadBudget& budget() { return budget_; }
-  kfreeze::v1::FailureDumpReport& report() { return report_; }
+  // Where the running phase writes its section. For a phase run only because a later phase
+  // needs its outputs, this is a scratch report that RunPhases drops afterwards.
+  kfreeze::v1::FailureDumpReport& report() { return *sections_; }
+  PhaseOutputs& outputs() { return outputs_; }
   // vCPUs keep running during the walk: values may be torn, lists may change under the walker.
   bool live() const { return live_; }
 
@@ -45,10 +76,28 @@ class PhaseContext {
   void NoteTruncated();
 
  private:
+  friend class SectionRedirect;
+
   const Deadline& deadline_;
-  kfreeze::v1::FailureDumpReport& report_;
+  kfreeze::v1::FailureDumpReport& report_;    // the dump's report (truncation stamps)
+  kfreeze::v1::FailureDumpReport* sections_;  // where report() points now
   bool live_;
   ReadBudget budget_;
+  PhaseOutputs outputs_;
+};
+
+// While alive, ctx.report() is a scratch report: what a phase run only for its outputs writes
+// there is dropped, so its own section keeps the reason RunPhases gave it.
+class SectionRedirect {
+ public:
+  explicit SectionRedirect(PhaseContext& ctx) : ctx_(ctx) { ctx_.sections_ = &scratch_; }
+  ~SectionRedirect() { ctx_.sections_ = &ctx_.report_; }
+  SectionRedirect(const SectionRedirect&) = delete;
+  SectionRedirect& operator=(const SectionRedirect&) = delete;
+
+ private:
+  PhaseContext& ctx_;
+  kfreeze::v1::FailureDumpReport scratch_;
 };
 
 class DumpPhase {
@@ -57,6 +106,10 @@ class DumpPhase {
 
   // Short stable name: the section name callers select and the PhaseTiming.phase label.
   virtual absl::string_view name() const = 0;
+
+  // Phases (by name, each earlier in the table) whose ctx.outputs() this phase reads. RunPhases
+  // runs them first whenever this phase runs, whether or not their sections were requested.
+  virtual std::vector<std::string> needs() const { return {}; }
 
   // Fills this phase's fields. Check ctx.deadline() between items and stop (after
   // ctx.NoteTruncated() and any per-phase truncation count such as maps_truncated) when it has
@@ -80,6 +133,9 @@ using PhaseUnavailableFn =
     std::function<void(kfreeze::v1::FailureDumpReport&, absl::string_view reason)>;
 std::shared_ptr<DumpPhase> MakePhase(std::string name, PhaseRunFn run,
                                      PhaseUnavailableFn unavailable);
+// The same, for a phase that reads the outputs of the phases named in `needs`.
+std::shared_ptr<DumpPhase> MakePhase(std::string name, std::vector<std::string> needs,
+                                     PhaseRunFn run, PhaseUnavailableFn unavailable);
 
 // The section names of a table, in order.
 std::vector<std::string> PhaseNames(const PhaseTable& table);

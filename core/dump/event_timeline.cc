@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/reasons.h"
 
 namespace kfreeze::dump {
 
@@ -30,8 +31,8 @@ void EventTimeline::CopyInto(kfreeze::v1::FailureDumpReport& report) const {
   absl::MutexLock lock(&mu_);
   if (samples_.empty()) {
     report.set_event_counter_timeline_unavailable(
-        last_failure_.empty() ? std::string("no event counter sample taken yet")
-                              : absl::StrCat("event counter sampling failed: ", last_failure_));
+        last_failure_.empty() ? std::string(kReasonNoEventSampleYet)
+                              : absl::StrCat(kReasonEventSamplingFailedPrefix, last_failure_));
     return;
   }
   for (const auto& s : samples_) *report.add_event_counter_timeline() = s;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -17,6 +18,8 @@
 #include "core/dump/resume_guard.h"
 #include "core/dump/run_phases.h"
 #include "core/dump/running_tasks.h"
+#include "core/dump/vcpu_perf.h"
+#include "core/report/static_reasons.h"
 
 namespace kfreeze::dump {
 namespace {
@@ -92,13 +95,72 @@ std::string ReasonWithDetail(absl::string_view reason, const absl::Status& statu
 FailureDumpReport NewReport() {
   FailureDumpReport report;
   report.set_schema(std::string(kSchemaSingle));
+  report::StampStaticReasons(report);
   return report;
+}
+
+// QMP `stop` parks every vCPU or none: after a failed pause, every vCPU ran on. Their ids come
+// from the target's known vCPU threads, else from query-cpus-fast unless the channel is dead.
+void ListUnparkedVcpus(VmmControl& control, const FreezeOptions& options,
+                       const absl::Status& pause_failure, DegradedFailureDumpReport& degraded) {
+  std::vector<VcpuThread> threads;
+  if (options.vcpu_perf != nullptr) threads = options.vcpu_perf->threads();
+  if (threads.empty() && !absl::IsDeadlineExceeded(pause_failure) &&
+      !absl::IsUnavailable(pause_failure)) {
+    absl::StatusOr<std::vector<VcpuThread>> queried =
+        control.QueryVcpuThreads(options.control_timeout);
+    if (queried.ok()) threads = std::move(*queried);
+  }
+  std::vector<uint32_t> ids;
+  for (const VcpuThread& t : threads) ids.push_back(t.cpu_index);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (uint32_t id : ids) degraded.add_unparked_vcpus(id);
+}
+
+// The perf counters' words read at the freeze; decoded into the report after the resume.
+struct PerfCapture {
+  std::shared_ptr<const VcpuPerfCounters> counters;
+  std::vector<VcpuPerfRaw> raw;
+  std::string unavailable;  // why there is nothing to read
+};
+
+// Before the pause: opens the target's counters if needed and sizes the read buffer.
+PerfCapture PreparePerf(VmmControl& control, const FreezeOptions& options) {
+  PerfCapture capture;
+  if (options.vcpu_perf == nullptr) {
+    capture.unavailable = std::string(kReasonVcpuPerfNotKept);
+    return capture;
+  }
+  options.vcpu_perf->EnsureOpen(control, options.control_timeout);
+  capture.counters = options.vcpu_perf->counters();
+  if (capture.counters == nullptr) {
+    capture.unavailable = options.vcpu_perf->unavailable();
+  } else {
+    capture.raw = capture.counters->NewReadBuffer();
+  }
+  return capture;
+}
+
+// Inside the freeze window: raw reads only.
+void ReadPerf(PerfCapture& capture) {
+  if (capture.counters != nullptr) capture.counters->ReadAll(capture.raw);
+}
+
+void FillPerf(const PerfCapture& capture, FailureDumpReport& report) {
+  if (capture.counters == nullptr) {
+    report.set_vcpu_perf_unavailable(capture.unavailable);
+    return;
+  }
+  std::string failed = FillVcpuPerf(capture.raw, report.mutable_vcpu_perf_at_freeze());
+  if (!failed.empty()) report.set_vcpu_perf_unavailable(std::move(failed));
 }
 
 // The walk with vCPUs running; used without a control channel and after a failed stop.
 void LiveWalk(const PhaseTable& phases, const FreezeOptions& options, const Deadline& deadline,
               FailureDumpReport& report, std::vector<PhaseTiming>* timings) {
   report.set_vcpu_regs_unavailable(std::string(kReasonNoControlChannel));
+  report.set_vcpu_perf_unavailable(std::string(kReasonVcpuPerfLive));
   PhaseContext ctx(deadline, report, /*live=*/true);
   RunPhases(phases, options.sections, ctx, timings);
 }
@@ -106,7 +168,9 @@ void LiveWalk(const PhaseTable& phases, const FreezeOptions& options, const Dead
 // The registers joined to the walk, then the report's kind: degraded when `cont` or the register
 // read failed, single otherwise.
 void Conclude(FailureDumpReport report, const absl::StatusOr<std::vector<VcpuRegisters>>& regs,
-              const FreezeOptions& options, const Deadline& deadline, FreezeOutcome& out) {
+              const PerfCapture& perf, const FreezeOptions& options, const Deadline& deadline,
+              FreezeOutcome& out) {
+  FillPerf(perf, report);
   if (regs.ok()) {
     FillVcpuRegs(*regs, options, report.mutable_vcpu_regs());
     PairRunningTasks(report, options.symbolize_ip);
@@ -167,6 +231,7 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
       *out.envelope.mutable_degraded() =
           MakeDegraded(ReasonWithDetail(kReasonPauseFailed, state.status()), std::move(report),
                        deadline.ElapsedUs());
+      ListUnparkedVcpus(*control, options, state.status(), *out.envelope.mutable_degraded());
       Finish(deadline, std::move(timings), out);
       return out;
     }
@@ -174,21 +239,25 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
       // Someone else's pause: a frozen walk with registers, and the run state left untouched.
       out.vm_already_paused = true;
       out.envelope.set_vm_already_paused(true);
+      PerfCapture perf = PreparePerf(*control, options);
+      ReadPerf(perf);
       const Clock::time_point regs_begin = Clock::now();
       absl::StatusOr<std::vector<VcpuRegisters>> regs =
           control->ReadRegisters(options.regs_timeout);
       timings.push_back(Timing("regs", MicrosBetween(regs_begin, Clock::now())));
       PhaseContext ctx(deadline, report, /*live=*/false);
       RunPhases(phases, options.sections, ctx, &timings);
-      Conclude(std::move(report), regs, options, deadline, out);
+      Conclude(std::move(report), regs, perf, options, deadline, out);
       Finish(deadline, std::move(timings), out);
       return out;
     }
   }
 
+  PerfCapture perf = PreparePerf(*control, options);
   ResumeGuard guard(control, options.control_timeout);
   const Clock::time_point pause_begin = Clock::now();
   absl::Status stopped = control->Stop(options.control_timeout);
+  if (stopped.ok()) ReadPerf(perf);
   timings.push_back(Timing("pause", MicrosBetween(pause_begin, Clock::now())));
   const size_t regs_slot = timings.size();  // "regs" follows "pause" once the helper is done
   if (!stopped.ok()) {
@@ -199,6 +268,7 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
     LiveWalk(phases, options, deadline, report, &timings);
     *out.envelope.mutable_degraded() = MakeDegraded(ReasonWithDetail(kReasonPauseFailed, stopped),
                                                     std::move(report), deadline.ElapsedUs());
+    ListUnparkedVcpus(*control, options, stopped, *out.envelope.mutable_degraded());
     Finish(deadline, std::move(timings), out);
     return out;
   }
@@ -257,7 +327,7 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   }
   if (out.hard_stopped) timings.push_back(Timing("hard_stop", hard_stop_at_us));
 
-  Conclude(std::move(report), regs, options, deadline, out);
+  Conclude(std::move(report), regs, perf, options, deadline, out);
   Finish(deadline, std::move(timings), out);
   return out;
 }

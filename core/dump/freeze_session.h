@@ -14,6 +14,11 @@
 //
 // Without a control channel: a live dump (envelope.live), vcpu_regs_unavailable says why.
 //
+// vCPU perf counters (vcpu_perf.h) belong to the target, not the freeze: the caller passes its
+// VcpuPerfSource, which checks the vCPU threads before the pause and opens counters only for new
+// ones; every freeze reads them right after `stop` and decodes them after `cont`. A pause that
+// failed lists every vCPU in unparked_vcpus (QMP `stop` parks all of them or none).
+//
 // Failures of the freeze itself give a `degraded` report holding what was collected:
 //   query failed     -> reason "VMM pause failed: query-status: ...", partial = a live walk; no
 //                       stop is sent to a VMM whose run state is unknown, so nothing to resume
@@ -36,13 +41,11 @@
 #include "absl/status/statusor.h"
 #include "core/dump/dump_phase.h"
 #include "core/dump/resume_guard.h"
+#include "core/dump/vcpu_perf.h"
 #include "core/dump/vmm_control.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::dump {
-
-// kfreeze's own reason for a `cont` that failed while the VMM was still reachable.
-inline constexpr absl::string_view kReasonResumeFailed = "VMM resume failed";
 
 inline constexpr std::chrono::milliseconds kDefaultSoftDeadline{2000};
 inline constexpr std::chrono::milliseconds kDefaultHardGrace{1000};
@@ -66,6 +69,9 @@ struct FreezeOptions {
   std::vector<std::string> sections;
   // Set by a shutting-down daemon: the walk stops as if the deadline had passed.
   const std::atomic<bool>* cancel = nullptr;
+  // This target's vCPU perf counters, kept across its freezes (may be null: then
+  // vcpu_perf_unavailable says none are kept).
+  VcpuPerfSource* vcpu_perf = nullptr;
   // "sym+0xoff" for a kernel IP (VcpuRegSnapshot.ip_symbol), when the attachment can tell.
   std::function<std::optional<std::string>(uint64_t)> symbolize_ip;
 };

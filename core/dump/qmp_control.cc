@@ -44,4 +44,14 @@ absl::StatusOr<std::vector<VcpuRegisters>> QmpControl::ReadRegisters(
   return ParseHmpRegisters(*text);
 }
 
+absl::StatusOr<std::vector<VcpuThread>> QmpControl::QueryVcpuThreads(
+    std::chrono::milliseconds timeout) {
+  absl::StatusOr<std::vector<VcpuThreadId>> cpus = client_->QueryCpusFast(ToAbsl(timeout));
+  if (!cpus.ok()) return cpus.status();
+  std::vector<VcpuThread> threads;
+  threads.reserve(cpus->size());
+  for (const VcpuThreadId& c : *cpus) threads.push_back({c.cpu_index, c.thread_id});
+  return threads;
+}
+
 }  // namespace kfreeze::dump

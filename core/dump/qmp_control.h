@@ -1,5 +1,5 @@
-// VmmControl over QMP (core/qmp): `query-status`, `stop`, `cont`, and HMP `info registers -a`
-// parsed per vCPU.
+// VmmControl over QMP (core/qmp): `query-status`, `stop`, `cont`, `query-cpus-fast`, and HMP
+// `info registers -a` parsed per vCPU.
 #pragma once
 
 #include <chrono>
@@ -24,6 +24,8 @@ class QmpControl : public VmmControl {
   absl::Status Stop(std::chrono::milliseconds timeout) override;
   absl::Status Cont(std::chrono::milliseconds timeout) override;
   absl::StatusOr<std::vector<VcpuRegisters>> ReadRegisters(
+      std::chrono::milliseconds timeout) override;
+  absl::StatusOr<std::vector<VcpuThread>> QueryVcpuThreads(
       std::chrono::milliseconds timeout) override;
 
   QmpClient& client() { return *client_; }

@@ -33,6 +33,29 @@ absl::string_view SkipReason(const ReadBudget& budget) {
   return budget.cut() == ReadBudget::Cut::kNone ? kReasonDeadlineExceeded : budget.reason();
 }
 
+// Runs, at most once per dump, the phases whose outputs the phase at `index` needs. A needed
+// phase that was not requested writes its section into a scratch report (its own section keeps
+// kReasonSectionNotRequested); one that was requested has already run in table order. A need
+// that names no earlier phase is a table bug and fails the needing phase.
+absl::Status RunNeeds(const PhaseTable& table, size_t index, PhaseContext& ctx,
+                      std::vector<bool>& attempted) {
+  for (const std::string& need : table[index]->needs()) {
+    size_t j = 0;
+    while (j < index && table[j]->name() != need) ++j;
+    if (j == index) {
+      return absl::InternalError(absl::StrCat("phase ", table[index]->name(), " needs ", need,
+                                              ", which is not an earlier phase of the table"));
+    }
+    if (attempted[j]) continue;
+    attempted[j] = true;
+    if (absl::Status s = RunNeeds(table, j, ctx, attempted); !s.ok()) return s;
+    SectionRedirect scratch(ctx);
+    // Its failure leaves its outputs absent; the needing phase says what that cost it.
+    RunGuarded(*table[j], ctx).IgnoreError();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::string>& sections) {
@@ -50,11 +73,14 @@ absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::st
 void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections, PhaseContext& ctx,
                std::vector<kfreeze::v1::PhaseTiming>* timings) {
   kfreeze::v1::FailureDumpReport& report = ctx.report();
-  for (const auto& phase : table) {
+  std::vector<bool> attempted(table.size(), false);
+  for (size_t i = 0; i < table.size(); ++i) {
+    const auto& phase = table[i];
     if (!Selected(sections, phase->name())) {
       phase->MarkUnavailable(report, kReasonSectionNotRequested);
       continue;
     }
+    attempted[i] = true;
     kfreeze::v1::PhaseTiming timing;
     timing.set_phase(std::string(phase->name()));
     if (ctx.deadline().Expired() || ctx.budget().Exhausted()) {
@@ -66,7 +92,8 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
       continue;
     }
     auto begin = Deadline::Clock::now();
-    absl::Status status = RunGuarded(*phase, ctx);
+    absl::Status status = RunNeeds(table, i, ctx, attempted);
+    if (status.ok()) status = RunGuarded(*phase, ctx);
     timing.set_duration_us(MicrosBetween(begin, Deadline::Clock::now()));
     if (!status.ok()) {
       phase->MarkUnavailable(report, status.message());

@@ -19,6 +19,8 @@ absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::st
 // stamps report.dump_truncated_at_us. A phase that fails gets its status message as its
 // unavailable reason; the walk goes on. Unselected phases are marked kReasonSectionNotRequested
 // and get no timing. One PhaseTiming per selected phase is appended to `timings`.
+// A selected phase's needs() run first, once per dump, even when not selected themselves (see
+// DumpPhase::needs); the time of such an unrequested run counts in the needing phase's timing.
 // The budget (ctx.budget()) is checked the same way: once spent, the remaining phases are skipped
 // with its reason; a phase during which it was spent by bytes, memory or nodes keeps its output
 // and gets the budget's status as its reason ("...; this section is partial").

@@ -11,7 +11,7 @@ namespace {
 // x86-64 kernel stacks are 16 KiB (32 KiB with KASAN): an SP this far above task->stack is on it.
 constexpr uint64_t kMaxThreadSize = 32 * 1024;
 
-// Lock slow paths a running task can be caught in, and the names the seed reports for them.
+// Lock slow paths a running task can be caught in, and the names ktstr's dump reports for them.
 constexpr std::pair<const char*, const char*> kLockSlowpaths[] = {
     {"queued_spin_lock_slowpath", "queued_spin_lock_slowpath"},
     {"native_queued_spin_lock_slowpath", "queued_spin_lock_slowpath"},

@@ -1,4 +1,5 @@
-// The VMM control channel a freeze needs: run state, pause, resume, read vCPU registers.
+// The VMM control channel a freeze needs: run state, pause, resume, read vCPU registers, and the
+// host threads that run the vCPUs.
 // QmpControl (qmp_control.h) implements it over QMP; tests substitute their own.
 #pragma once
 
@@ -27,6 +28,12 @@ struct VmmRunState {
   std::string status;  // QEMU's RunState name
 };
 
+// The host thread that runs one vCPU (QMP `query-cpus-fast`).
+struct VcpuThread {
+  uint32_t cpu_index = 0;  // QEMU's CPU#N
+  int64_t thread_id = 0;   // host TID
+};
+
 class VmmControl {
  public:
   virtual ~VmmControl() = default;
@@ -39,6 +46,11 @@ class VmmControl {
   // Registers of every vCPU, in vCPU order.
   virtual absl::StatusOr<std::vector<VcpuRegisters>> ReadRegisters(
       std::chrono::milliseconds timeout) = 0;
+  // Every vCPU's host thread, in vCPU order. Controls that cannot tell return Unimplemented.
+  virtual absl::StatusOr<std::vector<VcpuThread>> QueryVcpuThreads(
+      std::chrono::milliseconds /*timeout*/) {
+    return absl::UnimplementedError("this VMM control cannot list vCPU threads");
+  }
 };
 
 }  // namespace kfreeze::dump

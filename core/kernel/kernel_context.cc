@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/guest_text.h"
 #include "core/base/status.h"
-#include "core/qmp/qmp_client.h"
 
 namespace kfreeze {
 namespace {
@@ -66,11 +65,8 @@ absl::Status KernelContext::AttachRam(const AttachOptions& options) {
   if (!options.ram_layout.empty()) {
     KF_ASSIGN_OR_RETURN(layout, RamLayout::Parse(options.ram_layout, file_bytes));
     layout_source_ = absl::StrCat("--ram-layout ", options.ram_layout);
-  } else if (!options.qmp_socket.empty()) {
-    KF_ASSIGN_OR_RETURN(std::unique_ptr<QmpClient> qmp,
-                        QmpClient::Connect(options.qmp_socket, options.qmp_timeout));
-    KF_ASSIGN_OR_RETURN(std::string mtree,
-                        qmp->HumanMonitorCommand("info mtree -f", options.qmp_timeout));
+  } else if (options.memory_tree) {
+    KF_ASSIGN_OR_RETURN(std::string mtree, options.memory_tree());
     KF_ASSIGN_OR_RETURN(layout, RamLayout::FromMtree(mtree));
     layout_source_ = "qmp info mtree -f";
   } else {

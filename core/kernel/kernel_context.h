@@ -4,6 +4,7 @@
 // happens once per guest boot; Revalidate() tells when the guest now runs a different kernel.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,13 +29,14 @@ namespace kfreeze {
 
 struct AttachOptions {
   std::string ram_path;
-  int ram_fd = -1;              // used instead of ram_path when >= 0 (duplicated, not adopted)
-  std::string ram_layout;       // --ram-layout spec; empty: QMP `info mtree -f`, else q35 default
-  std::string qmp_socket;       // optional; only used for the layout here
+  int ram_fd = -1;         // used instead of ram_path when >= 0 (duplicated, not adopted)
+  std::string ram_layout;  // --ram-layout spec; empty: memory_tree, else q35 default
+  // The VMM's memory map as QEMU's `info mtree -f` text (FetchMemoryTree over QMP); unset: the
+  // q35 default. A function so the kernel layer needs no VMM transport.
+  std::function<absl::StatusOr<std::string>()> memory_tree;
   std::string btf_path;         // host BTF overriding the one in guest memory
   std::string system_map_path;  // optional cross-check
   std::string vmlinux_path;     // optional cross-check (.symtab)
-  absl::Duration qmp_timeout = caps::kQmpDefaultTimeout;
 };
 
 class KernelContext {

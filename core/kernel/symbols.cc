@@ -59,6 +59,18 @@ std::optional<Symbol> SymbolIndex::Find(absl::string_view name) const {
   return at(it->second);
 }
 
+std::optional<Kva> SymbolIndex::Address(absl::string_view name) const {
+  if (std::optional<Symbol> s = Find(name)) return s->address;
+  return std::nullopt;
+}
+
+std::optional<Kva> SymbolIndex::Address(std::initializer_list<absl::string_view> names) const {
+  for (absl::string_view name : names) {
+    if (std::optional<Kva> a = Address(name)) return a;
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<Kva> SymbolIndex::Require(absl::string_view name) const {
   std::optional<Symbol> s = Find(name);
   if (!s) return absl::NotFoundError(absl::StrCat("kernel symbol '", name, "' not found"));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,10 @@ class SymbolIndex {
 
   // A global (upper-case type) symbol wins over a local one of the same name.
   std::optional<Symbol> Find(absl::string_view name) const;
+  // The address of Find(name), for walkers that treat an absent symbol as an absent feature.
+  std::optional<Kva> Address(absl::string_view name) const;
+  // The address of the first of several names a symbol had across releases.
+  std::optional<Kva> Address(std::initializer_list<absl::string_view> names) const;
   // NotFound naming the symbol when absent.
   absl::StatusOr<Kva> Require(absl::string_view name) const;
   std::vector<Symbol> FindAll(absl::string_view name) const;

@@ -18,6 +18,8 @@ namespace {
 
 // Events kept for TakeEvents(); older ones are dropped (callers poll them between freezes).
 constexpr size_t kMaxBufferedEvents = 256;
+// More vCPUs than any x86 QEMU machine allows: a longer query-cpus-fast reply is not QEMU's.
+constexpr size_t kMaxCpusFastEntries = 4096;
 
 int PollTimeoutMs(absl::Time deadline) {
   absl::Duration left = deadline - absl::Now();
@@ -181,12 +183,43 @@ absl::StatusOr<VmRunState> QmpClient::QueryStatus(absl::Duration timeout) {
   return state;
 }
 
+absl::StatusOr<std::vector<VcpuThreadId>> QmpClient::QueryCpusFast(absl::Duration timeout) {
+  KF_ASSIGN_OR_RETURN(nlohmann::json ret, Execute("query-cpus-fast", nullptr, timeout));
+  if (!ret.is_array()) {
+    return absl::DataLossError(absl::StrCat("query-cpus-fast: not an array: ", ret.dump()));
+  }
+  if (ret.size() > kMaxCpusFastEntries) {
+    return absl::DataLossError(
+        absl::StrCat("query-cpus-fast: ", ret.size(), " vCPUs, more than ", kMaxCpusFastEntries));
+  }
+  std::vector<VcpuThreadId> out;
+  out.reserve(ret.size());
+  for (const nlohmann::json& cpu : ret) {
+    auto index = cpu.is_object() ? cpu.find("cpu-index") : cpu.end();
+    auto tid = cpu.is_object() ? cpu.find("thread-id") : cpu.end();
+    if (index == cpu.end() || !index->is_number_unsigned() || tid == cpu.end() ||
+        !tid->is_number_integer() || tid->get<int64_t>() <= 0 ||
+        index->get<uint64_t>() >= kMaxCpusFastEntries) {
+      return absl::DataLossError(
+          absl::StrCat("query-cpus-fast: entry without a valid cpu-index/thread-id: ", cpu.dump()));
+    }
+    out.push_back({index->get<uint32_t>(), tid->get<int64_t>()});
+  }
+  return out;
+}
+
 std::vector<nlohmann::json> QmpClient::TakeEvents() {
   absl::MutexLock lock(&mu_);
   std::vector<nlohmann::json> out(std::make_move_iterator(events_.begin()),
                                   std::make_move_iterator(events_.end()));
   events_.clear();
   return out;
+}
+
+absl::StatusOr<std::string> FetchMemoryTree(const std::string& socket_path,
+                                            absl::Duration timeout) {
+  KF_ASSIGN_OR_RETURN(std::unique_ptr<QmpClient> qmp, QmpClient::Connect(socket_path, timeout));
+  return qmp->HumanMonitorCommand("info mtree -f", timeout);
 }
 
 }  // namespace kfreeze

@@ -1,5 +1,6 @@
 // A QEMU Machine Protocol client over a unix socket: handshake, commands with ids and timeouts,
-// HMP passthrough, and the VM run-state calls the freeze path needs (stop, cont, query-status).
+// HMP passthrough, and the VM calls the freeze path needs (stop, cont, query-status,
+// query-cpus-fast).
 // Thread-safe: calls are serialised; asynchronous events seen meanwhile are kept (bounded).
 #pragma once
 
@@ -23,6 +24,17 @@ struct VmRunState {
   std::string status;  // QEMU RunState: "running", "paused", "shutdown", ...
 };
 
+// One entry of `query-cpus-fast`: the host thread that runs a vCPU.
+struct VcpuThreadId {
+  uint32_t cpu_index = 0;  // QEMU's CPU#N
+  int64_t thread_id = 0;   // host TID (all vCPUs share one under single-threaded TCG)
+};
+
+// QEMU's `info mtree -f` over a fresh connection to `socket_path`: the text
+// RamLayout::FromMtree reads (AttachOptions::memory_tree).
+absl::StatusOr<std::string> FetchMemoryTree(const std::string& socket_path,
+                                            absl::Duration timeout = caps::kQmpDefaultTimeout);
+
 class QmpClient {
  public:
   // Connects, reads the greeting and negotiates capabilities, all within `timeout`.
@@ -43,6 +55,9 @@ class QmpClient {
   absl::Status Stop(absl::Duration timeout = caps::kQmpDefaultTimeout);
   absl::Status Cont(absl::Duration timeout = caps::kQmpDefaultTimeout);
   absl::StatusOr<VmRunState> QueryStatus(absl::Duration timeout = caps::kQmpDefaultTimeout);
+  // `query-cpus-fast`, in QEMU's order. DataLoss when an entry lacks cpu-index or thread-id.
+  absl::StatusOr<std::vector<VcpuThreadId>> QueryCpusFast(
+      absl::Duration timeout = caps::kQmpDefaultTimeout);
 
   const nlohmann::json& greeting() const { return greeting_; }
   // Events received while waiting for replies, oldest first; clears the buffer.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "core/report/raw_hex.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
@@ -53,7 +54,7 @@ OrderedJson BytesToJson(const std::string& bytes, KtstrBytes mode) {
     for (unsigned char c : bytes) out.push_back(static_cast<unsigned>(c));
     return out;
   }
-  return BytesToSpacedHex(bytes);
+  return RawHex(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,20 +434,6 @@ absl::Status JsonToMessage(absl::string_view path, const OrderedJson& j, Message
 }
 
 }  // namespace
-
-std::string BytesToSpacedHex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  if (bytes.empty()) return out;
-  out.reserve(bytes.size() * 3 - 1);
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    if (i) out.push_back(' ');
-    auto b = static_cast<unsigned char>(bytes[i]);
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
 
 int JsonNestingDepth(std::string_view text) {
   int depth = 0, max_depth = 0;

@@ -22,9 +22,6 @@ OrderedJson KtstrToJson(const google::protobuf::Message& message);
 // malformed hex are InvalidArgument with a JSON path. Unknown keys are ignored, as serde does.
 absl::Status KtstrFromJson(const OrderedJson& json, google::protobuf::Message* message);
 
-// Lowercase two-digit hex separated by single spaces ("de ad be ef").
-std::string BytesToSpacedHex(std::string_view bytes);
-
 // Largest nesting depth of arrays/objects in `text` (strings skipped), without parsing it.
 int JsonNestingDepth(std::string_view text);
 

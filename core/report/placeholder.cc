@@ -1,17 +1,26 @@
 #include "core/report/placeholder.h"
 
+#include "absl/strings/match.h"
 #include "core/base/reasons.h"
+#include "core/report/static_reasons.h"
 
 namespace kfreeze::report {
 
 kfreeze::v1::FailureDumpReport MakePlaceholderReport(const std::string& reason) {
   kfreeze::v1::FailureDumpReport r;
   r.set_schema(std::string(kSchemaSingle));
-  r.set_sdt_alloc_unavailable(reason);
-  r.set_prog_runtime_stats_unavailable(reason);
-  r.set_per_node_numa_unavailable(reason);
-  r.set_task_enrichments_unavailable(reason);
-  r.set_scx_walker_unavailable(reason);
+  // ktstr sets its five reasons; kfreeze sets every reason field it has, found by name so a new
+  // one cannot be forgotten here.
+  const auto* descriptor = kfreeze::v1::FailureDumpReport::descriptor();
+  const auto* reflection = kfreeze::v1::FailureDumpReport::GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const auto* field = descriptor->field(i);
+    if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING && !field->is_repeated() &&
+        absl::EndsWith(field->name(), "_unavailable")) {
+      reflection->SetString(&r, field, reason);
+    }
+  }
+  StampStaticReasons(r);
   r.set_is_placeholder(true);
   return r;
 }

@@ -7,7 +7,8 @@
 
 namespace kfreeze::report {
 
-// ktstr's FailureDumpReport::placeholder: every *_unavailable carries `reason`, is_placeholder set.
+// ktstr's FailureDumpReport::placeholder: every *_unavailable carries `reason` (probe_counters its
+// static one), is_placeholder set.
 kfreeze::v1::FailureDumpReport MakePlaceholderReport(const std::string& reason);
 
 }  // namespace kfreeze::report

@@ -54,7 +54,7 @@ absl::Status ParseAs(const std::string& schema, JsonDialect dialect, std::string
 
 }  // namespace
 
-std::string ToJson(const Message& message, JsonDialect dialect) {
+absl::StatusOr<std::string> ToJson(const Message& message, JsonDialect dialect) {
   if (dialect == JsonDialect::kKtstr) {
     // Strings are valid UTF-8 by the time they reach a report (core/base/guest_text.h); `replace`
     // keeps the writer total anyway instead of throwing across this module's boundary.
@@ -65,8 +65,10 @@ std::string ToJson(const Message& message, JsonDialect dialect) {
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
   std::string out;
-  // Serializing a valid in-memory message cannot fail; an empty string would mean a bug.
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  const auto printed = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!printed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("proto3 JSON: ", printed.ToString()));
+  }
   return out;
 }
 

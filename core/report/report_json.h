@@ -25,8 +25,10 @@ struct ParsedReport {
 
 // One message (FailureDumpReport, DualFailureDumpReport, DegradedFailureDumpReport, or any other
 // kfreeze.v1 message) as JSON in the given dialect. Output is deterministic (field order = proto
-// declaration order), pretty-printed with 2-space indents and a trailing newline.
-std::string ToJson(const google::protobuf::Message& message, JsonDialect dialect);
+// declaration order), pretty-printed with 2-space indents and a trailing newline. Fails
+// (InvalidArgument) when protobuf's JSON printer refuses the message, e.g. nesting deeper than
+// its recursion limit.
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, JsonDialect dialect);
 
 // Parses JSON into `message` in the given dialect. InvalidArgument naming the problem (path and
 // expected type) on malformed input.

@@ -6,30 +6,26 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 
-#include "absl/synchronization/notification.h"
 #include "core/dump/event_timeline.h"
-#include "server/daemon/freeze_coordinator.h"
+#include "server/daemon/probe_loop.h"
 
 namespace kfreeze::server {
 
 class EventSampler {
  public:
-  EventSampler(FreezeCoordinator* coordinator, std::string target,
+  EventSampler(TargetAttachments attachments, std::string target,
                std::chrono::milliseconds interval, std::shared_ptr<dump::EventTimeline> timeline);
-  ~EventSampler();  // Stop()
-  void Stop();
+  void Stop() { loop_.Stop(); }
 
  private:
-  void Loop();
+  ProbeLoop::Round Arm(const std::shared_ptr<dump::KernelAttachment>& kernel);
 
-  FreezeCoordinator* const coordinator_;
   const std::string target_;
   const std::chrono::milliseconds interval_;
   const std::shared_ptr<dump::EventTimeline> timeline_;
-  absl::Notification stop_;
-  std::thread thread_;
+  const std::chrono::steady_clock::time_point start_;
+  ProbeLoop loop_;  // last: its thread uses the members above
 };
 
 }  // namespace kfreeze::server

@@ -1,49 +1,31 @@
 // The daemon's heart: targets (from config, flags and AttachTarget) with their cached attachment,
 // one capture per target at a time (concurrent Freeze calls join the capture in flight), different
 // targets in parallel, archive + stream after the VM is resumed, and a shutdown that drains
-// captures and resumes every VM the daemon left paused.
+// captures and resumes every VM the daemon left paused. Each of those jobs lives in a file of its
+// own; this class wires them together.
 #pragma once
 
 #include <atomic>
-#include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "core/dump/attachment.h"
 #include "core/dump/resume_guard.h"
-#include "core/dump/vmm_control.h"
 #include "kfreeze/v1/config.pb.h"
 #include "kfreeze/v1/service.pb.h"
 #include "server/daemon/archive.h"
+#include "server/daemon/attach_threads.h"
+#include "server/daemon/capture_gate.h"
+#include "server/daemon/control_factory.h"
 #include "server/daemon/dump_bus.h"
+#include "server/daemon/dump_publisher.h"
+#include "server/daemon/freeze_options.h"
+#include "server/daemon/freeze_target.h"
+#include "server/daemon/target_registry.h"
 
 namespace kfreeze::server {
-
-// Opens the control channel of one freeze (QMP in production, fakes in tests).
-using ControlFactory = std::function<absl::StatusOr<std::unique_ptr<dump::VmmControl>>(
-    const std::string& qmp_socket, std::chrono::milliseconds timeout)>;
-
-// QmpControl::Connect.
-ControlFactory QmpControlFactory();
-
-struct FreezeDefaults {
-  std::chrono::milliseconds soft_deadline{2000};
-  std::chrono::milliseconds hard_grace{1000};
-  std::chrono::milliseconds control_timeout{1000};
-  std::chrono::milliseconds regs_timeout{1000};
-};
-
-FreezeDefaults DefaultsFromConfig(const kfreeze::v1::FreezeDefaults& config);
-
-class TriggerRunner;
-class EventSampler;
 
 class FreezeCoordinator {
  public:
@@ -76,64 +58,34 @@ class FreezeCoordinator {
   int JoinersInFlight(const std::string& name) const;
   // Blocks until the target's background attach finished (tests, CLI-less startup ordering).
   void WaitForAttach(const std::string& name);
-  // The attachment of a target (attaching now if needed); used by the trigger runners.
-  absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> Attachment(const std::string& name);
-  // The cached attachment without revalidation or attach work (null when none).
-  std::shared_ptr<dump::KernelAttachment> CachedAttachment(const std::string& name) const;
 
   // New Freeze calls fail with UNAVAILABLE; VMs paused by walks in progress are resumed at once
   // and the walks stop at their next deadline check; returns once every capture finished and
   // every VM the daemon paused was resumed.
   void Shutdown();
-  bool shutting_down() const { return shutting_down_.load(); }
   // Background attach threads not yet joined (tests: they must not pile up over attach cycles).
-  size_t AttachThreadsHeld() const;
+  size_t AttachThreadsHeld() const { return attach_threads_.Held(); }
 
  private:
-  struct Target;
-  struct InFlight;
-
-  std::shared_ptr<Target> Find(const std::string& name) const;
-  absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> EnsureAttached(Target& target);
-  // `prep_us`: attach check + control connect, before the pause (for the log line).
-  absl::StatusOr<kfreeze::v1::FreezeResponse> CaptureOnce(Target& target,
-                                                          const kfreeze::v1::FreezeRequest& request,
-                                                          kfreeze::v1::Trigger trigger,
-                                                          uint64_t* prep_us);
   absl::StatusOr<kfreeze::v1::FreezeResponse> Run(const kfreeze::v1::FreezeRequest& request,
                                                   kfreeze::v1::Trigger trigger, bool publish);
-  void StartBackgroundAttach(std::shared_ptr<Target> target);
-  // Registers a Freeze/Capture unless shutdown began, atomically with Shutdown's own check, so no
-  // capture can start after Shutdown stopped waiting for them.
-  bool BeginCapture();
-  void EndCapture();
-  void ResumeIfPaused(Target& target);
-  // Copies the target's event-counter window into the envelope's report.
-  void AttachTimeline(const Target& target, kfreeze::v1::DumpEnvelope& envelope);
-  // Stops the target's trigger runner and event sampler (joins their threads).
-  void StopTriggers(Target& target);
-  kfreeze::v1::Target Describe(const Target& target) const;
+  void StartBackgroundAttach(const std::shared_ptr<FreezeTarget>& target);
+  // The event sampler and auto-trigger runner the target's config asks for.
+  void StartRunners(FreezeTarget& target);
 
   const dump::Attacher attacher_;
   const ControlFactory control_factory_;
-  DumpArchive* const archive_;
-  DumpBus* const bus_;
+  DumpPublisher publisher_;
   const FreezeDefaults defaults_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> cancel_walks_{false};
   // Freezes holding a VM paused right now; Shutdown() resumes them at once.
   dump::ActivePauses active_pauses_;
-
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<Target>> targets_ ABSL_GUARDED_BY(mu_);
-  // Background attaches; a finished one is joined when the next one starts, so the list holds only
-  // attaches still running (plus finished ones not yet reaped), not every attach since startup.
-  struct AttachThread {
-    std::thread thread;
-    std::shared_ptr<std::atomic<bool>> finished;
-  };
-  std::vector<AttachThread> attach_threads_ ABSL_GUARDED_BY(mu_);
-  int captures_running_ ABSL_GUARDED_BY(mu_) = 0;
+  CaptureGate captures_;
+  AttachThreads attach_threads_;
+  // Last, so destroyed first: a runner a racing AddTarget started after Shutdown stopped them all
+  // is stopped here, while the members it calls are still alive.
+  TargetRegistry targets_;
 };
 
 }  // namespace kfreeze::server

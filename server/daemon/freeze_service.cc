@@ -40,6 +40,14 @@ grpc::Status Exhausted(const std::string& what) {
   return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, what);
 }
 
+// The value into `response`, or the error.
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -73,11 +81,7 @@ grpc::Status FreezeServiceImpl::Freeze(grpc::ServerContext* ctx,
     return Exhausted(absl::StrCat(limits.max_concurrent_freezes,
                                   " Freeze calls are already in progress; retry later"));
   }
-  absl::StatusOr<kfreeze::v1::FreezeResponse> r =
-      coordinator_->Freeze(*request, kfreeze::v1::TRIGGER_RPC);
-  if (!r.ok()) return ToGrpc(r.status());
-  *response = std::move(*r);
-  return grpc::Status::OK;
+  return Reply(coordinator_->Freeze(*request, kfreeze::v1::TRIGGER_RPC), response);
 }
 
 grpc::Status FreezeServiceImpl::WatchDumps(grpc::ServerContext* ctx,
@@ -190,10 +194,7 @@ grpc::Status FreezeServiceImpl::GetTarget(grpc::ServerContext* ctx,
                                           const kfreeze::v1::GetTargetRequest* request,
                                           kfreeze::v1::Target* response) {
   if (grpc::Status s = Authorize(ctx, Role::kRead, "GetTarget"); !s.ok()) return s;
-  absl::StatusOr<kfreeze::v1::Target> t = coordinator_->GetTarget(request->name());
-  if (!t.ok()) return ToGrpc(t.status());
-  *response = std::move(*t);
-  return grpc::Status::OK;
+  return Reply(coordinator_->GetTarget(request->name()), response);
 }
 
 grpc::Status FreezeServiceImpl::AttachTarget(grpc::ServerContext* ctx,
@@ -235,10 +236,7 @@ grpc::Status FreezeServiceImpl::ResumeTarget(grpc::ServerContext* ctx,
                                              const kfreeze::v1::ResumeTargetRequest* request,
                                              kfreeze::v1::Target* response) {
   if (grpc::Status s = Authorize(ctx, Role::kFreeze, "ResumeTarget"); !s.ok()) return s;
-  absl::StatusOr<kfreeze::v1::Target> t = coordinator_->Resume(request->name());
-  if (!t.ok()) return ToGrpc(t.status());
-  *response = std::move(*t);
-  return grpc::Status::OK;
+  return Reply(coordinator_->Resume(request->name()), response);
 }
 
 }  // namespace kfreeze::server

@@ -32,6 +32,10 @@ class PauseTrackingControl : public dump::VmmControl {
       std::chrono::milliseconds timeout) override {
     return inner_->ReadRegisters(timeout);
   }
+  absl::StatusOr<std::vector<dump::VcpuThread>> QueryVcpuThreads(
+      std::chrono::milliseconds timeout) override {
+    return inner_->QueryVcpuThreads(timeout);
+  }
 
  private:
   std::unique_ptr<dump::VmmControl> inner_;

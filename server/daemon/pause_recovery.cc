@@ -75,6 +75,17 @@ PauseRecovery ResumeOwnPause(const std::string& qmp_socket, absl::Duration conne
   return r;
 }
 
+std::vector<PauseRecovery> ResumeOwnPauses(const std::vector<std::string>& qmp_sockets,
+                                           absl::Duration connect_budget) {
+  std::vector<PauseRecovery> results(qmp_sockets.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < qmp_sockets.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = ResumeOwnPause(qmp_sockets[i], connect_budget); });
+  }
+  for (std::thread& t : threads) t.join();
+  return results;
+}
+
 std::string Describe(const PauseRecovery& r) {
   switch (r.outcome) {
     case PauseRecovery::Outcome::kResumed:
@@ -107,13 +118,9 @@ int ReconcilePauseMarkers(const PauseMarkers& markers, absl::Duration connect_bu
     }
     abandoned.push_back(std::move(m));
   }
-  std::vector<PauseRecovery> results(abandoned.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < abandoned.size(); ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = ResumeOwnPause(abandoned[i].qmp_socket, connect_budget); });
-  }
-  for (std::thread& t : threads) t.join();
+  std::vector<std::string> sockets;
+  for (const PauseMarker& m : abandoned) sockets.push_back(m.qmp_socket);
+  const std::vector<PauseRecovery> results = ResumeOwnPauses(sockets, connect_budget);
   int resumed = 0;
   for (size_t i = 0; i < abandoned.size(); ++i) {
     const PauseRecovery& r = results[i];

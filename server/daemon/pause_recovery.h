@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "server/daemon/pause_markers.h"
@@ -26,6 +27,10 @@ struct PauseRecovery {
 // Connects to `qmp_socket`, retrying until `connect_budget` passes (QEMU accepts one client at a
 // time: a dead client's connection must be torn down first), then resumes the VM if it is paused.
 PauseRecovery ResumeOwnPause(const std::string& qmp_socket, absl::Duration connect_budget);
+// ResumeOwnPause on every socket at once (one stuck VMM must not delay the others); results in
+// the order of `qmp_sockets`.
+std::vector<PauseRecovery> ResumeOwnPauses(const std::vector<std::string>& qmp_sockets,
+                                           absl::Duration connect_budget);
 
 // "resumed (now running)", "VM gone (connect ...: No such file or directory)", ...
 std::string Describe(const PauseRecovery& r);

@@ -96,12 +96,7 @@ int ResumerMain(int argc, char** argv) {
   spdlog::warn("resumer: kfreezed exited holding {} VM(s) paused; resuming them",
                held.held().size());
   std::vector<std::string> sockets(held.held().begin(), held.held().end());
-  std::vector<PauseRecovery> results(sockets.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < sockets.size(); ++i) {
-    threads.emplace_back([&, i] { results[i] = ResumeOwnPause(sockets[i], kConnectBudget); });
-  }
-  for (std::thread& t : threads) t.join();
+  const std::vector<PauseRecovery> results = ResumeOwnPauses(sockets, kConnectBudget);
   int failed = 0;
   for (size_t i = 0; i < sockets.size(); ++i) {
     spdlog::warn("resumer: VM at {}: {}", sockets[i], Describe(results[i]));

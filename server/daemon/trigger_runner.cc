@@ -1,6 +1,7 @@
 #include "server/daemon/trigger_runner.h"
 
 #include <chrono>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/daemon/limits.h"
@@ -9,8 +10,6 @@
 namespace kfreeze::server {
 namespace {
 
-// How long to wait before asking again for an attachment that failed or has no probes.
-constexpr absl::Duration kRetryAttach = absl::Seconds(5);
 constexpr std::chrono::milliseconds kDefaultLatePoll{20};
 constexpr std::chrono::milliseconds kDefaultEarlyPoll{250};
 
@@ -38,76 +37,64 @@ TokenBucket CaptureBucketFromConfig(const kfreeze::v1::TriggerConfig& c,
       now);
 }
 
-TriggerRunner::TriggerRunner(FreezeCoordinator* coordinator, kfreeze::v1::TargetConfig target)
-    : coordinator_(coordinator),
+TriggerRunner::TriggerRunner(TargetAttachments attachments, TriggerActions actions,
+                             kfreeze::v1::TargetConfig target)
+    : actions_(std::move(actions)),
       target_(std::move(target)),
-      captures_(CaptureBucketFromConfig(target_.triggers(), TokenBucket::Clock::now())) {
-  thread_ = std::thread([this] { Loop(); });
+      settings_(SettingsFromConfig(target_.triggers())),
+      captures_(CaptureBucketFromConfig(target_.triggers(), TokenBucket::Clock::now())),
+      loop_(
+          std::move(attachments),
+          [this](const std::shared_ptr<dump::KernelAttachment>& kernel) { return Arm(kernel); },
+          [this](const absl::Status& why) {
+            spdlog::warn("triggers {}: not armed: {}", target_.name(), why.ToString());
+          }) {}
+
+ProbeLoop::Round TriggerRunner::Arm(const std::shared_ptr<dump::KernelAttachment>& kernel) {
+  auto engine = std::make_shared<dump::AutoTrigger>(
+      settings_, kernel->probes(),
+      [this](kfreeze::v1::Trigger trigger) { return Capture(trigger); },
+      [this](kfreeze::v1::DumpEnvelope envelope) { Publish(std::move(envelope)); });
+  spdlog::info("triggers {}: armed (late={} early={})", target_.name(), settings_.late_enabled,
+               settings_.early_enabled);
+  auto last_error = std::make_shared<std::string>();
+  return [this, engine, last_error] {
+    std::chrono::milliseconds wait = engine->Step(std::chrono::steady_clock::now());
+    if (engine->last_probe_error() != *last_error) {
+      *last_error = engine->last_probe_error();
+      if (!last_error->empty()) spdlog::warn("triggers {}: {}", target_.name(), *last_error);
+    }
+    return wait;
+  };
 }
 
-TriggerRunner::~TriggerRunner() { Stop(); }
-
-void TriggerRunner::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (thread_.joinable()) thread_.join();
-}
-
-void TriggerRunner::Loop() {
+absl::StatusOr<kfreeze::v1::DumpEnvelope> TriggerRunner::Capture(kfreeze::v1::Trigger trigger) {
   const std::string& name = target_.name();
-  dump::TriggerSettings settings = SettingsFromConfig(target_.triggers());
-  while (!stop_.HasBeenNotified()) {
-    absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> attachment =
-        coordinator_->Attachment(name);
-    if (!attachment.ok() || (*attachment)->probes() == nullptr) {
-      spdlog::warn(
-          "triggers {}: not armed: {}", name,
-          attachment.ok() ? "this kernel has no trigger probes" : attachment.status().ToString());
-      stop_.WaitForNotificationWithTimeout(kRetryAttach);
-      continue;
+  if (!captures_.TryTake(TokenBucket::Clock::now())) {
+    // Once per run of skipped captures: a flooding guest must not flood the log either.
+    if (!rate_limited_) {
+      spdlog::warn("triggers {}: {} capture skipped: rate limit (further skips not logged)", name,
+                   kfreeze::v1::Trigger_Name(trigger));
     }
-    std::shared_ptr<dump::KernelAttachment> kernel = *attachment;
-    dump::AutoTrigger engine(
-        settings, kernel->probes(),
-        [this, &name](kfreeze::v1::Trigger trigger) -> absl::StatusOr<kfreeze::v1::DumpEnvelope> {
-          if (!captures_.TryTake(TokenBucket::Clock::now())) {
-            // Once per run of skipped captures: a flooding guest must not flood the log either.
-            if (!rate_limited_) {
-              spdlog::warn("triggers {}: {} capture skipped: rate limit (further skips not logged)",
-                           name, kfreeze::v1::Trigger_Name(trigger));
-            }
-            rate_limited_ = true;
-            return absl::ResourceExhaustedError(
-                absl::StrCat("auto-trigger rate limit of target ", name,
-                             " reached (triggers.capture_burst / triggers.captures_per_hour)"));
-          }
-          rate_limited_ = false;
-          kfreeze::v1::FreezeRequest request;
-          request.set_target(name);
-          absl::StatusOr<kfreeze::v1::FreezeResponse> r = coordinator_->Capture(request, trigger);
-          if (!r.ok()) return r.status();
-          return std::move(*r->mutable_envelope());
-        },
-        [this, &name](kfreeze::v1::DumpEnvelope envelope) {
-          absl::StatusOr<kfreeze::v1::DumpSummary> s = coordinator_->Publish(envelope);
-          if (s.ok()) {
-            spdlog::info("triggers {}: published {} ({})", name, s->dump_id(), s->summary());
-          } else {
-            spdlog::error("triggers {}: publish failed: {}", name, s.status().ToString());
-          }
-        });
-    spdlog::info("triggers {}: armed (late={} early={})", name, settings.late_enabled,
-                 settings.early_enabled);
-    std::string last_error;
-    while (!stop_.HasBeenNotified()) {
-      std::chrono::milliseconds wait = engine.Step(std::chrono::steady_clock::now());
-      if (engine.last_probe_error() != last_error) {
-        last_error = engine.last_probe_error();
-        if (!last_error.empty()) spdlog::warn("triggers {}: {}", name, last_error);
-      }
-      if (stop_.WaitForNotificationWithTimeout(absl::Milliseconds(wait.count()))) break;
-      // A re-attached kernel (reboot) needs fresh probes.
-      if (coordinator_->CachedAttachment(name) != kernel) break;
-    }
+    rate_limited_ = true;
+    return absl::ResourceExhaustedError(
+        absl::StrCat("auto-trigger rate limit of target ", name,
+                     " reached (triggers.capture_burst / triggers.captures_per_hour)"));
+  }
+  rate_limited_ = false;
+  kfreeze::v1::FreezeRequest request;
+  request.set_target(name);
+  absl::StatusOr<kfreeze::v1::FreezeResponse> r = actions_.capture(request, trigger);
+  if (!r.ok()) return r.status();
+  return std::move(*r->mutable_envelope());
+}
+
+void TriggerRunner::Publish(kfreeze::v1::DumpEnvelope envelope) {
+  absl::StatusOr<kfreeze::v1::DumpSummary> s = actions_.publish(envelope);
+  if (s.ok()) {
+    spdlog::info("triggers {}: published {} ({})", target_.name(), s->dump_id(), s->summary());
+  } else {
+    spdlog::error("triggers {}: publish failed: {}", target_.name(), s.status().ToString());
   }
 }
 

@@ -5,14 +5,15 @@
 // cannot keep its VM paused or flood the archive.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "absl/status/statusor.h"
 #include "core/dump/auto_trigger.h"
 #include "kfreeze/v1/config.pb.h"
-#include "server/daemon/freeze_coordinator.h"
+#include "kfreeze/v1/service.pb.h"
+#include "server/daemon/probe_loop.h"
 #include "server/daemon/token_bucket.h"
 
 namespace kfreeze::server {
@@ -22,22 +23,34 @@ dump::TriggerSettings SettingsFromConfig(const kfreeze::v1::TriggerConfig& confi
 TokenBucket CaptureBucketFromConfig(const kfreeze::v1::TriggerConfig& config,
                                     TokenBucket::Clock::time_point now);
 
+// What a trigger does with what it caught, bound by the coordinator.
+struct TriggerActions {
+  // A capture without archiving (coalesces with RPC freezes of the target).
+  std::function<absl::StatusOr<kfreeze::v1::FreezeResponse>(const kfreeze::v1::FreezeRequest&,
+                                                            kfreeze::v1::Trigger)>
+      capture;
+  // Archives and streams an assembled report; sets its dump_id.
+  std::function<absl::StatusOr<kfreeze::v1::DumpSummary>(kfreeze::v1::DumpEnvelope&)> publish;
+};
+
 class TriggerRunner {
  public:
-  TriggerRunner(FreezeCoordinator* coordinator, kfreeze::v1::TargetConfig target);
-  ~TriggerRunner();  // Stop()
-  void Stop();
+  TriggerRunner(TargetAttachments attachments, TriggerActions actions,
+                kfreeze::v1::TargetConfig target);
+  void Stop() { loop_.Stop(); }
 
  private:
-  void Loop();
+  ProbeLoop::Round Arm(const std::shared_ptr<dump::KernelAttachment>& kernel);
+  absl::StatusOr<kfreeze::v1::DumpEnvelope> Capture(kfreeze::v1::Trigger trigger);
+  void Publish(kfreeze::v1::DumpEnvelope envelope);
 
-  FreezeCoordinator* const coordinator_;
+  const TriggerActions actions_;
   const kfreeze::v1::TargetConfig target_;
+  const dump::TriggerSettings settings_;
   // Only the runner thread takes tokens; kept across re-attaches (a rebooting guest too).
   TokenBucket captures_;
   bool rate_limited_ = false;
-  absl::Notification stop_;
-  std::thread thread_;
+  ProbeLoop loop_;  // last: its thread uses the members above
 };
 
 }  // namespace kfreeze::server

@@ -1,7 +1,13 @@
-"""What every e2e script shares: one failure type and its check, proto3 JSON integers, the
-PASS/FAIL ending."""
+"""What every e2e script shares: the lab client, one failure type and its check, the command line,
+running a kfreeze binary, proto3 JSON integers, the guest's task list, the PASS/FAIL ending."""
 
+import argparse
+import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
+import labclient  # noqa: E402  (the scripts take it from here)
 
 
 class Failure(Exception):
@@ -13,9 +19,50 @@ def check(cond, what):
         raise Failure(what)
 
 
+def arg_parser(doc, guest_name, *binaries):
+    """The script's command line: its docstring as --help, a required --BINARY path for each of
+    `binaries` (e.g. "kfreezed", "kfreeze") and --name, the lab guest's name (default
+    `guest_name`; distinct names let scripts share one VM cache)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for b in binaries:
+        ap.add_argument(f"--{b}", required=True, help=f"path of the {b} binary")
+    ap.add_argument("--name", default=guest_name, help="lab guest name (default %(default)s)")
+    return ap
+
+
+def run_tool(cmd, what=None, timeout=300):
+    """Runs a kfreeze binary: its CompletedProcess (bytes), or Failure with its exit status and
+    stderr."""
+    res = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    check(res.returncode == 0, f"{what or ' '.join(map(str, cmd))} exited {res.returncode}: "
+                               f"{res.stderr.decode(errors='replace').strip()[-2000:]}")
+    return res
+
+
 def u(v):
     """A proto3 JSON 64-bit integer (a string) or a ktstr JSON number; absent reads 0."""
     return int(v) if v is not None else 0
+
+
+# Every thread's /proc stat line, one a line; parse_task_stats reads them.
+TASK_STATS = "for d in /proc/[0-9]*/task/[0-9]*; do cat $d/stat 2>/dev/null; echo; done"
+
+
+def parse_task_stats(text):
+    """{pid: comm} from TASK_STATS output (the comm is between the first '(' and the last ')')."""
+    procs = {}
+    for line in text.splitlines():
+        o, c = line.find("("), line.rfind(")")
+        if o > 0 and c > o:
+            procs[int(line[:o])] = line[o + 1:c]
+    return procs
+
+
+def guest_procs(g):
+    """The guest's threads now, {pid: comm}."""
+    res = g.exec(TASK_STATS)
+    check(res.rc == 0, f"reading the guest's task list failed: {res}")
+    return parse_task_stats(res.stdout)
 
 
 def comm_matches(comm, known):
@@ -38,15 +85,33 @@ def check_task_identity(pid, comm, before, after):
     check(comm_matches(comm, known[pid]), f"task pid {pid}: comm {comm!r} != guest {known[pid]!r}")
 
 
-def outcome(body, lab_failure):
-    """Runs body(); prints PASS, or FAIL with the reason. Returns the exit status."""
+def outcome(body):
+    """Runs body() and gives the exit status. A body that returns nothing passed: PASS is printed
+    here. One that returns a status has printed its own verdict (e.g. run_checks). A Failure or a
+    lab guest that could not run prints FAIL with the reason."""
     try:
-        body()
-    except lab_failure as e:
-        print(f"FAIL: could not run the lab guest: {e}", file=sys.stderr)
+        rc = body()
+    except labclient.LabFailure as e:
+        print(f"FAIL: could not run the lab guest: {e}", file=sys.stderr, flush=True)
         return 1
     except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr)
+        print(f"FAIL: {e}", file=sys.stderr, flush=True)
         return 1
-    print("PASS")
-    return 0
+    if rc is None:
+        print("PASS", flush=True)
+        return 0
+    return rc
+
+
+def run_checks(checks):
+    """Runs each (name, fn), goes on after a failure and reports them all; returns the exit status."""
+    failed = 0
+    for name, fn in checks:
+        try:
+            fn()
+            print(f"PASS {name}", flush=True)
+        except Failure as e:
+            failed += 1
+            print(f"FAIL {name}: {e}", flush=True)
+    print(f"{len(checks) - failed}/{len(checks)} checks passed", flush=True)
+    return 1 if failed else 0

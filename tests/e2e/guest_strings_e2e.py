@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A guest process names itself with bytes that are not UTF-8 (issue 11).
+"""A guest process names itself with bytes that are not UTF-8.
 
 In a scx-running guest a shell writes b"\\xff\\xfebad\\xc3" to its own /proc/self/comm. Then:
   - `kfreeze dump` works in every format (text, proto-json, ktstr-json, binpb) and shows the comm
@@ -11,7 +11,6 @@ In a scx-running guest a shell writes b"\\xff\\xfebad\\xc3" to its own /proc/sel
 Usage: guest_strings_e2e.py --kfreezed ... --kfreeze ... --npm-prefix BUILD/npm
 """
 
-import argparse
 import base64
 import json
 import subprocess
@@ -19,9 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-import labclient  # noqa: E402
-from server_support import Daemon, Failure, check, ensure_buf, report_of, run_checks  # noqa: E402
+from e2e_common import Failure, arg_parser, check, labclient, outcome, run_tool
+from server_support import Daemon, buf_curl, ensure_buf, report_of
 
 RAW = b"\xff\xfebad\xc3"
 SHOWN = "\ufffd\ufffdbad\ufffd"  # each maximal invalid subpart -> one U+FFFD
@@ -37,18 +35,14 @@ def renamed_task(report, pid):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kfreezed", required=True)
-    ap.add_argument("--kfreeze", required=True)
-    ap.add_argument("--npm-prefix", required=True)
-    ap.add_argument("--name", default="e2e-strings")
+    ap = arg_parser(__doc__, "e2e-strings", "kfreezed", "kfreeze")
+    ap.add_argument("--npm-prefix", required=True, help="where npm installs @bufbuild/buf")
     args = ap.parse_args()
-    try:
-        buf = ensure_buf(Path(args.npm_prefix))
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
+    return outcome(lambda: run(args))
 
+
+def run(args):
+    buf = ensure_buf(Path(args.npm_prefix))
     with labclient.guest(args.name, "scx-running") as g, tempfile.TemporaryDirectory(prefix="kfd-str-") as tmp:
         # The shell renames itself (comm writes are only allowed on one's own thread group) and stays.
         octal = "".join(f"\\{b:03o}" for b in RAW)
@@ -59,18 +53,13 @@ def main():
                            check=True).stdout.splitlines():
             if "377 376   b   a   d" in line:
                 pid = int(line.split()[0])
-        if pid is None:
-            print("FAIL: the guest shell could not rename itself")
-            return 1
+        check(pid is not None, "the guest shell could not rename itself")
         print(f"renamed pid {pid}", flush=True)
-        state = {}
 
         def dump_every_format():
             for fmt in ("text", "proto-json", "ktstr-json", "binpb"):
-                res = subprocess.run([args.kfreeze, "dump", "--ram", str(g.ram), "--qmp", str(g.qmp),
-                                      "--format", fmt], capture_output=True, timeout=300)
-                check(res.returncode == 0, f"dump --format {fmt}: rc {res.returncode}: "
-                      f"{res.stderr.decode(errors='replace').strip()[-500:]}")
+                res = run_tool([args.kfreeze, "dump", "--ram", g.ram, "--qmp", g.qmp, "--format", fmt],
+                               f"dump --format {fmt}")
                 if fmt == "binpb":
                     check(len(res.stdout) > 0, "empty binpb")
                     continue
@@ -85,45 +74,35 @@ def main():
                 if fmt == "proto-json":
                     check(base64.b64decode(t.get("comm_raw", "")) == RAW, f"comm_raw {t.get('comm_raw')!r}")
 
-        d = Daemon(args.kfreezed, args.kfreeze, tmp, [f"name=vm,ram={g.ram},qmp={g.qmp}"]).start()
+        with Daemon(args.kfreezed, args.kfreeze, tmp, [f"name=vm,ram={g.ram},qmp={g.qmp}"]) as d:
+            def freeze_get_watch():
+                d.wait_attached("vm")
+                w = d.cli_popen("watch", "--target", "vm", "--count", "1", "--json",
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                r = d.freeze("vm")
+                _, rep = report_of(r["envelope"])
+                check(renamed_task(rep, pid)["comm"] == SHOWN, "Freeze reply comm")
+                got = json.loads(d.cli("get", r["dump_id"], "--json").stdout)
+                _, rep = report_of(got["envelope"] if "envelope" in got else got)
+                check(renamed_task(rep, pid)["comm"] == SHOWN, "GetDump comm")
+                out, err = w.communicate(timeout=120)
+                check(w.returncode == 0, f"watch rc {w.returncode}: {err.decode(errors='replace').strip()}")
+                text = out.decode("utf-8")  # the stream must be valid UTF-8 as a whole
+                check(SHOWN in text or SHOWN.encode("ascii", "backslashreplace").decode() in text.lower(),
+                      "WatchDumps did not deliver the renamed task")
 
-        def freeze_get_watch():
-            d.wait_attached("vm")
-            w = subprocess.Popen([args.kfreeze, "--server", f"unix:{d.sock}", "watch", "--target", "vm",
-                                  "--count", "1", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            r = d.freeze("vm")
-            _, rep = report_of(r["envelope"])
-            check(renamed_task(rep, pid)["comm"] == SHOWN, "Freeze reply comm")
-            got = json.loads(d.cli("get", r["dump_id"], "--json").stdout)
-            _, rep = report_of(got["envelope"] if "envelope" in got else got)
-            check(renamed_task(rep, pid)["comm"] == SHOWN, "GetDump comm")
-            out, err = w.communicate(timeout=120)
-            check(w.returncode == 0, f"watch rc {w.returncode}: {err.decode(errors='replace').strip()}")
-            text = out.decode("utf-8")  # the stream must be valid UTF-8 as a whole
-            check(SHOWN in text or SHOWN.encode("ascii", "backslashreplace").decode() in text.lower(),
-                  "WatchDumps did not deliver the renamed task")
+            def buf_curl_reads_freeze():
+                out = buf_curl(buf, d.sock, "-d", json.dumps({"target": "vm"}),
+                               url="http://localhost/kfreeze.v1.FreezeService/Freeze", timeout=300)
+                env = json.loads(out)["envelope"]
+                t = renamed_task(env["single"], pid)
+                check(t["comm"] == SHOWN, f"buf curl comm {t['comm']!r}")
 
-        def buf_curl_reads_freeze():
-            res = subprocess.run([str(buf), "curl", "--protocol", "grpc", "--http2-prior-knowledge",
-                                  "--unix-socket", str(d.sock), "-d", json.dumps({"target": "vm"}),
-                                  "http://localhost/kfreeze.v1.FreezeService/Freeze"],
-                                 capture_output=True, text=True, timeout=300)
-            check(res.returncode == 0, f"buf curl Freeze: rc {res.returncode}: {res.stderr.strip()[-500:]}")
-            env = json.loads(res.stdout)["envelope"]
-            t = renamed_task(env["single"], pid)
-            check(t["comm"] == SHOWN, f"buf curl comm {t['comm']!r}")
-
-        try:
-            rc = run_checks([
+            return d.run_checks([
                 ("kfreeze dump in every format", dump_every_format),
                 ("Freeze, GetDump and WatchDumps", freeze_get_watch),
                 ("buf curl parses the Freeze reply", buf_curl_reads_freeze),
             ])
-        finally:
-            d.stop()
-        if rc:
-            print(d.log_text()[-3000:])
-        return rc
 
 
 if __name__ == "__main__":

@@ -10,18 +10,14 @@ ways: default q35 layout, layout from QMP `info mtree -f`, and an explicit --ram
 Usage: inspect_e2e.py --kfreeze BUILD/clients/kfreeze/kfreeze --kaslr on|off
 """
 
-import argparse
 import hashlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-import labclient  # noqa: E402
-from e2e_common import Failure, check, outcome  # noqa: E402
+from e2e_common import arg_parser, check, labclient, outcome, run_tool
 
 SYMBOLS = ["_text", "init_task", "map_idr", "scx_root", "runqueues", "prog_idr", "__per_cpu_offset"]
 TEXT_LINK_ADDRESS = 0xffffffff81000000  # _text without KASLR (__START_KERNEL_map + 16 MiB)
@@ -33,10 +29,8 @@ def run_inspect(kfreeze, ram, extra, btf_out):
         cmd += ["--symbol", s]
     cmd += extra
     start = time.monotonic()
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    res = run_tool(cmd, timeout=120)
     wall_ms = (time.monotonic() - start) * 1000
-    if res.returncode != 0:
-        raise Failure(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr.decode(errors='replace')}")
     out = json.loads(res.stdout)
     expected_keys = {"release", "kaslr_offset", "phys_base", "page_offset_base", "pgtable_levels", "nr_cpus",
                      "per_cpu_offsets", "symbol_count", "btf_type_count", "symbols", "attach_us",
@@ -80,11 +74,10 @@ def verify(out, truth, kaslr, label):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kfreeze", required=True)
+    ap = arg_parser(__doc__, "e2e-inspect", "kfreeze")
     ap.add_argument("--kaslr", choices=["on", "off"], required=True)
     args = ap.parse_args()
-    name = f"e2e-inspect-kaslr-{args.kaslr}"
+    name = f"{args.name}-kaslr-{args.kaslr}"
 
     def body():
         with labclient.guest(name, "idle", kaslr=args.kaslr) as g, tempfile.TemporaryDirectory() as tmp:
@@ -104,7 +97,7 @@ def main():
                       f"{out['nr_cpus']} cpus, {out['symbol_count']} symbols, {out['btf_type_count']} BTF types, "
                       f"BTF identical ({how}); attach {steps}; process wall {wall_ms:.0f} ms")
 
-    return outcome(body, labclient.LabFailure)
+    return outcome(body)
 
 
 if __name__ == "__main__":

@@ -17,36 +17,15 @@ for make test-matrix, then PASS.
 Usage: kernel_matrix_e2e.py --kfreeze BUILD/clients/kfreeze/kfreeze --cpus 2
 """
 
-import argparse
 import json
-import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-import labclient  # noqa: E402
-from e2e_common import Failure, check, check_task_identity, outcome, u  # noqa: E402
-
-USER_DSQ_ID = 0x4B46  # the scx-running scheduler's user DSQ
-# Printed by the scenario when the kernel lets no BPF program create a user DSQ (Debian's 7.1:
-# scx_bpf_create_dsq has no callable form); the scheduler then runs on the global DSQ only.
-NO_USER_DSQ = "KFREEZE-SCX-NO-USER-DSQ"
+import scx_report_checks as scx
+from e2e_common import Failure, arg_parser, check, guest_procs, labclient, outcome, run_tool, u
 
 
-def run(cmd, what):
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    check(res.returncode == 0, f"{what} failed ({res.returncode}): {res.stderr.decode(errors='replace')}")
-    return res.stdout.decode()
-
-
-def guest_procs(g):
-    res = g.exec("for d in /proc/[0-9]*/task/[0-9]*; do cat $d/stat 2>/dev/null; echo; done")
-    procs = {}
-    for line in res.stdout.splitlines():
-        o, c = line.find("("), line.rfind(")")
-        if o > 0 and c > o:
-            procs[int(line[:o])] = line[o + 1:c]
-    return procs
+def run_json(cmd, what):
+    return json.loads(run_tool(cmd, what).stdout)
 
 
 def guest_has_symbol(g, name):
@@ -63,55 +42,22 @@ def check_inspect(inspect, truth, has_scx_root):
 
 
 def check_report(r, truth, before, after, cpus, user_dsq):
-    check(not r.get("scx_walker_unavailable"), f"scx_walker_unavailable: {r.get('scx_walker_unavailable')}")
-    rqs = r.get("rq_scx_states", [])
-    check(sorted(x.get("cpu", 0) for x in rqs) == list(range(cpus)),
-          f"rq_scx_states cpus {[x.get('cpu', 0) for x in rqs]} != one per CPU ({cpus})")
-    s = r.get("scx_sched_state")
-    check(s is not None, "no scx_sched_state")
-    check(s.get("ops_name") == truth["sched_ext"].get("root_ops"),
-          f"ops_name {s.get('ops_name')!r} != sysfs {truth['sched_ext'].get('root_ops')!r}")
-    check(s.get("enable_state") == truth["sched_ext"].get("state") == "enabled",
-          f"enable_state {s.get('enable_state')!r}, sysfs {truth['sched_ext'].get('state')!r}")
-    check(s.get("exit_kind", 0) == 0, f"running scheduler shows exit kind {s.get('exit_kind')}")
+    scx.check_rq_per_cpu(r, cpus)
+    s = scx.check_scheduler_running(r, truth)
     features = r.get("scx_features", {})
     absent = set(features.get("absent_fields", []))
     if "scx_sched_state.watchdog_timeout" not in absent:
         check(u(s.get("watchdog_timeout")) > 0, f"watchdog_timeout {s.get('watchdog_timeout')}")
     if features.get("event_counters_layout", "none") != "none":
         check("event_counters" in s, "kernel has event counters but the report has none")
-
-    tasks = r.get("task_enrichments", [])
-    check(len(tasks) > 10, f"only {len(tasks)} task records ({r.get('task_enrichments_unavailable')})")
-    by_kva = {u(t.get("task_kva")): t for t in tasks}
-    for t in tasks:
-        pid, comm = t.get("pid", 0), t.get("comm", "")
-        if pid == 0:
-            check(comm.startswith("swapper/"), f"pid 0 task named {comm!r}")
-            continue
-        check_task_identity(pid, comm, before, after)
-    check(sum(1 for t in tasks if t.get("comm", "").startswith("lab_")) >= 3, "scenario tasks missing")
-
-    dsqs = r.get("dsq_states", [])
-    origins = {d["origin"] for d in dsqs}
-    for want in [f"local cpu {c}" for c in range(cpus)] + ["global node 0"]:
-        check(want in origins, f"no DSQ {want!r} (have {sorted(origins)})")
-    has_user = any(u(d["id"]) == USER_DSQ_ID for d in dsqs if d["origin"] == "user")
-    check(has_user == user_dsq, f"user DSQ 0x4b46 {'missing' if user_dsq else 'reported'}, "
-                                f"the scheduler {'created' if user_dsq else 'could not create'} it")
-    for d in dsqs:
-        kvas = [u(k) for k in d.get("task_kvas", [])]
-        check(len(kvas) == d.get("nr", 0), f"DSQ {d['origin']}: nr {d.get('nr', 0)} != {len(kvas)} listed")
-        for k in kvas:
-            check(k in by_kva, f"DSQ {d['origin']}: task KVA {hex(k)} has no task record")
-    return len(tasks), len(dsqs), features.get("layout", "?")
+    by_kva = scx.check_tasks(r, before, after, min_lab_tasks=3)
+    dsqs = scx.check_dsqs(r, by_kva, cpus, user_dsq)
+    return len(by_kva), len(dsqs), features.get("layout", "?")
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kfreeze", required=True)
+    ap = arg_parser(__doc__, "e2e-matrix", "kfreeze")
     ap.add_argument("--cpus", type=int, default=2)
-    ap.add_argument("--name", default="e2e-matrix")
     args = ap.parse_args()
     name = f"{args.name}-{args.cpus}"
 
@@ -119,13 +65,13 @@ def main():
         with labclient.guest(name, "scx-running", cpus=args.cpus) as g:
             truth = g.truth()
             procs = guest_procs(g)
-            user_dsq = NO_USER_DSQ not in g.console.read_text(errors="replace")
+            user_dsq = scx.scheduler_made_user_dsq(g)
             check(truth["nr_cpus"] == args.cpus, f"guest has {truth['nr_cpus']} CPUs, asked {args.cpus}")
             ram, qmp = ["--ram", str(g.ram)], ["--qmp", str(g.qmp)]
-            inspect = json.loads(run([args.kfreeze, "inspect", *ram, *qmp, "--json"], "kfreeze inspect"))
+            inspect = run_json([args.kfreeze, "inspect", *ram, *qmp, "--json"], "kfreeze inspect")
             check_inspect(inspect, truth, guest_has_symbol(g, "scx_root"))
-            ktstr = json.loads(run([args.kfreeze, "dump", *ram, *qmp, "--format", "ktstr-json"],
-                                   "kfreeze dump --format ktstr-json"))
+            ktstr = run_json([args.kfreeze, "dump", *ram, *qmp, "--format", "ktstr-json"],
+                             "kfreeze dump --format ktstr-json")
             after = guest_procs(g)
             try:
                 ntasks, ndsqs, layout = check_report(ktstr, truth, procs, after, args.cpus, user_dsq)
@@ -134,8 +80,8 @@ def main():
                 # that left on its own can be told apart.
                 now = g.exec("cat /sys/kernel/sched_ext/state; dmesg | grep -i sched_ext | tail -3")
                 raise Failure(f"{e}\nguest after the dump: {now.stdout.strip()}") from None
-            env = json.loads(run([args.kfreeze, "dump", *ram, *qmp, "--format", "proto-json"],
-                                 "kfreeze dump --format proto-json"))
+            env = run_json([args.kfreeze, "dump", *ram, *qmp, "--format", "proto-json"],
+                           "kfreeze dump --format proto-json")
             check("single" in env, f"not a single report: {list(env)}")
             check_report(env["single"], truth, procs, guest_procs(g), args.cpus, user_dsq)
             timings = {t["phase"]: u(t.get("duration_us")) for t in env.get("timings", [])}
@@ -146,7 +92,7 @@ def main():
                   f"window_ms={timings['freeze_window'] / 1000:.2f} tasks={ntasks} dsqs={ndsqs} "
                   f"layout={layout}")
 
-    return outcome(body, labclient.LabFailure)
+    return outcome(body)
 
 
 if __name__ == "__main__":

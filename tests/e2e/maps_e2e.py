@@ -14,18 +14,13 @@ Usage: maps_e2e.py --kfreeze BUILD/clients/kfreeze/kfreeze
        maps_e2e.py --kfreeze K --ram RAMFILE --truth TRUTH.json   (an already running guest)
 """
 
-import argparse
 import json
 import math
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-import labclient  # noqa: E402
-
-GUEST = "e2e-maps"
+from e2e_common import arg_parser, labclient, outcome, run_tool
 
 
 class Checker:
@@ -284,13 +279,9 @@ def compare(km_report, truth):
 
 
 def run_kfreeze(kfreeze, ram):
-    cmd = [kfreeze, "maps", "--ram", str(ram), "--format", "ktstr-json"]
     start = time.monotonic()
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    ms = (time.monotonic() - start) * 1000
-    if res.returncode != 0:
-        raise SystemExit(f"FAIL: {' '.join(cmd)} exited {res.returncode}: {res.stderr.decode(errors='replace')}")
-    return json.loads(res.stdout), ms
+    res = run_tool([kfreeze, "maps", "--ram", ram, "--format", "ktstr-json"])
+    return json.loads(res.stdout), (time.monotonic() - start) * 1000
 
 
 def report(c, km, ms):
@@ -309,19 +300,22 @@ def report(c, km, ms):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kfreeze", required=True)
+    ap = arg_parser(__doc__, "e2e-maps", "kfreeze")
     ap.add_argument("--ram", help="RAM file of a guest already running the maps scenario")
     ap.add_argument("--truth", help="its `lab truth` JSON (with --ram)")
     args = ap.parse_args()
-    if args.ram:
-        truth = json.loads(Path(args.truth).read_text())
-        km, ms = run_kfreeze(args.kfreeze, args.ram)
-        return report(compare(km, truth), km, ms)
-    with labclient.guest(GUEST, "maps") as g:
-        truth = g.truth()
-        km, ms = run_kfreeze(args.kfreeze, g.ram)
-        return report(compare(km, truth), km, ms)
+
+    def body():
+        if args.ram:
+            truth = json.loads(Path(args.truth).read_text())
+            km, ms = run_kfreeze(args.kfreeze, args.ram)
+            return report(compare(km, truth), km, ms)
+        with labclient.guest(args.name, "maps") as g:
+            truth = g.truth()
+            km, ms = run_kfreeze(args.kfreeze, g.ram)
+            return report(compare(km, truth), km, ms)
+
+    return outcome(body)
 
 
 if __name__ == "__main__":

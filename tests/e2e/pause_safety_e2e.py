@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""No VM left paused, and never resume a VM kfreeze did not pause (issue 11), on a real lab guest.
+"""No VM left paused, and never resume a VM kfreeze did not pause, on a real lab guest.
 
 Checks, in order:
   - someone else's pause: QMP `stop` by this test, then Freeze (even with --keep-paused): the dump
@@ -17,7 +17,6 @@ Checks, in order:
 Usage: pause_safety_e2e.py --kfreezed BUILD/server/kfreezed/kfreezed --kfreeze BUILD/clients/kfreeze/kfreeze
 """
 
-import argparse
 import json
 import os
 import signal
@@ -28,11 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-import labclient  # noqa: E402
-from server_support import Daemon, Failure, check, report_of, run_checks  # noqa: E402
+from e2e_common import Failure, arg_parser, check, labclient, outcome, run_checks
+from server_support import Daemon, report_of
 
-RESUME_BOUND_S = 2.0  # the issue's acceptance bound
+RESUME_BOUND_S = 2.0  # how long a VM may stay paused after kfreezed dies
 # Kill delays after the marker appears. Under KVM a whole freeze window can be ~1 ms, so a kill
 # may land after `cont`: retry at once many times before trying longer delays (slow TCG walks).
 KILL_DELAYS_S = [0.0] * 25 + [0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15]
@@ -90,23 +88,12 @@ def seconds_until_running(qmp, since, give_up_s=15.0):
     raise Failure(f"VM still not running {give_up_s} s after kfreezed died")
 
 
-def log_line_after(d, offset, needle, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for line in d.log_text()[offset:].splitlines():
-            if needle in line:
-                return line
-        time.sleep(0.05)
-    return None
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kfreezed", required=True)
-    ap.add_argument("--kfreeze", required=True)
-    ap.add_argument("--name", default="e2e-pause")
-    args = ap.parse_args()
+    args = arg_parser(__doc__, "e2e-pause", "kfreezed", "kfreeze").parse_args()
+    return outcome(lambda: run(args))
 
+
+def run(args):
     with labclient.guest(args.name, "idle") as g, \
             tempfile.TemporaryDirectory(prefix="kfd-pause-e2e-") as tmp:
         # kfreezed's default marker directory follows systemd's $STATE_DIRECTORY: a private one.
@@ -117,7 +104,6 @@ def main():
                    config=config)
 
         def start():
-            d.sock.unlink(missing_ok=True)  # a SIGKILLed kfreezed leaves its socket behind
             d.start()
             d.wait_attached("vm")
 
@@ -166,7 +152,7 @@ def main():
             offset = len(d.log_text())
             took = seconds_until_running(g.qmp, kill_kfreezed())
             print(f"  keep_paused + SIGKILL: running again {took:.3f} s after the kill", flush=True)
-            line = log_line_after(d, offset, "resumer: VM at")
+            line = d.wait_log_line("resumer: VM at", since=offset)
             print(f"  {line}", flush=True)
             check(took <= RESUME_BOUND_S, f"VM ran again only {took:.3f} s after kfreezed died")
             check(line is not None and "resumed" in line, "the resumer did not report the resume")
@@ -177,8 +163,7 @@ def main():
         def sigkill_mid_walk():
             for delay in KILL_DELAYS_S:
                 offset = len(d.log_text())
-                p = subprocess.Popen([args.kfreeze, "--server", f"unix:{d.sock}", "freeze", "vm", "--json"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                p = d.cli_popen("freeze", "vm", "--json", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 give_up = time.monotonic() + 60
                 while not any(markers.glob("*.paused")) and p.poll() is None and time.monotonic() < give_up:
                     time.sleep(0.0001)
@@ -189,7 +174,7 @@ def main():
                 time.sleep(delay)
                 took = seconds_until_running(g.qmp, kill_kfreezed())
                 p.wait()
-                line = log_line_after(d, offset, "resumer: VM at", timeout=5) or "(no resumer line)"
+                line = d.wait_log_line("resumer: VM at", since=offset, timeout=5) or "(no resumer line)"
                 hit = "resumed (now running)" in line
                 print(f"  kill {delay * 1000:.0f} ms after the marker: running {took:.3f} s after the kill;"
                       f" {line.split('resumer: ')[-1]}", flush=True)
@@ -214,7 +199,7 @@ def main():
             check(any(markers.glob("*.paused")), "no pause marker left for the next kfreezed")
             offset = len(d.log_text())
             start()
-            line = log_line_after(d, offset, "reconciled")
+            line = d.wait_log_line("reconciled", since=offset)
             print(f"  {line}", flush=True)
             check(line is not None and "resumed" in line, "the restarted kfreezed did not reconcile")
             check(run_state(g.qmp) == "running", "VM still paused after the restart")
@@ -257,8 +242,4 @@ def _ppid(proc_dir):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except labclient.LabFailure as e:
-        print(f"FAIL: could not run the lab guest: {e}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(main())

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Kernel walkers against a real sched_ext guest (ctest label `vm`, issue 7).
+"""Kernel walkers against a real sched_ext guest (ctest label `vm`).
 
 Boots the `scx-running` scenario, reads the guest's own counters, freezes it through QMP and runs
 the kernel walker phases (scx_walkers_dump), reads the counters again, and checks:
@@ -14,16 +14,14 @@ the kernel walker phases (scx_walkers_dump), reads the counters again, and check
 Usage: scx_running_e2e.py --dump BUILD/tests/walkers/e2e_tool/scx_walkers_dump
 """
 
-import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-import labclient  # noqa: E402
-from e2e_common import check, check_task_identity, outcome, u  # noqa: E402
+import scx_report_checks as scx
+from e2e_common import (TASK_STATS, arg_parser, check, labclient, outcome, parse_task_stats, run_tool,
+                        u)
 
 NSEC_PER_TICK = 10_000_000  # USER_HZ = 100: /proc/stat counts 10 ms ticks
 CPUSTAT_FIELDS = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
@@ -31,7 +29,7 @@ NUMA_FIELDS = {"numa_hit": "numa_hit", "numa_miss": "numa_miss", "numa_foreign":
                "numa_interleave": "numa_interleave_hit", "numa_local": "numa_local",
                "numa_other": "numa_other"}
 READINGS = ("cat /proc/stat; echo @@VMSTAT; cat /proc/vmstat; echo @@PSI; cat /proc/pressure/cpu; "
-            "echo @@TASKS; for d in /proc/[0-9]*/task/[0-9]*; do cat $d/stat 2>/dev/null; echo; done")
+            "echo @@TASKS; " + TASK_STATS)
 
 
 def parse_readings(text):
@@ -52,12 +50,7 @@ def parse_readings(text):
     for line in psi.splitlines():
         if line.startswith("some"):
             cpu_some_us = int(line.rsplit("total=", 1)[1])
-    procs = {}
-    for line in tasks.splitlines():
-        o, c = line.find("("), line.rfind(")")
-        if o > 0 and c > o:
-            procs[int(line[:o])] = line[o + 1:c]
-    return {"cpus": cpus, "numa": numa, "cpu_some_us": cpu_some_us, "procs": procs}
+    return {"cpus": cpus, "numa": numa, "cpu_some_us": cpu_some_us, "procs": parse_task_stats(tasks)}
 
 
 def read_guest(g):
@@ -68,53 +61,24 @@ def read_guest(g):
 
 def verify(report, before, after, truth, user_dsq=True):
     nr_cpus = truth["nr_cpus"]
-    check(not report.get("scx_walker_unavailable"), f"scx_walker_unavailable: {report.get('scx_walker_unavailable')}")
-    rqs = report.get("rq_scx_states", [])
-    check(sorted(r.get("cpu", 0) for r in rqs) == list(range(nr_cpus)),
-          f"rq_scx_states cpus {[r.get('cpu', 0) for r in rqs]} != one per guest CPU ({nr_cpus})")
-
-    tasks = report.get("task_enrichments", [])
-    check(len(tasks) > 10, f"only {len(tasks)} task records")
+    rqs = scx.check_rq_per_cpu(report, nr_cpus)
     unavailable = report.get("task_enrichments_unavailable")
     check(not unavailable, f"task_enrichments_unavailable: {unavailable}")
-    by_kva = {u(t.get("task_kva")): t for t in tasks}
-    check(len(by_kva) == len(tasks), "task records with duplicate KVAs")
-    for t in tasks:
-        pid, comm = t.get("pid", 0), t.get("comm", "")
-        if pid == 0:
-            check(comm.startswith("swapper/"), f"pid 0 task named {comm!r}")
-            continue
-        check_task_identity(pid, comm, before["procs"], after["procs"])
-    lab_tasks = [t for t in tasks if t.get("comm", "").startswith("lab_")]
-    check(len(lab_tasks) >= 5, f"expected the scenario's lab_spin/lab_sleeper tasks, got {len(lab_tasks)}")
-
+    by_kva = scx.check_tasks(report, before["procs"], after["procs"], min_lab_tasks=5)
+    tasks = report["task_enrichments"]
     for r in rqs:
         for k in r.get("runnable_task_kvas", []) + ([r["curr_task_kva"]] if "curr_task_kva" in r else []):
             check(u(k) in by_kva, f"cpu {r.get('cpu', 0)}: task KVA {hex(u(k))} has no task record")
-    dsqs = report.get("dsq_states", [])
-    origins = {d["origin"] for d in dsqs}
-    for want in [f"local cpu {c}" for c in range(nr_cpus)] + ["global node 0"]:
-        check(want in origins, f"no DSQ with origin {want!r} (have {sorted(origins)})")
-    user = [d for d in dsqs if d["origin"] == "user"]
-    # The scenario says when the kernel lets no BPF program create a user DSQ (Debian's 7.1).
-    check(any(u(d["id"]) == 0x4b46 for d in user) == user_dsq,
-          f"user DSQ 0x4b46 {'missing' if user_dsq else 'reported without the scheduler creating it'}: "
-          f"{[hex(u(d['id'])) for d in user]}")
+    dsqs = scx.check_dsqs(report, by_kva, nr_cpus, user_dsq)
     for d in dsqs:
-        kvas = [u(k) for k in d.get("task_kvas", [])]
         check(not d.get("truncated"), f"DSQ {d['origin']} truncated")
-        check(len(kvas) == d.get("nr", 0), f"DSQ {d['origin']} nr {d.get('nr', 0)} != {len(kvas)} listed tasks")
-        for k in kvas:
-            check(k in by_kva, f"DSQ {d['origin']}: task KVA {hex(k)} has no task record")
-            check(u(by_kva[k].get("dsq_id")) == u(d["id"]),
-                  f"task {by_kva[k].get('comm')} on DSQ {d['origin']} has dsq_id {by_kva[k].get('dsq_id')}")
+        for k in d.get("task_kvas", []):
+            t = by_kva[u(k)]
+            check(u(t.get("dsq_id")) == u(d["id"]),
+                  f"task {t.get('comm')} on DSQ {d['origin']} has dsq_id {t.get('dsq_id')}")
 
-    s = report.get("scx_sched_state")
-    check(s is not None, "no scx_sched_state")
-    check(s.get("ops_name") == truth["sched_ext"].get("root_ops"),
-          f"ops_name {s.get('ops_name')!r} != /sys/kernel/sched_ext/root/ops {truth['sched_ext'].get('root_ops')!r}")
-    check(s.get("enable_state") == truth["sched_ext"].get("state") == "enabled", f"enable_state {s.get('enable_state')}")
-    check(s.get("exit_kind", 0) == 0 and "exit_info" not in s, f"running scheduler shows an exit: {s}")
+    s = scx.check_scheduler_running(report, truth)
+    check("exit_info" not in s, f"running scheduler shows exit info: {s}")
     check(u(s.get("watchdog_timeout")) > 0 and s.get("hz") in (100, 250, 300, 1000), f"timeout/hz {s}")
     # The loaded object, from bpftool: the global-section map its struct_ops programs use.
     maps = {m["id"]: m.get("name", "") for m in truth["maps"]}
@@ -165,27 +129,21 @@ def verify(report, before, after, truth, user_dsq=True):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dump", required=True)
-    ap.add_argument("--name", default="e2e-scx-running")
-    args = ap.parse_args()
+    args = arg_parser(__doc__, "e2e-scx-running", "dump").parse_args()
 
     def body():
         with labclient.guest(args.name, "scx-running") as g, tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "envelope.json"
             before = read_guest(g)
-            res = subprocess.run([args.dump, "--ram", str(g.ram), "--qmp", str(g.qmp), "--out", str(out)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-            check(res.returncode == 0, f"scx_walkers_dump failed: {res.stderr.decode(errors='replace')}")
+            res = run_tool([args.dump, "--ram", g.ram, "--qmp", g.qmp, "--out", out], "scx_walkers_dump")
             after = read_guest(g)
             truth = g.truth()
             envelope = json.loads(out.read_text())
             check("single" in envelope, f"not a single report: {list(envelope)}")
-            user_dsq = "KFREEZE-SCX-NO-USER-DSQ" not in g.console.read_text(errors="replace")
-            ntasks, ndsqs = verify(envelope["single"], before, after, truth, user_dsq)
-            print(f"ok: {ntasks} tasks, {ndsqs} DSQs; timings: {res.stderr.decode().strip()}")
+            ntasks, ndsqs = verify(envelope["single"], before, after, truth, scx.scheduler_made_user_dsq(g))
+            print(f"ok: {ntasks} tasks, {ndsqs} DSQs; timings: {res.stderr.decode(errors='replace').strip()}")
 
-    return outcome(body, labclient.LabFailure)
+    return outcome(body)
 
 
 if __name__ == "__main__":

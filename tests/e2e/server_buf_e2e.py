@@ -9,86 +9,71 @@ Usage: server_buf_e2e.py --kfreezed ... --kfreeze ... --npm-prefix BUILD/npm
   (installs @bufbuild/buf there with `npm install --prefix` when it is missing)
 """
 
-import argparse
 import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-import labclient  # noqa: E402
-from server_support import Daemon, Failure, check, ensure_buf, run_checks  # noqa: E402
+from e2e_common import arg_parser, check, labclient, outcome
+from server_support import Daemon, buf_curl, ensure_buf
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kfreezed", required=True)
-    ap.add_argument("--kfreeze", required=True)
-    ap.add_argument("--npm-prefix", required=True)
-    ap.add_argument("--name", default="e2e-server-buf")
+    ap = arg_parser(__doc__, "e2e-server-buf", "kfreezed", "kfreeze")
+    ap.add_argument("--npm-prefix", required=True, help="where npm installs @bufbuild/buf")
     args = ap.parse_args()
-    try:
-        buf = ensure_buf(Path(args.npm_prefix))
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
+    return outcome(lambda: run(args))
+
+
+def run(args):
+    buf = ensure_buf(Path(args.npm_prefix))
     print(subprocess.run([str(buf), "--version"], capture_output=True, text=True).stdout.strip(), flush=True)
 
     with labclient.guest(args.name, "scx-running") as g, tempfile.TemporaryDirectory(prefix="kfd-buf-") as tmp:
-        d = Daemon(args.kfreezed, args.kfreeze, tmp, [f"name=vm,ram={g.ram},qmp={g.qmp}"]).start()
-        state = {}
+        with Daemon(args.kfreezed, args.kfreeze, tmp, [f"name=vm,ram={g.ram},qmp={g.qmp}"]) as d:
+            state = {}
 
-        def curl(*extra, url="http://localhost"):
-            res = subprocess.run([str(buf), "curl", "--protocol", "grpc", "--http2-prior-knowledge",
-                                  "--unix-socket", str(d.sock), *extra, url],
-                                 capture_output=True, text=True, timeout=120)
-            check(res.returncode == 0, f"buf curl {' '.join(extra)} {url}: rc {res.returncode}: {res.stderr.strip()}")
-            return res.stdout
+            def curl(*extra, url="http://localhost"):
+                return buf_curl(buf, d.sock, *extra, url=url)
 
-        def reflection_lists_services():
-            services = curl("--list-services").split()
-            for s in ("kfreeze.v1.FreezeService", "grpc.health.v1.Health"):
-                check(s in services, f"{s} not listed by reflection: {services}")
-            methods = curl("--list-methods").split()
-            for m in ("Freeze", "WatchDumps", "GetDump", "ListDumps", "ListTargets", "AttachTarget",
-                      "DetachTarget", "GetTarget"):
-                check(f"kfreeze.v1.FreezeService/{m}" in methods, f"method {m} missing: {methods}")
+            def reflection_lists_services():
+                services = curl("--list-services").split()
+                for s in ("kfreeze.v1.FreezeService", "grpc.health.v1.Health"):
+                    check(s in services, f"{s} not listed by reflection: {services}")
+                methods = curl("--list-methods").split()
+                for m in ("Freeze", "WatchDumps", "GetDump", "ListDumps", "ListTargets", "AttachTarget",
+                          "DetachTarget", "GetTarget"):
+                    check(f"kfreeze.v1.FreezeService/{m}" in methods, f"method {m} missing: {methods}")
 
-        def health_serving():
-            out = json.loads(curl("-d", '{"service": "kfreeze.v1.FreezeService"}',
-                                  url="http://localhost/grpc.health.v1.Health/Check"))
-            check(out.get("status") == "SERVING", f"health: {out}")
+            def health_serving():
+                out = json.loads(curl("-d", '{"service": "kfreeze.v1.FreezeService"}',
+                                      url="http://localhost/grpc.health.v1.Health/Check"))
+                check(out.get("status") == "SERVING", f"health: {out}")
 
-        def freeze_with_json_body():
-            d.wait_attached("vm")
-            body = json.dumps({"target": "vm", "deadlineMs": 3000, "labels": {"client": "buf"}})
-            out = json.loads(curl("-d", body, url="http://localhost/kfreeze.v1.FreezeService/Freeze"))
-            check(out.get("dumpId"), f"no dumpId in {list(out)}")
-            env = out["envelope"]
-            check("single" in env, f"report is not single: {list(env)}")
-            check(env["single"].get("schema") == "single", "schema field")
-            check(env.get("labels", {}).get("client") == "buf", f"labels {env.get('labels')}")
-            check(env.get("deadlineMs") == "3000", f"deadlineMs {env.get('deadlineMs')!r}")
-            state["id"] = out["dumpId"]
+            def freeze_with_json_body():
+                d.wait_attached("vm")
+                body = json.dumps({"target": "vm", "deadlineMs": 3000, "labels": {"client": "buf"}})
+                out = json.loads(curl("-d", body, url="http://localhost/kfreeze.v1.FreezeService/Freeze"))
+                check(out.get("dumpId"), f"no dumpId in {list(out)}")
+                env = out["envelope"]
+                check("single" in env, f"report is not single: {list(env)}")
+                check(env["single"].get("schema") == "single", "schema field")
+                check(env.get("labels", {}).get("client") == "buf", f"labels {env.get('labels')}")
+                check(env.get("deadlineMs") == "3000", f"deadlineMs {env.get('deadlineMs')!r}")
+                state["id"] = out["dumpId"]
 
-        def get_dump_matches():
-            out = json.loads(curl("-d", json.dumps({"dumpId": state["id"]}),
-                                  url="http://localhost/kfreeze.v1.FreezeService/GetDump"))
-            check(out["envelope"]["dumpId"] == state["id"], "GetDump returned another dump")
+            def get_dump_matches():
+                out = json.loads(curl("-d", json.dumps({"dumpId": state["id"]}),
+                                      url="http://localhost/kfreeze.v1.FreezeService/GetDump"))
+                check(out["envelope"]["dumpId"] == state["id"], "GetDump returned another dump")
 
-        try:
-            rc = run_checks([
+            return d.run_checks([
                 ("reflection lists the services and methods", reflection_lists_services),
                 ("health service answers SERVING", health_serving),
                 ("Freeze with a JSON body returns a JSON single report", freeze_with_json_body),
                 ("GetDump returns the same dump", get_dump_matches),
             ])
-        finally:
-            d.stop()
-        if rc:
-            print(d.log_text()[-3000:])
-        return rc
 
 
 if __name__ == "__main__":

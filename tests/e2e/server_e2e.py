@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""kfreezed against real lab guests over a unix socket (ctest label `vm`, issue 6).
+"""kfreezed against real lab guests over a unix socket (ctest label `vm`).
 
 Two guests: `vm` (scenario scx-running, 2 CPUs) and `other` (scenario idle, 1 CPU). Checks:
   - Freeze returns a `single` report taken with the VM paused (vCPU registers of every CPU);
@@ -16,7 +16,6 @@ The maps-vs-guest comparison is server_maps_e2e.py; the third-party client is se
 Usage: server_e2e.py --kfreezed BUILD/server/kfreezed/kfreezed --kfreeze BUILD/clients/kfreeze/kfreeze
 """
 
-import argparse
 import json
 import os
 import signal
@@ -28,9 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-import labclient  # noqa: E402
-from server_support import Daemon, Failure, check, report_of, run_checks  # noqa: E402
+from e2e_common import arg_parser, check, labclient, outcome
+from server_support import Daemon, report_of
 
 SLOW_FREEZES = 60
 
@@ -56,12 +54,11 @@ def json_stream(text):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kfreezed", required=True)
-    ap.add_argument("--kfreeze", required=True)
-    ap.add_argument("--name", default="e2e-server")
-    args = ap.parse_args()
+    args = arg_parser(__doc__, "e2e-server", "kfreezed", "kfreeze").parse_args()
+    return outcome(lambda: run(args))
 
+
+def run(args):
     with labclient.guest(args.name, "scx-running") as g, \
             labclient.guest(args.name + "-b", "idle", cpus=1) as other, \
             tempfile.TemporaryDirectory(prefix="kfd-e2e-") as tmp:
@@ -72,12 +69,10 @@ def main():
                   "rpc_attach": {"enabled": True,
                                  "allowed_dirs": sorted({str(Path(g.ram).resolve().parent),
                                                          str(Path(g.qmp).resolve().parent)})}}
-        d = Daemon(args.kfreezed, args.kfreeze, tmp,
-                   [f"name=vm,ram={g.ram},qmp={g.qmp}", f"name=other,ram={other.ram},qmp={other.qmp}"],
-                   config=config).start()
         state = {}
-        rc = 1
-        try:
+        with Daemon(args.kfreezed, args.kfreeze, tmp,
+                    [f"name=vm,ram={g.ram},qmp={g.qmp}", f"name=other,ram={other.ram},qmp={other.qmp}"],
+                    config=config) as d:
             d.wait_attached("vm")
             d.wait_attached("other")
 
@@ -99,9 +94,8 @@ def main():
 
             def watch_receives():
                 since = state["first"]["dump_id"]
-                w = subprocess.Popen([args.kfreeze, "--server", f"unix:{d.sock}", "watch", "--target", "vm",
-                                      "--since", since, "--count", "1", "--summary-only"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                w = d.cli_popen("watch", "--target", "vm", "--since", since, "--count", "1", "--summary-only",
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 r = d.freeze("vm")
                 out, err = w.communicate(timeout=60)
                 check(w.returncode == 0, f"watch rc {w.returncode}: {err.strip()}")
@@ -133,8 +127,8 @@ def main():
                 holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 holder.connect(str(g.qmp))
                 holder.recv(4096)  # greeting
-                procs = [subprocess.Popen([args.kfreeze, "--server", f"unix:{d.sock}", "freeze", "vm", "--json"],
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                procs = [d.cli_popen("freeze", "vm", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
                          for _ in range(4)]
                 time.sleep(2.0)
                 holder.close()
@@ -149,8 +143,7 @@ def main():
                 check(len(leaders) == 1, f"{len(leaders)} leaders")
 
             def slow_subscriber():
-                w = subprocess.Popen([args.kfreeze, "--server", f"unix:{d.sock}", "watch", "--json"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                w = d.cli_popen("watch", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 time.sleep(0.5)
                 t0 = time.time()
                 ids = [d.freeze("vm")["dump_id"] for _ in range(SLOW_FREEZES)]
@@ -217,7 +210,7 @@ def main():
                 check(report_of(o["envelope"])[0] == "single", "other target did not freeze after the kill")
                 check(d.proc.poll() is None, "kfreezed died")
 
-            rc = run_checks([
+            return d.run_checks([
                 ("freeze returns a paused single report", freeze_single),
                 ("WatchDumps subscriber receives the dump", watch_receives),
                 ("guest keeps running after every freeze", guest_keeps_running),
@@ -226,13 +219,7 @@ def main():
                 ("dumps survive a daemon restart", restart_keeps_dumps),
                 ("CLI attach, freeze (text), detach", cli_attach_freeze_detach),
                 ("QEMU killed while paused: degraded or clear error, others served", qemu_killed_while_paused),
-            ])
-        finally:
-            d.stop()
-        if rc != 0:
-            print("---- kfreezed log (tail)")
-            print(d.log_text()[-4000:])
-        return rc
+            ], log_chars=4000)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Freeze through kfreezed returns a `single` report whose BPF maps match the guest (issue 6).
+"""Freeze through kfreezed returns a `single` report whose BPF maps match the guest.
 
 Boots the lab's `maps` scenario, freezes it through the daemon (QMP pause), converts the dump's
 report to ktstr JSON with `kfreeze report convert`, and compares it map by map with `lab truth`
@@ -8,56 +8,39 @@ report to ktstr JSON with `kfreeze report convert`, and compares it map by map w
 Usage: server_maps_e2e.py --kfreezed BUILD/server/kfreezed/kfreezed --kfreeze BUILD/clients/kfreeze/kfreeze
 """
 
-import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vm"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import labclient  # noqa: E402
-import maps_e2e  # noqa: E402
-from server_support import Daemon, Failure, report_of  # noqa: E402
+import maps_e2e
+from e2e_common import arg_parser, check, labclient, outcome, run_tool
+from server_support import Daemon, report_of
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kfreezed", required=True)
-    ap.add_argument("--kfreeze", required=True)
-    ap.add_argument("--name", default="e2e-server-maps")
-    args = ap.parse_args()
-    with labclient.guest(args.name, "maps") as g, tempfile.TemporaryDirectory(prefix="kfd-maps-") as tmp:
-        d = Daemon(args.kfreezed, args.kfreeze, tmp, [f"name=vm,ram={g.ram},qmp={g.qmp}"]).start()
-        try:
+    args = arg_parser(__doc__, "e2e-server-maps", "kfreezed", "kfreeze").parse_args()
+
+    def body():
+        with labclient.guest(args.name, "maps") as g, tempfile.TemporaryDirectory(prefix="kfd-maps-") as tmp, \
+                Daemon(args.kfreezed, args.kfreeze, tmp, [f"name=vm,ram={g.ram},qmp={g.qmp}"]) as d:
             d.wait_attached("vm")
             truth = g.truth()
             r = d.freeze("vm")
             kind, single = report_of(r["envelope"])
-            if kind != "single":
-                print(f"FAIL: Freeze returned {kind}: {single.get('reason')}")
-                return 1
-            if r["envelope"].get("live"):
-                print("FAIL: the dump is live although the target has QMP")
-                return 1
+            check(kind == "single", f"Freeze returned {kind}: {single.get('reason')}")
+            check(not r["envelope"].get("live"), "the dump is live although the target has QMP")
             path = Path(tmp) / "single.json"
             path.write_text(json.dumps(single))
-            conv = subprocess.run([args.kfreeze, "report", "convert", "--to", "ktstr-json", str(path)],
-                                  capture_output=True, text=True, timeout=120)
-            if conv.returncode != 0:
-                print(f"FAIL: report convert: {conv.stderr.strip()}")
-                return 1
+            conv = run_tool([args.kfreeze, "report", "convert", "--to", "ktstr-json", path], "report convert",
+                            timeout=120)
             km = json.loads(conv.stdout)
             window = next((t for t in r["envelope"]["timings"] if t["phase"] == "freeze_window"), {})
             print(f"dump {r['dump_id']}: {len(km.get('maps', []))} maps, freeze window "
                   f"{int(window.get('duration_us', 0)) / 1000:.1f} ms", flush=True)
             return maps_e2e.report(maps_e2e.compare(km, truth), km, 0)
-        except Failure as e:
-            print(f"FAIL: {e}")
-            return 1
-        finally:
-            d.stop()
+
+    return outcome(body)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,38 @@
-"""Shared by the server_* e2e tests: a kfreezed on a private unix socket and the kfreeze CLI."""
+"""Shared by the e2e tests that run the daemon: a kfreezed on a private unix socket, the kfreeze
+CLI against it, and the third-party client `buf`."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from e2e_common import Failure, check  # noqa: F401 (the server_* tests take them from here)
+from e2e_common import Failure, check, run_checks
 
 
 class Daemon:
-    """kfreezed with its own socket, archive and log in `workdir`."""
+    """kfreezed with its own socket, archive and log in `workdir`. As a context manager it is
+    started on entry and stopped on exit."""
 
-    def __init__(self, kfreezed, kfreeze, workdir, targets, config=None):
+    def __init__(self, kfreezed, kfreeze, workdir, targets, config=None, extra_args=()):
         self.kfreezed = kfreezed
         self.kfreeze_bin = kfreeze
         self.dir = Path(workdir)
         self.sock = self.dir / "k.sock"
         self.targets = targets
         self.config = config
+        self.extra_args = list(extra_args)
         self.proc = None
         self.log = self.dir / "kfreezed.log"
 
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def start(self):
+        self.sock.unlink(missing_ok=True)  # a SIGKILLed kfreezed leaves its socket behind
         cmd = [self.kfreezed, "--listen", f"unix:{self.sock}", "--archive-dir", str(self.dir / "archive")]
         if self.config is not None:
             cfg = self.dir / "config.json"
@@ -32,13 +40,20 @@ class Daemon:
             cmd += ["--config", str(cfg)]
         for t in self.targets:
             cmd += ["--target", t]
+        cmd += self.extra_args
+        if self.proc is not None:
+            self.logf.close()  # of the kfreezed before, stopped or killed
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
-        while not self.sock.exists():
-            check(self.proc.poll() is None, f"kfreezed exited: {self.log.read_text()[-2000:]}")
-            check(time.time() < deadline, "kfreezed socket never appeared")
-            time.sleep(0.05)
+        try:
+            while not self.sock.exists():
+                check(self.proc.poll() is None, f"kfreezed exited: {self.log_text()[-2000:]}")
+                check(time.time() < deadline, "kfreezed socket never appeared")
+                time.sleep(0.05)
+        except Failure:
+            self.stop()
+            raise
         return self
 
     def wait_attached(self, name, timeout=120):
@@ -54,9 +69,15 @@ class Daemon:
     def target(self, name):
         return json.loads(self.cli("targets", name, "--json").stdout)["targets"][0]
 
+    def cli_argv(self, *args):
+        return [self.kfreeze_bin, "--server", f"unix:{self.sock}", *args]
+
+    def cli_popen(self, *args, **popen_kw):
+        """The kfreeze CLI started in the background (watch, or a freeze to race with)."""
+        return subprocess.Popen(self.cli_argv(*args), **popen_kw)
+
     def cli(self, *args, check_rc=True, timeout=120):
-        res = subprocess.run([self.kfreeze_bin, "--server", f"unix:{self.sock}", *args],
-                             capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run(self.cli_argv(*args), capture_output=True, text=True, timeout=timeout)
         if check_rc and res.returncode != 0:
             raise Failure(f"kfreeze {' '.join(args)} -> rc {res.returncode}: {res.stderr.strip()}")
         return res
@@ -65,50 +86,55 @@ class Daemon:
         return json.loads(self.cli("freeze", target, "--json", *extra).stdout)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
+        """SIGTERM; kfreezed's exit status, or None when it was not running."""
+        if self.proc is None:
+            return None
+        try:
+            if self.proc.poll() is not None:
+                return None
             self.proc.send_signal(signal.SIGTERM)
             try:
-                rc = self.proc.wait(timeout=30)
+                return self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
                 raise Failure("kfreezed did not stop within 30 s of SIGTERM")
+        finally:
             self.logf.close()
-            return rc
-        return None
 
     def log_text(self):
-        return self.log.read_text(errors="replace")
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def run_checks(self, checks, log_chars=3000):
+        """e2e_common.run_checks against this kfreezed; after a failure the tail of its log follows
+        (what kfreezed said is most often the reason)."""
+        rc = run_checks(checks)
+        if rc:
+            print(self.log_tail(log_chars), flush=True)
+        return rc
+
+    def log_tail(self, chars=3000):
+        return f"---- kfreezed log (tail)\n{self.log_text()[-chars:]}"
+
+    def wait_log_line(self, needle, since=0, timeout=10.0):
+        """The first log line containing `needle` past character offset `since`, waiting up to
+        `timeout` seconds for it; None if none came."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_text()[since:].splitlines():
+                if needle in line:
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
 
 
 def report_of(envelope):
+    """(schema, report) of a DumpEnvelope in proto JSON: ("single"|"dual"|"degraded", its body)."""
     for key in ("single", "dual", "degraded"):
         if key in envelope:
             return key, envelope[key]
     return "", {}
-
-
-def run_checks(checks):
-    """Runs each (name, fn) and reports all failures; returns the exit status."""
-    failed = 0
-    for name, fn in checks:
-        try:
-            fn()
-            print(f"PASS {name}", flush=True)
-        except Failure as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-    print(f"{len(checks) - failed}/{len(checks)} checks passed", flush=True)
-    return 1 if failed else 0
-
-
-def env_path(name, default=None):
-    v = os.environ.get(name, default)
-    return Path(v) if v else None
-
-
-def die(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
 
 
 def ensure_buf(prefix: Path) -> Path:
@@ -120,3 +146,12 @@ def ensure_buf(prefix: Path) -> Path:
         if res.returncode != 0 or not buf.exists():
             raise Failure(f"cannot install @bufbuild/buf with npm: {res.stderr.strip()[-500:]}")
     return buf
+
+
+def buf_curl(buf, sock, *args, url="http://localhost", timeout=120):
+    """`buf curl` over kfreezed's unix socket (gRPC, HTTP/2 without TLS); its stdout."""
+    res = subprocess.run([str(buf), "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+                          "--unix-socket", str(sock), *args, url],
+                         capture_output=True, text=True, timeout=timeout)
+    check(res.returncode == 0, f"buf curl {' '.join(args)} {url}: rc {res.returncode}: {res.stderr.strip()[-500:]}")
+    return res.stdout

@@ -1,12 +1,9 @@
 // kfreezed's dump archive as found on disk after a crash or by tampering: the input becomes the
 // index file and one dump file ({u16 LE index length; index bytes; dump bytes}). Opening the
 // archive must rebuild or refuse, and every read path over what it loaded must hold up.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +11,7 @@
 
 #include "server/daemon/archive.h"
 #include "spdlog/spdlog.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -25,12 +23,11 @@ void WriteFile(const std::filesystem::path& p, const uint8_t* data, size_t size)
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::filesystem::path dir = [] {
+  static const kfreeze::testing::TempDir tmp = [] {
     spdlog::set_level(spdlog::level::off);
-    char tmpl[] = "/tmp/kfreeze-archive-fuzz-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) std::abort();
-    return std::filesystem::path(tmpl);
+    return kfreeze::testing::TempDir("kfreeze-archive-fuzz");
   }();
+  const std::filesystem::path dir(tmp.path());
   if (size < 2) return 0;
   uint16_t index_len;
   std::memcpy(&index_len, data, 2);

@@ -4,7 +4,7 @@
 // hierarchy, a NUMA node_data world, a prog_idr world). Then attach itself and every dump phase
 // (maps, scx, tasks, prog_stats, per_cpu_time, psi, numa) run on the mutated memory through
 // RunPhases under the dump deadline and the default ReadBudget. Per input: the whole walk ends
-// within kInputWall and the peak RSS grows by less than 256 MiB (the acceptance bounds),
+// within kInputWall and the peak RSS grows by less than 256 MiB (what a hostile guest may cost),
 // else the fuzzer aborts.
 #include <sys/mman.h>
 
@@ -20,9 +20,9 @@
 #include "core/kernel/kernel_context.h"
 #include "core/walkers/cpu_time/cpu_time.h"
 #include "core/walkers/maps/map_walker.h"
-#include "core/walkers/maps/maps_phase.h"
 #include "core/walkers/numa/numa.h"
 #include "core/walkers/phases/kernel_walker_phases.h"
+#include "core/walkers/phases/maps_phase.h"
 #include "core/walkers/prog/prog_stats.h"
 #include "core/walkers/psi/psi.h"
 #include "core/walkers/scx/scx_capture.h"
@@ -137,24 +137,26 @@ struct Guests {
                                            .map_idr = bpf.map_idr(),
                                            .caps = {}});
           Reader r = budgeted(bpf.guest(), ctx);
-          return walker.Dump(r, ctx);
+          return walker.Dump(r, ctx.report());
         },
         none));
     t.push_back(dump::MakePhase(
         "scx",
         [this, scx_ctx, budgeted](dump::PhaseContext& ctx) {
           Reader r = budgeted(scx.guest(), ctx);
-          walkers::scx::CaptureScx(r, *scx_ctx, ctx.report());
+          ctx.outputs().Put(walkers::scx::CaptureScx(r, *scx_ctx, ctx.report()));
           return absl::OkStatus();
         },
         none));
     t.push_back(dump::MakePhase(
-        "tasks",
+        "tasks", {"scx"},
         [this, scx_ctx, budgeted](dump::PhaseContext& ctx) {
           walkers::tasks::TaskContext tc =
               walkers::tasks::BuildTaskContext(scx.view().btf, *scx_ctx);
           Reader r = budgeted(scx.guest(), ctx);
-          walkers::tasks::CaptureTasks(r, tc, ctx.report());
+          const auto* refs = ctx.outputs().Get<walkers::scx::ScxTaskRefs>();
+          walkers::tasks::CaptureTasks(r, tc, refs ? *refs : walkers::scx::ScxTaskRefs{},
+                                       ctx.report());
           return absl::OkStatus();
         },
         none));

@@ -1,7 +1,7 @@
 // The guest-memory fuzzers' input format and bookkeeping: an input is a list of byte patches, each
 // aimed at one region of a synthetic guest's memory, applied before a walk and undone after it so
 // the guests are built once per process. Per input the walk must stay inside its bounds: wall time
-// and growth of the process's peak RSS (the acceptance bounds), checked here and enforced
+// and growth of the process's peak RSS (what a hostile guest may cost), checked here and enforced
 // by aborting, which libFuzzer reports as a crash with the input saved.
 #pragma once
 

@@ -15,16 +15,13 @@
 
 #include "absl/time/time.h"
 #include "core/qmp/qmp_client.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
 std::string SocketPath() {
-  static std::string path = [] {
-    char dir[] = "/tmp/kfreeze-qmp-fuzz-XXXXXX";
-    if (mkdtemp(dir) == nullptr) std::abort();
-    return std::string(dir) + "/qmp.sock";
-  }();
-  return path;
+  static const kfreeze::testing::TempDir dir("kfreeze-qmp-fuzz");
+  return dir.path() + "/qmp.sock";
 }
 
 int Listen(const std::string& path) {

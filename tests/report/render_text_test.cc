@@ -1,8 +1,10 @@
-// Text rendering: the seed's sparkline rules and the words a person needs to see.
+// Text rendering: ktstr's sparkline rules and the words a person needs to see.
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "core/base/reasons.h"
 #include "core/report/render_text.h"
 #include "gmock/gmock.h"
@@ -37,7 +39,7 @@ TEST(RenderTextTest, SingleShowsEverySection) {
   EXPECT_THAT(text, HasSubstr("cpu 1: <unmapped>"));
   EXPECT_THAT(text, HasSubstr("ringbuf: capacity=4096B, pending=512B"));
   EXPECT_THAT(text, HasSubstr("vcpu 1: <unavailable>"));
-  EXPECT_THAT(text, HasSubstr("per_node_numa: <unavailable: no NUMA walker"));
+  EXPECT_THAT(text, HasSubstr("per_node_numa: <unavailable: NUMA partial: node 1: unreadable>"));
   EXPECT_THAT(text, HasSubstr("poc_enqueue: cnt=1000 nsecs=250000 misses=2 ns/call=250.000"));
   EXPECT_THAT(text, HasSubstr("scx_sched: poc_stall exit_kind=1026"));
   EXPECT_THAT(text, HasSubstr("dsq 0x8000000000000002 (local cpu 0): nr=1"));
@@ -67,9 +69,45 @@ TEST(RenderTextTest, DualAndDegraded) {
   EXPECT_THAT(dual, HasSubstr("early snapshot"));
   EXPECT_THAT(dual, HasSubstr("late snapshot"));
   const std::string degraded = RenderDegradedText(kfreeze::testing::SampleDegradedReport());
-  EXPECT_THAT(degraded, HasSubstr(std::string(kReasonDegradedRendezvousTimeout)));
+  EXPECT_THAT(degraded, HasSubstr(std::string(kReasonPauseFailed)));
   EXPECT_THAT(degraded, HasSubstr("vcpus_parked: 1/2"));
   EXPECT_THAT(degraded, HasSubstr("vcpu 1: not_parked"));
+}
+
+// kfreeze arms no watchpoint: a false watchpoint_hit must not read as "armed and not hit".
+TEST(RenderTextTest, DegradedMentionsWatchpointOnlyWhenHit) {
+  kfreeze::v1::DegradedFailureDumpReport d = kfreeze::testing::SampleDegradedReport();
+  ASSERT_FALSE(d.watchpoint_hit());
+  EXPECT_THAT(RenderDegradedText(d), ::testing::Not(HasSubstr("watchpoint")));
+  d.set_watchpoint_hit(true);
+  EXPECT_THAT(RenderDegradedText(d), HasSubstr("watchpoint_hit: true"));
+}
+
+// Every *_unavailable field of the report reaches the text, found by descriptor so a reason field
+// added to the proto without a renderer fails here. Each reason is shown with its section filled
+// too: a partial section keeps its reason next to what was captured.
+TEST(RenderTextTest, EveryReasonFieldIsShown) {
+  for (bool with_data : {false, true}) {
+    kfreeze::v1::FailureDumpReport r =
+        with_data ? kfreeze::testing::SampleSingleReport() : kfreeze::v1::FailureDumpReport();
+    const auto* d = r.GetDescriptor();
+    std::vector<std::string> markers;
+    for (int i = 0; i < d->field_count(); ++i) {
+      const auto* f = d->field(i);
+      if (f->type() != google::protobuf::FieldDescriptor::TYPE_STRING || f->is_repeated() ||
+          !absl::EndsWith(f->name(), "_unavailable")) {
+        continue;
+      }
+      markers.push_back(absl::StrCat("reason-of-", f->name()));
+      r.GetReflection()->SetString(&r, f, markers.back());
+    }
+    ASSERT_GE(markers.size(), 13u);
+    const std::string text = RenderSingleText(r);
+    for (const std::string& m : markers) {
+      EXPECT_THAT(text, HasSubstr(absl::StrCat("<unavailable: ", m, ">")))
+          << (with_data ? "with data" : "empty");
+    }
+  }
 }
 
 TEST(RenderTextTest, EmptyAndPlaceholder) {

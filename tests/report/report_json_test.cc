@@ -14,7 +14,8 @@ using kfreeze::v1::FailureDumpReport;
 using ::testing::HasSubstr;
 
 TEST(KtstrDialectTest, ShapesFollowSerde) {
-  const std::string text = ToJson(kfreeze::testing::SampleSingleReport(), JsonDialect::kKtstr);
+  const std::string text =
+      ToJson(kfreeze::testing::SampleSingleReport(), JsonDialect::kKtstr).value();
   auto j = nlohmann::json::parse(text);
   const auto& bss = j["maps"][0];
   EXPECT_TRUE(bss["map_kva"].is_number_unsigned());  // u64 as a number, not a string
@@ -35,7 +36,8 @@ TEST(KtstrDialectTest, ShapesFollowSerde) {
 }
 
 TEST(Proto3DialectTest, SixtyFourBitIntegersAreStrings) {
-  const std::string text = ToJson(kfreeze::testing::SampleSingleReport(), JsonDialect::kProto3);
+  const std::string text =
+      ToJson(kfreeze::testing::SampleSingleReport(), JsonDialect::kProto3).value();
   auto j = nlohmann::json::parse(text);
   EXPECT_EQ(j["maps"][0]["map_kva"], "18400526959283003096");
   EXPECT_TRUE(j["maps"][0].contains("value_size"));  // snake_case names preserved
@@ -49,7 +51,7 @@ TEST(AbsentVersusZeroTest, SurvivesBothDialects) {
   r.add_per_cpu_time();  // absent
   for (auto dialect : {JsonDialect::kKtstr, JsonDialect::kProto3}) {
     FailureDumpReport back;
-    ASSERT_TRUE(FromJson(ToJson(r, dialect), dialect, &back).ok());
+    ASSERT_TRUE(FromJson(ToJson(r, dialect).value(), dialect, &back).ok());
     EXPECT_TRUE(back.has_dump_truncated_at_us());
     EXPECT_TRUE(back.per_cpu_time(0).has_iowait_sleeptime_ns());
     EXPECT_FALSE(back.per_cpu_time(1).has_iowait_sleeptime_ns());
@@ -108,10 +110,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ParseAnyReportTest, DetectsBothDialects) {
   const auto single = kfreeze::testing::SampleSingleReport();
-  auto k = ParseAnyReport(ToJson(single, JsonDialect::kKtstr));
+  auto k = ParseAnyReport(ToJson(single, JsonDialect::kKtstr).value());
   ASSERT_TRUE(k.ok()) << k.status();
   EXPECT_EQ(k->dialect, JsonDialect::kKtstr);
-  auto p = ParseAnyReport(ToJson(single, JsonDialect::kProto3));
+  auto p = ParseAnyReport(ToJson(single, JsonDialect::kProto3).value());
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->dialect, JsonDialect::kProto3);
   EXPECT_EQ(SchemaOf(p->report), "single");

@@ -335,6 +335,11 @@ void FillWalkers(FailureDumpReport* r) {
   dsq->set_nr(1);
   dsq->set_seq(5);
   dsq->add_task_kvas(0xffff888004560000ull);
+  auto* features = r->mutable_scx_features();
+  features->set_layout("scx_root");
+  features->set_event_counters_layout("sched_pcpu");
+  features->set_watchdog_timeout_field("scx_sched");
+  features->set_global_dsqs("pnode");
   auto* sched = r->mutable_scx_sched_state();
   sched->set_exit_kind(1026);
   sched->set_watchdog_timeout(500);
@@ -366,7 +371,8 @@ FailureDumpReport SampleSingleReport() {
   r.set_schema(std::string(kSchemaSingle));
   FillMaps(&r);
   FillWalkers(&r);
-  r.set_per_node_numa_unavailable(std::string(kReasonNoNumaWalker));
+  // A partial section: what was read stays, the reason says what is missing.
+  r.set_per_node_numa_unavailable(absl::StrCat(kReasonNumaPartialPrefix, "node 1: unreadable"));
   return r;
 }
 
@@ -387,10 +393,10 @@ DualFailureDumpReport SampleDualReport() {
 DegradedFailureDumpReport SampleDegradedReport() {
   DegradedFailureDumpReport d;
   d.set_schema(std::string(kSchemaDegraded));
-  d.set_reason(absl::StrCat(kReasonDegradedRendezvousTimeout, ": 30000ms, parked 1/2"));
+  d.set_reason(absl::StrCat(kReasonPauseFailed, ": stop: QMP timeout after 30000ms"));
   d.add_vcpu_regs()->mutable_regs()->set_instruction_pointer(0xffffffff81000000ull);
   d.add_vcpu_regs();
-  d.set_bss_latch_state(std::string(kBssLatchNotTriggered));
+  d.set_bss_latch_state(std::string(kBssLatchNotResolved));
   d.set_exit_kind(0);
   d.set_elapsed_ms(30001);
   d.add_unparked_vcpus(1);

@@ -13,23 +13,18 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 
 namespace kfreeze::server {
 namespace {
 
 namespace fs = std::filesystem;
+using kfreeze::testing::TempDir;
 using kfreeze::v1::DumpEnvelope;
 using ::testing::ElementsAre;
 
 class ArchiveTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/kfreeze-archive-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static DumpEnvelope Envelope(const std::string& target, const std::string& map_name,
                                int64_t captured_s = 0) {
     DumpEnvelope e;
@@ -50,7 +45,8 @@ class ArchiveTest : public ::testing::Test {
     return a.ok() ? std::move(*a) : nullptr;
   }
 
-  std::string dir_;
+  const TempDir tmp_{"kfreeze-archive-test"};
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(ArchiveTest, StoreAssignsIdsAndGetReturnsTheEnvelope) {

@@ -4,6 +4,7 @@
 #include <deque>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/base/reasons.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -46,6 +47,7 @@ class AutoTriggerTest : public ::testing::Test {
             degrade_next_ = false;
             e.mutable_degraded()->set_schema("degraded");
             e.mutable_degraded()->set_reason("vCPU register read failed: x");
+            if (drop_partial_) return e;
             e.mutable_degraded()->mutable_partial()->add_maps()->set_name(
                 t == kfreeze::v1::TRIGGER_EARLY ? "early_map" : "late_map");
             return e;
@@ -76,6 +78,7 @@ class AutoTriggerTest : public ::testing::Test {
   std::vector<kfreeze::v1::Trigger> captures_;
   std::vector<DumpEnvelope> published_;
   bool degrade_next_ = false;
+  bool drop_partial_ = false;  // a degraded capture carries no partial report
   Clock::time_point now_{};
 };
 
@@ -147,8 +150,32 @@ TEST_F(AutoTriggerTest, CleanExitAfterEarlySuppressesLate) {
   Run(t, 3);
   ASSERT_EQ(published_.size(), 1u);
   EXPECT_EQ(published_[0].dual().snapshot_tag(), kSnapshotTagEarlyOnlyLateSuppressed);
-  EXPECT_TRUE(published_[0].dual().late().is_placeholder());
+  const kfreeze::v1::FailureDumpReport& late = published_[0].dual().late();
+  EXPECT_TRUE(late.is_placeholder());
+  // Every section of the never-taken late side says why, naming the tag.
+  const std::string why =
+      absl::StrCat(kReasonLateSnapshotNotTakenPrefix, kSnapshotTagEarlyOnlyLateSuppressed);
+  EXPECT_EQ(late.scx_walker_unavailable(), why);
+  EXPECT_EQ(late.task_enrichments_unavailable(), why);
+  EXPECT_EQ(late.probe_counters_unavailable(), kReasonNoProbeLoaded);
   EXPECT_EQ(captures_.size(), 1u);
+}
+
+TEST_F(AutoTriggerTest, EnvelopeWithoutAReportBecomesAReasonedPlaceholder) {
+  AutoTrigger t = Make(Both());
+  degrade_next_ = true;  // the early capture degrades with no partial
+  drop_partial_ = true;
+  probes_.age.max_age_jiffies = 900;
+  Run(t, 5);
+  ASSERT_TRUE(t.holding_early());
+  probes_.exit.exit_kind = 1026;
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  const kfreeze::v1::FailureDumpReport& early = published_[0].dual().early();
+  EXPECT_TRUE(early.is_placeholder());
+  EXPECT_EQ(early.scx_walker_unavailable(), kReasonNoReportInEnvelope);
+  EXPECT_EQ(published_[0].dual().snapshot_tag(), kSnapshotTagEarlyDegraded);
+  EXPECT_EQ(published_[0].dual().late().maps(0).name(), "late_map");
 }
 
 TEST_F(AutoTriggerTest, LateThatNeverComesPublishesEarlyOnlyAfterTheWait) {

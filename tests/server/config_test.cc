@@ -68,8 +68,10 @@ TEST(Config, TargetFlag) {
   ASSERT_TRUE(l.ok()) << l.status();
   EXPECT_EQ(l->vmm_pid(), 42u);
   EXPECT_EQ(l->ram_layout(), "0:2G@0,0x100000000:1G@2G");
-  EXPECT_FALSE(ParseTargetFlag("ram=/x").ok());
-  EXPECT_FALSE(ParseTargetFlag("name=vm0").ok());
+  EXPECT_THAT(std::string(ParseTargetFlag("ram=/x").status().message()),
+              HasSubstr("needs name=NAME"));
+  EXPECT_THAT(std::string(ParseTargetFlag("name=vm0").status().message()),
+              HasSubstr("needs ram= or pid="));
   EXPECT_THAT(std::string(ParseTargetFlag("name=a,ram=/x,colour=red").status().message()),
               HasSubstr("colour=red"));
 }
@@ -101,7 +103,7 @@ TEST(Config, DuplicateAndUnsafeTargetsAreRejected) {
   *c.add_targets() = *a;
   EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("listed twice"));
   c.mutable_targets(1)->set_name("../vm");
-  EXPECT_FALSE(ValidateConfig(c).ok());
+  EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("'../vm'"));
 }
 
 TEST(Listeners, ParsesUnixAndTcp) {
@@ -110,7 +112,8 @@ TEST(Listeners, ParsesUnixAndTcp) {
   EXPECT_TRUE(u->is_unix);
   EXPECT_EQ(u->path, "/run/kfreeze/k.sock");
   EXPECT_EQ(u->grpc_uri, "unix:/run/kfreeze/k.sock");
-  EXPECT_FALSE(ParseListenAddress("unix:relative.sock").ok());
+  EXPECT_THAT(std::string(ParseListenAddress("unix:relative.sock").status().message()),
+              HasSubstr("needs an absolute path"));
   auto t = ParseListenAddress("[::1]:7443");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->host, "::1");
@@ -119,10 +122,12 @@ TEST(Listeners, ParsesUnixAndTcp) {
   auto any = ParseListenAddress(":7443");
   ASSERT_TRUE(any.ok());
   EXPECT_FALSE(any->loopback);
-  EXPECT_FALSE(ParseListenAddress("localhost:99999").ok());
-  EXPECT_FALSE(ParseListenAddress("nonsense").ok());
+  EXPECT_THAT(std::string(ParseListenAddress("localhost:99999").status().message()),
+              HasSubstr("bad port"));
+  EXPECT_THAT(std::string(ParseListenAddress("nonsense").status().message()),
+              HasSubstr("neither unix:/path nor host:port"));
   EXPECT_EQ(*ParseSocketMode("0660"), 0660u);
-  EXPECT_FALSE(ParseSocketMode("0998").ok());
+  EXPECT_THAT(std::string(ParseSocketMode("0998").status().message()), HasSubstr("not octal"));
 }
 
 TEST(Flags, RepeatedFlagsAccumulateAndDashesNormalise) {

@@ -3,7 +3,6 @@
 #include "server/daemon/freeze_coordinator.h"
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -13,15 +12,16 @@
 #include "gtest/gtest.h"
 #include "tests/server/fake_attachment.h"
 #include "tests/server/fake_vmm_control.h"
+#include "tests/support/temp_dir.h"
 
 namespace kfreeze::server {
 namespace {
 
-namespace fs = std::filesystem;
 using kfreeze::testing::FakeAttachment;
 using kfreeze::testing::FakeVmmControl;
 using kfreeze::testing::ForwardingControl;
 using kfreeze::testing::OneMapPhase;
+using kfreeze::testing::TempDir;
 using kfreeze::v1::FreezeRequest;
 
 // Bound for "eventually": reaching it is a failure, not a timing claim.
@@ -30,18 +30,12 @@ constexpr absl::Duration kEventually = absl::Seconds(20);
 class CoordinatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kfreeze-coord-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     auto a = DumpArchive::Open(dir_, {});
     ASSERT_TRUE(a.ok());
     archive_ = std::move(*a);
     bus_ = std::make_unique<DumpBus>(16);
   }
-  void TearDown() override {
-    coordinator_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { coordinator_.reset(); }
 
   // Targets named "bad*" fail to attach; others get `phases_for(name)`.
   void Make(std::function<dump::PhaseTable(const std::string&)> phases_for) {
@@ -61,6 +55,17 @@ class CoordinatorTest : public ::testing::Test {
                                                        bus_.get(), FreezeDefaults{});
   }
 
+  // A coordinator over `attacher` whose every control channel forwards to vmm_.
+  void MakeWith(dump::Attacher attacher) {
+    ControlFactory factory =
+        [this](const std::string&,
+               std::chrono::milliseconds) -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
+      return std::unique_ptr<dump::VmmControl>(new ForwardingControl(&vmm_));
+    };
+    coordinator_ = std::make_unique<FreezeCoordinator>(std::move(attacher), factory, archive_.get(),
+                                                       bus_.get(), FreezeDefaults{});
+  }
+
   kfreeze::v1::TargetConfig Target(const std::string& name, const std::string& qmp = "/qmp.sock") {
     kfreeze::v1::TargetConfig t;
     t.set_name(name);
@@ -76,7 +81,8 @@ class CoordinatorTest : public ::testing::Test {
     return r;
   }
 
-  std::string dir_;
+  const TempDir tmp_{"kfreeze-coord-test"};
+  const std::string dir_ = tmp_.path();
   std::unique_ptr<DumpArchive> archive_;
   std::unique_ptr<DumpBus> bus_;
   FakeVmmControl vmm_;
@@ -362,13 +368,7 @@ TEST_F(CoordinatorTest, AutoTriggerPublishesADualReportWithoutAnyFreezeCall) {
     return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{OneMapPhase("m")},
                                             &probes);
   };
-  ControlFactory factory =
-      [this](const std::string&,
-             std::chrono::milliseconds) -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
-    return std::unique_ptr<dump::VmmControl>(new ForwardingControl(&vmm_));
-  };
-  coordinator_ = std::make_unique<FreezeCoordinator>(attacher, factory, archive_.get(), bus_.get(),
-                                                     FreezeDefaults{});
+  MakeWith(attacher);
   WatchFilter duals;
   duals.schemas = {"dual"};
   auto watcher = bus_->Subscribe(duals);
@@ -389,12 +389,52 @@ TEST_F(CoordinatorTest, AutoTriggerPublishesADualReportWithoutAnyFreezeCall) {
             "early scan never completed before the late trigger fired");
   EXPECT_EQ(vmm_.count("stop"), 1);
   EXPECT_EQ(vmm_.count("cont"), 1);
-  // Detaching stops the runner: no more polls afterwards.
-  ASSERT_TRUE(coordinator_->RemoveTarget("vm0").ok());
-  int polls = probes.polls.load();
-  absl::SleepFor(absl::Milliseconds(50));
-  EXPECT_EQ(probes.polls.load(), polls);
   EXPECT_EQ(archive_->count(), 1u);  // one stall, one report
+}
+
+// RemoveTarget while the target's auto-trigger is mid-capture: it returns only once that capture
+// was published and the VM runs again, and the runner neither polls nor publishes afterwards.
+TEST_F(CoordinatorTest, RemoveTargetWaitsForATriggerCaptureInFlightThenStopsPolling) {
+  FailedSchedulerProbes probes;
+  absl::Notification walking, release;
+  dump::Attacher attacher =
+      [&](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+    return std::make_shared<FakeAttachment>(
+        "7.2.0-test",
+        dump::PhaseTable{OneMapPhase("m",
+                                     [&](dump::PhaseContext&) {
+                                       walking.Notify();
+                                       release.WaitForNotificationWithTimeout(kEventually);
+                                       return absl::OkStatus();
+                                     })},
+        &probes);
+  };
+  MakeWith(attacher);
+  kfreeze::v1::TargetConfig t = Target("vm0");
+  t.set_event_sampling_off(true);
+  t.mutable_triggers()->set_late_enabled(true);
+  t.mutable_triggers()->set_late_poll_ms(5);
+  ASSERT_TRUE(coordinator_->AddTarget(t, "config", false).ok());
+  ASSERT_TRUE(walking.WaitForNotificationWithTimeout(kEventually));  // the late trigger fired
+
+  size_t archived_at_return = 0;
+  std::string status_at_return;
+  int polls_at_return = 0;
+  std::thread remover([&] {
+    EXPECT_TRUE(coordinator_->RemoveTarget("vm0").ok());
+    archived_at_return = archive_->count();
+    status_at_return = vmm_.status();
+    polls_at_return = probes.polls.load();
+  });
+  release.Notify();
+  remover.join();
+  EXPECT_EQ(archived_at_return, 1u) << "RemoveTarget returned before the capture was published";
+  EXPECT_EQ(status_at_return, "running") << "RemoveTarget returned with the VM paused";
+  // Joins every thread the coordinator started: a runner still alive would have polled by now.
+  coordinator_.reset();
+  EXPECT_EQ(probes.polls.load(), polls_at_return);
+  EXPECT_EQ(archive_->count(), 1u);
+  EXPECT_EQ(vmm_.count("stop"), vmm_.count("cont"));
 }
 
 // Probes whose SCX_EV_* sum grows by one per sample; no scheduler state otherwise.
@@ -405,13 +445,25 @@ class CountingEventProbes : public dump::TriggerProbes {
     return absl::FailedPreconditionError("unused");
   }
   absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters() override {
+    // Attempt n+1 starts only after attempt n was recorded in the timeline (one sampler thread).
+    if (++attempts == 1 && hold_first) first_may_finish.WaitForNotificationWithTimeout(kEventually);
     if (fail) return absl::FailedPreconditionError("scx_root is NULL");
     kfreeze::v1::EventCounterSample s;
     s.set_select_cpu_fallback(++samples);
     return s;
   }
+  // Blocks until `attempts` reached `n`; false after kEventually.
+  bool WaitForAttempts(int n) {
+    const absl::Time give_up = absl::Now() + kEventually;
+    while (attempts.load() < n && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+    return attempts.load() >= n;
+  }
   std::atomic<int> samples{0};
+  std::atomic<int> attempts{0};
   std::atomic<bool> fail{false};
+  // The first attempt waits for `first_may_finish`: captures in between see no sample yet.
+  std::atomic<bool> hold_first{false};
+  absl::Notification first_may_finish;
 };
 
 class EventTimelineTest : public CoordinatorTest {
@@ -422,13 +474,7 @@ class EventTimelineTest : public CoordinatorTest {
       return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{OneMapPhase("m")},
                                               &probes_);
     };
-    ControlFactory factory =
-        [this](const std::string&,
-               std::chrono::milliseconds) -> absl::StatusOr<std::unique_ptr<dump::VmmControl>> {
-      return std::unique_ptr<dump::VmmControl>(new ForwardingControl(&vmm_));
-    };
-    coordinator_ = std::make_unique<FreezeCoordinator>(attacher, factory, archive_.get(),
-                                                       bus_.get(), FreezeDefaults{});
+    MakeWith(attacher);
   }
   kfreeze::v1::FailureDumpReport FreezeOne() {
     auto r = coordinator_->Freeze(Request("vm0"), kfreeze::v1::TRIGGER_RPC);
@@ -462,16 +508,21 @@ TEST_F(EventTimelineTest, SamplesTakenWhileRunningLandInTheReport) {
 TEST_F(EventTimelineTest, FailedSamplingAndSamplingOffSayWhy) {
   MakeWithProbes();
   probes_.fail = true;
+  probes_.hold_first = true;
   kfreeze::v1::TargetConfig t = Target("vm0");
   t.set_event_sample_ms(2);
   ASSERT_TRUE(coordinator_->AddTarget(t, "config", false).ok());
   coordinator_->WaitForAttach("vm0");
-  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(probes_.WaitForAttempts(1));  // the sampler is inside its first attempt
   kfreeze::v1::FailureDumpReport r = FreezeOne();
   EXPECT_EQ(r.event_counter_timeline_size(), 0);
-  EXPECT_THAT(r.event_counter_timeline_unavailable(),
-              ::testing::AnyOf("no event counter sample taken yet",
-                               "event counter sampling failed: scx_root is NULL"));
+  EXPECT_EQ(r.event_counter_timeline_unavailable(), "no event counter sample taken yet");
+  probes_.first_may_finish.Notify();
+  ASSERT_TRUE(probes_.WaitForAttempts(2));  // the first attempt's failure is recorded
+  r = FreezeOne();
+  EXPECT_EQ(r.event_counter_timeline_size(), 0);
+  EXPECT_EQ(r.event_counter_timeline_unavailable(),
+            "event counter sampling failed: scx_root is NULL");
   ASSERT_TRUE(coordinator_->RemoveTarget("vm0").ok());
   t.set_event_sampling_off(true);
   ASSERT_TRUE(coordinator_->AddTarget(t, "config", false).ok());

@@ -108,6 +108,10 @@ class ForwardingControl : public dump::VmmControl {
       std::chrono::milliseconds t) override {
     return to_->ReadRegisters(t);
   }
+  absl::StatusOr<std::vector<dump::VcpuThread>> QueryVcpuThreads(
+      std::chrono::milliseconds t) override {
+    return to_->QueryVcpuThreads(t);
+  }
 
  private:
   FakeVmmControl* to_;

@@ -15,8 +15,9 @@
 #include "server/daemon/pause_markers.h"
 #include "server/daemon/pause_recovery.h"
 #include "tests/server/fake_attachment.h"
-#include "tests/server/fake_qmp_server.h"
 #include "tests/server/fake_vmm_control.h"
+#include "tests/support/fake_qmp_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace kfreeze::server {
 namespace {
@@ -24,7 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using kfreeze::testing::FakeQmpServer;
 using kfreeze::testing::FakeVmmControl;
+using kfreeze::testing::TempDir;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 // No process has this pid (above the kernel's PID_MAX_LIMIT).
@@ -34,16 +37,10 @@ constexpr absl::Duration kBudget = absl::Seconds(5);
 class PauseSafetyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kfreeze-pause-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     markers_ = std::make_unique<PauseMarkers>(dir_ + "/markers");
     qemu_ = std::make_unique<FakeQmpServer>(dir_ + "/vm.qmp");
   }
-  void TearDown() override {
-    qemu_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { qemu_.reset(); }
   // A marker as a kfreezed that has since died wrote it.
   void WriteDeadOwnersMarker(const std::string& socket, const std::string& boot_id) {
     fs::create_directories(markers_->dir());
@@ -52,7 +49,8 @@ class PauseSafetyTest : public ::testing::Test {
         << "\n";
   }
 
-  std::string dir_;
+  const TempDir tmp_{"kfreeze-pause-test"};
+  const std::string dir_ = tmp_.path();
   std::unique_ptr<PauseMarkers> markers_;
   std::unique_ptr<FakeQmpServer> qemu_;
 };
@@ -67,7 +65,7 @@ TEST_F(PauseSafetyTest, MarkersRoundTripAndNameTheirOwner) {
   EXPECT_TRUE(OwnerAlive(all[0]));
   markers_->Remove(qemu_->path());
   EXPECT_THAT(markers_->List(), IsEmpty());
-  EXPECT_FALSE(markers_->Write("/a\nb").ok());
+  EXPECT_THAT(std::string(markers_->Write("/a\nb").message()), HasSubstr("newline"));
 }
 
 TEST_F(PauseSafetyTest, ReconcileResumesAVmADeadKfreezedPaused) {

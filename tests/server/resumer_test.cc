@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -18,13 +17,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/daemon/pause_markers.h"
-#include "tests/server/fake_qmp_server.h"
+#include "tests/support/fake_qmp_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace kfreeze::server {
 namespace {
 
-namespace fs = std::filesystem;
 using kfreeze::testing::FakeQmpServer;
+using kfreeze::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -68,16 +68,10 @@ TEST(HeldPauses, TheSetIsBounded) {
 
 class ResumerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/kfreeze-resumer-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    qemu_ = std::make_unique<FakeQmpServer>(dir_ + "/vm.qmp");
-  }
+  void SetUp() override { qemu_ = std::make_unique<FakeQmpServer>(dir_ + "/vm.qmp"); }
   void TearDown() override {
     resumer_.reset();
     qemu_.reset();
-    fs::remove_all(dir_);
   }
   void StartResumer() {
     auto r = ResumerProcess::Start({KFREEZED_BIN, kResumerFlag, dir_ + "/markers"});
@@ -92,7 +86,8 @@ class ResumerTest : public ::testing::Test {
   }
   bool MarkerExists() { return !PauseMarkers(dir_ + "/markers").List().empty(); }
 
-  std::string dir_;
+  const TempDir tmp_{"kfreeze-resumer-test"};
+  const std::string dir_ = tmp_.path();
   std::unique_ptr<FakeQmpServer> qemu_;
   std::unique_ptr<ResumerProcess> resumer_;
 };

@@ -1,29 +1,25 @@
 // BtfBuilder: C spellings -> libbpf BTF writer calls, with natural struct layout.
 #include "tests/support/btf_builder.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "tests/support/die.h"
+#include "tests/support/image_layout.h"
 
 namespace kfreeze::testing {
 namespace {
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "BtfBuilder: %s\n", what.c_str());
-  std::abort();
-}
+[[noreturn]] void Die(std::string_view what) { DieInTest("BtfBuilder", what); }
 
 int Check(int id, const std::string& what) {
   if (id < 0) Die(absl::StrCat(what, " failed: ", id));
   return id;
 }
-
-uint64_t AlignUp(uint64_t v, uint64_t a) { return a == 0 ? v : (v + a - 1) / a * a; }
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // Synthetic x86-64 guest images for tests and benchmarks: a RAM file (memfd) holding real page
 // tables, a VMCOREINFO note, kallsyms tables in any encoding, a BTF blob and kernel-like objects
-// at addresses of the test's choosing. Later walkers build their fixtures on it:
+// at addresses of the test's choosing. Walker tests build their fixtures on it:
 //
 //   GuestImageBuilder b({.kaslr_offset = 0x1e000000});
 //   b.btf().AddStruct("idr", {{"idr_rt", "struct xarray"}, {"idr_base", "unsigned int"}, ...});

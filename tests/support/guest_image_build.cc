@@ -4,15 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "core/mem/translator.h"
+#include "tests/support/die.h"
 #include "tests/support/guest_image.h"
 #include "tests/support/image_layout.h"
 #include "tests/support/kallsyms_writer.h"
@@ -20,12 +20,7 @@
 namespace kfreeze::testing {
 namespace {
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "GuestImageBuilder::Build: %s\n", what.c_str());
-  std::abort();
-}
-
-uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+[[noreturn]] void Die(std::string_view what) { DieInTest("GuestImageBuilder::Build", what); }
 
 }  // namespace
 

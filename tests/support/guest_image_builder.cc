@@ -1,22 +1,17 @@
 // GuestImageBuilder: memory layout, allocation and writes (Build() is in guest_image_build.cc).
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "core/mem/translator.h"
+#include "tests/support/die.h"
 #include "tests/support/guest_image.h"
 #include "tests/support/image_layout.h"
 
 namespace kfreeze::testing {
 namespace {
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "GuestImageBuilder: %s\n", what.c_str());
-  std::abort();
-}
-
-uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+[[noreturn]] void Die(std::string_view what) { DieInTest("GuestImageBuilder", what); }
 
 }  // namespace
 

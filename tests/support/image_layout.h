@@ -5,6 +5,11 @@
 
 namespace kfreeze::testing {
 
+// v rounded up to a multiple of a; an alignment of 0 leaves v as is.
+inline constexpr uint64_t AlignUp(uint64_t v, uint64_t a) {
+  return a == 0 ? v : (v + a - 1) / a * a;
+}
+
 // Link address of _text is __START_KERNEL_map + 16 MiB (LOAD_PHYSICAL_ADDR), plus the slide.
 inline constexpr uint64_t kTextLinkOffset = 0x1000000;
 inline constexpr uint64_t kTextBytes = 2ull << 20;

@@ -1,4 +1,5 @@
 #include "core/dump/standard/standard_attachment.h"
+#include "core/qmp/qmp_client.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -118,7 +119,9 @@ absl::StatusOr<std::shared_ptr<KernelAttachment>> AttachStandard(const AttachSpe
     options.ram_path = *found;
   }
   options.ram_layout = spec.ram_layout;
-  options.qmp_socket = spec.qmp_socket;
+  if (!spec.qmp_socket.empty()) {
+    options.memory_tree = [socket = spec.qmp_socket] { return FetchMemoryTree(socket); };
+  }
   options.btf_path = spec.btf_path;
   absl::StatusOr<std::shared_ptr<const KernelContext>> kernel = KernelContext::Attach(options);
   if (!kernel.ok()) return kernel.status();

@@ -21,7 +21,7 @@ absl::StatusOr<uint32_t> ReadKernelHz(Reader& reader, const KernelView& kernel) 
 }
 
 absl::StatusOr<Kva> JiffiesAddress(const SymbolIndex& symbols) {
-  if (std::optional<Symbol> s = symbols.Find("jiffies_64")) return s->address;
+  if (std::optional<Kva> a = symbols.Address("jiffies_64")) return *a;
   return symbols.Require("jiffies");
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/reasons.h"
 #include "core/base/status.h"
 
 namespace kfreeze::walkers::cpu_time {
@@ -17,19 +18,14 @@ constexpr const char* kCpustatEnumerators[kNumCpustat] = {
 // PerCpuTimeStats.softirqs has HI..RCU: at most this many are kept.
 constexpr uint32_t kMaxSoftirqs = 16;
 
-std::optional<Kva> Sym(const SymbolIndex& s, absl::string_view name) {
-  if (auto v = s.Find(name)) return v->address;
-  return std::nullopt;
-}
-
 }  // namespace
 
 CpuTimeContext BuildCpuTimeContext(const KernelView& kernel) {
   CpuTimeContext ctx;
   ctx.percpu = &kernel.percpu;
-  ctx.kernel_cpustat = Sym(kernel.symbols, "kernel_cpustat");
-  ctx.kstat = Sym(kernel.symbols, "kstat");
-  ctx.tick_cpu_sched = Sym(kernel.symbols, "tick_cpu_sched");
+  ctx.kernel_cpustat = kernel.symbols.Address("kernel_cpustat");
+  ctx.kstat = kernel.symbols.Address("kstat");
+  ctx.tick_cpu_sched = kernel.symbols.Address("tick_cpu_sched");
   const Group<CpuTimeOffsets> off =
       ResolveGroup<CpuTimeOffsets>(kernel.btf, "cpu_time", [](OffsetGroup& g, CpuTimeOffsets& o) {
         MemberLocation cpustat = g.Member("kernel_cpustat.cpustat");
@@ -63,7 +59,7 @@ CpuTimeContext BuildCpuTimeContext(const KernelView& kernel) {
 void CaptureCpuTime(Reader& reader, const CpuTimeContext& ctx,
                     kfreeze::v1::FailureDumpReport& report) {
   if (!ctx.status.ok()) {
-    report.set_per_cpu_time_unavailable(absl::StrCat("per-CPU time: ", ctx.status.message()));
+    report.set_per_cpu_time_unavailable(absl::StrCat(kReasonCpuTimePrefix, ctx.status.message()));
     return;
   }
   std::vector<std::string> problems;
@@ -117,7 +113,7 @@ void CaptureCpuTime(Reader& reader, const CpuTimeContext& ctx,
   }
   if (!problems.empty()) {
     report.set_per_cpu_time_unavailable(
-        absl::StrCat("per-CPU time partial: ", absl::StrJoin(problems, "; ")));
+        absl::StrCat(kReasonCpuTimePartialPrefix, absl::StrJoin(problems, "; ")));
   }
 }
 

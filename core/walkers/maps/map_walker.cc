@@ -1,5 +1,7 @@
 #include "core/walkers/maps/map_walker.h"
 
+#include <bpf/btf.h>
+
 #include <memory>
 #include <optional>
 #include <vector>
@@ -60,10 +62,9 @@ MapWalker::MapWalker(const MapWalkerOptions& options)
   }
 }
 
-absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
+absl::Status MapWalker::Dump(Reader& reader, kfreeze::v1::FailureDumpReport& report) {
   if (!offsets_.idr.ok()) return offsets_.idr.status;
   if (!offsets_.map.ok()) return offsets_.map.status;
-  auto& report = ctx.report();
   btf_cache_.BeginDump();
   const IdrOffsets& idr = offsets_.idr.value;
   const XaWalk walk =
@@ -100,7 +101,7 @@ absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
   std::unique_ptr<ArenaView> arena_view;
   // The capture reads up to max_arena_pages pages: skip it once the budget is gone (the maps loop
   // below then stops at once and counts every map as truncated).
-  if (!ctx.deadline().Expired() &&
+  if (!reader.BudgetExhausted() &&
       (arena = CaptureFirstArena(reader, maps, &env.arena_capture_map))) {
     arena_view = std::make_unique<ArenaView>(arena->snapshot);
     env.arena = arena_view.get();
@@ -108,14 +109,49 @@ absl::Status MapWalker::Dump(Reader& reader, dump::PhaseContext& ctx) {
   }
 
   for (size_t i = 0; i < maps.size(); ++i) {
-    if (ctx.deadline().Expired() || reader.BudgetExhausted()) {
+    if (reader.BudgetExhausted()) {
       report.set_maps_truncated(static_cast<uint32_t>(maps.size() - i));
-      ctx.NoteTruncated();
       break;
     }
     RenderOne(reader, env, maps[i], report.add_maps());
   }
+
+  sdt::ArenaAllocatorInputs allocators;
+  allocators.expired = [&reader] { return reader.BudgetExhausted(); };
+  if (!allocators.expired()) allocators.sections = GlobalSections(reader, maps);
+  if (arena_view) allocators.arena = {arena_view.get(), arena->snapshot.user_vm_start()};
+  sdt::CaptureArenaAllocators(allocators, report);
   return absl::OkStatus();
+}
+
+std::vector<sdt::GlobalSection> MapWalker::GlobalSections(Reader& reader,
+                                                          const std::vector<DecodedMap>& maps) {
+  std::vector<sdt::GlobalSection> out;
+  if (!offsets_.btf.ok() || !offsets_.array.ok()) return out;
+  for (const DecodedMap& d : maps) {
+    if (!d.info.ok()) continue;
+    const BpfMapInfo& m = *d.info;
+    if (m.type != kMapArray || m.max_entries != 1 || m.btf.IsNull() || m.btf_value_type_id == 0 ||
+        m.value_size > options_.caps.max_value_bytes) {
+      continue;
+    }
+    absl::StatusOr<const struct btf*> btf = btf_cache_.Get(reader, m.btf, offsets_.btf.value);
+    if (!btf.ok()) continue;
+    const struct btf_type* t = btf__type_by_id(*btf, m.btf_value_type_id);
+    if (t == nullptr || !btf_is_datasec(t)) continue;
+    sdt::GlobalSection s;
+    s.map_name = m.name;
+    s.btf = *btf;
+    s.datasec_type_id = m.btf_value_type_id;
+    if (sdt::DeclaresArenaAllocator(*btf)) {
+      absl::StatusOr<std::vector<uint8_t>> bytes =
+          reader.ReadBytes(m.kva + offsets_.array.value.value, m.value_size);
+      if (!bytes.ok()) continue;
+      s.bytes = std::move(*bytes);
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 std::optional<ArenaCapture> MapWalker::CaptureFirstArena(Reader& reader,

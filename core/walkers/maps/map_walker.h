@@ -1,6 +1,8 @@
 // The BPF map walk of one dump: map_idr's xarray -> struct bpf_map -> per-type rendering into
-// report.maps, checking the deadline between maps. A MapWalker lives as long as its target's
-// attachment: offsets are resolved once, program BTF parses are cached across dumps.
+// report.maps, then the scx allocators inside the captured arena (report.sdt_allocations,
+// report.scx_static_ranges). The reader's budget, which also watches the deadline, is checked
+// between maps. A MapWalker lives as long as its target's attachment: offsets are resolved once,
+// program BTF parses are cached across dumps.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +11,6 @@
 
 #include "absl/status/status.h"
 #include "core/btf/offset_resolver.h"
-#include "core/dump/dump_phase.h"
 #include "core/kernel/percpu.h"
 #include "core/mem/reader.h"
 #include "core/walkers/maps/arena.h"
@@ -18,6 +19,8 @@
 #include "core/walkers/maps/map_info.h"
 #include "core/walkers/maps/map_offsets.h"
 #include "core/walkers/maps/program_btf.h"
+#include "core/walkers/sdt/sdt_capture.h"
+#include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::walkers::maps {
 
@@ -33,10 +36,11 @@ class MapWalker {
  public:
   explicit MapWalker(const MapWalkerOptions& options);
 
-  // Appends one FailureDumpMap per map to ctx.report().maps. Returns an error only when the walk
-  // could not start (offsets missing, map_idr unreadable); problems of one map go in its `error`,
-  // an incomplete idr walk in maps_unavailable, maps skipped by the deadline in maps_truncated.
-  absl::Status Dump(Reader& reader, dump::PhaseContext& ctx);
+  // Appends one FailureDumpMap per map to report.maps and fills the arena allocator sections.
+  // Returns an error only when the walk could not start (offsets missing, map_idr unreadable);
+  // problems of one map go in its `error`, an incomplete idr walk in maps_unavailable, maps
+  // skipped once reader's budget is spent (or its deadline passed) in maps_truncated.
+  absl::Status Dump(Reader& reader, kfreeze::v1::FailureDumpReport& report);
 
   const MapOffsets& offsets() const { return offsets_; }
   const ProgramBtfCache& btf_cache() const { return btf_cache_; }
@@ -52,6 +56,10 @@ class MapWalker {
                                                 Kva* arena_map);
   void RenderOne(Reader& reader, MapEnv& env, const DecodedMap& d,
                  kfreeze::v1::FailureDumpMap* out);
+  // Global-section maps (.bss, .data) with their program BTF; values are read only for programs
+  // whose BTF declares an scx allocator type.
+  std::vector<sdt::GlobalSection> GlobalSections(Reader& reader,
+                                                 const std::vector<DecodedMap>& maps);
 
   MapWalkerOptions options_;
   MapOffsets offsets_;

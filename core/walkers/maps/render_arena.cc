@@ -1,12 +1,16 @@
 // ARENA maps in the report: the page snapshot (captured once per dump, see arena.h).
 #include "absl/strings/str_cat.h"
+#include "core/base/reasons.h"
 #include "core/walkers/maps/arena.h"
 #include "core/walkers/maps/map_context.h"
 
 namespace kfreeze::walkers::maps {
 
 void RenderArena(MapContext& ctx) {
-  if (!ctx.off().arena.ok()) return ctx.Error(std::string(ctx.off().arena.status.message()));
+  if (!ctx.off().arena.ok()) {
+    return ctx.Error(
+        absl::StrCat(kArenaOffsetsUnavailable, ": ", ctx.off().arena.status.message()));
+  }
   ArenaCapture local;
   const ArenaCapture* capture = ctx.env().arena_capture;
   if (capture == nullptr || ctx.env().arena_capture_map != ctx.map().kva) {

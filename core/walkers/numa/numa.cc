@@ -15,18 +15,13 @@ namespace {
 constexpr const char* kItems[kNumNumaItems] = {
     "NUMA_HIT", "NUMA_MISS", "NUMA_FOREIGN", "NUMA_INTERLEAVE_HIT", "NUMA_LOCAL", "NUMA_OTHER"};
 
-std::optional<Kva> Sym(const SymbolIndex& s, absl::string_view name) {
-  if (auto v = s.Find(name)) return v->address;
-  return std::nullopt;
-}
-
 }  // namespace
 
 NumaContext BuildNumaContext(const KernelView& kernel) {
   NumaContext ctx;
   ctx.percpu = &kernel.percpu;
-  ctx.node_data = Sym(kernel.symbols, "node_data");
-  ctx.nr_node_ids = Sym(kernel.symbols, "nr_node_ids");
+  ctx.node_data = kernel.symbols.Address("node_data");
+  ctx.nr_node_ids = kernel.symbols.Address("nr_node_ids");
   const Group<NumaOffsets> off =
       ResolveGroup<NumaOffsets>(kernel.btf, "numa", [](OffsetGroup& g, NumaOffsets& o) {
         MemberLocation zones = g.Member("pglist_data.node_zones");
@@ -60,7 +55,7 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
     absl::StatusOr<uint32_t> n = reader.ReadU32(*ctx.nr_node_ids);
     if (!n.ok() || *n == 0 || *n > kMaxNodes) {
       report.set_per_node_numa_unavailable(
-          absl::StrCat("nr_node_ids unreadable or implausible: ",
+          absl::StrCat(kReasonNumaNodeCountPrefix,
                        n.ok() ? std::to_string(*n) : std::string(n.status().message())));
       return;
     }
@@ -131,7 +126,7 @@ void CaptureNuma(Reader& reader, const NumaContext& ctx, kfreeze::v1::FailureDum
   }
   if (!problems.empty()) {
     report.set_per_node_numa_unavailable(
-        absl::StrCat("NUMA partial: ", absl::StrJoin(problems, "; ")));
+        absl::StrCat(kReasonNumaPartialPrefix, absl::StrJoin(problems, "; ")));
   }
 }
 

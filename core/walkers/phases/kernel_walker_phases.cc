@@ -1,7 +1,9 @@
 #include "core/walkers/phases/kernel_walker_phases.h"
 
+#include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -22,7 +24,8 @@ using kfreeze::v1::FailureDumpReport;
 
 // Attach-time state shared by every phase and probe of one attachment; immutable after Build.
 struct WalkerSet {
-  KernelPtr kernel;
+  std::shared_ptr<const void> owner;  // keeps the view's referents alive
+  std::function<Reader()> new_reader;
   scx::ScxContext scx;
   tasks::TaskContext tasks;
   cpu_time::CpuTimeContext cpu_time;
@@ -31,19 +34,35 @@ struct WalkerSet {
   prog::ProgContext prog;
 };
 
-std::shared_ptr<const WalkerSet> Build(const KernelPtr& kernel) {
-  if (kernel->offsets() == nullptr) return nullptr;
+std::shared_ptr<const WalkerSet> Build(const WalkerSource& source) {
   auto set = std::make_shared<WalkerSet>();
-  set->kernel = kernel;
-  KernelView view{*kernel->offsets(), kernel->symbols(), kernel->percpu()};
-  Reader reader = kernel->NewReader();
+  set->owner = source.owner;
+  set->new_reader = source.new_reader;
+  const KernelView& view = source.view;
+  Reader reader = source.new_reader();
   set->scx = scx::BuildScxContext(view, reader);
-  set->tasks = tasks::BuildTaskContext(*kernel->offsets(), set->scx);
+  set->tasks = tasks::BuildTaskContext(view.btf, set->scx);
   set->cpu_time = cpu_time::BuildCpuTimeContext(view);
   set->psi = psi::BuildPsiContext(view);
   set->numa = numa::BuildNumaContext(view);
   set->prog = prog::BuildProgContext(view);
   return set;
+}
+
+std::shared_ptr<const WalkerSet> Build(const KernelPtr& kernel) {
+  if (kernel->offsets() == nullptr) return nullptr;
+  return Build(WalkerSource{
+      .view = {*kernel->offsets(), kernel->symbols(), kernel->percpu()},
+      .new_reader = [kernel] { return kernel->NewReader(); },
+      .owner = kernel,
+  });
+}
+
+// A Reader on the guest that stops when the dump's budget or deadline is spent.
+Reader BudgetedReader(const WalkerSet& set, dump::PhaseContext& ctx) {
+  Reader reader = set.new_reader();
+  reader.SetBudget(&ctx.budget());
+  return reader;
 }
 
 std::string NoBtfReason(const KernelPtr& kernel) {
@@ -55,20 +74,20 @@ class ProbesImpl : public ScxTriggerProbes {
   explicit ProbesImpl(std::shared_ptr<const WalkerSet> set) : set_(std::move(set)) {}
 
   absl::StatusOr<dump::ScxExitProbe> ProbeExit() override {
-    Reader reader = set_->kernel->NewReader();
+    Reader reader = set_->new_reader();
     absl::StatusOr<scx::ExitProbeResult> r = scx::ProbeExitKind(reader, set_->scx);
     if (!r.ok()) return r.status();
     return dump::ScxExitProbe{r->attached, r->sched_kva, r->exit_kind, r->exit_info_written};
   }
   absl::StatusOr<dump::RunnableAgeProbe> ProbeRunnableAge() override {
-    Reader reader = set_->kernel->NewReader();
+    Reader reader = set_->new_reader();
     absl::StatusOr<scx::RunnableAgeResult> r = scx::ScanRunnableAges(reader, set_->scx);
     if (!r.ok()) return r.status();
     return dump::RunnableAgeProbe{r->jiffies, r->hz, r->watchdog_timeout_jiffies,
                                   r->max_age_jiffies, r->tasks_scanned};
   }
   absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters() override {
-    Reader reader = set_->kernel->NewReader();
+    Reader reader = set_->new_reader();
     return scx::SampleEventCounters(reader, set_->scx);
   }
 
@@ -76,86 +95,75 @@ class ProbesImpl : public ScxTriggerProbes {
   std::shared_ptr<const WalkerSet> set_;
 };
 
+// `set` is null when the kernel has no BTF: every phase then fails with `no_btf`.
+dump::PhaseTable Phases(std::shared_ptr<const WalkerSet> set, std::string no_btf,
+                        const WalkerOptions& options) {
+  dump::PhaseTable phases;
+  // One phase per walker: `capture` fills the section, `unavailable` names its reason field.
+  auto add = [&](std::string name, std::vector<std::string> needs,
+                 std::function<void(const WalkerSet&, Reader&, dump::PhaseContext&)> capture,
+                 void (FailureDumpReport::*unavailable)(const std::string&)) {
+    phases.push_back(dump::MakePhase(
+        std::move(name), std::move(needs),
+        [set, no_btf, capture](dump::PhaseContext& ctx) -> absl::Status {
+          if (!set) return absl::FailedPreconditionError(no_btf);
+          Reader reader = BudgetedReader(*set, ctx);
+          capture(*set, reader, ctx);
+          return absl::OkStatus();
+        },
+        [unavailable](FailureDumpReport& report, absl::string_view reason) {
+          (report.*unavailable)(std::string(reason));
+        }));
+  };
+  add(
+      "scx", {},
+      [](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {
+        ctx.outputs().Put(scx::CaptureScx(r, s.scx, ctx.report()));
+      },
+      &FailureDumpReport::set_scx_walker_unavailable);
+  add(
+      "tasks", {"scx"},
+      [](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {
+        const scx::ScxTaskRefs* refs = ctx.outputs().Get<scx::ScxTaskRefs>();
+        tasks::CaptureTasks(r, s.tasks, refs ? *refs : scx::ScxTaskRefs{}, ctx.report());
+      },
+      &FailureDumpReport::set_task_enrichments_unavailable);
+  add(
+      "prog_stats", {},
+      [](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {
+        prog::CaptureProgStats(r, s.prog, ctx.report());
+      },
+      &FailureDumpReport::set_prog_runtime_stats_unavailable);
+  add(
+      "per_cpu_time", {},
+      [](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {
+        cpu_time::CaptureCpuTime(r, s.cpu_time, ctx.report());
+      },
+      &FailureDumpReport::set_per_cpu_time_unavailable);
+  add(
+      "psi", {},
+      [psi_root = options.psi_root](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {
+        psi::CapturePsi(r, s.psi, {.root_path = psi_root}, ctx.report());
+      },
+      &FailureDumpReport::set_cgroup_psi_unavailable);
+  add(
+      "numa", {},
+      [](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {
+        numa::CaptureNuma(r, s.numa, ctx.report());
+      },
+      &FailureDumpReport::set_per_node_numa_unavailable);
+  return phases;
+}
+
 }  // namespace
 
-std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel,
-                                                                 const WalkerOptions& options) {
+dump::PhaseTable KernelWalkerPhases(const KernelPtr& kernel, const WalkerOptions& options) {
   std::shared_ptr<const WalkerSet> set = Build(kernel);
-  std::string no_btf = set ? "" : NoBtfReason(kernel);
-  std::vector<std::shared_ptr<dump::DumpPhase>> phases;
-  phases.push_back(dump::MakePhase(
-      "scx",
-      [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
-        if (!set) return absl::FailedPreconditionError(no_btf);
-        Reader reader = set->kernel->NewReader();
-        reader.SetBudget(&ctx.budget());
-        scx::CaptureScx(reader, set->scx, ctx.report());
-        return absl::OkStatus();
-      },
-      [](FailureDumpReport& report, absl::string_view reason) {
-        report.set_scx_walker_unavailable(std::string(reason));
-      }));
-  phases.push_back(dump::MakePhase(
-      "tasks",
-      [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
-        if (!set) return absl::FailedPreconditionError(no_btf);
-        Reader reader = set->kernel->NewReader();
-        reader.SetBudget(&ctx.budget());
-        tasks::CaptureTasks(reader, set->tasks, ctx.report());
-        return absl::OkStatus();
-      },
-      [](FailureDumpReport& report, absl::string_view reason) {
-        report.set_task_enrichments_unavailable(std::string(reason));
-      }));
-  phases.push_back(dump::MakePhase(
-      "prog_stats",
-      [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
-        if (!set) return absl::FailedPreconditionError(no_btf);
-        Reader reader = set->kernel->NewReader();
-        reader.SetBudget(&ctx.budget());
-        prog::CaptureProgStats(reader, set->prog, ctx.report());
-        return absl::OkStatus();
-      },
-      [](FailureDumpReport& report, absl::string_view reason) {
-        report.set_prog_runtime_stats_unavailable(std::string(reason));
-      }));
-  phases.push_back(dump::MakePhase(
-      "per_cpu_time",
-      [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
-        if (!set) return absl::FailedPreconditionError(no_btf);
-        Reader reader = set->kernel->NewReader();
-        reader.SetBudget(&ctx.budget());
-        cpu_time::CaptureCpuTime(reader, set->cpu_time, ctx.report());
-        return absl::OkStatus();
-      },
-      [](FailureDumpReport& report, absl::string_view reason) {
-        report.set_per_cpu_time_unavailable(std::string(reason));
-      }));
-  phases.push_back(dump::MakePhase(
-      "psi",
-      [set, no_btf, options](dump::PhaseContext& ctx) -> absl::Status {
-        if (!set) return absl::FailedPreconditionError(no_btf);
-        Reader reader = set->kernel->NewReader();
-        reader.SetBudget(&ctx.budget());
-        psi::CapturePsi(reader, set->psi, {.root_path = options.psi_root}, ctx.report());
-        return absl::OkStatus();
-      },
-      [](FailureDumpReport& report, absl::string_view reason) {
-        report.set_cgroup_psi_unavailable(std::string(reason));
-      }));
-  phases.push_back(dump::MakePhase(
-      "numa",
-      [set, no_btf](dump::PhaseContext& ctx) -> absl::Status {
-        if (!set) return absl::FailedPreconditionError(no_btf);
-        Reader reader = set->kernel->NewReader();
-        reader.SetBudget(&ctx.budget());
-        numa::CaptureNuma(reader, set->numa, ctx.report());
-        return absl::OkStatus();
-      },
-      [](FailureDumpReport& report, absl::string_view reason) {
-        report.set_per_node_numa_unavailable(std::string(reason));
-      }));
-  return phases;
+  return Phases(set, set ? "" : NoBtfReason(kernel), options);
+}
+
+dump::PhaseTable KernelWalkerPhases(const WalkerSource& source, const WalkerOptions& options) {
+  return Phases(Build(source), "", options);
 }
 
 std::unique_ptr<ScxTriggerProbes> MakeScxTriggerProbes(const KernelPtr& kernel) {

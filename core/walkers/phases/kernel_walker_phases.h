@@ -2,6 +2,7 @@
 // built once per attach from a KernelContext (which they keep alive).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "core/dump/dump_phase.h"
 #include "core/dump/trigger_probes.h"
 #include "core/kernel/kernel_context.h"
+#include "core/mem/reader.h"
+#include "core/walkers/common/kernel_view.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::walkers {
@@ -20,11 +23,19 @@ struct WalkerOptions {
   std::string psi_root = "/";  // cgroup v2 subtree whose PSI is listed
 };
 
-// In run order: "scx" (scx_sched_state, rq_scx_states, dsq_states), "tasks" (reads the task
-// KVAs "scx" put in the report), "prog_stats" (+ active scheduler), "per_cpu_time", "psi",
-// "numa".
-std::vector<std::shared_ptr<dump::DumpPhase>> KernelWalkerPhases(const KernelPtr& kernel,
-                                                                 const WalkerOptions& options = {});
+// In run order: "scx" (scx_sched_state, rq_scx_states, dsq_states), "tasks" (needs "scx": the
+// task KVAs its walk met, scx::ScxTaskRefs), "prog_stats" (+ active scheduler), "per_cpu_time",
+// "psi", "numa".
+dump::PhaseTable KernelWalkerPhases(const KernelPtr& kernel, const WalkerOptions& options = {});
+
+// What the walkers read a kernel through, when it is not a KernelContext (synthetic guests).
+struct WalkerSource {
+  KernelView view;                     // its referents must live as long as `owner`
+  std::function<Reader()> new_reader;  // one Reader per phase run
+  std::shared_ptr<const void> owner;   // kept alive by the phases; may be null
+};
+// The same table over `source`.
+dump::PhaseTable KernelWalkerPhases(const WalkerSource& source, const WalkerOptions& options = {});
 
 // Trigger probes (exit kind, runnable_at ages) plus the event-counter sampler.
 class ScxTriggerProbes : public dump::TriggerProbes {};

@@ -120,7 +120,7 @@ void SetActive(const std::vector<StructOpsProg>& progs, kfreeze::v1::FailureDump
 ProgContext BuildProgContext(const KernelView& kernel) {
   ProgContext ctx;
   ctx.percpu = &kernel.percpu;
-  if (auto s = kernel.symbols.Find("prog_idr")) ctx.prog_idr = s->address;
+  ctx.prog_idr = kernel.symbols.Address("prog_idr");
   const Group<ds::IdrOffsets> idr = ds::ResolveIdrOffsets(kernel.btf);
   const Group<ProgOffsets> off =
       ResolveGroup<ProgOffsets>(kernel.btf, "bpf_prog", [](OffsetGroup& g, ProgOffsets& o) {
@@ -190,7 +190,7 @@ void CaptureProgStats(Reader& reader, const ProgContext& ctx,
     report.set_prog_runtime_stats_unavailable(std::string(kReasonNoStructOpsLoaded));
   } else if (!problems.empty()) {
     report.set_prog_runtime_stats_unavailable(absl::StrCat(
-        "prog stats partial: ", problems.front(),
+        kReasonProgStatsPartialPrefix, problems.front(),
         problems.size() > 1 ? absl::StrCat(" (+", problems.size() - 1, " more)") : ""));
   }
 }

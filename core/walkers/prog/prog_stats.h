@@ -1,7 +1,7 @@
 // struct bpf_prog / bpf_prog_aux / bpf_prog_stats (include/linux/bpf.h, kernel/bpf/syscall.c):
 // every STRUCT_OPS program in prog_idr with cnt/nsecs/misses summed over the possible CPUs, and
 // the active scheduler object: the first struct_ops program using a global-section map
-// "<obj>.bss|.data|.rodata" names it (the seed's rule), else the struct_ops map names do.
+// "<obj>.bss|.data|.rodata" names it (ktstr's rule), else the struct_ops map names do.
 // The kernel only advances the stats while bpf_stats_enabled is on; zeros then are real zeros.
 #pragma once
 

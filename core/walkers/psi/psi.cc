@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/base/guest_text.h"
+#include "core/base/reasons.h"
 #include "core/base/status.h"
 #include "core/ds/list.h"
 
@@ -20,11 +21,6 @@ constexpr std::pair<const char*, std::pair<const char*, const char*>> kStates[] 
     {"PSI_CPU_SOME", {"cpu", "some"}},    {"PSI_CPU_FULL", {"cpu", "full"}},
     {"PSI_IRQ_FULL", {"irq", "full"}},
 };
-
-std::optional<Kva> Sym(const SymbolIndex& s, absl::string_view name) {
-  if (auto v = s.Find(name)) return v->address;
-  return std::nullopt;
-}
 
 // One psi_group -> a CgroupPsiStat's numbers.
 absl::Status ReadGroup(Reader& reader, const PsiContext& ctx, Kva group,
@@ -226,9 +222,9 @@ class CgroupWalk {
 PsiContext BuildPsiContext(const KernelView& kernel) {
   PsiContext ctx;
   ctx.symbols = &kernel.symbols;
-  ctx.psi_system = Sym(kernel.symbols, "psi_system");
-  ctx.psi_disabled = Sym(kernel.symbols, "psi_disabled");
-  ctx.cgrp_dfl_root = Sym(kernel.symbols, "cgrp_dfl_root");
+  ctx.psi_system = kernel.symbols.Address("psi_system");
+  ctx.psi_disabled = kernel.symbols.Address("psi_disabled");
+  ctx.cgrp_dfl_root = kernel.symbols.Address("cgrp_dfl_root");
   // psi_group.total[NR_PSI_AGGREGATORS][NR_PSI_STATES - 1] and avg[][3], sized from BTF.
   struct PsiGroupLayout {
     MemberLocation total, avg;
@@ -280,14 +276,14 @@ PsiContext BuildPsiContext(const KernelView& kernel) {
 void CapturePsi(Reader& reader, const PsiContext& ctx, const PsiOptions& options,
                 kfreeze::v1::FailureDumpReport& report) {
   if (!ctx.status.ok()) {
-    report.set_cgroup_psi_unavailable(absl::StrCat("PSI: ", ctx.status.message()));
+    report.set_cgroup_psi_unavailable(absl::StrCat(kReasonPsiPrefix, ctx.status.message()));
     return;
   }
   if (ctx.psi_disabled) {
     // static_key_false.key.enabled (atomic_t at offset 0): set by psi=0 / PSI_DEFAULT_DISABLED.
     absl::StatusOr<int32_t> disabled = reader.ReadS32(*ctx.psi_disabled);
     if (disabled.ok() && *disabled > 0) {
-      report.set_cgroup_psi_unavailable("PSI disabled in the guest kernel (psi_disabled)");
+      report.set_cgroup_psi_unavailable(std::string(kReasonPsiDisabled));
       return;
     }
   }
@@ -296,13 +292,13 @@ void CapturePsi(Reader& reader, const PsiContext& ctx, const PsiOptions& options
   system.set_path("/");
   system.set_is_system(true);
   if (absl::Status s = ReadGroup(reader, ctx, *ctx.psi_system, &system); !s.ok()) {
-    report.set_cgroup_psi_unavailable(absl::StrCat("PSI: psi_system: ", s.message()));
+    report.set_cgroup_psi_unavailable(absl::StrCat(kReasonPsiPrefix, "psi_system: ", s.message()));
     return;
   }
   *report.add_cgroup_psi() = std::move(system);
   if (!ctx.cgroup) {
     report.set_cgroup_psi_unavailable(
-        absl::StrCat("PSI partial: cgroups not walked: ", ctx.cgroup.status.message()));
+        absl::StrCat(kReasonPsiPartialPrefix, "cgroups not walked: ", ctx.cgroup.status.message()));
     return;
   }
   CgroupWalk walk(reader, ctx, report);
@@ -317,7 +313,7 @@ void CapturePsi(Reader& reader, const PsiContext& ctx, const PsiOptions& options
   }
   if (!walk.problems().empty()) {
     report.set_cgroup_psi_unavailable(
-        absl::StrCat("PSI partial: ", absl::StrJoin(walk.problems(), "; ")));
+        absl::StrCat(kReasonPsiPartialPrefix, absl::StrJoin(walk.problems(), "; ")));
   }
 }
 

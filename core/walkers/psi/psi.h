@@ -16,7 +16,7 @@
 
 namespace kfreeze::walkers::psi {
 
-// Cgroups visited per capture (MAX_CGROUPS_WALKED in the seed).
+// Cgroups visited per capture (ktstr's MAX_CGROUPS_WALKED).
 inline constexpr size_t kMaxCgroups = 1024;
 // kernfs names are path components; NAME_MAX.
 inline constexpr size_t kMaxCgroupNameLen = 256;
@@ -35,7 +35,7 @@ struct PsiContext {
   uint64_t total = 0, avg = 0;  // psi_group.total[NR_PSI_AGGREGATORS][NR_PSI_STATES - 1], avg[][3]
   uint32_t states_per_row = 0;  // NR_PSI_STATES - 1
   std::vector<PsiState> states;
-  std::optional<int64_t> irq_full;  // PSI_IRQ_FULL (the seed's total_ns/avg10_raw)
+  std::optional<int64_t> irq_full;  // PSI_IRQ_FULL (ktstr's total_ns/avg10_raw)
   // cgroup walk; absent when its group failed (psi_system still works).
   struct Cgroup {
     uint64_t root_cgrp = 0;                                       // cgroup_root.cgrp

@@ -17,9 +17,11 @@ namespace {
 // Problems are listed up to this many in the reason; the rest are counted.
 constexpr size_t kMaxListedProblems = 4;
 
-void WalkRefs(Reader& reader, const ScxContext& ctx, const DsqRefs& refs,
-              std::optional<uint64_t> jiffies, kfreeze::v1::FailureDumpReport& report,
-              std::vector<std::string>& problems) {
+// Appends each readable DSQ to the report and its tasks to `tasks`; returns how many it appended.
+int WalkRefs(Reader& reader, const ScxContext& ctx, const DsqRefs& refs,
+             std::optional<uint64_t> jiffies, kfreeze::v1::FailureDumpReport& report,
+             ScxTaskRefs& tasks, std::vector<std::string>& problems) {
+  int walked = 0;
   problems.insert(problems.end(), refs.problems.begin(), refs.problems.end());
   if (refs.user_truncated) problems.push_back("user DSQ hash walk incomplete");
   for (const DsqRef& ref : refs.refs) {
@@ -28,8 +30,11 @@ void WalkRefs(Reader& reader, const ScxContext& ctx, const DsqRefs& refs,
       problems.push_back(absl::StrCat(ref.origin, ": ", d.status().message()));
       continue;
     }
+    tasks.AddDsq(*d);
     *report.add_dsq_states() = *std::move(d);
+    ++walked;
   }
+  return walked;
 }
 
 std::string ProblemsReason(const std::vector<std::string>& problems) {
@@ -45,10 +50,12 @@ std::string ProblemsReason(const std::vector<std::string>& problems) {
 
 }  // namespace
 
-void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpReport& report) {
+ScxTaskRefs CaptureScx(Reader& reader, const ScxContext& ctx,
+                       kfreeze::v1::FailureDumpReport& report) {
+  ScxTaskRefs tasks;
   if (ctx.layout == ScxLayout::kNone && !ctx.off.scx_rq) {
     report.set_scx_walker_unavailable(std::string(kReasonNoSchedExt));
-    return;
+    return tasks;
   }
   *report.mutable_scx_features() = ctx.features;  // described at attach
   std::vector<std::string> problems;
@@ -60,17 +67,21 @@ void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpR
   }
 
   // Per-CPU state survives scheduler teardown, so it is captured first and unconditionally.
+  int rqs = 0, dsqs = 0;
+  bool sched_read = false;
   if (ctx.percpu != nullptr && ctx.off.rq && ctx.off.scx_rq) {
     for (CpuId cpu : ctx.percpu->PossibleCpus()) {
       absl::StatusOr<kfreeze::v1::RqScxState> rq = ReadRqScx(reader, ctx, cpu);
       if (rq.ok()) {
+        tasks.AddRq(*rq);
         *report.add_rq_scx_states() = *std::move(rq);
+        ++rqs;
       } else {
         problems.push_back(absl::StrCat("rq->scx of cpu ", cpu, ": ", rq.status().message()));
       }
     }
   }
-  WalkRefs(reader, ctx, LocalDsqs(ctx), jiffies, report, problems);
+  dsqs += WalkRefs(reader, ctx, LocalDsqs(ctx), jiffies, report, tasks, problems);
 
   bool root_null = false;
   if (ctx.layout != ScxLayout::kNone) {
@@ -84,15 +95,16 @@ void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpR
       absl::Status s = ReadSchedState(reader, ctx, **sched, &state);
       if (s.ok()) {
         *report.mutable_scx_sched_state() = std::move(state);
+        sched_read = true;
       } else {
         problems.push_back(absl::StrCat(std::string(kReasonScxSchedUnreadable), ": ", s.message()));
       }
-      WalkRefs(reader, ctx, SchedDsqs(reader, ctx, **sched), jiffies, report, problems);
+      dsqs +=
+          WalkRefs(reader, ctx, SchedDsqs(reader, ctx, **sched), jiffies, report, tasks, problems);
     }
   }
 
-  const bool no_state = report.rq_scx_states_size() == 0 && report.dsq_states_size() == 0 &&
-                        !report.has_scx_sched_state();
+  const bool no_state = rqs == 0 && dsqs == 0 && !sched_read;
   if (!ctx.off.report.all_ok()) {
     report.set_scx_walker_unavailable(absl::StrCat(std::string(kReasonScxWalkerPartialPrefix), "[",
                                                    absl::StrJoin(ctx.off.report.missing(), ", "),
@@ -106,6 +118,7 @@ void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpR
   } else if (!problems.empty()) {
     report.set_scx_walker_unavailable(ProblemsReason(problems));
   }
+  return tasks;
 }
 
 }  // namespace kfreeze::walkers::scx

@@ -4,15 +4,16 @@
 // Read failures that leave the section incomplete are reported after those, with detail.
 #pragma once
 
+#include "core/base/reasons.h"
 #include "core/mem/reader.h"
 #include "core/walkers/scx/scx_context.h"
+#include "core/walkers/scx/task_refs.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::walkers::scx {
 
-// Prefix of the reason given when reads failed but nothing above applies (kfreeze addition).
-inline constexpr std::string_view kReasonScxReadErrorsPrefix = "scx walker partial: read errors: ";
-
-void CaptureScx(Reader& reader, const ScxContext& ctx, kfreeze::v1::FailureDumpReport& report);
+// Fills the section and returns the tasks it met, for the tasks walker (CaptureTasks).
+ScxTaskRefs CaptureScx(Reader& reader, const ScxContext& ctx,
+                       kfreeze::v1::FailureDumpReport& report);
 
 }  // namespace kfreeze::walkers::scx

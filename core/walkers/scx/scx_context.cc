@@ -8,19 +8,6 @@
 namespace kfreeze::walkers::scx {
 namespace {
 
-std::optional<Kva> Sym(const SymbolIndex& symbols, absl::string_view name) {
-  if (std::optional<Symbol> s = symbols.Find(name)) return s->address;
-  return std::nullopt;
-}
-
-// The first of several names a symbol had across releases.
-std::optional<Kva> Sym(const SymbolIndex& symbols, std::initializer_list<absl::string_view> names) {
-  for (absl::string_view name : names) {
-    if (std::optional<Kva> a = Sym(symbols, name)) return a;
-  }
-  return std::nullopt;
-}
-
 constexpr std::pair<const char*, const char*> kSchedClasses[] = {
     {"ext_sched_class", "ext"}, {"fair_sched_class", "fair"}, {"rt_sched_class", "rt"},
     {"dl_sched_class", "dl"},   {"idle_sched_class", "idle"}, {"stop_sched_class", "stop"},
@@ -56,40 +43,40 @@ ScxContext BuildScxContext(const KernelView& kernel, Reader& reader) {
   ctx.percpu = &kernel.percpu;
   ctx.symbols = &kernel.symbols;
   const SymbolIndex& s = kernel.symbols;
-  ctx.roots.scx_root = Sym(s, "scx_root");
-  ctx.roots.scx_tasks = Sym(s, "scx_tasks");
-  ctx.roots.runqueues = Sym(s, "runqueues");
+  ctx.roots.scx_root = s.Address("scx_root");
+  ctx.roots.scx_tasks = s.Address("scx_tasks");
+  ctx.roots.runqueues = s.Address("runqueues");
   if (absl::StatusOr<Kva> j = JiffiesAddress(s); j.ok()) ctx.roots.jiffies = *j;
-  ctx.roots.enable_state = Sym(s, {"scx_enable_state_var", "scx_ops_enable_state_var"});
-  ctx.roots.enable_seq = Sym(s, {"scx_enable_seq", "scx_ops_enable_seq"});
-  ctx.roots.watchdog_timeout = Sym(s, "scx_watchdog_timeout");
-  ctx.roots.bypass_depth = Sym(s, {"scx_bypass_depth", "scx_ops_bypass_depth"});
-  ctx.roots.aborting = Sym(s, "scx_aborting");
+  ctx.roots.enable_state = s.Address({"scx_enable_state_var", "scx_ops_enable_state_var"});
+  ctx.roots.enable_seq = s.Address({"scx_enable_seq", "scx_ops_enable_seq"});
+  ctx.roots.watchdog_timeout = s.Address("scx_watchdog_timeout");
+  ctx.roots.bypass_depth = s.Address({"scx_bypass_depth", "scx_ops_bypass_depth"});
+  ctx.roots.aborting = s.Address("scx_aborting");
   if (ctx.roots.scx_root) {
     ctx.layout = ScxLayout::kScxRoot;
     // scx_root without struct scx_sched in BTF: a broken BTF, not an older layout.
     if (!kernel.btf.FindComposite("scx_sched").ok()) {
       ctx.off.report.Add("scx_sched", ctx.off.sched.status);
     }
-  } else if (std::optional<Kva> ops = Sym(s, "scx_ops")) {
+  } else if (std::optional<Kva> ops = s.Address("scx_ops")) {
     ctx.layout = ScxLayout::kScxOpsGlobals;
     ScxRoots& r = ctx.roots;
     r.ops = ops;
-    r.exit_kind = Sym(s, "scx_exit_kind");
-    r.exit_info = Sym(s, "scx_exit_info");
-    r.dsq_hash = Sym(s, "dsq_hash");
-    r.global_dsqs = Sym(s, "global_dsqs");
-    r.event_stats_cpu = Sym(s, "event_stats_cpu");
+    r.exit_kind = s.Address("scx_exit_kind");
+    r.exit_info = s.Address("scx_exit_info");
+    r.dsq_hash = s.Address("dsq_hash");
+    r.global_dsqs = s.Address("global_dsqs");
+    r.event_stats_cpu = s.Address("event_stats_cpu");
   }
   if (absl::StatusOr<uint32_t> hz = ReadKernelHz(reader, kernel); hz.ok()) ctx.hz = *hz;
-  if (std::optional<Kva> n = Sym(s, "nr_node_ids")) {
+  if (std::optional<Kva> n = s.Address("nr_node_ids")) {
     // Bounded by MAX_NUMNODES (1 << NODES_SHIFT, at most 1024 on x86-64).
     if (absl::StatusOr<uint32_t> v = reader.ReadU32(*n); v.ok() && *v >= 1 && *v <= 1024) {
       ctx.nr_nodes = *v;
     }
   }
   for (const auto& [sym, short_name] : kSchedClasses) {
-    if (std::optional<Kva> a = Sym(s, sym)) ctx.sched_classes.push_back({*a, short_name});
+    if (std::optional<Kva> a = s.Address(sym)) ctx.sched_classes.push_back({*a, short_name});
   }
   for (const auto& [enumerator, name] : kEnableStates) {
     if (absl::StatusOr<int64_t> v = kernel.btf.EnumValue(enumerator); v.ok()) {

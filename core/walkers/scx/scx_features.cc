@@ -2,9 +2,9 @@
 
 #include <string>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/walkers/scx/event_counter_fields.h"
 
 namespace kfreeze::walkers::scx {
 namespace {
@@ -82,11 +82,12 @@ kfreeze::v1::ScxKernelFeatures DescribeScxFeatures(const ScxContext& ctx) {
   if (std::string(WatchdogField(ctx)) == "none") absent("scx_sched_state", "watchdog_timeout");
   if (ctx.off.exit_info && !ctx.off.exit_info->flags) absent("scx_exit_info", "flags");
   const bool have_counters = std::string(EventCountersLayout(ctx)) != "none";
-  for (int i = 0; i < kNumEventCounters; ++i) {
-    if (have_counters && ctx.off.event_stats->counter[i]) continue;
-    // SCX_EV_REFILL_SLICE_DFL -> refill_slice_dfl, the EventCounterSample field.
-    absent("event_counter_sample",
-           absl::AsciiStrToLower(absl::string_view(kEventCounterNames[i]).substr(7)));
+  for (const google::protobuf::FieldDescriptor* field : EventCounterFields()) {
+    bool read = false;
+    if (have_counters) {
+      for (const EventCounterOffset& c : ctx.off.event_stats->counters) read |= c.field == field;
+    }
+    if (!read) absent("event_counter_sample", field->name());
   }
   return f;
 }

@@ -3,28 +3,14 @@
 
 #include <utility>
 
+#include <bpf/btf.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/walkers/scx/event_counter_fields.h"
+
 namespace kfreeze::walkers::scx {
 
-const char* const kEventCounterNames[kNumEventCounters] = {
-    "SCX_EV_SELECT_CPU_FALLBACK",
-    "SCX_EV_DISPATCH_LOCAL_DSQ_OFFLINE",
-    "SCX_EV_DISPATCH_KEEP_LAST",
-    "SCX_EV_ENQ_SKIP_EXITING",
-    "SCX_EV_ENQ_SKIP_MIGRATION_DISABLED",
-    "SCX_EV_REENQ_IMMED",
-    "SCX_EV_REENQ_LOCAL_REPEAT",
-    "SCX_EV_REFILL_SLICE_DFL",
-    "SCX_EV_BYPASS_DURATION",
-    "SCX_EV_BYPASS_DISPATCH",
-    "SCX_EV_BYPASS_ACTIVATE",
-    "SCX_EV_INSERT_NOT_OWNED",
-    "SCX_EV_SUB_BYPASS_DISPATCH",
-};
-
 namespace {
-
-// The first five counters exist since scx_event_stats was introduced (6.15); the rest came later.
-constexpr int kRequiredEventCounters = 5;
 
 Group<RqOffsets> ResolveRq(const OffsetResolver& r, OffsetGroupReport& report) {
   return ResolveGroup<RqOffsets>(
@@ -183,23 +169,33 @@ Group<ExitInfoOffsets> ResolveExitInfo(const OffsetResolver& r, OffsetGroupRepor
       &report);
 }
 
+// The counters are whatever SCX_EV_* members the kernel's struct has, not a list of ours.
 Group<EventStatsOffsets> ResolveEventStats(const OffsetResolver& r, OffsetGroupReport& report) {
-  if (!Has(r, "scx_event_stats")) {
+  absl::StatusOr<uint32_t> id = r.FindComposite("scx_event_stats");
+  if (!id.ok()) {
     return Group<EventStatsOffsets>::Missing(
         absl::NotFoundError("no struct scx_event_stats (before 6.15)"));
   }
-  return ResolveGroup<EventStatsOffsets>(
-      r, "scx_event_stats",
-      [](OffsetGroup& g, EventStatsOffsets& o) {
-        for (int i = 0; i < kNumEventCounters; ++i) {
-          std::string path = std::string("scx_event_stats.") + kEventCounterNames[i];
-          o.counter[i] =
-              i < kRequiredEventCounters ? std::optional(g.Offset(path)) : g.OptionalOffset(path);
-        }
-        if (!o.counter[7]) o.counter[7] = g.OptionalOffset("scx_event_stats.SCX_EV_ENQ_SLICE_DFL");
-        if (!o.counter[6]) o.counter[6] = g.OptionalOffset("scx_event_stats.SCX_EV_REENQ_REPEAT");
-      },
-      &report);
+  OffsetGroup g(r, "scx_event_stats");
+  Group<EventStatsOffsets> out;
+  const struct btf_type* t = btf__type_by_id(r.btf(), *id);
+  const struct btf_member* m = btf_members(t);
+  for (uint32_t i = 0; i < btf_vlen(t); ++i) {
+    const char* name = btf__name_by_offset(r.btf(), m[i].name_off);
+    const google::protobuf::FieldDescriptor* field =
+        name != nullptr ? EventCounterField(name) : nullptr;
+    if (field == nullptr) continue;  // not a counter the report carries
+    const MemberLocation loc = g.Member(absl::StrCat("scx_event_stats.", name));
+    if (loc.byte_size != 8 || loc.bitfield_bits != 0) continue;
+    out->counters.push_back({field, loc.ByteOffset()});
+  }
+  out.status = g.status();
+  if (out.status.ok() && out->counters.empty()) {
+    out.status = absl::NotFoundError(
+        "offset group 'scx_event_stats': no SCX_EV_* member the report has a field for");
+  }
+  report.Add(g.name(), out.status);
+  return out;
 }
 
 // Enumerators keep their documented defaults when absent (older kernels lack some of them).

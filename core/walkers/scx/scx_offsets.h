@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "core/btf/offset_resolver.h"
 #include "core/ds/rhashtable.h"
+#include "google/protobuf/descriptor.h"
 
 namespace kfreeze::walkers::scx {
 
@@ -112,16 +113,16 @@ struct ExitInfoOffsets {
   std::optional<uint64_t> flags;  // SCX_EFLAG_*: newer kernels only
 };
 
-// struct scx_event_stats (6.15+), group "scx_event_stats": one s64 per SCX_EV_*, in the proto's
-// order.
-inline constexpr int kNumEventCounters = 13;
-struct EventStatsOffsets {
-  // nullopt for counters this kernel does not have (the last 8 are version-gated).
-  std::optional<uint64_t> counter[kNumEventCounters];
+// struct scx_event_stats (6.15+), group "scx_event_stats": the SCX_EV_* s64 members this
+// kernel's BTF has, each bound to its EventCounterSample field (event_counter_fields.h). A member
+// the report has no field for is not read.
+struct EventCounterOffset {
+  const google::protobuf::FieldDescriptor* field = nullptr;
+  uint64_t offset = 0;
 };
-// The member names, in EventCounterSample field order; [7] also accepts SCX_EV_ENQ_SLICE_DFL
-// (6.15) and [6] SCX_EV_REENQ_REPEAT (after 7.1).
-extern const char* const kEventCounterNames[kNumEventCounters];
+struct EventStatsOffsets {
+  std::vector<EventCounterOffset> counters;  // in BTF member order
+};
 
 // Kernel constants the walkers need, from BTF enums so they follow the kernel.
 struct ScxConstants {

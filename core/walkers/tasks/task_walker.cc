@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,31 +21,6 @@ namespace {
 
 using kfreeze::v1::FailureDumpReport;
 using kfreeze::v1::TaskEnrichment;
-
-// What the scx walker already knows about tasks, from the report.
-struct Referenced {
-  std::vector<Kva> order;
-  absl::flat_hash_set<uint64_t> runnable;
-  absl::flat_hash_map<uint64_t, uint32_t> running_on;  // task -> CPU whose rq->curr it is
-};
-
-Referenced CollectReferenced(const FailureDumpReport& report) {
-  Referenced r;
-  for (const auto& rq : report.rq_scx_states()) {
-    if (rq.has_curr_task_kva()) {
-      r.order.push_back(Kva(rq.curr_task_kva()));
-      r.running_on[rq.curr_task_kva()] = rq.cpu();
-    }
-    for (uint64_t t : rq.runnable_task_kvas()) {
-      r.order.push_back(Kva(t));
-      r.runnable.insert(t);
-    }
-  }
-  for (const auto& d : report.dsq_states()) {
-    for (uint64_t t : d.task_kvas()) r.order.push_back(Kva(t));
-  }
-  return r;
-}
 
 // The byte window of task_struct that holds every member read, so each task is one read.
 struct Window {
@@ -106,7 +80,7 @@ class TaskBytes {
 
 class Enricher {
  public:
-  Enricher(Reader& reader, const TaskContext& ctx, const Referenced& refs,
+  Enricher(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs& refs,
            std::optional<uint64_t> jiffies)
       : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {}
 
@@ -228,7 +202,7 @@ class Enricher {
 
   Reader& reader_;
   const TaskContext& ctx_;
-  const Referenced& refs_;
+  const scx::ScxTaskRefs& refs_;
   std::optional<uint64_t> jiffies_;
   Window window_;
 };
@@ -264,13 +238,13 @@ TaskContext BuildTaskContext(const OffsetResolver& resolver, const scx::ScxConte
   return ctx;
 }
 
-void CaptureTasks(Reader& reader, const TaskContext& ctx, FailureDumpReport& report) {
+void CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs& refs,
+                  FailureDumpReport& report) {
   if (ctx.scx == nullptr || !ctx.scx->off.task) {
     report.set_task_enrichments_unavailable(
         absl::StrCat(std::string(kReasonNoTaskWalker), ": missing offset groups [task_struct]"));
     return;
   }
-  Referenced refs = CollectReferenced(report);
   absl::Status list_error;
   std::vector<Kva> listed = ScxTasks(reader, ctx, &list_error);
   std::optional<uint64_t> jiffies;
@@ -278,12 +252,12 @@ void CaptureTasks(Reader& reader, const TaskContext& ctx, FailureDumpReport& rep
 
   Enricher enricher(reader, ctx, refs, jiffies);
   absl::flat_hash_set<uint64_t> seen;
-  size_t wanted = 0, unreadable = 0;
+  size_t wanted = 0, unreadable = 0, captured = 0;
   absl::Status first_unreadable;
   auto visit = [&](Kva task) {
     if (task.IsNull() || !seen.insert(task.value).second) return;
     ++wanted;
-    if (static_cast<size_t>(report.task_enrichments_size()) >= kMaxTasks) return;
+    if (captured >= kMaxTasks) return;
     // A spent dump budget (deadline included) ends every later task at once, with its reason.
     absl::StatusOr<TaskEnrichment> t =
         reader.ChargeNodes(1) ? enricher.Enrich(task)
@@ -293,6 +267,7 @@ void CaptureTasks(Reader& reader, const TaskContext& ctx, FailureDumpReport& rep
       return;
     }
     *report.add_task_enrichments() = *std::move(t);
+    ++captured;
   };
   for (Kva t : refs.order) visit(t);
   for (Kva t : listed) visit(t);
@@ -304,15 +279,15 @@ void CaptureTasks(Reader& reader, const TaskContext& ctx, FailureDumpReport& rep
     problems.push_back(
         absl::StrCat(unreadable, " unreadable tasks (first: ", first_unreadable.message(), ")"));
   }
-  if (report.task_enrichments_size() == 0) {
+  if (captured == 0) {
     report.set_task_enrichments_unavailable(std::string(kReasonTaskWalkerZeroTasks));
   } else if (wanted > kMaxTasks) {
     report.set_task_enrichments_unavailable(absl::StrCat(std::string(kReasonTasksTruncatedPrefix),
-                                                         report.task_enrichments_size(), " of ",
-                                                         wanted, " tasks (cap ", kMaxTasks, ")"));
+                                                         captured, " of ", wanted, " tasks (cap ",
+                                                         kMaxTasks, ")"));
   } else if (!problems.empty()) {
     report.set_task_enrichments_unavailable(
-        absl::StrCat("task walker partial: ", absl::StrJoin(problems, "; ")));
+        absl::StrCat(kReasonTasksPartialPrefix, absl::StrJoin(problems, "; ")));
   }
 }
 

@@ -1,6 +1,7 @@
 // KernelContext::Attach end to end on synthetic images: KASLR on/off, 4/5-level paging, every
 // kallsyms encoding, re-attach detection and the failure modes of a broken guest.
 #include "core/kernel/kernel_context.h"
+#include "core/qmp/qmp_client.h"
 
 #include <fstream>
 
@@ -88,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(Images, AttachTest, ::testing::ValuesIn(Variants()),
 namespace kfreeze {
 namespace {
 
-// Issue 11's first finding: an AttachTarget with ram_path /dev/zero aborted kfreezed (the default
+// An AttachTarget with ram_path /dev/zero aborted kfreezed (the default
 // q35 split of a 0-byte "file" threw). It must be a clear InvalidArgument instead.
 TEST(AttachFailureTest, CharacterDeviceAsRamIsRefusedNotFatal) {
   AttachOptions options;
@@ -248,14 +249,14 @@ TEST(AttachTest, LayoutFromQmpInfoMtree) {
       "  0000000000000000-0000000003ffffff (prio 0, ram): mem0 KVM\n"));
   AttachOptions o = image.attach_options();
   o.ram_layout = "";
-  o.qmp_socket = qemu.path();
+  o.memory_tree = [&qemu] { return FetchMemoryTree(qemu.path()); };
   auto ctx = KernelContext::Attach(o);
   ASSERT_TRUE(ctx.ok()) << ctx.status();
   EXPECT_EQ((*ctx)->layout_source(), "qmp info mtree -f");
   EXPECT_EQ((*ctx)->ram().layout().EndPa(), 64ull << 20);
   EXPECT_EQ(qemu.commands(), std::vector<std::string>{"human-monitor-command"});
   // A QMP socket that is not there fails the attach (the user asked for it).
-  o.qmp_socket = "/nonexistent/qmp.sock";
+  o.memory_tree = [] { return FetchMemoryTree("/nonexistent/qmp.sock"); };
   EXPECT_EQ(KernelContext::Attach(o).status().code(), absl::StatusCode::kUnavailable);
 }
 

@@ -91,5 +91,44 @@ TEST(QmpClientTest, MalformedRepliesAreDataLoss) {
   EXPECT_EQ((*client)->QueryStatus().status().code(), absl::StatusCode::kDataLoss);
 }
 
+// query-cpus-fast as QEMU 7.2 prints it for a 2-vCPU x86 guest (props and qom-path included).
+Json CpusFastReply() {
+  return Json::parse(R"([
+    {"thread-id": 4242, "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 0},
+     "qom-path": "/machine/unattached/device[0]", "cpu-index": 0, "target": "x86_64"},
+    {"thread-id": 4243, "props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 1},
+     "qom-path": "/machine/unattached/device[2]", "cpu-index": 1, "target": "x86_64"}])");
+}
+
+TEST(QmpClientTest, QueryCpusFastGivesEachVcpusHostThread) {
+  FakeQmpServer server([](const Json& req) {
+    if (req["execute"] == "query-cpus-fast") return FakeQmpServer::Return(req, CpusFastReply());
+    return FakeQmpServer::Error(req, "CommandNotFound", "unexpected");
+  });
+  auto client = QmpClient::Connect(server.path());
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<std::vector<VcpuThreadId>> cpus = (*client)->QueryCpusFast();
+  ASSERT_TRUE(cpus.ok()) << cpus.status();
+  ASSERT_EQ(cpus->size(), 2u);
+  EXPECT_EQ((*cpus)[0].cpu_index, 0u);
+  EXPECT_EQ((*cpus)[0].thread_id, 4242);
+  EXPECT_EQ((*cpus)[1].cpu_index, 1u);
+  EXPECT_EQ((*cpus)[1].thread_id, 4243);
+  EXPECT_EQ(server.commands(), (std::vector<std::string>{"query-cpus-fast"}));
+}
+
+TEST(QmpClientTest, QueryCpusFastRejectsEntriesWithoutAThread) {
+  for (const Json& reply : {Json::object(), Json::array({{{"cpu-index", 0}}}),
+                            Json::array({{{"cpu-index", 0}, {"thread-id", "4242"}}}),
+                            Json::array({{{"cpu-index", 0}, {"thread-id", 0}}}),
+                            Json::array({{{"cpu-index", -1}, {"thread-id", 4242}}})}) {
+    FakeQmpServer server([reply](const Json& req) { return FakeQmpServer::Return(req, reply); });
+    auto client = QmpClient::Connect(server.path());
+    ASSERT_TRUE(client.ok());
+    EXPECT_EQ((*client)->QueryCpusFast().status().code(), absl::StatusCode::kDataLoss)
+        << reply.dump();
+  }
+}
+
 }  // namespace
 }  // namespace kfreeze

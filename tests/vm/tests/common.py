@@ -17,9 +17,26 @@ EXPECTED_TRUTH_KEYS = ["release", "nr_cpus", "kallsyms", "maps", "map_dumps", "p
                        "tasks", "proc_stat_cpu", "pressure", "dmesg_scx"]
 
 
+def boot(name: str, scenario, **up_kw) -> dict:
+    """`lab up` after taking down a stale guest of the same name; prints how the boot went."""
+    labclient.down(name)
+    info = labclient.up(name, scenario, **up_kw)
+    print_boot(name, info)
+    return info
+
+
+def print_boot(name: str, info: dict) -> None:
+    print(f"\nboot {name}: {info['BOOT_SECONDS']}s retries={info['RETRIES']} accel={info['ACCEL']}", flush=True)
+
+
+def bpftool_bytes(byte_strings) -> bytes:
+    """bpftool's ["0x2a", "0x00", ...] as bytes."""
+    return bytes(int(b, 16) for b in byte_strings)
+
+
 def le_int(byte_strings, signed=False) -> int:
     """bpftool's ["0x2a", "0x00", ...] (little endian) as an int."""
-    return int.from_bytes(bytes(int(b, 16) for b in byte_strings), "little", signed=signed)
+    return int.from_bytes(bpftool_bytes(byte_strings), "little", signed=signed)
 
 
 def maps_by_name(truth: dict) -> dict:

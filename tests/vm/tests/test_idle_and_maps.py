@@ -21,8 +21,8 @@ import unittest
 from pathlib import Path
 
 import vmcoreinfo
-from common import (EXPECTED_TRUTH_KEYS, PREFIX, assert_guest_gone, datasec, dump_of, labclient, le_int,
-                    main, maps_by_name)
+from common import (EXPECTED_TRUTH_KEYS, PREFIX, assert_guest_gone, boot, bpftool_bytes, datasec, dump_of,
+                    labclient, le_int, main, maps_by_name, print_boot)
 
 IDLE = PREFIX + "idle"
 MAPS = PREFIX + "maps"
@@ -60,11 +60,8 @@ def setUpModule():
             raise AssertionError(f"lab up {IDLE} failed:\n{res.stderr}")
         G["idle_up_lines"] = res.stdout.splitlines()
         G["idle"] = labclient.parse_kv(res.stdout)
-        G["maps"] = labclient.up(MAPS, "maps")
-        for name in (IDLE, MAPS):
-            info = G[name[len(PREFIX):]]
-            print(f"boot {name}: {info['BOOT_SECONDS']}s retries={info['RETRIES']} accel={info['ACCEL']}",
-                  flush=True)
+        print_boot(IDLE, G["idle"])
+        G["maps"] = boot(MAPS, "maps")
         G["idle_truth"] = labclient.truth(IDLE)
         G["maps_truth"] = labclient.truth(MAPS)
     except BaseException:
@@ -222,7 +219,7 @@ class MapsGuestTest(unittest.TestCase):
         self.assertEqual(entries(t, "lab_inner"), {0: 0x1234})
 
     def test_lpm_trie(self):
-        got = {(le_int(e["key"][:4]), bytes(int(b, 16) for b in e["key"][4:])): le_int(e["value"])
+        got = {(le_int(e["key"][:4]), bpftool_bytes(e["key"][4:])): le_int(e["value"])
                for e in dump_of(self.truth, "lab_lpm")}
         self.assertEqual(got, {(24, bytes([10, 1, 2, 0])): 0x1024, (8, bytes([10, 0, 0, 0])): 0x08})
 
@@ -266,7 +263,7 @@ class MapsGuestTest(unittest.TestCase):
         self.assertIs(rec["flag"], True)
         # bpftool 7.1 cannot render floats; the raw bytes carry them (record is last in .data,
         # ending in float ratio, double precise).
-        raw = bytes(int(b, 16) for b in dump_of(self.truth, data_map(self.truth))[0]["value"])
+        raw = bpftool_bytes(dump_of(self.truth, data_map(self.truth))[0]["value"])
         self.assertEqual(struct.unpack("<fd", raw[-12:]), (1.5, 2.25))
 
     def test_rodata_section(self):
@@ -300,7 +297,7 @@ class MapsGuestTest(unittest.TestCase):
         self.assertEqual([e["formatted"]["key"] for e in arr], [0, 1, 2, 3])
         for e in arr:
             self.check_filled_record(e["formatted"]["value"], 1000 + e["formatted"]["key"])
-            raw = bytes(int(b, 16) for b in e["value"])
+            raw = bpftool_bytes(e["value"])
             self.assertEqual(struct.unpack("<fd", raw[-12:]), (0.25, -0.5))
         hashed = {(e["formatted"]["key"]["x"], e["formatted"]["key"]["y"]): e["formatted"]["value"]["as_u32"]
                   for e in dump_of(t, "lab_typed_hash")}

@@ -5,7 +5,7 @@ workloads through its user DSQ and everything else through the global DSQ, and `
 
 import unittest
 
-from common import PREFIX, datasec, labclient, main, maps_by_name
+from common import PREFIX, boot, datasec, labclient, main, maps_by_name
 
 NAME = PREFIX + "scx-running"
 USER_DSQ = 0x4B46
@@ -14,9 +14,7 @@ USER_DSQ = 0x4B46
 class ScxRunningTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        labclient.down(NAME)
-        cls.info = labclient.up(NAME, "scx-running")
-        print(f"\nboot: {cls.info['BOOT_SECONDS']}s retries={cls.info['RETRIES']}", flush=True)
+        cls.info = boot(NAME, "scx-running")
         cls.truth = labclient.truth(NAME)
 
     @classmethod

@@ -6,7 +6,7 @@ kernel watchdog (timeout_ms 2000) ejects it with an error-class exit (SCX_EXIT_E
 import unittest
 from pathlib import Path
 
-from common import PREFIX, datasec, labclient, main, wait_for
+from common import PREFIX, boot, datasec, labclient, main, wait_for
 
 NAME = PREFIX + "scx-stall"
 SCX_EXIT_ERROR = 1024
@@ -17,9 +17,7 @@ EJECTION_TIMEOUT = 120
 class ScxStallTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        labclient.down(NAME)
-        cls.info = labclient.up(NAME, "scx-stall")
-        print(f"\nboot: {cls.info['BOOT_SECONDS']}s retries={cls.info['RETRIES']}", flush=True)
+        cls.info = boot(NAME, "scx-stall")
         wait_for(lambda: "KFREEZE-SCX-STALL-EJECTED" in Path(cls.info["CONSOLE"]).read_text(),
                  EJECTION_TIMEOUT, "the watchdog to eject lab_stall")
         cls.truth = labclient.truth(NAME)

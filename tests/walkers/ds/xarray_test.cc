@@ -95,7 +95,7 @@ TEST(XaForEach, MaxEntriesTruncates) {
 }
 
 // chunk_size sizes a per-node buffer, so the walk itself refuses one no kernel has, whoever
-// built the offsets (a guest BTF once made it 2^31; here 2^20 keeps the old behaviour cheap).
+// built the offsets (a hostile guest BTF can claim 2^31; 2^20 here is as implausible and cheap).
 TEST(XaForEach, ImplausibleChunkSizeIsRefusedBeforeAnyNodeIsRead) {
   FakeGuest g;
   const Kva leaf = Node(g, 0, {0xffff888000001000ull, 0, 0, 0});

@@ -20,8 +20,9 @@
 #include "core/dump/freeze_session.h"
 #include "core/dump/qmp_control.h"
 #include "core/dump/standard/standard_attachment.h"
-#include "core/walkers/maps/maps_phase.h"
+#include "core/qmp/qmp_client.h"
 #include "core/walkers/phases/kernel_walker_phases.h"
+#include "core/walkers/phases/maps_phase.h"
 #include "google/protobuf/util/json_util.h"
 
 ABSL_FLAG(std::string, ram, "", "guest RAM file");
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kfreeze::AttachOptions options;
   options.ram_path = absl::GetFlag(FLAGS_ram);
-  options.qmp_socket = absl::GetFlag(FLAGS_qmp);
+  const std::string qmp = absl::GetFlag(FLAGS_qmp);
+  if (!qmp.empty()) options.memory_tree = [qmp] { return kfreeze::FetchMemoryTree(qmp); };
   if (options.ram_path.empty()) return Fail("--ram is required");
   const Clock::time_point attach_begin = Clock::now();
   auto kernel = kfreeze::KernelContext::Attach(options);
@@ -97,8 +99,8 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_probe)) return Probe(*kernel);
 
   std::unique_ptr<QmpControl> control;
-  if (!options.qmp_socket.empty()) {
-    auto c = QmpControl::Connect(options.qmp_socket, std::chrono::milliseconds(2000));
+  if (!qmp.empty()) {
+    auto c = QmpControl::Connect(qmp, std::chrono::milliseconds(2000));
     if (!c.ok()) return Fail(absl::StrCat("qmp: ", c.status().message()));
     control = std::move(*c);
   }

@@ -1,4 +1,4 @@
-// Issue 11's acceptance guest, as phases through RunPhases on synthetic guests: every cgroup's
+// The hostile guest, as phases through RunPhases on synthetic guests: every cgroup's
 // child list points into one ring (1024 cgroups, 255-byte names), map_idr's BTF claims 2^31
 // xa_node slots, and the cgroup BTF puts `psi` past the end of struct cgroup. The dump must end
 // within its deadline with a reason for every section it could not fill, and the process's peak
@@ -63,7 +63,7 @@ struct HostileGuest {
                                            .caps = {}});
           Reader r = idr.guest().MakeReader();
           r.SetBudget(&ctx.budget());
-          return walker.Dump(r, ctx);
+          return walker.Dump(r, ctx.report());
         },
         [this](FailureDumpReport&, absl::string_view why) { maps_reason = std::string(why); }));
     t.push_back(PsiPhase("psi_ring", ring, &ring_reason, &ring_walked, &ring_cgroups));

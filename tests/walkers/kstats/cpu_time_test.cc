@@ -1,19 +1,13 @@
 #include "core/walkers/cpu_time/cpu_time.h"
 
-#include <memory>
-
 #include "gtest/gtest.h"
-#include "tests/walkers/support/fake_guest.h"
-#include "tests/walkers/support/test_btf.h"
+#include "tests/walkers/support/kernel_world.h"
 
 namespace kfreeze::walkers::cpu_time {
 namespace {
 
-using kfreeze::testing::FakeGuest;
-using kfreeze::testing::TestBtf;
-
 // Enum values deliberately shuffled against the proto's order: the walker must map by name.
-struct CpuTimeWorld {
+struct CpuTimeWorld : kfreeze::testing::KernelWorld {
   explicit CpuTimeWorld(bool with_iowait = true, bool drop_softirqs = false) {
     btf.Enum("cpu_usage_stat", {{"CPUTIME_USER", 3},
                                 {"CPUTIME_NICE", 1},
@@ -33,29 +27,10 @@ struct CpuTimeWorld {
     if (with_iowait) {
       btf.Struct("tick_sched", 64, {{"idle_sleeptime", "u64", 8}, {"iowait_sleeptime", "u64", 16}});
     }
-    resolver = btf.MakeResolver();
-    tmpl = g.Alloc(4096, 4096);
-    std::vector<uint64_t> offsets;
-    for (int cpu = 0; cpu < 2; ++cpu) {
-      units.push_back(g.Alloc(4096, 4096));
-      offsets.push_back(units.back() - tmpl);
-    }
-    percpu = std::make_unique<PerCpuLayout>(2, offsets);
-    symbols = std::make_unique<SymbolIndex>(
-        std::vector<SymbolIndex::Entry>{{"kernel_cpustat", tmpl.value + 0, 'D'},
-                                        {"kstat", tmpl.value + 512, 'D'},
-                                        {"tick_cpu_sched", tmpl.value + 1024, 'd'}});
+    Finish({{"kernel_cpustat", tmpl.value + 0, 'D'},
+            {"kstat", tmpl.value + 512, 'D'},
+            {"tick_cpu_sched", tmpl.value + 1024, 'd'}});
   }
-  KernelView view() { return {*resolver, *symbols, *percpu}; }
-
-  FakeGuest g;
-  TestBtf btf;
-  std::unique_ptr<OffsetResolver> resolver;
-  // Built in place: SymbolIndex keeps views into its own name storage.
-  std::unique_ptr<SymbolIndex> symbols;
-  std::unique_ptr<PerCpuLayout> percpu;
-  Kva tmpl;
-  std::vector<Kva> units;
 };
 
 TEST(CpuTime, ReadsEveryCpuByEnumIndex) {
@@ -70,12 +45,9 @@ TEST(CpuTime, ReadsEveryCpuByEnumIndex) {
     w.g.Put<uint64_t>(w.units[cpu] + 1024 + 16, 4242);
     w.g.Put<uint64_t>(w.units[cpu] + 1024 + 8, 777000 + cpu);
   }
-  Reader r = w.g.MakeReader();
-  CpuTimeContext ctx = BuildCpuTimeContext(w.view());
-  ASSERT_TRUE(ctx.status.ok()) << ctx.status;
-  kfreeze::v1::FailureDumpReport report;
-  CaptureCpuTime(r, ctx, report);
-  EXPECT_FALSE(report.has_per_cpu_time_unavailable()) << report.per_cpu_time_unavailable();
+  kfreeze::v1::FailureDumpReport report = w.Capture(BuildCpuTimeContext, CaptureCpuTime);
+  // A context that did not build says why here.
+  ASSERT_FALSE(report.has_per_cpu_time_unavailable()) << report.per_cpu_time_unavailable();
   ASSERT_EQ(report.per_cpu_time_size(), 2);
   const auto& c1 = report.per_cpu_time(1);
   EXPECT_EQ(c1.cpu(), 1u);
@@ -92,10 +64,7 @@ TEST(CpuTime, ReadsEveryCpuByEnumIndex) {
 
 TEST(CpuTime, IowaitIsOptional) {
   CpuTimeWorld w(/*with_iowait=*/false);
-  Reader r = w.g.MakeReader();
-  CpuTimeContext ctx = BuildCpuTimeContext(w.view());
-  kfreeze::v1::FailureDumpReport report;
-  CaptureCpuTime(r, ctx, report);
+  kfreeze::v1::FailureDumpReport report = w.Capture(BuildCpuTimeContext, CaptureCpuTime);
   ASSERT_EQ(report.per_cpu_time_size(), 2);
   EXPECT_FALSE(report.per_cpu_time(0).has_iowait_sleeptime_ns());
   EXPECT_FALSE(report.per_cpu_time(0).has_idle_sleeptime_ns());  // 7.2+: kcpustat only
@@ -103,10 +72,7 @@ TEST(CpuTime, IowaitIsOptional) {
 
 TEST(CpuTime, MissingMemberNamesItself) {
   CpuTimeWorld w(true, /*drop_softirqs=*/true);
-  Reader r = w.g.MakeReader();
-  CpuTimeContext ctx = BuildCpuTimeContext(w.view());
-  kfreeze::v1::FailureDumpReport report;
-  CaptureCpuTime(r, ctx, report);
+  kfreeze::v1::FailureDumpReport report = w.Capture(BuildCpuTimeContext, CaptureCpuTime);
   EXPECT_EQ(report.per_cpu_time_size(), 0);
   EXPECT_NE(report.per_cpu_time_unavailable().find("softirqs"), std::string::npos)
       << report.per_cpu_time_unavailable();

@@ -1,17 +1,15 @@
 #include "core/walkers/numa/numa.h"
 
 #include <memory>
+#include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/walkers/support/fake_guest.h"
 #include "tests/walkers/support/numa_world.h"
-#include "tests/walkers/support/test_btf.h"
 
 namespace kfreeze::walkers::numa {
 namespace {
 
 using kfreeze::testing::FakeGuest;
-using kfreeze::testing::TestBtf;
 
 using namespace kfreeze::testing::numa_fixture;
 
@@ -23,12 +21,9 @@ TEST(Numa, FoldedPlusPerCpuOverPopulatedZones) {
   w.g.PutPtr(w.Zone(0, 0) + kPcp, w.tmpl + 0);
   w.g.Put<uint64_t>(w.Zone(0, 0) + kEvents, 999999);
   w.Populate(1, 2, 42, 0, 2);
-  Reader r = w.g.MakeReader();
-  NumaContext ctx = BuildNumaContext(w.view());
-  ASSERT_TRUE(ctx.status.ok()) << ctx.status;
-  kfreeze::v1::FailureDumpReport report;
-  CaptureNuma(r, ctx, report);
-  EXPECT_FALSE(report.has_per_node_numa_unavailable()) << report.per_node_numa_unavailable();
+  kfreeze::v1::FailureDumpReport report = w.Capture(BuildNumaContext, CaptureNuma);
+  // A context that did not build says why here.
+  ASSERT_FALSE(report.has_per_node_numa_unavailable()) << report.per_node_numa_unavailable();
   ASSERT_EQ(report.per_node_numa_size(), 2);
   EXPECT_EQ(report.per_node_numa(0).numa_hit(), 5000u + 2 * 7 + 100u + 2 * 1);
   EXPECT_EQ(report.per_node_numa(0).numa_local(), 2500u + 50u);
@@ -39,10 +34,7 @@ TEST(Numa, FoldedPlusPerCpuOverPopulatedZones) {
 TEST(Numa, NoNodeDataMeansNoNumaKernel) {
   NumaWorld w(1);
   w.symbols = std::make_unique<SymbolIndex>(std::vector<SymbolIndex::Entry>{});
-  NumaContext ctx = BuildNumaContext(w.view());
-  Reader r = w.g.MakeReader();
-  kfreeze::v1::FailureDumpReport report;
-  CaptureNuma(r, ctx, report);
+  kfreeze::v1::FailureDumpReport report = w.Capture(BuildNumaContext, CaptureNuma);
   EXPECT_EQ(report.per_node_numa_size(), 0);
   EXPECT_NE(report.per_node_numa_unavailable().find("CONFIG_NUMA"), std::string::npos);
 }
@@ -51,10 +43,7 @@ TEST(Numa, UnreadablePerCpuStatsDropsTheNodeAndSaysSo) {
   NumaWorld w(1);
   w.Populate(0, 0, 10, 1, 0);
   w.g.PutPtr(w.Zone(0, 0) + kPcp, FakeGuest::Unmapped());
-  NumaContext ctx = BuildNumaContext(w.view());
-  Reader r = w.g.MakeReader();
-  kfreeze::v1::FailureDumpReport report;
-  CaptureNuma(r, ctx, report);
+  kfreeze::v1::FailureDumpReport report = w.Capture(BuildNumaContext, CaptureNuma);
   EXPECT_EQ(report.per_node_numa_size(), 0);
   EXPECT_NE(report.per_node_numa_unavailable().find("NUMA partial: node 0 zone 0 cpu 0"),
             std::string::npos)

@@ -13,17 +13,22 @@ namespace {
 using namespace kfreeze::testing::psi_layout;
 using kfreeze::testing::PsiWorld;
 
+// Captures `w`'s PSI under `options` into a fresh report.
+kfreeze::v1::FailureDumpReport Capture(const PsiWorld& w, const PsiOptions& options = {}) {
+  return w.Capture(BuildPsiContext,
+                   [&](Reader& r, const PsiContext& ctx, kfreeze::v1::FailureDumpReport& report) {
+                     CapturePsi(r, ctx, options, report);
+                   });
+}
+
 TEST(Psi, SystemAndCgroupTreeWithPaths) {
   PsiWorld w;
   Kva a = w.AddChild(w.root, "system.slice", 200);
   w.AddChild(a, "ssh.service", 300);
   w.AddChild(w.root, "user.slice", 400);
-  Reader r = w.g.MakeReader();
-  PsiContext ctx = BuildPsiContext(w.view());
-  ASSERT_TRUE(ctx.status.ok()) << ctx.status;
-  kfreeze::v1::FailureDumpReport report;
-  CapturePsi(r, ctx, {}, report);
-  EXPECT_FALSE(report.has_cgroup_psi_unavailable()) << report.cgroup_psi_unavailable();
+  kfreeze::v1::FailureDumpReport report = Capture(w);
+  // A context that did not build says why here.
+  ASSERT_FALSE(report.has_cgroup_psi_unavailable()) << report.cgroup_psi_unavailable();
   ASSERT_EQ(report.cgroup_psi_size(), 4);
   const auto& sys = report.cgroup_psi(0);
   EXPECT_TRUE(sys.is_system());
@@ -34,7 +39,7 @@ TEST(Psi, SystemAndCgroupTreeWithPaths) {
   EXPECT_EQ(sys.states(4).total_ns(), 100004u);
   EXPECT_EQ(sys.states(4).avg10_raw(), 140u);
   EXPECT_EQ(sys.states(4).avg300_raw(), 142u);
-  EXPECT_EQ(sys.total_ns(), 100006u);  // seed field: PSI_IRQ_FULL
+  EXPECT_EQ(sys.total_ns(), 100006u);  // ktstr field: PSI_IRQ_FULL
   EXPECT_EQ(report.cgroup_psi(1).path(), "/system.slice");
   EXPECT_EQ(report.cgroup_psi(2).path(), "/system.slice/ssh.service");
   EXPECT_EQ(report.cgroup_psi(2).serial_nr(), 300u);
@@ -47,10 +52,7 @@ TEST(Psi, RootPathSelectsSubtree) {
   Kva a = w.AddChild(w.root, "system.slice", 200);
   w.AddChild(a, "ssh.service", 300);
   w.AddChild(w.root, "user.slice", 400);
-  Reader r = w.g.MakeReader();
-  PsiContext ctx = BuildPsiContext(w.view());
-  kfreeze::v1::FailureDumpReport report;
-  CapturePsi(r, ctx, {.root_path = "/system.slice/"}, report);
+  kfreeze::v1::FailureDumpReport report = Capture(w, {.root_path = "/system.slice/"});
   ASSERT_EQ(report.cgroup_psi_size(), 3);
   EXPECT_EQ(report.cgroup_psi(1).path(), "/system.slice");
   EXPECT_EQ(report.cgroup_psi(2).path(), "/system.slice/ssh.service");
@@ -58,10 +60,7 @@ TEST(Psi, RootPathSelectsSubtree) {
 
 TEST(Psi, UnknownRootPathIsReported) {
   PsiWorld w;
-  Reader r = w.g.MakeReader();
-  PsiContext ctx = BuildPsiContext(w.view());
-  kfreeze::v1::FailureDumpReport report;
-  CapturePsi(r, ctx, {.root_path = "/nope"}, report);
+  kfreeze::v1::FailureDumpReport report = Capture(w, {.root_path = "/nope"});
   EXPECT_EQ(report.cgroup_psi_size(), 1);  // psi_system still there
   EXPECT_EQ(report.cgroup_psi_unavailable(), "PSI partial: no cgroup /nope");
 }
@@ -72,10 +71,7 @@ TEST(Psi, CyclicChildrenDoNotLoop) {
   w.AddChild(w.root, "b", 300);
   // a's sibling link points back at itself: the children walk cycles.
   w.g.PutPtr(a + kCgSelf + kCssSibling, a + kCgSelf + kCssSibling);
-  Reader r = w.g.MakeReader();
-  PsiContext ctx = BuildPsiContext(w.view());
-  kfreeze::v1::FailureDumpReport report;
-  CapturePsi(r, ctx, {}, report);
+  kfreeze::v1::FailureDumpReport report = Capture(w);
   EXPECT_EQ(report.cgroup_psi_size(), 2);
   EXPECT_NE(report.cgroup_psi_unavailable().find("incomplete"), std::string::npos);
 }
@@ -106,10 +102,7 @@ TEST(Psi, SharedChildRingStaysBounded) {
 TEST(Psi, InvalidUtf8NameKeepsRawPath) {
   PsiWorld w;
   w.AddChild(w.root, std::string("bad\xff\xfename"), 200);
-  Reader r = w.g.MakeReader();
-  PsiContext ctx = BuildPsiContext(w.view());
-  kfreeze::v1::FailureDumpReport report;
-  CapturePsi(r, ctx, {}, report);
+  kfreeze::v1::FailureDumpReport report = Capture(w);
   ASSERT_EQ(report.cgroup_psi_size(), 2);
   const auto& c = report.cgroup_psi(1);
   EXPECT_TRUE(IsValidUtf8(c.path()));
@@ -141,10 +134,7 @@ TEST(Psi, SpentBudgetCutsTheWalk) {
 TEST(Psi, DisabledIsSaidNotZeroed) {
   PsiWorld w;
   w.g.Put<int32_t>(w.disabled, 1);
-  Reader r = w.g.MakeReader();
-  PsiContext ctx = BuildPsiContext(w.view());
-  kfreeze::v1::FailureDumpReport report;
-  CapturePsi(r, ctx, {}, report);
+  kfreeze::v1::FailureDumpReport report = Capture(w);
   EXPECT_EQ(report.cgroup_psi_size(), 0);
   EXPECT_EQ(report.cgroup_psi_unavailable(), "PSI disabled in the guest kernel (psi_disabled)");
 }

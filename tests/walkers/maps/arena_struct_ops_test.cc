@@ -8,18 +8,9 @@ namespace {
 
 using testing::FakeBpfKernel;
 using testing::FakeMapSpec;
+using testing::MapSpec;
 
 constexpr uint64_t kUserVmStart = 0x100000000000ull;
-
-FakeMapSpec Spec(uint32_t type, uint32_t key, uint32_t value, uint32_t max) {
-  FakeMapSpec s;
-  s.name = "m";
-  s.type = type;
-  s.key_size = key;
-  s.value_size = value;
-  s.max_entries = max;
-  return s;
-}
 
 std::vector<uint8_t> Page(std::initializer_list<std::pair<uint32_t, uint64_t>> words) {
   std::vector<uint8_t> page(4096, 0);
@@ -29,7 +20,7 @@ std::vector<uint8_t> Page(std::initializer_list<std::pair<uint32_t, uint64_t>> w
 
 TEST(ArenaMap, PagesCapturedWithBounds) {
   FakeBpfKernel k;
-  k.AddArena(1, Spec(kMapArena, 0, 0, 4), kUserVmStart, {{1, Page({{8, 0xfeedull}})}});
+  k.AddArena(1, MapSpec(kMapArena, 0, 0, 4), kUserVmStart, {{1, Page({{8, 0xfeedull}})}});
   const auto report = DumpAll(k);
   const auto& a = report.maps(0).arena();
   EXPECT_EQ(a.user_vm_start(), kUserVmStart);
@@ -46,7 +37,7 @@ TEST(ArenaMap, PagesCapturedWithBounds) {
 
 TEST(ArenaMap, PageCapsAreReported) {
   FakeBpfKernel k;
-  k.AddArena(1, Spec(kMapArena, 0, 0, 64), kUserVmStart, {});
+  k.AddArena(1, MapSpec(kMapArena, 0, 0, 64), kUserVmStart, {});
   MapCaps caps;
   caps.max_arena_pages = 4;
   caps.max_arena_stride_probes = 3;
@@ -78,7 +69,7 @@ TEST(ArenaMap, ArenaPointersInOtherMapsAreChasedIntoTheSnapshot) {
   ASSERT_EQ(node_ptr, node + 1);
 
   const uint64_t n1 = kUserVmStart + 4096 + 16, n2 = kUserVmStart + 2 * 4096;
-  FakeMapSpec s = Spec(kMapArray, 4, 16, 1);
+  FakeMapSpec s = MapSpec(kMapArray, 4, 16, 1);
   s.btf = k.AddProgramBtf(b);
   s.btf_value_type_id = bss;
   std::vector<uint8_t> value(16);
@@ -86,7 +77,7 @@ TEST(ArenaMap, ArenaPointersInOtherMapsAreChasedIntoTheSnapshot) {
   const uint64_t kernel_ptr = 0xffff888000abc000ull;
   std::memcpy(value.data() + 8, &kernel_ptr, 8);
   k.AddArray(1, s, value);  // a lower id than the arena: the pre-pass captures the arena first
-  k.AddArena(5, Spec(kMapArena, 0, 0, 4), kUserVmStart,
+  k.AddArena(5, MapSpec(kMapArena, 0, 0, 4), kUserVmStart,
              {{1, Page({{16, 111}, {24, n2}})}, {2, Page({{0, 222}, {8, 0}})}});
   const auto report = DumpAll(k);
   const auto& vars = report.maps(0).value().struct_().members();
@@ -107,7 +98,7 @@ TEST(StructOpsMap, ValueRenderedWithTheVmlinuxWrapperType) {
   std::memcpy(kvalue.data() + 64, "my_sched", 9);
   const uint32_t timeout = 5000;
   std::memcpy(kvalue.data() + 80, &timeout, 4);
-  k.AddStructOps(1, Spec(kMapStructOps, 4, 64 + 24, 1), kvalue);
+  k.AddStructOps(1, MapSpec(kMapStructOps, 4, 64 + 24, 1), kvalue);
   const auto report = DumpAll(k);
   const auto& v = report.maps(0).value();
   ASSERT_TRUE(v.has_struct_()) << v.DebugString() << report.maps(0).error();

@@ -33,6 +33,18 @@ struct FakeMapSpec {
   uint32_t btf_value_type_id = 0;
 };
 
+// A map of `type` with the given key/value sizes and capacity, no flags and no program BTF.
+inline FakeMapSpec MapSpec(uint32_t type, uint32_t key_size, uint32_t value_size,
+                           uint32_t max_entries, std::string name = "m") {
+  FakeMapSpec s;
+  s.name = std::move(name);
+  s.type = type;
+  s.key_size = key_size;
+  s.value_size = value_size;
+  s.max_entries = max_entries;
+  return s;
+}
+
 class FakeBpfKernel {
  public:
   // `chunk_size`: xa_node.slots length (64 in real kernels; tests vary it to prove it is read

@@ -8,45 +8,37 @@ namespace kfreeze::walkers::maps {
 namespace {
 
 using testing::FakeBpfKernel;
-using testing::FakeMapSpec;
-
-FakeMapSpec Spec(uint32_t type, uint32_t key, uint32_t value, uint32_t max) {
-  FakeMapSpec s;
-  s.name = "bad";
-  s.type = type;
-  s.key_size = key;
-  s.value_size = value;
-  s.max_entries = max;
-  return s;
-}
+using testing::MapSpec;
 
 TEST(HostileMaps, ImplausibleHeadersAreErrorsAndTheWalkGoesOn) {
   FakeBpfKernel k;
   // ARRAY claiming 4G entries of 4 GiB - 1 bytes: elem_size mismatch is caught before any read.
-  const Kva arr = k.AddArray(1, Spec(kMapArray, 4, 8, 2), {});
+  const Kva arr = k.AddArray(1, MapSpec(kMapArray, 4, 8, 2, "bad"), {});
   k.guest().Put<uint32_t>(arr + 32, 0xffffffffu);  // value_size
   k.guest().Put<uint32_t>(arr + 36, 0xffffffffu);  // max_entries
   // HASH with n_buckets not a power of two, and one with 2^31 buckets behind a bad pointer.
-  const Kva h1 = k.AddHash(2, Spec(kMapHash, 4, 4, 4), 4, {});
+  const Kva h1 = k.AddHash(2, MapSpec(kMapHash, 4, 4, 4, "bad"), 4, {});
   k.guest().Put<uint32_t>(h1 + 152, 12345);
-  const Kva h2 = k.AddHash(3, Spec(kMapHash, 4, 4, 4), 4, {});
+  const Kva h2 = k.AddHash(3, MapSpec(kMapHash, 4, 4, 4, "bad"), 4, {});
   k.guest().Put<uint32_t>(h2 + 152, 1u << 31);
   k.guest().PutPtr(h2 + FakeBpfKernel::kHtabBuckets, testing::FakeGuest::Unmapped());
   // PERCPU_ARRAY whose per-CPU pointers are garbage.
-  const Kva pa = k.AddPercpuArray(4, Spec(kMapPercpuArray, 4, 8, 2), {});
+  const Kva pa = k.AddPercpuArray(4, MapSpec(kMapPercpuArray, 4, 8, 2, "bad"), {});
   k.guest().Put<uint64_t>(pa + FakeBpfKernel::kArrayValue, 0xdeadbeefdeadbeefull);
   // QUEUE whose size does not match max_entries.
-  k.AddQueue(5, Spec(kMapQueue, 0, 4, 4), 0, 0, {});
-  k.guest().Put<uint32_t>(k.AddQueue(6, Spec(kMapQueue, 0, 4, 4), 1, 0, {}) + 140, 99);
+  k.AddQueue(5, MapSpec(kMapQueue, 0, 4, 4, "bad"), 0, 0, {});
+  k.guest().Put<uint32_t>(k.AddQueue(6, MapSpec(kMapQueue, 0, 4, 4, "bad"), 1, 0, {}) + 140, 99);
   // BLOOM with a mask that is not 2^n - 1.
-  k.guest().Put<uint32_t>(k.AddBloom(7, Spec(kMapBloomFilter, 0, 4, 8), {1}) + 128, 1000);
+  k.guest().Put<uint32_t>(k.AddBloom(7, MapSpec(kMapBloomFilter, 0, 4, 8, "bad"), {1}) + 128, 1000);
   // LPM whose data_size disagrees with key_size.
-  k.guest().Put<uint64_t>(k.AddLpm(8, Spec(kMapLpmTrie, 8, 4, 4), {}) + 152, 1u << 20);
+  k.guest().Put<uint64_t>(k.AddLpm(8, MapSpec(kMapLpmTrie, 8, 4, 4, "bad"), {}) + 152, 1u << 20);
   // STACK_TRACE claiming 2^31 buckets.
-  k.guest().Put<uint32_t>(k.AddStackTrace(9, Spec(kMapStackTrace, 4, 64, 4), {}) + 144, 1u << 31);
+  k.guest().Put<uint32_t>(k.AddStackTrace(9, MapSpec(kMapStackTrace, 4, 64, 4, "bad"), {}) + 144,
+                          1u << 31);
   // Local storage with bucket_log 40.
-  k.guest().Put<uint32_t>(k.AddLocalStorage(10, Spec(kMapTaskStorage, 4, 8, 0), {}) + 136, 40);
-  k.AddArray(11, Spec(kMapArray, 4, 4, 1), Bytes<uint32_t>(0x600d));
+  k.guest().Put<uint32_t>(k.AddLocalStorage(10, MapSpec(kMapTaskStorage, 4, 8, 0, "bad"), {}) + 136,
+                          40);
+  k.AddArray(11, MapSpec(kMapArray, 4, 4, 1, "bad"), Bytes<uint32_t>(0x600d));
   MapCaps caps;
   caps.max_stack_buckets = 1024;
   const auto report = DumpAll(k, caps);
@@ -74,7 +66,7 @@ TEST(HostileMaps, ImplausibleHeadersAreErrorsAndTheWalkGoesOn) {
 TEST(HostileMaps, HashChainIntoUnmappedMemoryKeepsWhatWasRead) {
   FakeBpfKernel k;
   const Kva map = k.AddHash(
-      1, Spec(kMapHash, 4, 4, 4), 1,
+      1, MapSpec(kMapHash, 4, 4, 4, "bad"), 1,
       {{Bytes<uint32_t>(1), Bytes<uint32_t>(10)}, {Bytes<uint32_t>(2), Bytes<uint32_t>(20)}});
   Reader r = k.guest().MakeReader();
   const Kva buckets = Kva(r.ReadU64(map + FakeBpfKernel::kHtabBuckets).value());

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/dump/deadline.h"
-#include "core/dump/dump_phase.h"
+#include "core/mem/read_budget.h"
 #include "core/walkers/maps/map_info.h"
 #include "core/walkers/maps/map_walker.h"
 #include "gtest/gtest.h"
@@ -23,9 +23,11 @@ inline kfreeze::v1::FailureDumpReport DumpAll(testing::FakeBpfKernel& k, MapCaps
                     .map_idr = k.map_idr(),
                     .caps = caps});
   Reader reader = k.guest().MakeReader();
+  // As a dump phase does: the budget carries the deadline to the walker.
+  ReadBudget budget({}, [&deadline] { return deadline.Expired(); });
+  reader.SetBudget(&budget);
   kfreeze::v1::FailureDumpReport report;
-  dump::PhaseContext ctx(deadline, report, false);
-  absl::Status st = walker.Dump(reader, ctx);
+  absl::Status st = walker.Dump(reader, report);
   EXPECT_TRUE(st.ok()) << st;
   return report;
 }

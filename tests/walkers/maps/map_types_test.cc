@@ -8,16 +8,7 @@ namespace {
 
 using testing::FakeBpfKernel;
 using testing::FakeMapSpec;
-
-FakeMapSpec Spec(uint32_t type, uint32_t key, uint32_t value, uint32_t max) {
-  FakeMapSpec s;
-  s.name = "m";
-  s.type = type;
-  s.key_size = key;
-  s.value_size = value;
-  s.max_entries = max;
-  return s;
-}
+using testing::MapSpec;
 
 TEST(ArrayMap, EntriesAsHexWithoutBtfAndCapReported) {
   FakeBpfKernel k;
@@ -26,7 +17,7 @@ TEST(ArrayMap, EntriesAsHexWithoutBtfAndCapReported) {
   for (int i = 0; i < 5; ++i) {
     for (int b = 0; b < 6; ++b) values.push_back(static_cast<uint8_t>(i * 16 + b));
   }
-  k.AddArray(1, Spec(kMapArray, 4, 6, 5), values);
+  k.AddArray(1, MapSpec(kMapArray, 4, 6, 5), values);
   MapCaps caps;
   caps.max_array_entries = 3;
   const auto report = DumpAll(k, caps);
@@ -48,7 +39,7 @@ TEST(PercpuArrayMap, OneValuePerPossibleCpu) {
     }
     values.push_back(v);
   }
-  k.AddPercpuArray(1, Spec(kMapPercpuArray, 4, 8, 3), values);
+  k.AddPercpuArray(1, MapSpec(kMapPercpuArray, 4, 8, 3), values);
   const auto report = DumpAll(k);
   const auto& m = report.maps(0);
   ASSERT_EQ(m.percpu_entries_size(), 3);
@@ -61,7 +52,7 @@ TEST(HashMap, EveryEntryAcrossBucketsWithKeysAndValues) {
   FakeBpfKernel k;
   std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
   for (uint32_t i = 0; i < 10; ++i) entries.push_back({Bytes<uint32_t>(i), Bytes<uint64_t>(i * i)});
-  k.AddHash(1, Spec(kMapHash, 4, 8, 16), 4, entries);
+  k.AddHash(1, MapSpec(kMapHash, 4, 8, 16), 4, entries);
   const auto report = DumpAll(k);
   const auto& m = report.maps(0);
   ASSERT_EQ(m.entries_size(), 10);
@@ -85,7 +76,7 @@ TEST(HashMap, TypedKeyAndValueThroughProgramBtf) {
   std::unique_ptr<struct btf, void (*)(struct btf*)> p(btf__new_empty(), btf__free);
   const int u32 = btf__add_int(p.get(), "u32", 4, 0);
   const int s64 = btf__add_int(p.get(), "s64", 8, BTF_INT_SIGNED);
-  FakeMapSpec s = Spec(kMapHash, 4, 8, 8);
+  FakeMapSpec s = MapSpec(kMapHash, 4, 8, 8);
   s.btf = k.AddProgramBtf(p.get());
   s.btf_key_type_id = u32;
   s.btf_value_type_id = s64;
@@ -100,7 +91,7 @@ TEST(HashMap, EntryCapIsReported) {
   FakeBpfKernel k;
   std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
   for (uint32_t i = 0; i < 20; ++i) entries.push_back({Bytes<uint32_t>(i), Bytes<uint32_t>(i)});
-  k.AddHash(1, Spec(kMapHash, 4, 4, 32), 8, entries);
+  k.AddHash(1, MapSpec(kMapHash, 4, 4, 32), 8, entries);
   MapCaps caps;
   caps.max_hash_entries = 5;
   const auto report = DumpAll(k, caps);
@@ -111,7 +102,7 @@ TEST(HashMap, EntryCapIsReported) {
 TEST(HashMap, CyclicBucketChainIsDetectedAndTheWalkEnds) {
   FakeBpfKernel k;
   const Kva map = k.AddHash(
-      1, Spec(kMapHash, 4, 4, 4), 1,
+      1, MapSpec(kMapHash, 4, 4, 4), 1,
       {{Bytes<uint32_t>(1), Bytes<uint32_t>(10)}, {Bytes<uint32_t>(2), Bytes<uint32_t>(20)}});
   // Chain is bucket -> e2 -> e1 -> nulls; point e1 back at e2.
   Reader r = k.guest().MakeReader();
@@ -119,7 +110,7 @@ TEST(HashMap, CyclicBucketChainIsDetectedAndTheWalkEnds) {
   const uint64_t e2 = r.ReadU64(buckets).value();
   const uint64_t e1 = r.ReadU64(Kva(e2)).value();
   k.guest().Put<uint64_t>(Kva(e1), e2);
-  k.AddArray(2, Spec(kMapArray, 4, 4, 1), Bytes<uint32_t>(5));
+  k.AddArray(2, MapSpec(kMapArray, 4, 4, 1), Bytes<uint32_t>(5));
   const auto report = DumpAll(k);
   ASSERT_EQ(report.maps_size(), 2);
   EXPECT_EQ(report.maps(0).entries_size(), 2);
@@ -130,7 +121,7 @@ TEST(HashMap, CyclicBucketChainIsDetectedAndTheWalkEnds) {
 TEST(HashMap, UnreadableBucketArrayIsCountedNotZeros) {
   FakeBpfKernel k;
   const Kva map =
-      k.AddHash(1, Spec(kMapHash, 4, 4, 4), 4, {{Bytes<uint32_t>(1), Bytes<uint32_t>(1)}});
+      k.AddHash(1, MapSpec(kMapHash, 4, 4, 4), 4, {{Bytes<uint32_t>(1), Bytes<uint32_t>(1)}});
   k.guest().PutPtr(map + FakeBpfKernel::kHtabBuckets, testing::FakeGuest::Unmapped());
   const auto report = DumpAll(k);
   EXPECT_EQ(report.maps(0).entries_size(), 0);
@@ -139,7 +130,7 @@ TEST(HashMap, UnreadableBucketArrayIsCountedNotZeros) {
 
 TEST(PercpuHashMap, PerCpuValuesPerKey) {
   FakeBpfKernel k(64, 2);
-  k.AddHash(1, Spec(kMapPercpuHash, 4, 4, 4), 2,
+  k.AddHash(1, MapSpec(kMapPercpuHash, 4, 4, 4), 2,
             {{Bytes<uint32_t>(3), Concat({Bytes<uint32_t>(30), Bytes<uint32_t>(31)})}});
   const auto report = DumpAll(k);
   const auto& m = report.maps(0);
@@ -151,9 +142,9 @@ TEST(PercpuHashMap, PerCpuValuesPerKey) {
 
 TEST(MapOfMaps, InnerMapIdsForArrayAndHashOfMaps) {
   FakeBpfKernel k;
-  const Kva inner = k.AddArray(7, Spec(kMapArray, 4, 4, 1), Bytes<uint32_t>(0));
-  k.AddFdArray(1, Spec(kMapArrayOfMaps, 4, 4, 4), {{2, inner}});
-  k.AddHash(2, Spec(kMapHashOfMaps, 4, 4, 4), 2,
+  const Kva inner = k.AddArray(7, MapSpec(kMapArray, 4, 4, 1), Bytes<uint32_t>(0));
+  k.AddFdArray(1, MapSpec(kMapArrayOfMaps, 4, 4, 4), {{2, inner}});
+  k.AddHash(2, MapSpec(kMapHashOfMaps, 4, 4, 4), 2,
             {{Bytes<uint32_t>(9), Bytes<uint64_t>(inner.value)}});
   const auto report = DumpAll(k);
   const auto& aom = report.maps(0);
@@ -170,7 +161,7 @@ TEST(MapOfMaps, InnerMapIdsForArrayAndHashOfMaps) {
 
 TEST(ProgArrayMap, SlotsWithProgramIds) {
   FakeBpfKernel k;
-  k.AddFdArray(1, Spec(kMapProgArray, 4, 4, 8), {{1, k.AddProg(42)}, {6, k.AddProg(43)}});
+  k.AddFdArray(1, MapSpec(kMapProgArray, 4, 4, 8), {{1, k.AddProg(42)}, {6, k.AddProg(43)}});
   const auto report = DumpAll(k);
   const auto& m = report.maps(0);
   EXPECT_EQ(m.fd_array().populated(), 2u);
@@ -182,7 +173,7 @@ TEST(ProgArrayMap, SlotsWithProgramIds) {
 
 TEST(RingbufMap, PositionsAndPendingBytes) {
   FakeBpfKernel k;
-  k.AddRingbuf(1, Spec(kMapRingbuf, 0, 0, 4096), 100, 164);
+  k.AddRingbuf(1, MapSpec(kMapRingbuf, 0, 0, 4096), 100, 164);
   const auto report = DumpAll(k);
   const auto& rb = report.maps(0).ringbuf();
   EXPECT_EQ(rb.capacity(), 4096u);
@@ -199,8 +190,8 @@ TEST(QueueAndStackMaps, ElementsInPopOrderAcrossTheWrap) {
     auto b = Bytes<uint32_t>(v);
     slots.insert(slots.end(), b.begin(), b.end());
   }
-  k.AddQueue(1, Spec(kMapQueue, 0, 4, 4), /*head=*/1, /*tail=*/3, slots);
-  k.AddQueue(2, Spec(kMapStack, 0, 4, 4), 1, 3, slots);
+  k.AddQueue(1, MapSpec(kMapQueue, 0, 4, 4), /*head=*/1, /*tail=*/3, slots);
+  k.AddQueue(2, MapSpec(kMapStack, 0, 4, 4), 1, 3, slots);
   const auto report = DumpAll(k);
   const auto& q = report.maps(0).queue();
   ASSERT_EQ(q.elements_hex_size(), 3);
@@ -214,7 +205,7 @@ TEST(QueueAndStackMaps, ElementsInPopOrderAcrossTheWrap) {
 
 TEST(QueueMap, ImplausibleStateIsAnErrorNotGarbage) {
   FakeBpfKernel k;
-  k.AddQueue(1, Spec(kMapQueue, 0, 4, 4), /*head=*/9, 0, std::vector<uint8_t>(20));
+  k.AddQueue(1, MapSpec(kMapQueue, 0, 4, 4), /*head=*/9, 0, std::vector<uint8_t>(20));
   const auto report = DumpAll(k);
   EXPECT_FALSE(report.maps(0).has_queue());
   EXPECT_NE(report.maps(0).error().find("implausible queue state"), std::string::npos);
@@ -222,7 +213,7 @@ TEST(QueueMap, ImplausibleStateIsAnErrorNotGarbage) {
 
 TEST(BloomFilterMap, BitPopulation) {
   FakeBpfKernel k;
-  k.AddBloom(1, Spec(kMapBloomFilter, 0, 4, 100), {0xff, 0x1, 0, 0x8000000000000000ull});
+  k.AddBloom(1, MapSpec(kMapBloomFilter, 0, 4, 100), {0xff, 0x1, 0, 0x8000000000000000ull});
   const auto report = DumpAll(k);
   const auto& b = report.maps(0).bloom();
   EXPECT_EQ(b.bits_total(), 256u);
@@ -232,7 +223,7 @@ TEST(BloomFilterMap, BitPopulation) {
 
 TEST(StackTraceMap, PopulatedBucketsWithPcsAndCap) {
   FakeBpfKernel k;
-  k.AddStackTrace(1, Spec(kMapStackTrace, 4, 8 * 127, 8),
+  k.AddStackTrace(1, MapSpec(kMapStackTrace, 4, 8 * 127, 8),
                   {{2, {0xffffffff81000010ull, 0xffffffff81000020ull}}, {5, {1, 2, 3, 4}}});
   MapCaps caps;
   caps.max_stack_pcs = 3;
@@ -249,7 +240,7 @@ TEST(StackTraceMap, PopulatedBucketsWithPcsAndCap) {
 
 TEST(LpmTrieMap, LeavesWithPrefixDataAndValue) {
   FakeBpfKernel k;
-  k.AddLpm(1, Spec(kMapLpmTrie, 8, 4, 16),
+  k.AddLpm(1, MapSpec(kMapLpmTrie, 8, 4, 16),
            {{24, {10, 0, 0, 0}, Bytes<uint32_t>(1)}, {16, {192, 168, 0, 0}, Bytes<uint32_t>(2)}});
   const auto report = DumpAll(k);
   const auto& m = report.maps(0);
@@ -263,7 +254,7 @@ TEST(LpmTrieMap, LeavesWithPrefixDataAndValue) {
 TEST(LocalStorageMap, EntriesKeyedByOwner) {
   FakeBpfKernel k;
   k.AddLocalStorage(
-      1, Spec(kMapTaskStorage, 4, 8, 0),
+      1, MapSpec(kMapTaskStorage, 4, 8, 0),
       {{0xffff888000123400ull, Bytes<uint64_t>(77)}, {0xffff888000567800ull, Bytes<uint64_t>(88)}});
   const auto report = DumpAll(k);
   const auto& m = report.maps(0);
@@ -276,8 +267,8 @@ TEST(LocalStorageMap, EntriesKeyedByOwner) {
 
 TEST(UnwalkedMapTypes, SayWhyInsteadOfOmitting) {
   FakeBpfKernel k;
-  k.AddMapOfType(1, Spec(kMapDevmap, 4, 4, 4));
-  k.AddMapOfType(2, Spec(99, 4, 4, 4));
+  k.AddMapOfType(1, MapSpec(kMapDevmap, 4, 4, 4));
+  k.AddMapOfType(2, MapSpec(99, 4, 4, 4));
   const auto report = DumpAll(k);
   EXPECT_NE(report.maps(0).error().find("not walked"), std::string::npos);
   EXPECT_EQ(report.maps(1).error(), "unsupported map type 99 (unknown)");
@@ -287,9 +278,9 @@ TEST(UnwalkedMapTypes, SayWhyInsteadOfOmitting) {
 TEST(ArrayMap, HalfMappedValueIsTruncatedWithTheBytesRead) {
   FakeBpfKernel k(64, 4, 16 << 20);
   // A one-entry array whose value runs off the end of guest RAM.
-  const Kva map = k.AddArray(1, Spec(kMapArray, 4, 8, 1), Bytes<uint64_t>(0));
+  const Kva map = k.AddArray(1, MapSpec(kMapArray, 4, 8, 1), Bytes<uint64_t>(0));
   (void)map;
-  FakeMapSpec big = Spec(kMapArray, 4, 4096, 1);
+  FakeMapSpec big = MapSpec(kMapArray, 4, 4096, 1);
   // Place a map header near the end of RAM so its value crosses out of it.
   const uint64_t ram = k.guest().ram_bytes();
   const Kva at = Kva(testing::kFakeDirectMapBase + ram - FakeBpfKernel::kArrayValue - 100);

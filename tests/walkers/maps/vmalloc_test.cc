@@ -10,8 +10,8 @@ namespace kfreeze::walkers::maps {
 namespace {
 
 using testing::FakeBpfKernel;
-using testing::FakeMapSpec;
 using testing::kFakeDirectMapBase;
+using testing::MapSpec;
 
 constexpr uint64_t kVmalloc = 0xffffc90000200000ull;
 
@@ -62,9 +62,7 @@ class VmallocGuest {
                       .map_idr = k_.map_idr(),
                       .caps = {}});
     kfreeze::v1::FailureDumpReport report;
-    dump::Deadline deadline;
-    dump::PhaseContext ctx(deadline, report, false);
-    EXPECT_TRUE(walker.Dump(reader, ctx).ok());
+    EXPECT_TRUE(walker.Dump(reader, report).ok());
     return report;
   }
 
@@ -110,13 +108,7 @@ TEST(VmallocMaps, ArrayValueStraddlingScatteredPagesIsReadPageByPage) {
 TEST(VmallocMaps, HashElementStraddlingScatteredPagesIsReadPageByPage) {
   VmallocGuest g;
   g.MapPages(2);
-  FakeMapSpec s;
-  s.name = "vm_hash";
-  s.type = kMapHash;
-  s.key_size = 4;
-  s.value_size = 8;
-  s.max_entries = 4;
-  const Kva map = g.kernel().AddHash(1, s, 1, {});
+  const Kva map = g.kernel().AddHash(1, MapSpec(kMapHash, 4, 8, 4, "vm_hash"), 1, {});
   // One element in vmalloc: header + key + value, with the page boundary inside the key.
   const uint64_t elem = kVmalloc + 4096 - FakeBpfKernel::kElemKey - 2;
   std::vector<uint8_t> bytes(FakeBpfKernel::kElemKey + 16, 0);

@@ -58,6 +58,8 @@ TEST_P(ScxEras, RunningSchedulerComesOutTheSame) {
   w.UserDsq(43);
   w.SetEventCounter(0, 2, 5);
   w.SetEventCounter(2, 2, 7);
+  w.SetEventCounter(1, 6, 3);  // SCX_EV_REENQ_LOCAL_REPEAT, SCX_EV_REENQ_REPEAT from 7.3
+  w.SetEventCounter(1, 7, 4);  // SCX_EV_REFILL_SLICE_DFL, SCX_EV_ENQ_SLICE_DFL in 6.15
 
   const FailureDumpReport r = Capture(w);
   EXPECT_FALSE(r.has_scx_walker_unavailable()) << r.scx_walker_unavailable();
@@ -71,6 +73,8 @@ TEST_P(ScxEras, RunningSchedulerComesOutTheSame) {
   EXPECT_EQ(s.has_event_counters(), AtLeast(ScxEra::k6_15));
   if (s.has_event_counters()) {
     EXPECT_EQ(s.event_counters().dispatch_keep_last(), 12);
+    EXPECT_EQ(s.event_counters().refill_slice_dfl(), 4);
+    EXPECT_EQ(s.event_counters().reenq_local_repeat(), AtLeast(ScxEra::k7_1) ? 3 : 0);
   }
 
   ASSERT_EQ(r.rq_scx_states_size(), 3);

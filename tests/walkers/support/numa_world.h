@@ -3,22 +3,16 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <string>
 #include <vector>
 
-#include "core/kernel/percpu.h"
-#include "core/kernel/symbols.h"
-#include "core/walkers/common/kernel_view.h"
-#include "tests/walkers/support/fake_guest.h"
-#include "tests/walkers/support/test_btf.h"
+#include "tests/walkers/support/kernel_world.h"
 
 namespace kfreeze::testing::numa_fixture {
 
 constexpr uint32_t kZoneSize = 128, kPresent = 8, kEvents = 16, kPcp = 72;
 constexpr uint32_t kPcpEvents = 16;
 
-struct NumaWorld {
+struct NumaWorld : KernelWorld {
   explicit NumaWorld(uint32_t nodes) {
     btf.Enum("numa_stat_item", {{"NUMA_HIT", 0},
                                 {"NUMA_MISS", 1},
@@ -33,14 +27,6 @@ struct NumaWorld {
     btf.Struct("per_cpu_zonestat", 64,
                {{"vm_stat_diff", "u8[12]", 0}, {"vm_numa_event", "u64[6]", kPcpEvents}});
     btf.Struct("pglist_data", 1024, {{"node_zones", "zone[3]", 64}});
-    resolver = btf.MakeResolver();
-    tmpl = g.Alloc(4096, 4096);
-    std::vector<uint64_t> offsets;
-    for (int cpu = 0; cpu < 2; ++cpu) {
-      units.push_back(g.Alloc(4096, 4096));
-      offsets.push_back(units.back() - tmpl);
-    }
-    percpu = std::make_unique<PerCpuLayout>(2, offsets);
     node_data = g.Alloc(8 * 4);
     for (uint32_t n = 0; n < nodes; ++n) {
       pgdats.push_back(g.Alloc(1024));
@@ -48,8 +34,7 @@ struct NumaWorld {
     }
     nr_node_ids = g.Alloc(4);
     g.Put<uint32_t>(nr_node_ids, nodes);
-    symbols = std::make_unique<SymbolIndex>(std::vector<SymbolIndex::Entry>{
-        {"node_data", node_data.value, 'D'}, {"nr_node_ids", nr_node_ids.value, 'D'}});
+    Finish({{"node_data", node_data.value, 'D'}, {"nr_node_ids", nr_node_ids.value, 'D'}});
   }
   Kva Zone(uint32_t node, uint32_t z) { return pgdats[node] + 64 + z * kZoneSize; }
   // A populated zone with folded counts and per-CPU deltas in the per-CPU units at `slot`.
@@ -61,16 +46,9 @@ struct NumaWorld {
     g.PutPtr(zone + kPcp, tmpl + slot * 64);
     for (Kva u : units) g.Put<uint64_t>(u + slot * 64 + kPcpEvents, pcp_hit);
   }
-  walkers::KernelView view() { return {*resolver, *symbols, *percpu}; }
 
-  FakeGuest g;
-  TestBtf btf;
-  std::unique_ptr<OffsetResolver> resolver;
-  // Built in place: SymbolIndex keeps views into its own name storage.
-  std::unique_ptr<SymbolIndex> symbols;
-  std::unique_ptr<PerCpuLayout> percpu;
-  Kva tmpl, node_data, nr_node_ids;
-  std::vector<Kva> units, pgdats;
+  Kva node_data, nr_node_ids;
+  std::vector<Kva> pgdats;
 };
 
 }  // namespace kfreeze::testing::numa_fixture

@@ -4,15 +4,10 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "core/kernel/percpu.h"
-#include "core/kernel/symbols.h"
-#include "core/walkers/common/kernel_view.h"
-#include "tests/walkers/support/fake_guest.h"
-#include "tests/walkers/support/test_btf.h"
+#include "tests/walkers/support/kernel_world.h"
 
 namespace kfreeze::testing::prog_fixture {
 
@@ -22,7 +17,7 @@ constexpr uint32_t kMapType = 0, kMapName = 32;
 constexpr uint32_t kSlots = 8;  // xa_node.slots offset
 constexpr uint64_t kStructOps = 27, kTracing = 26, kMapStructOps = 26;
 
-struct ProgWorld {
+struct ProgWorld : KernelWorld {
   ProgWorld() {
     btf.Enum("bpf_prog_type",
              {{"BPF_PROG_TYPE_TRACING", kTracing}, {"BPF_PROG_TYPE_STRUCT_OPS", kStructOps}});
@@ -43,23 +38,13 @@ struct ProgWorld {
                 {"verified_insns", "u32", kAuxInsns},
                 {"name", "char[16]", kAuxName}});
     btf.Struct("bpf_map", 64, {{"map_type", "u32", kMapType}, {"name", "char[16]", kMapName}});
-    resolver = btf.MakeResolver();
-    tmpl = g.Alloc(4096, 4096);
-    std::vector<uint64_t> offsets;
-    for (int cpu = 0; cpu < 2; ++cpu) {
-      units.push_back(g.Alloc(4096, 4096));
-      offsets.push_back(units.back() - tmpl);
-    }
-    percpu = std::make_unique<PerCpuLayout>(2, offsets);
     idr = g.Alloc(24);
     node = g.Alloc(kSlots + 64 * 8, 64);
     g.Put<uint8_t>(node, 0);
     g.Put<uint64_t>(idr + 8, node.value | 2);  // xa_mk_node
     g.Put<uint32_t>(idr + 16, 1);              // idr_base: ids start at 1
-    symbols = std::make_unique<SymbolIndex>(
-        std::vector<SymbolIndex::Entry>{{"prog_idr", idr.value, 'd'}});
+    Finish({{"prog_idr", idr.value, 'd'}});
   }
-  walkers::KernelView view() { return {*resolver, *symbols, *percpu}; }
 
   Kva Map(const std::string& name, uint32_t type = 2) {
     Kva m = g.Alloc(64);
@@ -90,14 +75,7 @@ struct ProgWorld {
     return p;
   }
 
-  FakeGuest g;
-  TestBtf btf;
-  std::unique_ptr<OffsetResolver> resolver;
-  // Built in place: SymbolIndex keeps views into its own name storage.
-  std::unique_ptr<SymbolIndex> symbols;
-  std::unique_ptr<PerCpuLayout> percpu;
-  Kva tmpl, idr, node;
-  std::vector<Kva> units;
+  Kva idr, node;
 };
 
 }  // namespace kfreeze::testing::prog_fixture

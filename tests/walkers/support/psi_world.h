@@ -3,15 +3,11 @@
 // cgrp_dfl_root and psi_disabled symbols, and helpers that add named child cgroups.
 #pragma once
 
-#include <memory>
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "core/kernel/percpu.h"
-#include "core/kernel/symbols.h"
-#include "core/walkers/common/kernel_view.h"
-#include "tests/walkers/support/fake_guest.h"
-#include "tests/walkers/support/test_btf.h"
+#include "tests/walkers/support/kernel_world.h"
 
 namespace kfreeze::testing {
 namespace psi_layout {
@@ -20,9 +16,9 @@ constexpr uint32_t kCssSibling = 0, kCssChildren = 16, kCssSerial = 32;
 constexpr uint32_t kCgSelf = 8, kCgKn = 64, kCgPsi = 72;
 }  // namespace psi_layout
 
-struct PsiWorld {
+struct PsiWorld : KernelWorld {
   // `btf_psi_offset`: where the BTF claims cgroup.psi is (hostile BTF: past the 128-byte struct).
-  explicit PsiWorld(uint32_t btf_psi_offset = psi_layout::kCgPsi) {
+  explicit PsiWorld(uint32_t btf_psi_offset = psi_layout::kCgPsi) : KernelWorld(NoPerCpuData{}) {
     using namespace psi_layout;
     btf.Enum("psi_states", {{"PSI_IO_SOME", 0},
                             {"PSI_IO_FULL", 1},
@@ -45,19 +41,15 @@ struct PsiWorld {
                 {"kn", "ptr", kCgKn},
                 {"psi", "ptr", btf_psi_offset}});
     btf.Struct("cgroup_root", 256, {{"cgrp", "cgroup", 64}});
-    resolver = btf.MakeResolver();
-    percpu = std::make_unique<PerCpuLayout>(1, std::vector<uint64_t>{0});
     psi_system = NewGroup(100);
     root_obj = g.Alloc(256);
     root = root_obj + 64;
     InitCgroup(root, "", psi_system, 1);
     disabled = g.Alloc(16);
-    symbols = std::make_unique<SymbolIndex>(
-        std::vector<SymbolIndex::Entry>{{"psi_system", psi_system.value, 'D'},
-                                        {"cgrp_dfl_root", root_obj.value, 'D'},
-                                        {"psi_disabled", disabled.value, 'D'}});
+    Finish({{"psi_system", psi_system.value, 'D'},
+            {"cgrp_dfl_root", root_obj.value, 'D'},
+            {"psi_disabled", disabled.value, 'D'}});
   }
-  walkers::KernelView view() { return {*resolver, *symbols, *percpu}; }
 
   Kva NewGroup(uint64_t seed) {
     using namespace psi_layout;
@@ -126,12 +118,6 @@ struct PsiWorld {
     return ring;
   }
 
-  FakeGuest g;
-  TestBtf btf;
-  std::unique_ptr<OffsetResolver> resolver;
-  // Built in place: SymbolIndex keeps views into its own name storage.
-  std::unique_ptr<SymbolIndex> symbols;
-  std::unique_ptr<PerCpuLayout> percpu;
   Kva psi_system, root_obj, root, disabled;
 };
 

@@ -15,7 +15,7 @@ namespace {
 
 bool AtLeast(const ScxWorldOptions& o, ScxEra e) { return o.era >= e; }
 
-// SCX_EV_* names per era, at their index in kEventCounterNames' order (offset = index * 8).
+// SCX_EV_* names per era, at the index of their EventCounterSample field (offset = index * 8).
 std::vector<std::pair<uint32_t, const char*>> EventCounters(ScxEra era) {
   std::vector<std::pair<uint32_t, const char*>> out = {{0, "SCX_EV_SELECT_CPU_FALLBACK"},
                                                        {1, "SCX_EV_DISPATCH_LOCAL_DSQ_OFFLINE"},

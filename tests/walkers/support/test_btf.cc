@@ -1,18 +1,15 @@
 #include "tests/walkers/support/test_btf.h"
 
-#include <cstdio>
-#include <cstdlib>
+#include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "tests/support/die.h"
 
 namespace kfreeze::testing {
 namespace {
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "TestBtf: %s\n", what.c_str());
-  std::abort();
-}
+[[noreturn]] void Die(std::string_view what) { DieInTest("TestBtf", what); }
 
 int Check(int id, const std::string& what) {
   if (id < 0) Die(what);

@@ -30,8 +30,8 @@ Captured Capture(ScxWorld& w, FailureDumpReport report = {}) {
   Reader reader = w.guest().MakeReader();
   scx::ScxContext sctx = scx::BuildScxContext(w.view(), reader);
   TaskContext tctx = BuildTaskContext(w.view().btf, sctx);
-  scx::CaptureScx(reader, sctx, report);
-  CaptureTasks(reader, tctx, report);
+  const scx::ScxTaskRefs refs = scx::CaptureScx(reader, sctx, report);
+  CaptureTasks(reader, tctx, refs, report);
   Captured c;
   c.report = report;
   for (const TaskEnrichment& t : report.task_enrichments()) c.by_kva[t.task_kva()] = t;
@@ -232,7 +232,7 @@ TEST(CaptureTasks, CommThatIsNotUtf8IsReplacedAndKeptRaw) {
   FailureDumpReport parsed;
   ASSERT_TRUE(parsed.ParseFromString(wire)) << "a client could not read this report";
   for (report::JsonDialect d : {report::JsonDialect::kProto3, report::JsonDialect::kKtstr}) {
-    std::string json = report::ToJson(got.report, d);
+    std::string json = report::ToJson(got.report, d).value();
     EXPECT_NE(json.find("bad"), std::string::npos);
   }
 }

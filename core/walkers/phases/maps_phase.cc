@@ -1,4 +1,4 @@
-#include "core/walkers/maps/maps_phase.h"
+#include "core/walkers/phases/maps_phase.h"
 
 #include <optional>
 #include <string>
@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/walkers/maps/map_walker.h"
+#include "core/walkers/sdt/sdt_capture.h"
 
 namespace kfreeze::walkers::maps {
 namespace {
@@ -39,12 +40,14 @@ class MapsPhase : public dump::DumpPhase {
     absl::MutexLock lock(&mu_);
     Reader reader = kernel_->NewReader();
     reader.SetBudget(&ctx.budget());
-    return walker_->Dump(reader, ctx);
+    return walker_->Dump(reader, ctx.report());
   }
 
   void MarkUnavailable(kfreeze::v1::FailureDumpReport& report,
                        absl::string_view reason) const override {
     report.set_maps_unavailable(std::string(reason));
+    // The allocators are found through the maps: without the walk there is nothing to look at.
+    sdt::MarkArenaAllocatorsUnavailable(report, reason);
   }
 
  private:

@@ -1,5 +1,7 @@
-// The "maps" dump phase: report.maps from a KernelContext (which it keeps alive), with
-// maps_unavailable as its reason field.
+// The "maps" dump phase: a thin adapter that runs the MapWalker (core/walkers/maps) over a
+// KernelContext (which it keeps alive). It fills report.maps, sdt_allocations and
+// scx_static_ranges; its reason fields are maps_unavailable, sdt_alloc_unavailable and
+// scx_static_unavailable.
 #pragma once
 
 #include <memory>

@@ -1,0 +1,138 @@
+#include "core/report/section_coverage.h"
+
+#include <array>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace kfreeze::report {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using kfreeze::v1::FailureDumpReport;
+
+constexpr absl::string_view kReasonSuffix = "_unavailable";
+
+// Fields about the dump itself; an absent one is a statement ("not truncated"), not a gap.
+constexpr std::array<absl::string_view, 5> kMetadata = {
+    "schema", "maps_truncated", "dump_truncated_at_us", "truncated_phases", "is_placeholder"};
+
+// Sections whose reason field is not named after them: one walker fills several sections and
+// gives one reason, or ktstr named the reason differently.
+constexpr std::array<std::pair<absl::string_view, absl::string_view>, 9> kSharedReasons = {{
+    {"rq_scx_states", "scx_walker_unavailable"},
+    {"dsq_states", "scx_walker_unavailable"},
+    {"scx_sched_state", "scx_walker_unavailable"},
+    {"scx_features", "scx_walker_unavailable"},
+    {"sdt_allocations", "sdt_alloc_unavailable"},
+    {"scx_static_ranges", "scx_static_unavailable"},
+    {"vcpu_perf_at_freeze", "vcpu_perf_unavailable"},
+    // The program walker names the scheduler from the maps its struct_ops programs use.
+    {"active_obj_name", "prog_runtime_stats_unavailable"},
+    {"active_map_kvas", "prog_runtime_stats_unavailable"},
+}};
+
+bool IsReasonField(const FieldDescriptor& f) {
+  return f.type() == FieldDescriptor::TYPE_STRING && !f.is_repeated() &&
+         absl::EndsWith(f.name(), kReasonSuffix);
+}
+
+bool IsSection(const FieldDescriptor& f) { return !IsReasonField(f) && !IsReportMetadata(f); }
+
+bool Filled(const google::protobuf::Message& report, const FieldDescriptor& f) {
+  const auto* reflection = report.GetReflection();
+  return f.is_repeated() ? reflection->FieldSize(report, &f) > 0 : reflection->HasField(report, &f);
+}
+
+template <typename Fn>
+void ForEachField(const Descriptor& d, Fn fn) {
+  for (int i = 0; i < d.field_count(); ++i) fn(*d.field(i));
+}
+
+}  // namespace
+
+bool IsReportMetadata(const FieldDescriptor& field) {
+  for (absl::string_view name : kMetadata) {
+    if (field.name() == name) return true;
+  }
+  return false;
+}
+
+const FieldDescriptor* ReasonFieldFor(const FieldDescriptor& section) {
+  const Descriptor* d = section.containing_type();
+  const FieldDescriptor* own = d->FindFieldByName(absl::StrCat(section.name(), kReasonSuffix));
+  if (own != nullptr && IsReasonField(*own)) return own;
+  for (const auto& [name, reason] : kSharedReasons) {
+    if (section.name() != name) continue;
+    const FieldDescriptor* shared = d->FindFieldByName(std::string(reason));
+    return shared != nullptr && IsReasonField(*shared) ? shared : nullptr;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> UnpairedSections(const Descriptor& report) {
+  std::vector<std::string> out;
+  ForEachField(report, [&](const FieldDescriptor& f) {
+    if (IsSection(f) && ReasonFieldFor(f) == nullptr) out.push_back(std::string(f.name()));
+  });
+  return out;
+}
+
+std::vector<std::string> OrphanReasonFields(const Descriptor& report) {
+  std::set<const FieldDescriptor*> used;
+  ForEachField(report, [&](const FieldDescriptor& f) {
+    if (!IsSection(f)) return;
+    if (const FieldDescriptor* r = ReasonFieldFor(f)) used.insert(r);
+  });
+  std::vector<std::string> out;
+  ForEachField(report, [&](const FieldDescriptor& f) {
+    if (IsReasonField(f) && !used.contains(&f)) out.push_back(std::string(f.name()));
+  });
+  return out;
+}
+
+std::vector<UnaccountedSection> UnaccountedSections(const google::protobuf::Message& report,
+                                                    const std::string& prefix) {
+  std::vector<UnaccountedSection> out;
+  ForEachField(*report.GetDescriptor(), [&](const FieldDescriptor& f) {
+    if (!IsSection(f)) return;
+    const FieldDescriptor* reason = ReasonFieldFor(f);
+    std::string path = absl::StrCat(prefix, f.name());
+    if (reason == nullptr) {
+      out.push_back({std::move(path), "no *_unavailable field pairs with it"});
+    } else if (!Filled(report, f) && !Filled(report, *reason)) {
+      out.push_back({std::move(path), absl::StrCat("empty, ", reason->name(), " not set")});
+    }
+  });
+  return out;
+}
+
+std::vector<UnaccountedSection> UnaccountedSectionsInEnvelope(
+    const kfreeze::v1::DumpEnvelope& envelope) {
+  std::vector<UnaccountedSection> out;
+  auto add = [&out](const FailureDumpReport& r, const std::string& prefix) {
+    for (UnaccountedSection& s : UnaccountedSections(r, prefix)) out.push_back(std::move(s));
+  };
+  switch (envelope.report_case()) {
+    case kfreeze::v1::DumpEnvelope::kSingle:
+      add(envelope.single(), "");
+      break;
+    case kfreeze::v1::DumpEnvelope::kDual:
+      if (envelope.dual().has_early()) add(envelope.dual().early(), "early.");
+      add(envelope.dual().late(), "late.");
+      break;
+    case kfreeze::v1::DumpEnvelope::kDegraded:
+      if (envelope.degraded().has_partial()) add(envelope.degraded().partial(), "partial.");
+      break;
+    case kfreeze::v1::DumpEnvelope::REPORT_NOT_SET:
+      out.push_back({"report", "the envelope holds no report"});
+      break;
+  }
+  return out;
+}
+
+}  // namespace kfreeze::report

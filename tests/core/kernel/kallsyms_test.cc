@@ -156,6 +156,8 @@ TEST(KallsymsTest, NamesRunningOffTheEndOfTheMappingFault) {
   loc.names = Kva(kStartKernelMap + kKernelImageMaxSize - 64);       // last bytes of the window
   absl::StatusOr<KallsymsResult> r = DecodeKallsyms(*d.reader, loc, AnchorsFromVmcoreInfo(d.info));
   ASSERT_FALSE(r.ok());
+  // The decoder stopped at the unmapped byte past the window, not at some other check.
+  EXPECT_TRUE(IsFault(r.status())) << r.status();
 }
 
 }  // namespace

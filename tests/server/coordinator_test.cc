@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "core/base/reasons.h"
@@ -363,6 +364,8 @@ class FailedSchedulerProbes : public dump::TriggerProbes {
 
 TEST_F(CoordinatorTest, AutoTriggerPublishesADualReportWithoutAnyFreezeCall) {
   FailedSchedulerProbes probes;
+  // The trigger runner's thread reads `probes` until the coordinator is gone: stop it first.
+  absl::Cleanup stop_first = [this] { coordinator_.reset(); };
   dump::Attacher attacher =
       [&](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
     return std::make_shared<FakeAttachment>("7.2.0-test", dump::PhaseTable{OneMapPhase("m")},
@@ -396,6 +399,8 @@ TEST_F(CoordinatorTest, AutoTriggerPublishesADualReportWithoutAnyFreezeCall) {
 // was published and the VM runs again, and the runner neither polls nor publishes afterwards.
 TEST_F(CoordinatorTest, RemoveTargetWaitsForATriggerCaptureInFlightThenStopsPolling) {
   FailedSchedulerProbes probes;
+  // The trigger runner's thread reads `probes` until the coordinator is gone: stop it first.
+  absl::Cleanup stop_first = [this] { coordinator_.reset(); };
   absl::Notification walking, release;
   dump::Attacher attacher =
       [&](const dump::AttachSpec&) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {

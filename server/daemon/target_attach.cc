@@ -40,8 +40,12 @@ absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> EnsureAttached(
                  valid.ToString());
   }
   {
+    // A failed target stays FAILED, with its error, while background retries run: listing it
+    // must not flap between "attaching" and "failed" every retry.
     absl::MutexLock lock(&target.mu);
-    target.state = kfreeze::v1::TARGET_STATE_ATTACHING;
+    if (target.state != kfreeze::v1::TARGET_STATE_FAILED) {
+      target.state = kfreeze::v1::TARGET_STATE_ATTACHING;
+    }
   }
   ElapsedTimer timer;
   absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> attached =

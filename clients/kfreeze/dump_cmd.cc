@@ -69,7 +69,7 @@ int RunDump(const DumpArgs& a) {
     options.sections.emplace_back(s);
   }
   std::shared_ptr<dump::KernelAttachment> k = *kernel;
-  options.symbolize_ip = [k](uint64_t ip) { return k->SymbolizeIp(ip); };
+  dump::UseAttachment(k, options);
   std::unique_ptr<dump::QmpControl> control;
   if (!spec.qmp_socket.empty()) {
     absl::StatusOr<std::unique_ptr<dump::QmpControl>> c =

@@ -10,11 +10,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/dump/dump_phase.h"
+#include "core/dump/freeze_session.h"
 #include "core/dump/trigger_probes.h"
+#include "core/dump/vcpu_capture.h"
 
 namespace kfreeze::dump {
 
@@ -37,6 +40,11 @@ class KernelAttachment {
   virtual const PhaseTable& phases() const = 0;
   // "sym+0xoff" for a kernel address.
   virtual std::optional<std::string> SymbolizeIp(uint64_t ip) const = 0;
+  // The guest memory the vCPU registers locate (each vCPU's stack above its SP), copied while the
+  // VM is paused (FreezeOptions.copy_vcpu_memory); none by default.
+  virtual std::vector<GuestCopy> CopyVcpuMemory(const std::vector<VcpuRegisters>& /*regs*/) const {
+    return {};
+  }
   // The auto-trigger probes; null when this kernel cannot be probed (no sched_ext...).
   virtual TriggerProbes* probes() const { return nullptr; }
   // OK while the guest still runs the attached kernel; non-OK means attach again.
@@ -44,6 +52,9 @@ class KernelAttachment {
   // Per-step attach timings for logs ("vmcoreinfo=2ms kallsyms=40ms ...").
   virtual std::string AttachSummary() const { return ""; }
 };
+
+// Binds a freeze to what the attachment knows: IP symbols and the vCPU memory copier.
+void UseAttachment(std::shared_ptr<const KernelAttachment> kernel, FreezeOptions& options);
 
 using Attacher =
     std::function<absl::StatusOr<std::shared_ptr<KernelAttachment>>(const AttachSpec& spec)>;

@@ -75,6 +75,10 @@ class PhaseContext {
   // report.dump_truncated_at_us (microseconds since the dump started), later calls keep it.
   void NoteTruncated();
 
+  // Requested phases whose Run succeeded, in run order: the ones RunDecodes decodes.
+  const std::vector<std::string>& completed() const { return completed_; }
+  void NoteCompleted(absl::string_view phase) { completed_.emplace_back(phase); }
+
  private:
   friend class SectionRedirect;
 
@@ -84,6 +88,7 @@ class PhaseContext {
   bool live_;
   ReadBudget budget_;
   PhaseOutputs outputs_;
+  std::vector<std::string> completed_;
 };
 
 // While alive, ctx.report() is a scratch report: what a phase run only for its outputs writes
@@ -116,6 +121,17 @@ class DumpPhase {
   // passed. A non-OK status means the phase produced nothing usable; its message lands in the
   // phase's *_unavailable field through MarkUnavailable.
   virtual absl::Status Run(PhaseContext& ctx) = 0;
+
+  // After the VM resumed: turns what Run copied into ctx.outputs() into report fields, so work
+  // that needs no guest memory (unwinding, symbolizing) stays out of the freeze window. Runs only
+  // after a successful Run, with the vCPUs' registers and memory (VcpuCapture) in ctx.outputs()
+  // when they were read; `deadline` bounds it (the dump's hard deadline). A non-OK status lands
+  // in the phase's *_unavailable field like a failed Run.
+  virtual absl::Status Decode(PhaseContext& /*ctx*/, const Deadline& /*deadline*/) {
+    return absl::OkStatus();
+  }
+  // True for phases that override Decode (only those get a "<name>_decode" timing).
+  virtual bool decodes() const { return false; }
 
   // Writes `reason` to the *_unavailable field(s) this phase owns. Called for a failed Run, a
   // phase skipped after the deadline, and a section the caller did not request.

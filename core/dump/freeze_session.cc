@@ -48,6 +48,36 @@ void SetCapturedAt(DumpEnvelope& envelope) {
   envelope.mutable_captured_at()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
 }
 
+void FillX86(const X86RegisterFile& f, const VcpuRegisters& r, kfreeze::v1::X86Registers& out) {
+  out.set_rax(f.rax);
+  out.set_rbx(f.rbx);
+  out.set_rcx(f.rcx);
+  out.set_rdx(f.rdx);
+  out.set_rsi(f.rsi);
+  out.set_rdi(f.rdi);
+  out.set_rbp(f.rbp);
+  out.set_rsp(r.rsp);
+  out.set_r8(f.r8);
+  out.set_r9(f.r9);
+  out.set_r10(f.r10);
+  out.set_r11(f.r11);
+  out.set_r12(f.r12);
+  out.set_r13(f.r13);
+  out.set_r14(f.r14);
+  out.set_r15(f.r15);
+  out.set_rip(r.rip);
+  out.set_rflags(f.rflags);
+  out.set_cs(f.cs);
+  out.set_ss(f.ss);
+  out.set_fs_base(f.fs_base);
+  out.set_gs_base(f.gs_base);
+  out.set_cr0(f.cr0);
+  out.set_cr2(f.cr2);
+  out.set_cr3(r.cr3);
+  out.set_cr4(f.cr4);
+  out.set_efer(f.efer);
+}
+
 void FillVcpuRegs(const std::vector<VcpuRegisters>& regs, const FreezeOptions& options,
                   google::protobuf::RepeatedPtrField<kfreeze::v1::VcpuRegSlot>* slots) {
   std::map<uint32_t, const VcpuRegisters*> by_index;
@@ -64,6 +94,7 @@ void FillVcpuRegs(const std::vector<VcpuRegisters>& regs, const FreezeOptions& o
     snap->set_instruction_pointer(it->second->rip);
     snap->set_stack_pointer(it->second->rsp);
     snap->set_page_table_root(it->second->cr3);
+    if (it->second->x86) FillX86(*it->second->x86, *it->second, *snap->mutable_x86());
     if (options.symbolize_ip) {
       if (std::optional<std::string> sym = options.symbolize_ip(it->second->rip)) {
         snap->set_ip_symbol(*sym);
@@ -156,27 +187,39 @@ void FillPerf(const PerfCapture& capture, FailureDumpReport& report) {
   if (!failed.empty()) report.set_vcpu_perf_unavailable(std::move(failed));
 }
 
-// The walk with vCPUs running; used without a control channel and after a failed stop.
+// Decoding happens after the resume, so it may use the grace the hard deadline adds.
+Deadline DecodeDeadline(const Deadline& walk, const FreezeOptions& options) {
+  if (walk.IsInfinite()) return walk;
+  return Deadline(walk.start(), options.soft_deadline + options.hard_grace, options.cancel);
+}
+
+// The walk with vCPUs running, then its decode; used without a control channel and after a
+// failed stop.
 void LiveWalk(const PhaseTable& phases, const FreezeOptions& options, const Deadline& deadline,
               FailureDumpReport& report, std::vector<PhaseTiming>* timings) {
   report.set_vcpu_regs_unavailable(std::string(kReasonNoControlChannel));
   report.set_vcpu_perf_unavailable(std::string(kReasonVcpuPerfLive));
   PhaseContext ctx(deadline, report, /*live=*/true);
   RunPhases(phases, options.sections, ctx, timings);
+  RunDecodes(phases, ctx, DecodeDeadline(deadline, options), timings);
 }
 
-// The registers joined to the walk, then the report's kind: degraded when `cont` or the register
-// read failed, single otherwise.
-void Conclude(FailureDumpReport report, const absl::StatusOr<std::vector<VcpuRegisters>>& regs,
-              const PerfCapture& perf, const FreezeOptions& options, const Deadline& deadline,
-              FreezeOutcome& out) {
+// The registers joined to the walk, the phases' decode step, then the report's kind: degraded
+// when `cont` or the register read failed, single otherwise. `report` is the one `ctx` fills.
+void Conclude(FailureDumpReport& report, PhaseContext& ctx, const PhaseTable& phases,
+              const absl::StatusOr<std::vector<VcpuRegisters>>& regs,
+              std::vector<GuestCopy> vcpu_memory, const PerfCapture& perf,
+              const FreezeOptions& options, const Deadline& deadline,
+              std::vector<PhaseTiming>& timings, FreezeOutcome& out) {
   FillPerf(perf, report);
   if (regs.ok()) {
     FillVcpuRegs(*regs, options, report.mutable_vcpu_regs());
     PairRunningTasks(report, options.symbolize_ip);
+    ctx.outputs().Put(VcpuCapture{*regs, std::move(vcpu_memory)});
   } else {
     report.set_vcpu_regs_unavailable(ReasonWithDetail(kReasonRegisterReadFailed, regs.status()));
   }
+  RunDecodes(phases, ctx, DecodeDeadline(deadline, options), &timings);
   if (!out.resume_status.ok()) {
     absl::string_view why =
         absl::IsUnavailable(out.resume_status) ? kReasonVmmGone : kReasonResumeFailed;
@@ -244,10 +287,13 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
       const Clock::time_point regs_begin = Clock::now();
       absl::StatusOr<std::vector<VcpuRegisters>> regs =
           control->ReadRegisters(options.regs_timeout);
+      std::vector<GuestCopy> vcpu_memory;
+      if (regs.ok() && options.copy_vcpu_memory) vcpu_memory = options.copy_vcpu_memory(*regs);
       timings.push_back(Timing("regs", MicrosBetween(regs_begin, Clock::now())));
       PhaseContext ctx(deadline, report, /*live=*/false);
       RunPhases(phases, options.sections, ctx, &timings);
-      Conclude(std::move(report), regs, perf, options, deadline, out);
+      Conclude(report, ctx, phases, regs, std::move(vcpu_memory), perf, options, deadline, timings,
+               out);
       Finish(deadline, std::move(timings), out);
       return out;
     }
@@ -281,6 +327,7 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   std::condition_variable walk_finished;
   bool walk_done = false;
   absl::StatusOr<std::vector<VcpuRegisters>> regs = absl::UnknownError("register read not run");
+  std::vector<GuestCopy> vcpu_memory;
   uint64_t regs_us = 0;
   uint64_t hard_stop_at_us = 0;
   auto helper_body = [&] {
@@ -288,6 +335,8 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(hard - regs_begin);
     auto budget = std::clamp(left, std::chrono::milliseconds(1), options.regs_timeout);
     regs = control->ReadRegisters(budget);
+    // Still paused: only the hard deadline, below, resumes before the walk ends.
+    if (regs.ok() && options.copy_vcpu_memory) vcpu_memory = options.copy_vcpu_memory(*regs);
     regs_us = MicrosBetween(regs_begin, Clock::now());
     std::unique_lock<std::mutex> lock(mu);
     if (!walk_finished.wait_until(lock, hard, [&] { return walk_done; })) {
@@ -327,7 +376,8 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   }
   if (out.hard_stopped) timings.push_back(Timing("hard_stop", hard_stop_at_us));
 
-  Conclude(std::move(report), regs, perf, options, deadline, out);
+  Conclude(report, ctx, phases, regs, std::move(vcpu_memory), perf, options, deadline, timings,
+           out);
   Finish(deadline, std::move(timings), out);
   return out;
 }

@@ -6,8 +6,10 @@
 // with neither `stop` nor `cont` (envelope.vm_already_paused; keep_paused has nothing to keep).
 //
 // With a control channel and a running VM: `stop`, then the vCPU register read (9-20 ms over HMP)
-// runs on a helper thread while this thread walks the phase table (the walk does not need CR3),
-// then `cont`. The freeze window is therefore max(regs, walk) plus stop and cont, not their sum.
+// and the copy of the memory the registers locate (copy_vcpu_memory) run on a helper thread while
+// this thread walks the phase table (the walk does not need CR3), then `cont`. The freeze window
+// is therefore max(regs, walk) plus stop and cont, not their sum. After `cont` the phases decode
+// what they copied (DumpPhase::Decode: stack unwinding, symbols) under the hard deadline.
 // The helper also enforces the hard deadline (soft + grace): if the walk is still running then, it
 // resumes the VM at once and the rest of the walk reads a running guest. The VM is resumed on every
 // path (ResumeGuard) unless the caller asked to keep it paused and the walk finished in time.
@@ -41,6 +43,7 @@
 #include "absl/status/statusor.h"
 #include "core/dump/dump_phase.h"
 #include "core/dump/resume_guard.h"
+#include "core/dump/vcpu_capture.h"
 #include "core/dump/vcpu_perf.h"
 #include "core/dump/vmm_control.h"
 #include "kfreeze/v1/report.pb.h"
@@ -74,6 +77,9 @@ struct FreezeOptions {
   VcpuPerfSource* vcpu_perf = nullptr;
   // "sym+0xoff" for a kernel IP (VcpuRegSnapshot.ip_symbol), when the attachment can tell.
   std::function<std::optional<std::string>(uint64_t)> symbolize_ip;
+  // Copies the memory the registers locate (each vCPU's stack) on the register thread, before
+  // the resume (may be null). Its result reaches the phases' Decode in VcpuCapture.
+  VcpuMemoryCopier copy_vcpu_memory;
 };
 
 struct FreezeOutcome {

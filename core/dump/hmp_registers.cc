@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -38,6 +39,51 @@ std::optional<uint64_t> FindRegister(string_view block, string_view name) {
   return std::nullopt;
 }
 
+// A segment line, "FS =0000 00007f1234560000 ffffffff 00c00000": the base after the selector.
+std::optional<uint64_t> FindSegmentBase(string_view block, string_view name) {
+  std::string key = absl::StrCat(name, " =");
+  size_t pos = block.find(key);
+  if (pos == string_view::npos || (pos != 0 && block[pos - 1] != '\n')) return std::nullopt;
+  string_view rest = block.substr(pos + key.size());
+  size_t space = rest.find(' ');
+  if (space == string_view::npos) return std::nullopt;
+  rest = rest.substr(space + 1);
+  size_t end = 0;
+  while (end < rest.size() && end <= 16 &&
+         absl::ascii_isxdigit(static_cast<unsigned char>(rest[end]))) {
+    ++end;
+  }
+  uint64_t value = 0;
+  if (end == 0 || end > 16 || !absl::SimpleHexAtoi(rest.substr(0, end), &value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// The full register file when every general-purpose register and the flags are there; segment
+// and control registers QEMU left out stay 0.
+std::optional<X86RegisterFile> ParseRegisterFile(string_view block) {
+  X86RegisterFile f;
+  const std::pair<const char*, uint64_t*> required[] = {
+      {"RAX", &f.rax}, {"RBX", &f.rbx}, {"RCX", &f.rcx}, {"RDX", &f.rdx},
+      {"RSI", &f.rsi}, {"RDI", &f.rdi}, {"RBP", &f.rbp}, {"R8 ", &f.r8},
+      {"R9 ", &f.r9},  {"R10", &f.r10}, {"R11", &f.r11}, {"R12", &f.r12},
+      {"R13", &f.r13}, {"R14", &f.r14}, {"R15", &f.r15}, {"RFL", &f.rflags}};
+  for (const auto& [name, slot] : required) {
+    std::optional<uint64_t> v = FindRegister(block, name);
+    if (!v) return std::nullopt;
+    *slot = *v;
+  }
+  const std::pair<const char*, uint64_t*> optional[] = {
+      {"CR0", &f.cr0}, {"CR2", &f.cr2}, {"CR4", &f.cr4}, {"EFER", &f.efer}};
+  for (const auto& [name, slot] : optional) *slot = FindRegister(block, name).value_or(0);
+  f.cs = static_cast<uint16_t>(FindRegister(block, "CS ").value_or(0));
+  f.ss = static_cast<uint16_t>(FindRegister(block, "SS ").value_or(0));
+  f.fs_base = FindSegmentBase(block, "FS").value_or(0);
+  f.gs_base = FindSegmentBase(block, "GS").value_or(0);
+  return f;
+}
+
 absl::StatusOr<VcpuRegisters> ParseBlock(uint32_t cpu_index, string_view block) {
   VcpuRegisters regs;
   regs.cpu_index = cpu_index;
@@ -55,6 +101,7 @@ absl::StatusOr<VcpuRegisters> ParseBlock(uint32_t cpu_index, string_view block) 
   regs.rip = *rip;
   regs.rsp = *rsp;
   regs.cr3 = *cr3;
+  regs.x86 = ParseRegisterFile(block);
   return regs;
 }
 

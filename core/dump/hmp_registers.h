@@ -1,4 +1,5 @@
-// Parser for QEMU's HMP `info registers -a` text (x86-64): RIP, RSP and CR3 of each vCPU.
+// Parser for QEMU's HMP `info registers -a` text (x86-64): RIP, RSP and CR3 of each vCPU, and
+// the full register file (general-purpose registers, flags, selectors, bases, control registers).
 #pragma once
 
 #include <cstddef>
@@ -18,7 +19,8 @@ inline constexpr size_t kMaxHmpRegisterText = 16 * 1024 * 1024;
 
 // Blocks start at "CPU#N"; text without any header is one block for vCPU 0 (plain
 // `info registers`). Every block must carry RIP=, RSP= and CR3= (InvalidArgument otherwise);
-// 32-bit guests' EIP=/ESP= are accepted when RIP/RSP are absent.
+// 32-bit guests' EIP=/ESP= are accepted when RIP/RSP are absent. VcpuRegisters.x86 is set when
+// every 64-bit general-purpose register and RFL are present.
 absl::StatusOr<std::vector<VcpuRegisters>> ParseHmpRegisters(absl::string_view text);
 
 }  // namespace kfreeze::dump

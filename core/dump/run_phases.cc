@@ -18,14 +18,19 @@ bool Selected(const std::vector<std::string>& sections, absl::string_view name) 
 
 // Walkers must not throw, but a std::bad_alloc on hostile sizes must not skip the resume either:
 // the failure becomes the phase's reason like any other error.
-absl::Status RunGuarded(DumpPhase& phase, PhaseContext& ctx) {
+template <class Fn>
+absl::Status Guarded(Fn fn) {
   try {
-    return phase.Run(ctx);
+    return fn();
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("phase threw: ", e.what()));
   } catch (...) {
     return absl::InternalError("phase threw a non-standard exception");
   }
+}
+
+absl::Status RunGuarded(DumpPhase& phase, PhaseContext& ctx) {
+  return Guarded([&] { return phase.Run(ctx); });
 }
 
 // Why a phase is skipped: the budget's own reason once one was spent, else the deadline.
@@ -95,6 +100,7 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
     absl::Status status = RunNeeds(table, i, ctx, attempted);
     if (status.ok()) status = RunGuarded(*phase, ctx);
     timing.set_duration_us(MicrosBetween(begin, Deadline::Clock::now()));
+    if (status.ok()) ctx.NoteCompleted(phase->name());
     if (!status.ok()) {
       phase->MarkUnavailable(report, status.message());
     } else if (ctx.budget().cut() != ReadBudget::Cut::kNone) {
@@ -106,6 +112,28 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
             report, absl::StrCat(ctx.budget().status().message(), "; this section is partial"));
       }
     }
+    timings->push_back(std::move(timing));
+  }
+}
+
+void RunDecodes(const PhaseTable& table, PhaseContext& ctx, const Deadline& deadline,
+                std::vector<kfreeze::v1::PhaseTiming>* timings) {
+  const std::vector<std::string>& completed = ctx.completed();
+  for (const auto& phase : table) {
+    if (!phase->decodes()) continue;
+    if (std::find(completed.begin(), completed.end(), phase->name()) == completed.end()) continue;
+    kfreeze::v1::PhaseTiming timing;
+    timing.set_phase(absl::StrCat(phase->name(), "_decode"));
+    if (deadline.Expired()) {
+      phase->MarkUnavailable(ctx.report(), kReasonDeadlineExceeded);
+      timing.set_skipped(true);
+      timings->push_back(std::move(timing));
+      continue;
+    }
+    auto begin = Deadline::Clock::now();
+    absl::Status status = Guarded([&] { return phase->Decode(ctx, deadline); });
+    timing.set_duration_us(MicrosBetween(begin, Deadline::Clock::now()));
+    if (!status.ok()) phase->MarkUnavailable(ctx.report(), status.message());
     timings->push_back(std::move(timing));
   }
 }

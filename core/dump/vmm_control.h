@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,25 @@
 
 namespace kfreeze::dump {
 
+// The rest of an x86-64 vCPU's state, as `info registers` shows it: what a stack unwinder needs
+// (rbp, the registers ORC may name, cs for the privilege level) and what a reader checks.
+struct X86RegisterFile {
+  uint64_t rax = 0, rbx = 0, rcx = 0, rdx = 0, rsi = 0, rdi = 0, rbp = 0;
+  uint64_t r8 = 0, r9 = 0, r10 = 0, r11 = 0, r12 = 0, r13 = 0, r14 = 0, r15 = 0;
+  uint64_t rflags = 0;
+  uint16_t cs = 0, ss = 0;  // selectors
+  uint64_t fs_base = 0, gs_base = 0;
+  uint64_t cr0 = 0, cr2 = 0, cr4 = 0, efer = 0;
+};
+
 // What `info registers -a` gives per vCPU that the report keeps.
 struct VcpuRegisters {
   uint32_t cpu_index = 0;  // QEMU's CPU#N
   uint64_t rip = 0;
   uint64_t rsp = 0;
   uint64_t cr3 = 0;  // raw CR3, PCID bits included
+  // Absent when the VMM reported only the three above (a 32-bit guest, a terse control).
+  std::optional<X86RegisterFile> x86;
 };
 
 // QMP `query-status`: only a running VM is kfreeze's to pause. Any other QEMU RunState (paused,

@@ -105,4 +105,30 @@ std::optional<SymbolAtAddress> SymbolIndex::Lookup(Kva address, uint64_t max_off
   return SymbolAtAddress{s, offset};
 }
 
+std::optional<SymbolExtent> SymbolIndex::LookupExtent(Kva address) const {
+  const uint32_t n = static_cast<uint32_t>(recs_.size());
+  auto index_at = [this](uint32_t pos) { return by_address_.empty() ? pos : by_address_[pos]; };
+  // First position whose address is above `bound`.
+  auto upper = [&](uint64_t bound) {
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      if (AddressOf(index_at(mid)) <= bound) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  };
+  const uint32_t next = upper(address.value);
+  if (next == 0) return std::nullopt;
+  const uint64_t start = AddressOf(index_at(next - 1));
+  // The first alias at `start` follows every symbol below it (at 0 there is nothing below).
+  const uint32_t first = start == 0 ? 0 : upper(start - 1);
+  SymbolExtent out{at(index_at(first)), address.value - start, std::nullopt};
+  if (next < n) out.size = AddressOf(index_at(next)) - start;
+  return out;
+}
+
 }  // namespace kfreeze

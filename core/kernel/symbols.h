@@ -27,6 +27,14 @@ struct SymbolAtAddress {
   uint64_t offset = 0;  // address - symbol.address
 };
 
+// A symbol with its extent as kallsyms_lookup_size_offset sees it.
+struct SymbolExtent {
+  Symbol symbol;
+  uint64_t offset = 0;  // address - symbol.address
+  // Next higher-addressed symbol's address - symbol.address; nullopt for the highest symbol.
+  std::optional<uint64_t> size;
+};
+
 class SymbolIndex {
  public:
   struct Entry {
@@ -67,6 +75,10 @@ class SymbolIndex {
   std::vector<Symbol> FindAll(absl::string_view name) const;
   // The closest symbol at or below `address`, if the distance is below `max_offset`.
   std::optional<SymbolAtAddress> Lookup(Kva address, uint64_t max_offset = 1 << 20) const;
+  // The kernel's get_symbol_pos: the closest symbol at or below `address` (the first in kallsyms
+  // order among aliases at that address) and its size up to the next higher-addressed symbol.
+  // No distance limit: callers bound `address` to the text they know.
+  std::optional<SymbolExtent> LookupExtent(Kva address) const;
 
  private:
   void Index();

@@ -129,6 +129,7 @@ std::string RenderDegradedText(const DegradedFailureDumpReport& r) {
         &out, absl::StrFormat("    vcpu %d: parked, ip=0x%016x sp=0x%016x ptroot=0x%016x\n", i,
                               slot.regs().instruction_pointer(), slot.regs().stack_pointer(),
                               slot.regs().page_table_root()));
+    if (slot.regs().has_x86()) text::AppendX86Registers(slot.regs().x86(), "      ", &out);
   }
   if (r.unparked_vcpus_size())
     absl::StrAppend(&out, "  never paused: vcpus ", absl::StrJoin(r.unparked_vcpus(), ", "), "\n");

@@ -20,10 +20,15 @@ void RenderMap(const kfreeze::v1::FailureDumpMap& m, std::string* out);
 
 // render_text_scx.cc
 void RenderScx(const kfreeze::v1::FailureDumpReport& r, std::string* out);
-void RenderTasks(const kfreeze::v1::FailureDumpReport& r, std::string* out);
 void RenderEventTimeline(const kfreeze::v1::FailureDumpReport& r, std::string* out);
 
+// render_text_tasks.cc: the task table, tasks that matter first, each with its kernel stack.
+void RenderTasks(const kfreeze::v1::FailureDumpReport& r, std::string* out);
+
 // render_text_sections.cc
+// QEMU `info registers` style, a few lines each prefixed with `indent`.
+void AppendX86Registers(const kfreeze::v1::X86Registers& x, absl::string_view indent,
+                        std::string* out);
 void RenderVcpuRegs(const kfreeze::v1::FailureDumpReport& r, std::string* out);
 void RenderArenaAllocators(const kfreeze::v1::FailureDumpReport& r, std::string* out);
 void RenderProgStats(const kfreeze::v1::FailureDumpReport& r, std::string* out);

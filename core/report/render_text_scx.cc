@@ -1,4 +1,4 @@
-// Text for the sched_ext state (scheduler, runqueues, DSQs), the tasks and the event timeline.
+// Text for the sched_ext state (scheduler, runqueues, DSQs) and the event timeline.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -81,37 +81,6 @@ void RenderScx(const FailureDumpReport& r, std::string* out) {
       absl::StrAppend(out, " tasks=[", absl::StrJoin(kvas, ", "),
                       d.task_kvas_size() > kMaxListedPcs ? ", ..." : "", "]");
     absl::StrAppend(out, "\n");
-  }
-}
-
-void RenderTasks(const FailureDumpReport& r, std::string* out) {
-  // A partial capture keeps its reason next to what it did capture.
-  AppendReason(out, "task_enrichments", r.has_task_enrichments_unavailable(),
-               r.task_enrichments_unavailable());
-  if (r.task_enrichments_size() == 0) return;
-  absl::StrAppend(out, "tasks: ", r.task_enrichments_size(), " captured\n");
-  absl::StrAppend(out, absl::StrFormat("  %7s %7s %-16s %-5s %4s %5s %7s %-10s %s\n", "PID", "TGID",
-                                       "COMM", "STATE", "CPU", "PRIO", "WEIGHT", "CLASS", "SCX"));
-  int shown = 0;
-  for (const auto& t : r.task_enrichments()) {
-    if (++shown > kMaxListedItems * 4) {
-      absl::StrAppend(out, "  ... ", r.task_enrichments_size() - shown + 1, " more tasks\n");
-      break;
-    }
-    std::string scx;
-    if (t.has_dsq_id()) absl::StrAppend(&scx, " dsq=", Hex(t.dsq_id()));
-    if (t.has_runnable_at_age_jiffies())
-      absl::StrAppend(&scx, " waiting=", t.runnable_at_age_jiffies(), "j");
-    if (t.has_slice()) absl::StrAppend(&scx, " slice=", t.slice());
-    if (t.has_scx_flags()) absl::StrAppend(&scx, absl::StrFormat(" flags=0x%x", t.scx_flags()));
-    if (t.is_running()) absl::StrAppend(&scx, " running");
-    if (t.has_running_symbol()) absl::StrAppend(&scx, " at ", t.running_symbol());
-    if (t.has_lock_slowpath_match()) absl::StrAppend(&scx, " in ", t.lock_slowpath_match());
-    absl::StrAppend(out,
-                    absl::StrFormat("  %7d %7d %-16s %-5s %4s %5d %7d %-10s%s\n", t.pid(), t.tgid(),
-                                    t.comm(), t.has_state_char() ? t.state_char() : "?",
-                                    t.has_cpu() ? absl::StrCat(t.cpu()) : "?", t.prio(), t.weight(),
-                                    t.has_sched_class() ? t.sched_class() : "?", scx));
   }
 }
 

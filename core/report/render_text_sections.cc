@@ -1,5 +1,6 @@
-// Text for the smaller sections: registers, arena allocators, program stats, CPU time, PSI, NUMA,
-// vCPU perf counters and probe counters. Each prints its data, then its reason when it has one.
+// Text for the smaller sections: registers (QEMU's `info registers` layout when all are known),
+// arena allocators, program stats, CPU time, PSI, NUMA, vCPU perf counters and probe counters. Each
+// prints its data, then its reason when it has one.
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,31 @@
 namespace kfreeze::report::text {
 
 using namespace kfreeze::v1;
+
+void AppendX86Registers(const X86Registers& x, absl::string_view indent, std::string* out) {
+  absl::StrAppend(out, indent,
+                  absl::StrFormat("RAX=%016x RBX=%016x RCX=%016x RDX=%016x\n", x.rax(), x.rbx(),
+                                  x.rcx(), x.rdx()),
+                  indent,
+                  absl::StrFormat("RSI=%016x RDI=%016x RBP=%016x RSP=%016x\n", x.rsi(), x.rdi(),
+                                  x.rbp(), x.rsp()),
+                  indent,
+                  absl::StrFormat("R8 =%016x R9 =%016x R10=%016x R11=%016x\n", x.r8(), x.r9(),
+                                  x.r10(), x.r11()),
+                  indent,
+                  absl::StrFormat("R12=%016x R13=%016x R14=%016x R15=%016x\n", x.r12(), x.r13(),
+                                  x.r14(), x.r15()));
+  // The privilege level is what a reader checks first: CPL 0 means the vCPU ran kernel code.
+  absl::StrAppend(out, indent,
+                  absl::StrFormat("RIP=%016x RFL=%08x CS=%04x SS=%04x CPL=%d\n", x.rip(),
+                                  x.rflags(), x.cs(), x.ss(), x.cs() & 3),
+                  indent,
+                  absl::StrFormat("FS_BASE=%016x GS_BASE=%016x EFER=%016x\n", x.fs_base(),
+                                  x.gs_base(), x.efer()),
+                  indent,
+                  absl::StrFormat("CR0=%08x CR2=%016x CR3=%016x CR4=%08x\n", x.cr0(), x.cr2(),
+                                  x.cr3(), x.cr4()));
+}
 
 void RenderVcpuRegs(const FailureDumpReport& r, std::string* out) {
   const auto& regs = r.vcpu_regs();
@@ -28,6 +54,7 @@ void RenderVcpuRegs(const FailureDumpReport& r, std::string* out) {
       absl::StrAppend(out, absl::StrFormat(" uptroot=0x%016x", v.user_page_table_root()));
     if (v.has_ip_symbol()) absl::StrAppend(out, " (", v.ip_symbol(), ")");
     absl::StrAppend(out, "\n");
+    if (v.has_x86()) AppendX86Registers(v.x86(), "    ", out);
   }
   AppendReason(out, "vcpu_regs", r.has_vcpu_regs_unavailable(), r.vcpu_regs_unavailable());
 }

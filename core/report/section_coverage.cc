@@ -36,6 +36,20 @@ constexpr std::array<std::pair<absl::string_view, absl::string_view>, 9> kShared
     {"active_map_kvas", "prog_runtime_stats_unavailable"},
 }};
 
+// Sections that live inside another section's records, with the report-level reason that
+// explains them: filled when any record has the member, explained by the reason otherwise. With
+// no records at all the container's own entry (filled or explained) covers them.
+struct NestedSection {
+  absl::string_view name;       // the path the contract reports it under
+  absl::string_view container;  // repeated message field of the report
+  absl::string_view member;     // repeated field of each record
+  absl::string_view reason;     // reason field of the report
+};
+constexpr std::array<NestedSection, 1> kNestedSections = {{
+    // The unwinder fills task_enrichments[].kernel_stack; one reason says why no task has one.
+    {"kernel_stacks", "task_enrichments", "kernel_stack", "kernel_stacks_unavailable"},
+}};
+
 bool IsReasonField(const FieldDescriptor& f) {
   return f.type() == FieldDescriptor::TYPE_STRING && !f.is_repeated() &&
          absl::EndsWith(f.name(), kReasonSuffix);
@@ -51,6 +65,36 @@ bool Filled(const google::protobuf::Message& report, const FieldDescriptor& f) {
 template <typename Fn>
 void ForEachField(const Descriptor& d, Fn fn) {
   for (int i = 0; i < d.field_count(); ++i) fn(*d.field(i));
+}
+
+const FieldDescriptor* NestedReason(const Descriptor& report, const NestedSection& n) {
+  const FieldDescriptor* reason = report.FindFieldByName(std::string(n.reason));
+  return reason != nullptr && IsReasonField(*reason) ? reason : nullptr;
+}
+
+// The record member a nested section lives in, or nullptr when the report has no such field.
+const FieldDescriptor* NestedMember(const Descriptor& report, const NestedSection& n) {
+  const FieldDescriptor* container = report.FindFieldByName(std::string(n.container));
+  if (container == nullptr || !container->is_repeated() ||
+      container->type() != FieldDescriptor::TYPE_MESSAGE) {
+    return nullptr;
+  }
+  const FieldDescriptor* member = container->message_type()->FindFieldByName(std::string(n.member));
+  return member != nullptr && member->is_repeated() ? member : nullptr;
+}
+
+bool NestedFilled(const google::protobuf::Message& report, const NestedSection& n) {
+  const FieldDescriptor* container =
+      report.GetDescriptor()->FindFieldByName(std::string(n.container));
+  const FieldDescriptor* member = NestedMember(*report.GetDescriptor(), n);
+  if (container == nullptr || member == nullptr) return false;
+  const auto* reflection = report.GetReflection();
+  const int records = reflection->FieldSize(report, container);
+  for (int i = 0; i < records; ++i) {
+    const auto& record = reflection->GetRepeatedMessage(report, container, i);
+    if (record.GetReflection()->FieldSize(record, member) > 0) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -88,6 +132,10 @@ std::vector<std::string> OrphanReasonFields(const Descriptor& report) {
     if (!IsSection(f)) return;
     if (const FieldDescriptor* r = ReasonFieldFor(f)) used.insert(r);
   });
+  for (const NestedSection& n : kNestedSections) {
+    if (NestedMember(report, n) == nullptr) continue;
+    if (const FieldDescriptor* r = NestedReason(report, n)) used.insert(r);
+  }
   std::vector<std::string> out;
   ForEachField(report, [&](const FieldDescriptor& f) {
     if (IsReasonField(f) && !used.contains(&f)) out.push_back(std::string(f.name()));
@@ -108,6 +156,17 @@ std::vector<UnaccountedSection> UnaccountedSections(const google::protobuf::Mess
       out.push_back({std::move(path), absl::StrCat("empty, ", reason->name(), " not set")});
     }
   });
+  for (const NestedSection& n : kNestedSections) {
+    const FieldDescriptor* reason = NestedReason(*report.GetDescriptor(), n);
+    if (reason == nullptr || NestedMember(*report.GetDescriptor(), n) == nullptr) continue;
+    // No records: nothing to unwind, and the container's own entry accounts for that.
+    const FieldDescriptor* container =
+        report.GetDescriptor()->FindFieldByName(std::string(n.container));
+    if (!Filled(report, *container)) continue;
+    if (NestedFilled(report, n) || Filled(report, *reason)) continue;
+    out.push_back({absl::StrCat(prefix, n.name), absl::StrCat("no ", n.container, "[].", n.member,
+                                                              ", ", reason->name(), " not set")});
+  }
   return out;
 }
 

@@ -40,7 +40,10 @@ std::vector<std::string> UnpairedSections(
 std::vector<std::string> OrphanReasonFields(
     const google::protobuf::Descriptor& report = *kfreeze::v1::FailureDumpReport::descriptor());
 
-// Sections of `report` that are empty without their reason, plus every unpaired section.
+// Sections of `report` that are empty without their reason, plus every unpaired section. Nested
+// sections count too: "kernel_stacks" (task_enrichments[].kernel_stack) is filled when any task
+// has a frame and is otherwise explained only by kernel_stacks_unavailable (when there are tasks
+// at all: without any, task_enrichments' own entry covers them).
 // `prefix` is prepended to each path ("late." for a dual report's late side).
 std::vector<UnaccountedSection> UnaccountedSections(const google::protobuf::Message& report,
                                                     const std::string& prefix = "");

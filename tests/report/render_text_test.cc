@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/base/reasons.h"
 #include "core/report/render_text.h"
 #include "gmock/gmock.h"
@@ -128,6 +129,189 @@ TEST(RenderTextTest, PsiAveragesArePercentTimesFixed1) {
   cpu->set_kind("some");
   cpu->set_avg10_raw(12 * 2048 + 1024);
   EXPECT_THAT(RenderSingleText(r), HasSubstr("cpu_some=0ns(avg10=12.50%)"));
+}
+
+kfreeze::v1::TaskEnrichment* AddTask(kfreeze::v1::FailureDumpReport* r, int pid,
+                                     const std::string& comm, const std::string& state) {
+  auto* t = r->add_task_enrichments();
+  t->set_pid(pid);
+  t->set_tgid(pid);
+  t->set_comm(comm);
+  t->set_state_char(state);
+  return t;
+}
+
+void AddFrame(kfreeze::v1::TaskEnrichment* t, uint64_t pc, const std::string& symbol,
+              const std::string& via = "orc") {
+  auto* f = t->add_kernel_stack();
+  f->set_pc(pc);
+  f->set_symbol(symbol);
+  f->set_via(via);
+}
+
+// The kernel's dump style: tasks that matter first, each row followed by its stack, one %pS frame
+// a line; then the rest, with their stacks and per-task reasons.
+TEST(RenderTextTest, TasksThatMatterComeFirstWithTheirStacks) {
+  kfreeze::v1::FailureDumpReport r;
+  r.set_schema("single");
+  auto* sleeper = AddTask(&r, 128, "sleep", "S");
+  sleeper->set_kernel_stack_origin("thread.sp");
+  AddFrame(sleeper, 0xffffffff81f0a1c1, "__schedule+0x3c1/0x1290", "regs");
+  AddFrame(sleeper, 0xffffffff81f0b427, "schedule+0x27/0xf0");
+  AddFrame(sleeper, 0xffffffff81f10a86, "hrtimer_nanosleep+0x86/0x100");
+  auto* blocked = AddTask(&r, 140, "kworker/0:2", "D");
+  blocked->set_kernel_stack_origin("thread.sp");
+  blocked->set_kernel_stack_unavailable("stack page 0xffffc90000a08000 unreadable");
+  auto* dd = AddTask(&r, 133, "dd", "R");
+  dd->set_is_running(true);
+  dd->set_cpu(1);
+  dd->set_kernel_stack_origin("vcpu 1");
+  AddFrame(dd, 0xffffffff81a3c740, "rep_stos_alternative+0x40/0x80", "regs");
+  AddFrame(dd, 0xffffffff81c01226, "asm_exc_page_fault+0x26/0x30", "pt_regs");
+  AddFrame(dd, 0xffffffffc0001234, "", "frame_pointer");
+  AddFrame(dd, 0xffffffff81c00000, "read_iter_zero+0x59/0xd0 [bad\nmodule]");
+  dd->set_kernel_stack_unavailable("unwound past the stack's end");
+  AddTask(&r, 1, "init", "S");  // no stack information at all: the row only
+
+  const std::string text = RenderSingleText(r);
+  EXPECT_THAT(text, HasSubstr("tasks: 4 captured, 2 with a kernel stack\n"));
+  EXPECT_THAT(text, HasSubstr(" running\n"
+                              "      kernel stack (vcpu 1):\n"
+                              "        rep_stos_alternative+0x40/0x80\n"
+                              "        asm_exc_page_fault+0x26/0x30 (pt_regs)\n"
+                              "        0xffffffffc0001234\n"
+                              "        read_iter_zero+0x59/0xd0 [bad?module]\n"
+                              "        <unavailable: unwound past the stack's end>\n"));
+  EXPECT_THAT(text, HasSubstr("      kernel stack (thread.sp):\n"
+                              "        __schedule+0x3c1/0x1290\n"
+                              "        schedule+0x27/0xf0\n"
+                              "        hrtimer_nanosleep+0x86/0x100\n"));
+  EXPECT_THAT(text, HasSubstr("      kernel stack (thread.sp): <unavailable: stack page "
+                              "0xffffc90000a08000 unreadable>\n"));
+  // Order: the running task, then the D-state one, then the sleepers in report order.
+  const size_t matters = text.find("  -- running, runnable or on a DSQ --\n");
+  const size_t rest = text.find("  -- other tasks --\n");
+  const size_t pos_dd = text.find("     133     133 dd ");
+  const size_t pos_kworker = text.find("     140     140 kworker/0:2 ");
+  const size_t pos_sleep = text.find("     128     128 sleep ");
+  const size_t pos_init = text.find("       1       1 init ");
+  ASSERT_NE(matters, std::string::npos);
+  ASSERT_NE(pos_init, std::string::npos);
+  EXPECT_LT(matters, pos_dd);
+  EXPECT_LT(pos_dd, rest);
+  EXPECT_LT(rest, pos_kworker);
+  EXPECT_LT(pos_kworker, pos_sleep);
+  EXPECT_LT(pos_sleep, pos_init);
+  // init has no stack information: its row is followed directly by the next section or the end.
+  EXPECT_THAT(text.substr(pos_init), ::testing::Not(HasSubstr("kernel stack")));
+  // Nothing was cut, so no note about the JSON.
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("left out")));
+}
+
+TEST(RenderTextTest, KernelStacksReasonIsShownWithoutTasks) {
+  kfreeze::v1::FailureDumpReport r;
+  r.set_schema("single");
+  r.set_kernel_stacks_unavailable("no ORC tables (kernel built without CONFIG_UNWINDER_ORC)");
+  EXPECT_THAT(RenderSingleText(r),
+              HasSubstr("kernel_stacks: <unavailable: no ORC tables (kernel built without "
+                        "CONFIG_UNWINDER_ORC)>\n"));
+}
+
+// Hostile sizes stay bounded: 48 frames a stack, 32 stacks, and a note that the JSON has the rest.
+TEST(RenderTextTest, StacksAreBoundedAndTheCutIsSaid) {
+  kfreeze::v1::FailureDumpReport r;
+  r.set_schema("single");
+  for (int pid = 1; pid <= 100; ++pid) {
+    auto* t = AddTask(&r, pid, "worker", "S");
+    t->set_kernel_stack_origin("thread.sp");
+    for (int i = 0; i < 60; ++i)
+      AddFrame(t, 0xffffffff81000000 + i, absl::StrCat("f", i, "+0x1/0x10"));
+  }
+  r.mutable_task_enrichments(99)->set_is_running(true);  // shown first, with its stack
+  const std::string text = RenderSingleText(r);
+  EXPECT_THAT(text, HasSubstr("        f47+0x1/0x10\n        ... 12 more frames\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("f48+0x1/0x10")));
+  EXPECT_THAT(text, HasSubstr("kernel stacks: 100 of 100 tasks have one; 32 shown here, 68 left "
+                              "out (the JSON formats carry every task's stack)\n"));
+  size_t stacks = 0;
+  for (size_t p = text.find("kernel stack ("); p != std::string::npos;
+       p = text.find("kernel stack (", p + 1)) {
+    ++stacks;
+  }
+  EXPECT_EQ(stacks, 32u);
+  EXPECT_LT(text.find("     100     100 worker"), text.find("       1       1 worker"));
+  EXPECT_LT(text.size(), 80000u);
+}
+
+// All of QEMU's x86 registers, `info registers` style, under the vCPU line (and in degraded
+// reports, whose vCPUs are what is left to look at).
+TEST(RenderTextTest, VcpuShowsEveryX86Register) {
+  kfreeze::v1::X86Registers x;
+  x.set_rax(0x1);
+  x.set_rbx(0x2);
+  x.set_rcx(0x3);
+  x.set_rdx(0x4);
+  x.set_rsi(0x5);
+  x.set_rdi(0x6);
+  x.set_rbp(0xffffc90000433e58);
+  x.set_rsp(0xffffc90000433e30);
+  x.set_r8(0x8);
+  x.set_r9(0x9);
+  x.set_r10(0xa);
+  x.set_r11(0xb);
+  x.set_r12(0xc);
+  x.set_r13(0xd);
+  x.set_r14(0xe);
+  x.set_r15(0xf);
+  x.set_rip(0xffffffff81a3c740);
+  x.set_rflags(0x10246);
+  x.set_cs(0x10);
+  x.set_ss(0x18);
+  x.set_fs_base(0x7f1234567740);
+  x.set_gs_base(0xffff88803ed00000);
+  x.set_cr0(0x80050033);
+  x.set_cr2(0x55d0c0de1000);
+  x.set_cr3(0x2b2e000);
+  x.set_cr4(0x370ef0);
+  x.set_efer(0xd01);
+  const std::string block =
+      "RAX=0000000000000001 RBX=0000000000000002 RCX=0000000000000003 RDX=0000000000000004\n"
+      "RSI=0000000000000005 RDI=0000000000000006 RBP=ffffc90000433e58 RSP=ffffc90000433e30\n"
+      "R8 =0000000000000008 R9 =0000000000000009 R10=000000000000000a R11=000000000000000b\n"
+      "R12=000000000000000c R13=000000000000000d R14=000000000000000e R15=000000000000000f\n"
+      "RIP=ffffffff81a3c740 RFL=00010246 CS=0010 SS=0018 CPL=0\n"
+      "FS_BASE=00007f1234567740 GS_BASE=ffff88803ed00000 EFER=0000000000000d01\n"
+      "CR0=80050033 CR2=000055d0c0de1000 CR3=0000000002b2e000 CR4=00370ef0\n";
+  auto indented = [&block](const std::string& indent) {
+    std::string out;
+    for (absl::string_view line : absl::StrSplit(block, '\n', absl::SkipEmpty()))
+      absl::StrAppend(&out, indent, line, "\n");
+    return out;
+  };
+
+  kfreeze::v1::FailureDumpReport r;
+  r.set_schema("single");
+  auto* v = r.add_vcpu_regs()->mutable_regs();
+  v->set_instruction_pointer(x.rip());
+  v->set_stack_pointer(x.rsp());
+  v->set_page_table_root(x.cr3());
+  v->set_ip_symbol("rep_stos_alternative+0x40");
+  *v->mutable_x86() = x;
+  EXPECT_THAT(RenderSingleText(r),
+              HasSubstr(absl::StrCat("  vcpu 0: ip=0xffffffff81a3c740 sp=0xffffc90000433e30 "
+                                     "ptroot=0x0000000002b2e000 (rep_stos_alternative+0x40)\n",
+                                     indented("    "))));
+
+  x.set_cs(0x33);  // user mode
+  kfreeze::v1::DegradedFailureDumpReport d;
+  *d.add_vcpu_regs()->mutable_regs()->mutable_x86() = x;
+  EXPECT_THAT(RenderDegradedText(d), HasSubstr("      RIP=ffffffff81a3c740 RFL=00010246 CS=0033 "
+                                               "SS=0018 CPL=3\n"));
+  EXPECT_THAT(RenderDegradedText(d), HasSubstr("      CR0=80050033 CR2=000055d0c0de1000"));
+
+  // Without x86 the vCPU keeps its one line.
+  r.mutable_vcpu_regs(0)->mutable_regs()->clear_x86();
+  EXPECT_THAT(RenderSingleText(r), ::testing::Not(HasSubstr("RAX=")));
 }
 
 }  // namespace

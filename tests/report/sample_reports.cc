@@ -247,6 +247,17 @@ void FillWalkers(FailureDumpReport* r) {
   v0->set_stack_pointer(0xffffc90000013e80ull);
   v0->set_page_table_root(0x10a2000);
   v0->set_ip_symbol("default_idle+0x11");
+  auto* x86 = v0->mutable_x86();
+  x86->set_rip(0xffffffff81e3a2b1ull);
+  x86->set_rsp(0xffffc90000013e80ull);
+  x86->set_rflags(0x246);
+  x86->set_cs(0x10);
+  x86->set_ss(0x18);
+  x86->set_gs_base(0xffff88803ec00000ull);
+  x86->set_cr0(0x80050033);
+  x86->set_cr3(0x10a2000);
+  x86->set_cr4(0x370ef0);
+  x86->set_efer(0xd01);
   r->add_vcpu_regs();  // vCPU 1 never parked -> null
   r->set_active_obj_name("scx_poc");
   r->add_active_map_kvas(0xffff888003a1c000ull);
@@ -310,6 +321,19 @@ void FillWalkers(FailureDumpReport* r) {
   t->set_runnable_at_age_jiffies(719);
   t->set_slice(0);
   t->set_is_runnable_in_scx(true);
+  // The kernel dump's stack for bpftool[135] (the sched_ext sample), innermost first.
+  t->set_kernel_stack_origin("thread.sp");
+  const char* frames[] = {"__schedule+0x3c1/0x1290", "unmap_region+0x9e/0x100",
+                          "__do_sys_brk+0x35c/0x3c0", "do_syscall_64+0xea/0x610",
+                          "entry_SYSCALL_64_after_hwframe+0x76/0x7e"};
+  uint64_t pc = 0xffffffff81a00000ull;
+  for (const char* symbol : frames) {
+    auto* f = t->add_kernel_stack();
+    f->set_pc(pc += 0x1000);
+    f->set_symbol(symbol);
+    f->set_sp(0xffffc90000433e00ull + (pc & 0xff00) / 0x100);
+    f->set_via(f->pc() == 0xffffffff81a01000ull ? "regs" : "orc");
+  }
   for (int i = 0; i < 4; ++i) {
     auto* s = r->add_event_counter_timeline();
     s->set_elapsed_ms(100 * i);

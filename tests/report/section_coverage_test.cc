@@ -144,6 +144,34 @@ TEST(SectionCoverageTest, EmptyReportListsEverySection) {
   EXPECT_EQ(static_cast<int>(paths.size()), sections);
 }
 
+// kernel_stacks_unavailable explains a section nested in the task records: filled as soon as one
+// task has a frame, explained by the report-level reason otherwise. Per-task reasons do not
+// explain it, and a report without tasks leaves it to task_enrichments' own entry.
+TEST(SectionCoverageTest, KernelStacksAreANestedSection) {
+  FailureDumpReport r = kfreeze::testing::SampleSingleReport();
+  ASSERT_GT(r.task_enrichments(0).kernel_stack_size(), 0);
+  EXPECT_THAT(Paths(UnaccountedSections(r)), IsEmpty());
+
+  for (auto& t : *r.mutable_task_enrichments()) {
+    t.clear_kernel_stack();
+    t.set_kernel_stack_unavailable("stack page unreadable");
+  }
+  std::vector<UnaccountedSection> found = UnaccountedSections(r, "late.");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].path, "late.kernel_stacks");
+  EXPECT_EQ(found[0].why, "no task_enrichments[].kernel_stack, kernel_stacks_unavailable not set");
+
+  r.set_kernel_stacks_unavailable("section not requested");
+  EXPECT_THAT(Paths(UnaccountedSections(r)), IsEmpty());
+
+  r.clear_kernel_stacks_unavailable();
+  r.clear_task_enrichments();
+  r.set_task_enrichments_unavailable("no task walker available");
+  EXPECT_THAT(Paths(UnaccountedSections(r)), IsEmpty());
+  r.clear_task_enrichments_unavailable();
+  EXPECT_THAT(Paths(UnaccountedSections(r)), ElementsAre("task_enrichments"));
+}
+
 TEST(SectionCoverageTest, EnvelopeWalksEveryReportItHolds) {
   DumpEnvelope dual;
   *dual.mutable_dual() = kfreeze::testing::SampleDualReport();

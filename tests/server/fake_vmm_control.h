@@ -21,8 +21,8 @@ class FakeVmmControl : public dump::VmmControl {
   absl::Status stop_status;
   absl::Status cont_status;
   absl::StatusOr<std::vector<dump::VcpuRegisters>> regs =
-      std::vector<dump::VcpuRegisters>{{0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000},
-                                       {1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000}};
+      std::vector<dump::VcpuRegisters>{{0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000, {}},
+                                       {1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000, {}}};
   // Runs inside ReadRegisters before it returns (e.g. to wait for the walk to start).
   std::function<void()> during_regs;
 

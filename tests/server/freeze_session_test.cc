@@ -124,8 +124,8 @@ TEST(FreezeSession, WalkerErrorStillResumes) {
 // The register read overlaps the walk, so running tasks are joined to vCPUs after both end.
 TEST(FreezeSession, RunningTasksGetTheirVcpuPcAfterTheWalk) {
   FakeVmmControl vmm;
-  vmm.regs = std::vector<VcpuRegisters>{{0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000},
-                                        {1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000}};
+  vmm.regs = std::vector<VcpuRegisters>{{0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000, {}},
+                                        {1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000, {}}};
   auto tasks = MakePhase(
       "tasks",
       [](PhaseContext& ctx) {
@@ -432,6 +432,82 @@ TEST(FreezeSession, AFreezeAfterResumeAllIsResumedRightAfterItsStop) {
   EXPECT_EQ(status_during_walk, "running");
   EXPECT_FALSE(out->left_paused);
   EXPECT_EQ(vmm.count("cont"), 1);
+}
+
+// Copies in the window, decodes after `cont`: the phase sees the VM paused in Run and in the
+// vCPU memory copier, running in Decode, with the registers and the copies handed over.
+class CopyThenDecodePhase : public DumpPhase {
+ public:
+  explicit CopyThenDecodePhase(FakeVmmControl* vmm) : vmm_(vmm) {}
+  absl::string_view name() const override { return "stacks"; }
+  bool decodes() const override { return true; }
+  absl::Status Run(PhaseContext&) override {
+    run_saw = vmm_->status();
+    return absl::OkStatus();
+  }
+  absl::Status Decode(PhaseContext& ctx, const Deadline&) override {
+    decode_saw = vmm_->status();
+    if (const VcpuCapture* c = ctx.outputs().Get<VcpuCapture>()) {
+      registers = c->registers.size();
+      for (const GuestCopy& m : c->memory) copied_bytes += m.bytes.size();
+    }
+    ctx.report().set_kernel_stacks_unavailable("decoded");
+    return absl::OkStatus();
+  }
+  void MarkUnavailable(FailureDumpReport& r, absl::string_view reason) const override {
+    r.set_kernel_stacks_unavailable(std::string(reason));
+  }
+  std::string run_saw, decode_saw;
+  size_t registers = 0, copied_bytes = 0;
+
+ private:
+  FakeVmmControl* vmm_;
+};
+
+TEST(FreezeSession, DecodeRunsAfterTheResumeWithWhatTheWindowCopied) {
+  FakeVmmControl vmm;
+  auto phase = std::make_shared<CopyThenDecodePhase>(&vmm);
+  std::string copier_saw;
+  FreezeOptions options;
+  options.copy_vcpu_memory = [&](const std::vector<VcpuRegisters>& regs) {
+    copier_saw = vmm.status();
+    std::vector<GuestCopy> out;
+    for (const VcpuRegisters& r : regs)
+      out.push_back({r.cpu_index, r.rsp, std::vector<uint8_t>(64)});
+    return out;
+  };
+  auto out = RunFreeze(&vmm, {phase}, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(copier_saw, "paused");
+  EXPECT_EQ(phase->run_saw, "paused");
+  EXPECT_EQ(phase->decode_saw, "running");
+  EXPECT_EQ(phase->registers, 2u);
+  EXPECT_EQ(phase->copied_bytes, 128u);
+  EXPECT_EQ(out->envelope.single().kernel_stacks_unavailable(), "decoded");
+  std::vector<std::string> names = TimingNames(out->envelope);
+  auto resume = std::find(names.begin(), names.end(), "resume");
+  auto decode = std::find(names.begin(), names.end(), "stacks_decode");
+  ASSERT_NE(decode, names.end());
+  EXPECT_LT(resume, decode);
+}
+
+TEST(FreezeSession, AFailedRunIsNotDecoded) {
+  FakeVmmControl vmm;
+  bool decoded = false;
+  class Failing : public CopyThenDecodePhase {
+   public:
+    Failing(FakeVmmControl* vmm, bool* decoded) : CopyThenDecodePhase(vmm), decoded_(decoded) {}
+    absl::Status Run(PhaseContext&) override { return absl::DataLossError("torn"); }
+    absl::Status Decode(PhaseContext&, const Deadline&) override {
+      *decoded_ = true;
+      return absl::OkStatus();
+    }
+    bool* decoded_;
+  };
+  auto out = RunFreeze(&vmm, {std::make_shared<Failing>(&vmm, &decoded)}, FreezeOptions{});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE(decoded);
+  EXPECT_EQ(out->envelope.single().kernel_stacks_unavailable(), "torn");
 }
 
 }  // namespace

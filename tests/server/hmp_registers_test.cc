@@ -101,5 +101,53 @@ TEST(HmpRegisters, HandlesCrLfLineEndings) {
   EXPECT_EQ((*regs)[1].cpu_index, 1u);
 }
 
+// A complete QEMU 7.2 block: every register the unwinder and a reader need.
+constexpr char kFullCpu[] =
+    "CPU#0\n"
+    "RAX=0000000000000001 RBX=0000000000000002 RCX=0000000000000003 RDX=0000000000000004\n"
+    "RSI=0000000000000005 RDI=0000000000000006 RBP=ffffc90000013e70 RSP=ffffc90000013e40\n"
+    "R8 =0000000000000008 R9 =0000000000000009 R10=000000000000000a R11=000000000000000b\n"
+    "R12=000000000000000c R13=000000000000000d R14=000000000000000e R15=000000000000000f\n"
+    "RIP=ffffffff81e5d6bf RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\n"
+    "ES =0000 0000000000000000 ffffffff 00c00000\n"
+    "CS =0010 0000000000000000 ffffffff 00a09b00 DPL=0 CS64 [-RA]\n"
+    "SS =0018 0000000000000000 ffffffff 00c09300 DPL=0 DS   [-WA]\n"
+    "FS =0000 00007f0a12345740 ffffffff 00c00000\n"
+    "GS =0000 ffff88803ec00000 ffffffff 00c00000\n"
+    "CR0=80050033 CR2=00007f5a1c2e3000 CR3=000000000b23e000 CR4=00350ef0\n"
+    "EFER=0000000000000d01\n";
+
+TEST(HmpRegisters, ParsesTheFullRegisterFile) {
+  auto regs = ParseHmpRegisters(kFullCpu);
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  ASSERT_EQ(regs->size(), 1u);
+  ASSERT_TRUE((*regs)[0].x86.has_value());
+  const X86RegisterFile& f = *(*regs)[0].x86;
+  EXPECT_EQ(f.rax, 1u);
+  EXPECT_EQ(f.rdx, 4u);
+  EXPECT_EQ(f.rdi, 6u);
+  EXPECT_EQ(f.rbp, 0xffffc90000013e70ull);
+  EXPECT_EQ(f.r8, 8u);
+  EXPECT_EQ(f.r10, 0xau);
+  EXPECT_EQ(f.r13, 0xdu);
+  EXPECT_EQ(f.r15, 0xfu);
+  EXPECT_EQ(f.rflags, 0x246u);
+  EXPECT_EQ(f.cs, 0x10);
+  EXPECT_EQ(f.ss, 0x18);
+  EXPECT_EQ(f.fs_base, 0x7f0a12345740ull);
+  EXPECT_EQ(f.gs_base, 0xffff88803ec00000ull);
+  EXPECT_EQ(f.cr2, 0x7f5a1c2e3000ull);
+  EXPECT_EQ(f.cr4, 0x350ef0u);
+  EXPECT_EQ(f.efer, 0xd01u);
+}
+
+TEST(HmpRegisters, AMissingGeneralRegisterLeavesOnlyTheBasics) {
+  // kTwoCpus lacks R12-R15: RIP/RSP/CR3 are still there, the full file is not.
+  auto regs = ParseHmpRegisters(kTwoCpus);
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  EXPECT_FALSE((*regs)[0].x86.has_value());
+  EXPECT_EQ((*regs)[0].rip, 0xffffffffa5f0a3abull);
+}
+
 }  // namespace
 }  // namespace kfreeze::dump

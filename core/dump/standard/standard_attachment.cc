@@ -1,5 +1,6 @@
 #include "core/dump/standard/standard_attachment.h"
 #include "core/qmp/qmp_client.h"
+#include "core/walkers/stacks/stack_copy.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -32,6 +33,10 @@ class StandardAttachment : public KernelAttachment {
     std::optional<SymbolAtAddress> at = kernel_->symbols().Lookup(Kva(ip));
     if (!at) return std::nullopt;
     return absl::StrCat(at->symbol.name, "+0x", absl::Hex(at->offset));
+  }
+  std::vector<GuestCopy> CopyVcpuMemory(const std::vector<VcpuRegisters>& regs) const override {
+    Reader reader = kernel_->NewReader();
+    return walkers::stacks::CopyVcpuStacks(reader, regs);
   }
   TriggerProbes* probes() const override { return probes_.get(); }
   absl::Status Revalidate() const override { return kernel_->Revalidate(); }

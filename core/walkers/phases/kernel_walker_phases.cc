@@ -15,6 +15,8 @@
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/scx/scx_context.h"
 #include "core/walkers/scx/scx_probes.h"
+#include "core/walkers/stacks/stacks_phase.h"
+#include "core/walkers/tasks/task_stack_refs.h"
 #include "core/walkers/tasks/task_walker.h"
 
 namespace kfreeze::walkers {
@@ -26,6 +28,8 @@ using kfreeze::v1::FailureDumpReport;
 struct WalkerSet {
   std::shared_ptr<const void> owner;  // keeps the view's referents alive
   std::function<Reader()> new_reader;
+  const OffsetResolver* btf = nullptr;
+  const SymbolIndex* symbols = nullptr;
   scx::ScxContext scx;
   tasks::TaskContext tasks;
   cpu_time::CpuTimeContext cpu_time;
@@ -39,6 +43,8 @@ std::shared_ptr<const WalkerSet> Build(const WalkerSource& source) {
   set->owner = source.owner;
   set->new_reader = source.new_reader;
   const KernelView& view = source.view;
+  set->btf = &view.btf;
+  set->symbols = &view.symbols;
   Reader reader = source.new_reader();
   set->scx = scx::BuildScxContext(view, reader);
   set->tasks = tasks::BuildTaskContext(view.btf, set->scx);
@@ -77,7 +83,12 @@ class ProbesImpl : public ScxTriggerProbes {
     Reader reader = set_->new_reader();
     absl::StatusOr<scx::ExitProbeResult> r = scx::ProbeExitKind(reader, set_->scx);
     if (!r.ok()) return r.status();
-    return dump::ScxExitProbe{r->attached, r->sched_kva, r->exit_kind, r->exit_info_written};
+    return dump::ScxExitProbe{r->attached, r->sched_kva, r->exit_kind, r->exit_info_written,
+                              r->exit_kind_kva};
+  }
+  absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfo(uint64_t sched_kva) override {
+    Reader reader = set_->new_reader();
+    return scx::ReadExitInfoOf(reader, set_->scx, sched_kva);
   }
   absl::StatusOr<dump::RunnableAgeProbe> ProbeRunnableAge() override {
     Reader reader = set_->new_reader();
@@ -126,8 +137,17 @@ dump::PhaseTable Phases(std::shared_ptr<const WalkerSet> set, std::string no_btf
       [](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {
         const scx::ScxTaskRefs* refs = ctx.outputs().Get<scx::ScxTaskRefs>();
         tasks::CaptureTasks(r, s.tasks, refs ? *refs : scx::ScxTaskRefs{}, ctx.report());
+        ctx.outputs().Put(tasks::StackRefsOf(ctx.report()));
       },
       &FailureDumpReport::set_task_enrichments_unavailable);
+  if (set) {
+    phases.push_back(stacks::MakeStacksPhase(
+        {.btf = set->btf, .symbols = set->symbols, .new_reader = set->new_reader, .owner = set}));
+  } else {
+    add(
+        "stacks", {"tasks"}, [](const WalkerSet&, Reader&, dump::PhaseContext&) {},
+        &FailureDumpReport::set_kernel_stacks_unavailable);
+  }
   add(
       "prog_stats", {},
       [](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {

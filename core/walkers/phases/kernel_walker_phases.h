@@ -24,8 +24,8 @@ struct WalkerOptions {
 };
 
 // In run order: "scx" (scx_sched_state, rq_scx_states, dsq_states), "tasks" (needs "scx": the
-// task KVAs its walk met, scx::ScxTaskRefs), "prog_stats" (+ active scheduler), "per_cpu_time",
-// "psi", "numa".
+// task KVAs its walk met, scx::ScxTaskRefs), "stacks" (needs "tasks": every task's kernel stack,
+// decoded after the resume), "prog_stats" (+ active scheduler), "per_cpu_time", "psi", "numa".
 dump::PhaseTable KernelWalkerPhases(const KernelPtr& kernel, const WalkerOptions& options = {});
 
 // What the walkers read a kernel through, when it is not a KernelContext (synthetic guests).

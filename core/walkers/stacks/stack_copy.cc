@@ -1,0 +1,98 @@
+#include "core/walkers/stacks/stack_copy.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace kfreeze::walkers::stacks {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+std::string Hex(uint64_t v) { return absl::StrCat("0x", absl::Hex(v)); }
+
+// Fills copy.kva/bytes with [begin, end), or says why not.
+void CopyRange(Reader& reader, uint64_t begin, uint64_t end, TaskStackCopy& copy) {
+  absl::StatusOr<std::vector<uint8_t>> bytes = reader.ReadBytes(Kva(begin), end - begin);
+  if (!bytes.ok()) {
+    copy.unavailable = absl::StrCat("stack ", Hex(begin), "..", Hex(end),
+                                    " unreadable: ", bytes.status().message());
+    return;
+  }
+  copy.kva = begin;
+  copy.bytes = *std::move(bytes);
+}
+
+}  // namespace
+
+TaskStackCopies CopyTaskStacks(Reader& reader, const StackLayout& layout,
+                               const tasks::TaskStackRefs& refs) {
+  TaskStackCopies out;
+  out.tasks.reserve(refs.tasks.size());
+  for (const tasks::TaskStackRef& ref : refs.tasks) {
+    TaskStackCopy& copy = out.tasks.emplace_back();
+    copy.task = ref;
+    const uint64_t base = ref.stack_base;
+    const uint64_t top = base + layout.thread_size;
+    if (top < base || base % kPage != 0) {
+      copy.unavailable = absl::StrCat("stack base ", Hex(base), " is not a kernel stack");
+      continue;
+    }
+    uint64_t begin = base;
+    if (!ref.running) {
+      if (!layout.thread_sp) {
+        copy.unavailable = layout.missing;
+        continue;
+      }
+      absl::StatusOr<uint64_t> sp = reader.ReadU64(Kva(ref.task_kva + *layout.thread_sp));
+      if (!sp.ok()) {
+        copy.unavailable = absl::StrCat("thread.sp unreadable: ", sp.status().message());
+        continue;
+      }
+      if (*sp < base || *sp >= top || top - *sp < layout.frame_size) {
+        copy.unavailable = absl::StrCat("saved SP ", Hex(*sp), " is outside its stack ", Hex(base),
+                                        "..", Hex(top));
+        continue;
+      }
+      copy.saved_sp = *sp;
+      begin = *sp;
+    }
+    if (out.bytes + (top - begin) > kMaxStackBytesPerDump) {
+      copy.unavailable =
+          absl::StrCat("stack copies reached ", kMaxStackBytesPerDump >> 20, " MiB in this dump");
+      continue;
+    }
+    if (!reader.ChargeHeld(top - begin)) {
+      copy.unavailable = std::string(reader.budget()->status().message());
+      continue;
+    }
+    CopyRange(reader, begin, top, copy);
+    out.bytes += copy.bytes.size();
+  }
+  return out;
+}
+
+std::vector<dump::GuestCopy> CopyVcpuStacks(Reader& reader,
+                                            const std::vector<dump::VcpuRegisters>& registers) {
+  std::vector<dump::GuestCopy> out;
+  for (const dump::VcpuRegisters& r : registers) {
+    if (!r.x86 || (r.x86->cs & 3) != 0 || r.rsp == 0) continue;
+    dump::GuestCopy copy;
+    copy.cpu_index = r.cpu_index;
+    copy.kva = r.rsp;
+    uint64_t at = r.rsp;
+    while (at - r.rsp < kMaxVcpuStackCopy && at >= r.rsp) {
+      uint64_t page_end = (at | (kPage - 1)) + 1;
+      if (page_end == 0) break;  // wrapped past the top of the address space
+      uint64_t len = std::min(page_end, r.rsp + kMaxVcpuStackCopy) - at;
+      absl::StatusOr<std::vector<uint8_t>> bytes = reader.ReadBytes(Kva(at), len);
+      if (!bytes.ok()) break;
+      copy.bytes.insert(copy.bytes.end(), bytes->begin(), bytes->end());
+      at += len;
+    }
+    if (!copy.bytes.empty()) out.push_back(std::move(copy));
+  }
+  return out;
+}
+
+}  // namespace kfreeze::walkers::stacks

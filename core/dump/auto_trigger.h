@@ -18,8 +18,17 @@
 // After firing, a trigger re-arms only for a new scheduler instance (late) or once the oldest
 // runnable age fell back below half the threshold (early), so one stall gives one report.
 //
+// Late watchpoint (SetWatch): a write watchpoint on the exit-kind word stops the VM at the very
+// write (RunState "debug"). The engine re-checks the exit kind from memory: an error kind on the
+// watched scheduler is a real hit -> the watchpoint is removed, the late capture runs on the VM as
+// the hit holds it (no second `stop`; the capture resumes it), then exit info (written by the
+// kernel after exit_kind) is re-read every 1 ms for up to 50 ms after the resume and completes the
+// report's scx_sched_state.exit_info. Anything else is spurious (a reset, a reused object): re-arm
+// and resume. Polling keeps running: it moves the watchpoint when scx_root changes, and it fires
+// itself (trigger_source "poll") when no watchpoint can be had or a hit never shows.
+//
 // The engine is a plain state machine driven by Step(now): the daemon's runner thread calls it,
-// tests call it with scripted probes and a synthetic clock.
+// tests call it with scripted probes, a fake WatchSource and a synthetic clock.
 #pragma once
 
 #include <chrono>
@@ -58,6 +67,10 @@ class AutoTrigger {
   AutoTrigger(TriggerSettings settings, TriggerProbes* probes, TriggerCaptureFn capture,
               TriggerPublishFn publish);
 
+  // The late watchpoint (null: poll only) and the capture to run while a hit holds the VM paused
+  // (the daemon passes pause_held; null: `capture`). Call before the first Step.
+  void SetWatch(WatchSource* watch, TriggerCaptureFn capture_held);
+
   // Polls whatever is due at `now`; returns how long to wait before the next call.
   std::chrono::milliseconds Step(Clock::time_point now);
 
@@ -65,6 +78,10 @@ class AutoTrigger {
   uint64_t published() const { return published_; }
   // Last probe failure, for logs ("" when the probes work).
   const std::string& last_probe_error() const { return last_probe_error_; }
+  // Why the watchpoint is not used ("" while it works or none was given); set once.
+  const std::string& watch_error() const { return watch_error_; }
+  uint64_t watch_armed_kva() const { return armed_kva_; }
+  uint64_t spurious_hits() const { return spurious_hits_; }
 
  private:
   struct EarlyCapture {
@@ -74,10 +91,34 @@ class AutoTrigger {
     uint64_t threshold = 0;
   };
 
+  // A late capture taken at a watch hit, waiting for the kernel to finish its exit info.
+  struct PendingLate {
+    kfreeze::v1::DumpEnvelope envelope;
+    Clock::time_point resumed_at;
+    uint64_t sched_kva = 0;
+    uint32_t exit_kind = 0;
+    std::optional<uint32_t> vcpu;
+  };
+  // How the late report came to be, for DualFailureDumpReport.
+  struct LateSource {
+    std::string source;  // "watchpoint" | "poll"
+    std::optional<uint32_t> vcpu;
+  };
+
   // True while an error exit waits for its exit info to be written (poll again in 1 ms).
   bool PollLate(Clock::time_point now);
   void PollEarly(Clock::time_point now);
   void FireLate(const ScxExitProbe& probe, std::string exit_info_note);
+  void PublishLate(kfreeze::v1::DumpEnvelope late, std::string exit_info_note, LateSource source);
+  // Takes a pending watch hit, if any, and handles it (true).
+  bool PollWatch(Clock::time_point now);
+  void HandleHit(const WatchHit& hit, Clock::time_point now);
+  // True while the exit info is still being written (try again in 1 ms).
+  bool CompletePendingLate(Clock::time_point now);
+  // Moves the watchpoint to where `probe` says it belongs (0: nowhere).
+  void SyncWatch(const ScxExitProbe& probe);
+  void ArmWatch(uint64_t kva);
+  bool WatchUsable() const { return watch_ != nullptr && watch_error_.empty(); }
   void PublishEarlyOnly(absl::string_view tag);
   std::string EarlySkippedReason() const;
   std::chrono::milliseconds LateWait() const;
@@ -104,6 +145,15 @@ class AutoTrigger {
   uint32_t hz_seen_ = 0;
   uint64_t published_ = 0;
   std::string last_probe_error_;
+
+  WatchSource* watch_ = nullptr;
+  TriggerCaptureFn capture_held_;
+  std::string watch_error_;
+  uint64_t armed_kva_ = 0;
+  uint64_t spurious_hits_ = 0;
+  // An error exit seen by polling on the watched word, before its hit arrived.
+  std::optional<Clock::time_point> hit_wait_since_;
+  std::optional<PendingLate> pending_late_;
 };
 
 }  // namespace kfreeze::dump

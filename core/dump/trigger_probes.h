@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "kfreeze/v1/report.pb.h"
@@ -21,6 +22,9 @@ struct ScxExitProbe {
   // scx_exit_info is complete (exit_info.kind == exit_kind, the kernel's last write); only
   // meaningful for an error exit.
   bool exit_info_written = true;
+  // Where the kernel writes exit_kind (scx_root->exit_kind, or the global scx_exit_kind before
+  // 6.16): the late trigger's watchpoint address. 0 = unknown.
+  uint64_t exit_kind_kva = 0;
 };
 
 struct RunnableAgeProbe {
@@ -44,6 +48,32 @@ class TriggerProbes {
   virtual absl::StatusOr<kfreeze::v1::EventCounterSample> SampleEventCounters() {
     return absl::UnimplementedError("this kernel's probes cannot sample event counters");
   }
+  // The exit info of scheduler instance `sched_kva` as it reads now (kind 0 until the kernel's
+  // last write); FailedPrecondition when that instance is no longer the attached one.
+  virtual absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfo(uint64_t /*sched_kva*/) {
+    return absl::UnimplementedError("this kernel's probes cannot read exit info");
+  }
+};
+
+// A write watchpoint that stopped the VM (RunState "debug").
+struct WatchHit {
+  uint64_t addr = 0;             // the watchpoint's address
+  std::optional<uint32_t> vcpu;  // the vCPU that wrote (QEMU's CPU index)
+};
+
+// The late trigger's watchpoint on the exit-kind word, fed to AutoTrigger (a gdbstub in the
+// daemon, a fake in tests). Calls come from the trigger thread only.
+class WatchSource {
+ public:
+  virtual ~WatchSource() = default;
+  // Moves the 4-byte write watchpoint to `kva` (0: none). Works on a running VM (briefly paused
+  // and resumed by the source, which resumes only a pause it made) and on one held by a hit
+  // (left held). Non-OK: the source is unusable; the reason is for the log.
+  virtual absl::Status Arm(uint64_t kva) = 0;
+  // A hit that stopped the VM, if one arrived (never blocks); other stops are consumed.
+  virtual absl::StatusOr<std::optional<WatchHit>> PollHit() = 0;
+  // Resumes the VM if it is still stopped by the last hit (a capture may have resumed it).
+  virtual absl::Status ResumeAfterHit() = 0;
 };
 
 }  // namespace kfreeze::dump

@@ -112,7 +112,10 @@ void FreezeCoordinator::StartRunners(FreezeTarget& target) {
     TriggerActions actions{[this](const FreezeRequest& request, kfreeze::v1::Trigger trigger) {
                              return Capture(request, trigger);
                            },
-                           [this](DumpEnvelope& envelope) { return Publish(envelope); }};
+                           [this](DumpEnvelope& envelope) { return Publish(envelope); },
+                           [this](const FreezeRequest& request, kfreeze::v1::Trigger trigger) {
+                             return Capture(request, trigger, /*pause_held=*/true);
+                           }};
     auto runner = std::make_unique<TriggerRunner>(attachments(), std::move(actions), config);
     absl::MutexLock lock(&target.mu);
     target.triggers = std::move(runner);
@@ -136,12 +139,14 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Freeze(const FreezeRequest& re
 }
 
 absl::StatusOr<FreezeResponse> FreezeCoordinator::Capture(const FreezeRequest& request,
-                                                          kfreeze::v1::Trigger trigger) {
-  return Run(request, trigger, /*publish=*/false);
+                                                          kfreeze::v1::Trigger trigger,
+                                                          bool pause_held) {
+  return Run(request, trigger, /*publish=*/false, pause_held);
 }
 
 absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& request,
-                                                      kfreeze::v1::Trigger trigger, bool publish) {
+                                                      kfreeze::v1::Trigger trigger, bool publish,
+                                                      bool pause_held) {
   if (!captures_.Enter()) return absl::UnavailableError("daemon is shutting down");
   absl::Cleanup leave = [this] { captures_.Leave(); };
   std::shared_ptr<FreezeTarget> target = targets_.Find(request.target());
@@ -153,7 +158,8 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
   uint64_t archive_us = 0;
   // Publishing is part of the leader's work: joiners get the dump_id too.
   CoalescedCapture capture = CaptureOrJoin(*target, [&]() -> absl::StatusOr<FreezeResponse> {
-    absl::StatusOr<FreezeResponse> result = CaptureTarget(env, *target, request, trigger, &prep_us);
+    absl::StatusOr<FreezeResponse> result =
+        CaptureTarget(env, *target, request, trigger, &prep_us, pause_held);
     if (!result.ok() || !publish) return result;
     ElapsedTimer archive;
     absl::StatusOr<kfreeze::v1::DumpSummary> stored = Publish(*result->mutable_envelope());

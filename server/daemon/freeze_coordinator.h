@@ -48,8 +48,10 @@ class FreezeCoordinator {
   absl::StatusOr<kfreeze::v1::FreezeResponse> Freeze(const kfreeze::v1::FreezeRequest& request,
                                                      kfreeze::v1::Trigger trigger);
   // Freeze without archiving or publishing (the auto-triggers assemble dual reports first).
+  // `pause_held`: the VM is paused by kfreeze already (the late trigger's watch hit).
   absl::StatusOr<kfreeze::v1::FreezeResponse> Capture(const kfreeze::v1::FreezeRequest& request,
-                                                      kfreeze::v1::Trigger trigger);
+                                                      kfreeze::v1::Trigger trigger,
+                                                      bool pause_held = false);
   // Archives and publishes an envelope built outside Freeze (dual reports); sets its dump_id.
   absl::StatusOr<kfreeze::v1::DumpSummary> Publish(kfreeze::v1::DumpEnvelope& envelope);
   absl::StatusOr<kfreeze::v1::Target> Resume(const std::string& name);
@@ -68,7 +70,8 @@ class FreezeCoordinator {
 
  private:
   absl::StatusOr<kfreeze::v1::FreezeResponse> Run(const kfreeze::v1::FreezeRequest& request,
-                                                  kfreeze::v1::Trigger trigger, bool publish);
+                                                  kfreeze::v1::Trigger trigger, bool publish,
+                                                  bool pause_held = false);
   void StartBackgroundAttach(const std::shared_ptr<FreezeTarget>& target);
   // The event sampler and auto-trigger runner the target's config asks for.
   void StartRunners(FreezeTarget& target);

@@ -33,7 +33,8 @@ void AttachTimeline(const FreezeTarget& target, DumpEnvelope& envelope) {
 
 absl::StatusOr<FreezeResponse> CaptureTarget(const CaptureEnvironment& env, FreezeTarget& target,
                                              const kfreeze::v1::FreezeRequest& request,
-                                             kfreeze::v1::Trigger trigger, uint64_t* prep_us) {
+                                             kfreeze::v1::Trigger trigger, uint64_t* prep_us,
+                                             bool pause_held) {
   ElapsedTimer prep;
   absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> attachment =
       EnsureAttached(*env.attacher, target);
@@ -44,7 +45,7 @@ absl::StatusOr<FreezeResponse> CaptureTarget(const CaptureEnvironment& env, Free
   options.active_pauses = env.active_pauses;
   options.vcpu_perf = &target.vcpu_perf;
   std::shared_ptr<dump::KernelAttachment> kernel = *attachment;
-  options.symbolize_ip = [kernel](uint64_t ip) { return kernel->SymbolizeIp(ip); };
+  dump::UseAttachment(kernel, options);
 
   std::unique_ptr<dump::VmmControl> control;
   {
@@ -52,7 +53,7 @@ absl::StatusOr<FreezeResponse> CaptureTarget(const CaptureEnvironment& env, Free
     control = std::move(target.paused_control);  // a VM we left paused: reuse its connection
     target.state = kfreeze::v1::TARGET_STATE_FREEZING;
   }
-  options.pause_held = control != nullptr;
+  options.pause_held = control != nullptr || pause_held;
   if (!control && !target.config.qmp_socket().empty()) {
     control = OpenControlOrUnreachable(*env.control_factory, target.config.qmp_socket(),
                                        env.defaults.control_timeout);

@@ -28,10 +28,10 @@ struct CaptureEnvironment {
 };
 
 // `prep_us`: attach check + control connect, before the pause (for the log line).
-absl::StatusOr<kfreeze::v1::FreezeResponse> CaptureTarget(const CaptureEnvironment& env,
-                                                          FreezeTarget& target,
-                                                          const kfreeze::v1::FreezeRequest& request,
-                                                          kfreeze::v1::Trigger trigger,
-                                                          uint64_t* prep_us);
+// `pause_held`: the VM is paused by kfreeze already (a watch hit of the late trigger): no run-state
+// query, and the freeze resumes it (FreezeOptions.pause_held).
+absl::StatusOr<kfreeze::v1::FreezeResponse> CaptureTarget(
+    const CaptureEnvironment& env, FreezeTarget& target, const kfreeze::v1::FreezeRequest& request,
+    kfreeze::v1::Trigger trigger, uint64_t* prep_us, bool pause_held = false);
 
 }  // namespace kfreeze::server

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/dump/auto_trigger.h"
+#include "core/gdb/stub_watch.h"
 #include "kfreeze/v1/config.pb.h"
 #include "kfreeze/v1/service.pb.h"
 #include "server/daemon/probe_loop.h"
@@ -31,7 +32,15 @@ struct TriggerActions {
       capture;
   // Archives and streams an assembled report; sets its dump_id.
   std::function<absl::StatusOr<kfreeze::v1::DumpSummary>(kfreeze::v1::DumpEnvelope&)> publish;
+  // A capture of a VM the late trigger's watch hit holds paused (FreezeOptions.pause_held: no
+  // second `stop`, the freeze resumes it). Null: `capture`.
+  std::function<absl::StatusOr<kfreeze::v1::FreezeResponse>(const kfreeze::v1::FreezeRequest&,
+                                                            kfreeze::v1::Trigger)>
+      capture_held;
 };
+
+// TriggerConfig.late_source: whether the late trigger tries a gdbstub watchpoint.
+bool LateWatchpointWanted(const kfreeze::v1::TriggerConfig& config);
 
 class TriggerRunner {
  public:
@@ -41,7 +50,9 @@ class TriggerRunner {
 
  private:
   ProbeLoop::Round Arm(const std::shared_ptr<dump::KernelAttachment>& kernel);
-  absl::StatusOr<kfreeze::v1::DumpEnvelope> Capture(kfreeze::v1::Trigger trigger);
+  // The late watchpoint's stub (null: why is logged, the late trigger polls).
+  std::shared_ptr<gdb::StubWatch> OpenWatch();
+  absl::StatusOr<kfreeze::v1::DumpEnvelope> Capture(kfreeze::v1::Trigger trigger, bool held);
   void Publish(kfreeze::v1::DumpEnvelope envelope);
 
   const TriggerActions actions_;
@@ -50,7 +61,8 @@ class TriggerRunner {
   // Only the runner thread takes tokens; kept across re-attaches (a rebooting guest too).
   TokenBucket captures_;
   bool rate_limited_ = false;
-  ProbeLoop loop_;  // last: its thread uses the members above
+  std::string last_watch_error_;  // logged once per distinct reason
+  ProbeLoop loop_;                // last: its thread uses the members above
 };
 
 }  // namespace kfreeze::server

@@ -25,10 +25,9 @@ Every comparison prints both stacks. A guest that cannot boot fails the test wit
 Usage: kernel_stacks_e2e.py --kfreeze BUILD/clients/kfreeze/kfreeze [--name GUEST]
 """
 
-import json
 import sys
 
-from e2e_common import Failure, arg_parser, check, labclient, outcome, run_checks, run_tool, u
+from e2e_common import (arg_parser, check, dump_single, Failure, labclient, outcome, run_checks, u)
 
 SCENARIO = "idle"
 DD_ATTEMPTS = 10
@@ -107,13 +106,6 @@ def wait_parked(g, sleepers):
         g.exec("usleep 500000")
     raise Failure(f"the tasks did not block where expected: {stacks}")
 
-
-def dump(kfreeze, g):
-    res = run_tool([kfreeze, "dump", "--ram", g.ram, "--qmp", g.qmp, "--format", "proto-json"],
-                   "kfreeze dump --format proto-json")
-    envelope = json.loads(res.stdout)
-    check("single" in envelope, f"kfreeze dump gave no single report: {list(envelope)}")
-    return envelope["single"]
 
 
 def task_of(report, pid):
@@ -213,7 +205,7 @@ def run(args):
         print(f"tasks: {roles}", flush=True)
         sleepers = {r: p for r, p in roles.items() if r != "dd"}
         wait_parked(g, sleepers)
-        report = dump(args.kfreeze, g)
+        report = dump_single(args.kfreeze, g)
         # Right after the dump: the sleepers are still parked where the freeze saw them.
         stacks = proc_stacks(g, sleepers.values())
         if report.get("kernel_stacks_unavailable"):
@@ -232,7 +224,7 @@ def run(args):
                     return
                 tries.append(detail)
                 if attempt < DD_ATTEMPTS:
-                    current = dump(args.kfreeze, g)
+                    current = dump_single(args.kfreeze, g)
             raise Failure(f"dd never caught running in kernel mode in {DD_ATTEMPTS} dumps: {tries}")
 
         checks = [(f"{role} (pid {pid}) stack matches /proc/{pid}/stack", sleeper_check(role, pid))

@@ -18,12 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from e2e_common import arg_parser, check, labclient, outcome, u
+from e2e_common import arg_parser, check, died_of_flake, FLAKE_MARK, labclient, outcome, u
 from server_support import Daemon
 
 SCENARIO = Path(__file__).resolve().parent / "scx_stall_gated.sh"
 SCX_EXIT_ERROR = 1024
-FLAKE_MARK = "Oops: int3"
 
 
 def main():
@@ -93,13 +92,6 @@ def check_stall_report(env, truth):
           f"msg {ei.get('msg')!r} (exit info {note}); early max_age {max_age}j >= threshold {threshold}j; "
           f"tag {dual.get('snapshot_tag')}")
 
-
-def died_of_flake(console):
-    try:
-        text = console.read_text(errors="replace") if console else ""
-    except OSError:
-        return None
-    return str(console) if FLAKE_MARK in text else None
 
 
 if __name__ == "__main__":

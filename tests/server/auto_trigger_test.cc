@@ -30,6 +30,43 @@ class ScriptedProbes : public TriggerProbes {
     if (!age_error.ok()) return age_error;
     return age;
   }
+  // ReadExitInfo answers from the front (the last one repeats).
+  std::deque<absl::StatusOr<kfreeze::v1::ScxExitInfo>> exit_infos;
+  absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfo(uint64_t) override {
+    if (exit_infos.empty()) return absl::FailedPreconditionError("no exit info scripted");
+    absl::StatusOr<kfreeze::v1::ScxExitInfo> r = exit_infos.front();
+    if (exit_infos.size() > 1) exit_infos.pop_front();
+    return r;
+  }
+};
+
+// The late watchpoint as the engine sees it: arms recorded, hits scripted.
+class FakeWatch : public WatchSource {
+ public:
+  std::vector<uint64_t> arms;
+  uint64_t armed = 0;
+  absl::Status arm_error;
+  std::deque<WatchHit> hits;
+  bool held = false;
+  int resumes = 0;
+  absl::Status Arm(uint64_t kva) override {
+    if (!arm_error.ok()) return arm_error;
+    arms.push_back(kva);
+    armed = kva;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<WatchHit>> PollHit() override {
+    if (hits.empty()) return std::nullopt;
+    held = true;
+    WatchHit h = hits.front();
+    hits.pop_front();
+    return h;
+  }
+  absl::Status ResumeAfterHit() override {
+    if (held) ++resumes;
+    held = false;
+    return absl::OkStatus();
+  }
 };
 
 class AutoTriggerTest : public ::testing::Test {
@@ -302,6 +339,192 @@ TEST_F(AutoTriggerTest, LateWithWrittenExitInfoFiresAtOnce) {
   Run(t, 1);
   ASSERT_EQ(published_.size(), 1u);
   EXPECT_EQ(published_[0].dual().late_exit_info(), "complete when the trigger fired");
+}
+
+// --- The late watchpoint ---------------------------------------------------------------------
+
+constexpr uint64_t kSched = 0xffff888001000000;
+constexpr uint64_t kExitKindKva = kSched + 0x40;
+
+class WatchTriggerTest : public AutoTriggerTest {
+ protected:
+  AutoTrigger MakeWatched(TriggerSettings s) {
+    AutoTrigger t = Make(s);
+    t.SetWatch(&watch_, [this](kfreeze::v1::Trigger trigger) -> absl::StatusOr<DumpEnvelope> {
+      ++held_captures_;
+      held_while_capturing_ = watch_.held;
+      DumpEnvelope e;
+      e.set_trigger(trigger);
+      if (degrade_next_) {
+        e.mutable_degraded()->set_reason("vCPU register read failed: x");
+        e.mutable_degraded()->mutable_partial()->add_maps()->set_name("late_map");
+        return e;
+      }
+      e.mutable_single()->add_maps()->set_name("late_map");
+      e.mutable_single()->mutable_scx_sched_state()->set_exit_kind(1026);
+      return e;
+    });
+    probes_.exit.exit_kind_kva = kExitKindKva;
+    return t;
+  }
+  static TriggerSettings LateOnly() {
+    TriggerSettings s;
+    s.late_enabled = true;
+    s.late_poll = milliseconds(20);
+    return s;
+  }
+  static kfreeze::v1::ScxExitInfo Info(uint32_t kind, std::string msg) {
+    kfreeze::v1::ScxExitInfo i;
+    i.set_kind(kind);
+    i.set_reason("runnable task stall");
+    i.set_msg(std::move(msg));
+    return i;
+  }
+  // The kernel's write: exit_kind turns, the VM stops at it, exit info still unwritten.
+  void WriteExitKind(uint32_t vcpu) {
+    probes_.exit.exit_kind = 1026;
+    probes_.exit.exit_info_written = false;
+    watch_.hits.push_back(WatchHit{kExitKindKva, vcpu});
+  }
+
+  FakeWatch watch_;
+  int held_captures_ = 0;
+  bool held_while_capturing_ = false;
+};
+
+TEST_F(WatchTriggerTest, HitCapturesAtTheWriteAndCompletesExitInfoAfterTheResume) {
+  AutoTrigger t = MakeWatched(LateOnly());
+  Run(t, 3);
+  ASSERT_EQ(watch_.arms, std::vector<uint64_t>{kExitKindKva});
+  WriteExitKind(1);
+  probes_.exit_infos = {Info(0, ""), Info(0, ""), Info(1026, "stall of pid 42")};
+  Run(t, 1);
+  EXPECT_EQ(held_captures_, 1);
+  EXPECT_TRUE(held_while_capturing_);  // captured with the VM still at the write
+  EXPECT_TRUE(captures_.empty());      // no ordinary (stop-sending) capture
+  EXPECT_EQ(watch_.armed, 0u);         // removed before the capture resumed the VM
+  EXPECT_EQ(watch_.resumes, 1);
+  EXPECT_TRUE(published_.empty());  // exit info not written yet
+  Run(t, 5);
+  ASSERT_EQ(published_.size(), 1u);
+  const kfreeze::v1::DualFailureDumpReport& d = published_[0].dual();
+  EXPECT_EQ(d.trigger_source(), "watchpoint");
+  EXPECT_EQ(d.trigger_vcpu(), 1u);
+  EXPECT_EQ(d.late().scx_sched_state().exit_info().msg(), "stall of pid 42");
+  EXPECT_EQ(d.late().scx_sched_state().exit_info().kind(), 1026u);
+  EXPECT_THAT(d.late_exit_info(), ::testing::StartsWith("complete 2 ms after the resume"));
+  EXPECT_THAT(d.late_exit_info(), ::testing::HasSubstr("watchpoint, vCPU 1"));
+  // One report per scheduler instance; no watchpoint on an exited scheduler.
+  Run(t, 50);
+  EXPECT_EQ(published_.size(), 1u);
+  EXPECT_EQ(watch_.armed, 0u);
+}
+
+TEST_F(WatchTriggerTest, ExitInfoThatNeverCompletesIsSaid) {
+  AutoTrigger t = MakeWatched(LateOnly());
+  Run(t, 2);
+  WriteExitKind(0);
+  probes_.exit_infos = {Info(0, "")};
+  Run(t, 100);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_THAT(published_[0].dual().late_exit_info(),
+              ::testing::StartsWith("incomplete after 50 ms"));
+  EXPECT_EQ(published_[0].dual().trigger_vcpu(), 0u);
+}
+
+TEST_F(WatchTriggerTest, SpuriousHitResumesWithoutCapture) {
+  AutoTrigger t = MakeWatched(LateOnly());
+  Run(t, 2);
+  watch_.hits.push_back(WatchHit{kExitKindKva, 0});  // exit_kind still 0: a reset, a reuse
+  Run(t, 3);
+  EXPECT_EQ(held_captures_, 0);
+  EXPECT_TRUE(captures_.empty());
+  EXPECT_EQ(watch_.resumes, 1);
+  EXPECT_EQ(watch_.armed, kExitKindKva);
+  EXPECT_EQ(t.spurious_hits(), 1u);
+  // A hit on memory the scheduler moved away from: re-armed on the new word at the hit.
+  probes_.exit.sched_kva = kSched + 0x10000;
+  probes_.exit.exit_kind_kva = kSched + 0x10040;
+  watch_.hits.push_back(WatchHit{kExitKindKva, 0});
+  Run(t, 1);
+  EXPECT_EQ(watch_.armed, kSched + 0x10040);
+  EXPECT_EQ(watch_.resumes, 2);
+  EXPECT_TRUE(published_.empty());
+}
+
+TEST_F(WatchTriggerTest, RearmsWhenTheSchedulerChanges) {
+  AutoTrigger t = MakeWatched(LateOnly());
+  Run(t, 2);
+  probes_.exit.sched_kva = kSched + 0x20000;
+  probes_.exit.exit_kind_kva = kSched + 0x20040;
+  Run(t, 2);
+  probes_.exit.attached = false;
+  Run(t, 2);
+  EXPECT_EQ(watch_.arms, (std::vector<uint64_t>{kExitKindKva, kSched + 0x20040, 0}));
+}
+
+TEST_F(WatchTriggerTest, NoStubMeansPollingWithTriggerSourcePoll) {
+  watch_.arm_error = absl::FailedPreconditionError("the VM is paused, not running");
+  AutoTrigger t = MakeWatched(LateOnly());
+  Run(t, 2);
+  EXPECT_EQ(t.watch_error(), "the VM is paused, not running");
+  probes_.exit.exit_kind = 1026;
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(captures_.size(), 1u);
+  EXPECT_EQ(held_captures_, 0);
+  EXPECT_EQ(published_[0].dual().trigger_source(), "poll");
+  EXPECT_FALSE(published_[0].dual().has_trigger_vcpu());
+}
+
+TEST_F(WatchTriggerTest, PollingWaitsForTheHitItExpects) {
+  AutoTrigger t = MakeWatched(LateOnly());
+  Run(t, 2);
+  probes_.exit.exit_kind = 1026;  // the poll sees the write before its stop reply is read
+  Run(t, 3);
+  EXPECT_TRUE(captures_.empty());
+  watch_.hits.push_back(WatchHit{kExitKindKva, 1});
+  probes_.exit_infos = {Info(1026, "m")};
+  Run(t, 3);
+  EXPECT_EQ(held_captures_, 1);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].dual().trigger_source(), "watchpoint");
+}
+
+TEST_F(WatchTriggerTest, HitThatNeverShowsFallsBackToPolling) {
+  AutoTrigger t = MakeWatched(LateOnly());
+  Run(t, 2);
+  probes_.exit.exit_kind = 1026;
+  Run(t, 40);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].dual().trigger_source(), "poll");
+}
+
+TEST_F(WatchTriggerTest, DegradedLateCaptureAtAHitSaysSo) {
+  AutoTrigger t = MakeWatched(LateOnly());
+  Run(t, 2);
+  degrade_next_ = true;
+  WriteExitKind(0);
+  probes_.exit_infos = {Info(1026, "m")};
+  Run(t, 3);
+  ASSERT_EQ(published_.size(), 1u);
+  ASSERT_TRUE(published_[0].has_degraded());
+  EXPECT_TRUE(published_[0].degraded().watchpoint_hit());
+  EXPECT_EQ(published_[0].degraded().partial().scx_sched_state().exit_info().msg(), "m");
+}
+
+TEST_F(WatchTriggerTest, RateLimitedHitStillResumes) {
+  AutoTrigger t = Make(LateOnly());
+  t.SetWatch(&watch_, [](kfreeze::v1::Trigger) -> absl::StatusOr<DumpEnvelope> {
+    return absl::ResourceExhaustedError("rate limit");
+  });
+  probes_.exit.exit_kind_kva = kExitKindKva;
+  Run(t, 2);
+  WriteExitKind(0);
+  Run(t, 1);  // the runner logs last_probe_error after each Step
+  EXPECT_EQ(watch_.resumes, 1);
+  EXPECT_TRUE(published_.empty());
+  EXPECT_THAT(t.last_probe_error(), ::testing::HasSubstr("rate limit"));
 }
 
 }  // namespace

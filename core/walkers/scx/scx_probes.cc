@@ -17,6 +17,7 @@ absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& 
   if (!sched) return out;
   out.attached = true;
   out.sched_kva = sched->id.value;
+  out.exit_kind_kva = sched->exit_kind.value;
   KF_ASSIGN_OR_RETURN(ExitKind kind, ReadExitKind(reader, ctx, *sched));
   out.exit_kind = kind.effective;
   if (out.exit_kind >= ctx.off.constants.exit_error && sched->exit_info_ptr && ctx.off.exit_info) {
@@ -27,6 +28,32 @@ absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& 
     out.exit_info_written = written.ok() && *written == out.exit_kind;
   }
   return out;
+}
+
+absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfoOf(Reader& reader, const ScxContext& ctx,
+                                                        uint64_t sched_kva) {
+  KF_ASSIGN_OR_RETURN(std::optional<SchedLocation> sched, LocateSched(reader, ctx));
+  std::optional<Kva> exit_info_ptr;
+  Kva ops;
+  if (sched && sched->id.value == sched_kva) {
+    exit_info_ptr = sched->exit_info_ptr;
+    ops = sched->ops;
+  } else if (ctx.layout == ScxLayout::kScxRoot && ctx.off.sched && ctx.off.sched->exit_info) {
+    // Detached already (the disable work ran): the object outlives scx_root by an RCU grace
+    // period and a kobject release; a reused one fails the caller's kind check.
+    exit_info_ptr = Kva(sched_kva) + *ctx.off.sched->exit_info;
+    ops = Kva(sched_kva) + ctx.off.sched->ops;
+  } else {
+    return absl::FailedPreconditionError("the scheduler detached before its exit info was read");
+  }
+  if (!exit_info_ptr) return absl::FailedPreconditionError("no exit_info pointer");
+  KF_ASSIGN_OR_RETURN(Kva ei, reader.ReadPtr(*exit_info_ptr));
+  if (ei.IsNull()) return absl::FailedPreconditionError("exit_info is NULL");
+  uint64_t dump_len = 0;
+  if (ctx.off.ops && ctx.off.ops->exit_dump_len) {
+    dump_len = reader.ReadU32(ops + *ctx.off.ops->exit_dump_len).value_or(0);
+  }
+  return ReadExitInfo(reader, ctx, ei, dump_len);
 }
 
 absl::StatusOr<RunnableAgeResult> ScanRunnableAges(Reader& reader, const ScxContext& ctx) {

@@ -19,10 +19,17 @@ struct ExitProbeResult {
   // For an error exit: the kernel has finished writing scx_exit_info (it sets exit_kind first,
   // then msg and backtrace, and exit_info.kind last). True when there is nothing to wait for.
   bool exit_info_written = true;
+  uint64_t exit_kind_kva = 0;  // where exit_kind lives: the late trigger's watchpoint address
 };
 
 // A few reads: where the scheduler is (scx_root, or the enable state), then its exit_kind.
 absl::StatusOr<ExitProbeResult> ProbeExitKind(Reader& reader, const ScxContext& ctx);
+
+// The exit info of scheduler instance `sched_kva`, read now (the late trigger completes a capture
+// taken at the exit_kind write with it). An instance detached by now is read at its address (6.16+
+// layout; the caller checks exit_info.kind); FailedPrecondition when that cannot be done.
+absl::StatusOr<kfreeze::v1::ScxExitInfo> ReadExitInfoOf(Reader& reader, const ScxContext& ctx,
+                                                        uint64_t sched_kva);
 
 struct RunnableAgeResult {
   uint64_t jiffies = 0;

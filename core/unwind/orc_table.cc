@@ -54,6 +54,16 @@ absl::StatusOr<RawSection> ReadSection(Reader& reader, const OrcSectionRef& ref,
   if (ref.ip_table_kva > kTop - ip_bytes || ref.orc_table_kva > kTop - orc_bytes) {
     return BadData("its ORC table wraps around the address space");
   }
+  // Both ends of both tables first: a hostile count over unmapped memory fails here, before
+  // megabytes are allocated for it.
+  for (uint64_t at : {ref.ip_table_kva, ref.ip_table_kva + ip_bytes - 1, ref.orc_table_kva,
+                      ref.orc_table_kva + orc_bytes - 1}) {
+    if (absl::StatusOr<uint8_t> b = reader.ReadU8(Kva(at)); !b.ok()) {
+      return absl::Status(
+          b.status().code(),
+          absl::StrCat("its ORC table at ", Hex(at), " is unreadable: ", b.status().message()));
+    }
+  }
   RawSection out;
   out.ref = &ref;
   std::vector<int32_t> rel(ref.count);

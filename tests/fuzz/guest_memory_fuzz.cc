@@ -2,10 +2,11 @@
 // (a) a GuestImage's VMCOREINFO page, kallsyms tables and page-table root, and (b) the objects
 // of five walker guests (a sched_ext world with tasks and DSQs, a BPF map world, a cgroup/PSI
 // hierarchy, a NUMA node_data world, a prog_idr world). Then attach itself and every dump phase
-// (maps, scx, tasks, prog_stats, per_cpu_time, psi, numa) run on the mutated memory through
-// RunPhases under the dump deadline and the default ReadBudget. Per input: the whole walk ends
-// within kInputWall and the peak RSS grows by less than 256 MiB (what a hostile guest may cost),
-// else the fuzzer aborts.
+// (maps, scx, tasks, stacks, prog_stats, per_cpu_time, psi, numa) run on the mutated memory
+// through RunPhases under the dump deadline and the default ReadBudget, and the decoding phases
+// (stacks: ORC tables and task stacks in the sched_ext world) through RunDecodes. Per input: the
+// whole walk ends within kInputWall and the peak RSS grows by less than 256 MiB (what a hostile
+// guest may cost), else the fuzzer aborts.
 #include <sys/mman.h>
 
 #include <chrono>
@@ -27,6 +28,8 @@
 #include "core/walkers/psi/psi.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/scx/scx_context.h"
+#include "core/walkers/stacks/stacks_phase.h"
+#include "core/walkers/tasks/task_stack_refs.h"
 #include "core/walkers/tasks/task_walker.h"
 #include "tests/fuzz/guest_patches.h"
 #include "tests/support/guest_image.h"
@@ -35,6 +38,7 @@
 #include "tests/walkers/support/prog_world.h"
 #include "tests/walkers/support/psi_world.h"
 #include "tests/walkers/support/scx_world.h"
+#include "tests/walkers/support/test_btf.h"
 
 namespace kfreeze::fuzz {
 namespace {
@@ -46,6 +50,56 @@ constexpr auto kDumpDeadline = 500ms;
 // The deadline plus the slack a sanitized build needs to notice it and unwind.
 constexpr auto kInputWall = 5s;
 constexpr uint64_t kRssBound = 256ull << 20;
+
+// The stacks phase's view of the sched_ext world: its own BTF (task_struct.thread.sp, which
+// ScxWorld does not declare) and symbols (text and a 6.4-layout ORC table placed in that guest).
+// Each given task sleeps in a switch frame returning into func_a, then func_b, then
+// ret_from_fork_asm (END_OF_STACK), all CALL sp+8 frames.
+struct StacksFixture {
+  static constexpr uint32_t kThreadSp = 600;  // unused by ScxWorld's task_struct layout
+  static constexpr uint64_t kText = testing::kFakeDirectMapBase + (64ull << 20);
+
+  void Build(testing::ScxWorld& scx, const std::vector<Kva>& tasks) {
+    testing::FakeGuest& g = scx.guest();
+    btf.Struct("thread_struct", 16, {{"sp", "u64", 0}});
+    btf.Struct("task_struct", 1024, {{"thread", "thread_struct", kThreadSp}});
+    resolver = btf.MakeResolver();
+    // A rule every 0x40 bytes up to _etext (kText + 0x400), whose row is the terminator.
+    constexpr size_t kRows = 17;
+    const Kva ips = g.Alloc(4 * kRows, 8), orc = g.Alloc(6 * kRows, 8);
+    for (size_t i = 0; i < kRows; ++i) {
+      const uint64_t ip = kText + 0x40 * i, place = ips.value + 4 * i;
+      g.Put<int32_t>(Kva(place), static_cast<int32_t>(ip - place));
+      // s16 sp_offset, s16 bp_offset, u16 {sp_reg:4 bp_reg:4 type:3 signal:1}; SP=5, CALL=2.
+      uint16_t sp_offset = 8, bits = 5 | (2 << 8);
+      if (ip == kText + 0x300) sp_offset = 0, bits = 1 << 8;  // END_OF_STACK
+      if (i == kRows - 1) sp_offset = 0, bits = 0;            // UNDEFINED
+      g.Put<uint16_t>(orc + 6 * i, sp_offset);
+      g.Put<uint16_t>(orc + 6 * i + 4, bits);
+    }
+    symbols = std::make_unique<SymbolIndex>(
+        std::vector<SymbolIndex::Entry>{{"_stext", kText, 'T'},
+                                        {"func_a", kText + 0x100, 'T'},
+                                        {"func_b", kText + 0x200, 'T'},
+                                        {"ret_from_fork_asm", kText + 0x300, 'T'},
+                                        {"_etext", kText + 0x400, 'T'},
+                                        {"__start_orc_unwind_ip", ips.value, 'D'},
+                                        {"__stop_orc_unwind_ip", ips.value + 4 * kRows, 'D'},
+                                        {"__start_orc_unwind", orc.value, 'D'}});
+    for (Kva t : tasks) {
+      const Kva stack = scx.GiveStack(t);
+      const Kva frame = stack + (16 * 1024 - 0x100);  // struct inactive_task_frame
+      g.Put<uint64_t>(frame + 48, kText + 0x123);     // ret_addr
+      g.Put<uint64_t>(frame + 56, kText + 0x237);
+      g.Put<uint64_t>(frame + 64, kText + 0x305);
+      g.Put<uint64_t>(t + kThreadSp, frame.value);
+    }
+  }
+
+  testing::TestBtf btf;
+  std::unique_ptr<OffsetResolver> resolver;
+  std::unique_ptr<SymbolIndex> symbols;
+};
 
 std::span<uint8_t> Objects(testing::FakeGuest& g) {
   return g.raw().subspan(4096, g.used_bytes() - 4096);
@@ -84,6 +138,8 @@ struct Guests {
     scx.Enqueue(scx.GlobalDsq(), tasks[2]);
     scx.Enqueue(scx.UserDsq(7), tasks[3]);
     scx.SetExit(1026, "stall", "watchdog", "dump", {0x1, 0x2});
+    // tasks[0] is running with no vCPU registers (a reason); the others sleep on their stacks.
+    stacks.Build(scx, tasks);
 
     testing::FakeMapSpec spec;
     spec.name = "arr";
@@ -157,9 +213,15 @@ struct Guests {
           const auto* refs = ctx.outputs().Get<walkers::scx::ScxTaskRefs>();
           walkers::tasks::CaptureTasks(r, tc, refs ? *refs : walkers::scx::ScxTaskRefs{},
                                        ctx.report());
+          ctx.outputs().Put(walkers::tasks::StackRefsOf(ctx.report()));
           return absl::OkStatus();
         },
         none));
+    t.push_back(
+        walkers::stacks::MakeStacksPhase({.btf = stacks.resolver.get(),
+                                          .symbols = stacks.symbols.get(),
+                                          .new_reader = [this] { return scx.guest().MakeReader(); },
+                                          .owner = nullptr}));
     t.push_back(dump::MakePhase(
         "prog_stats",
         [this, budgeted](dump::PhaseContext& ctx) {
@@ -201,6 +263,7 @@ struct Guests {
   uint8_t* image_ram = nullptr;
   uint64_t image_bytes = 0;
   testing::ScxWorld scx;
+  StacksFixture stacks;
   testing::FakeBpfKernel bpf;
   testing::PsiWorld psi;
   testing::numa_fixture::NumaWorld numa{2};
@@ -214,6 +277,7 @@ void RunTable(const dump::PhaseTable& table, const InputBounds& bounds, const ch
   dump::PhaseContext ctx(deadline, report, /*live=*/false);
   std::vector<kfreeze::v1::PhaseTiming> timings;
   dump::RunPhases(table, {}, ctx, &timings);
+  dump::RunDecodes(table, ctx, deadline, &timings);
   (void)report.ByteSizeLong();
   bounds.Check(what);
 }

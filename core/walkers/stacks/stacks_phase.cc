@@ -102,8 +102,12 @@ class StacksPhase : public dump::DumpPhase {
     if (capture == nullptr) return absl::InternalError("stacks: nothing was copied");
     FailureDumpReport& report = ctx.report();
     if (report.task_enrichments_size() == 0) {
-      return absl::FailedPreconditionError(
-          "no task records to attach stacks to (the tasks section is needed as well)");
+      if (report.task_enrichments_unavailable() == kReasonSectionNotRequested) {
+        return absl::FailedPreconditionError(
+            "stacks are reported per task: request the tasks section as well");
+      }
+      return absl::FailedPreconditionError(absl::StrCat("the tasks walk recorded no tasks: ",
+                                                        report.task_enrichments_unavailable()));
     }
     Reader reader = source_.new_reader();
     absl::StatusOr<std::shared_ptr<const CodeMap>> code = code_.Get(reader);

@@ -145,6 +145,7 @@ def check_report(env, source, log):
         regs = late.get("vcpu_regs", [])
         ip = regs[vcpu].get("regs", {}).get("ip_symbol") if vcpu < len(regs) else None
         r.update(trigger_vcpu=vcpu, writer_ip=ip)
+        check_writer_stack(late, vcpu)
         m = re.search(r"watchpoint on exit_kind at 0x([0-9a-f]+)", log)
         if m and state.get("sched_kva"):
             r["exit_kind_offset"] = int(m.group(1), 16) - u(state["sched_kva"])
@@ -153,6 +154,30 @@ def check_report(env, source, log):
     print(f"ok: {source}: exit_kind {kind}, msg {ei.get('msg')!r}, late_exit_info {note!r}, "
           f"vCPU {dual.get('trigger_vcpu')}, enable_state {state.get('enable_state')}")
     return r
+
+
+# Where the kernel detects a stall and raises the error (the watchdog work or the tick), one of
+# which the writer's stack must pass through.
+STALL_DETECTORS = ("scx_watchdog_workfn", "check_rq_for_timeouts", "scx_tick")
+
+
+def check_writer_stack(late, vcpu):
+    """The task running on the writer's vCPU has a kernel stack that starts at that vCPU's pc and
+    passes through the stall detector that wrote exit_kind."""
+    origin = f"vcpu {vcpu}"
+    writers = [t for t in late.get("task_enrichments", []) if t.get("kernel_stack_origin") == origin]
+    check(len(writers) == 1, f"{len(writers)} tasks unwound from {origin}")
+    w = writers[0]
+    frames = w.get("kernel_stack", [])
+    print(f"writer {w.get('comm')}[{w.get('pid')}] on {origin}:")
+    for f in frames:
+        print(f"    {f.get('symbol')}  ({f.get('via')})")
+    regs = late.get("vcpu_regs", [])[vcpu].get("regs", {})
+    check(frames and u(frames[0].get("pc")) == u(regs.get("instruction_pointer")),
+          f"the writer's stack does not start at vCPU {vcpu}'s pc {regs.get('instruction_pointer')}")
+    names = [f.get("symbol", "").split("+")[0] for f in frames]
+    check(any(n in STALL_DETECTORS for n in names),
+          f"the writer's stack passes through none of {STALL_DETECTORS}: {names}")
 
 
 class Observer(threading.Thread):

@@ -56,12 +56,18 @@ absl::StatusOr<RawSection> ReadSection(Reader& reader, const OrcSectionRef& ref,
   }
   // Both ends of both tables first: a hostile count over unmapped memory fails here, before
   // megabytes are allocated for it.
-  for (uint64_t at : {ref.ip_table_kva, ref.ip_table_kva + ip_bytes - 1, ref.orc_table_kva,
-                      ref.orc_table_kva + orc_bytes - 1}) {
-    if (absl::StatusOr<uint8_t> b = reader.ReadU8(Kva(at)); !b.ok()) {
-      return absl::Status(
-          b.status().code(),
-          absl::StrCat("its ORC table at ", Hex(at), " is unreadable: ", b.status().message()));
+  struct End {
+    const char* what;
+    uint64_t at;
+  };
+  const End ends[] = {{"its ip table at ", ref.ip_table_kva},
+                      {"its ip table at ", ref.ip_table_kva + ip_bytes - 1},
+                      {"its ORC entries at ", ref.orc_table_kva},
+                      {"its ORC entries at ", ref.orc_table_kva + orc_bytes - 1}};
+  for (const End& e : ends) {
+    if (absl::StatusOr<uint8_t> b = reader.ReadU8(Kva(e.at)); !b.ok()) {
+      return absl::Status(b.status().code(),
+                          absl::StrCat(e.what, Hex(e.at), ": unreadable: ", b.status().message()));
     }
   }
   RawSection out;

@@ -33,6 +33,9 @@ std::string StringField(const nlohmann::json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string("?");
 }
 
+// Events a new connection may see before the greeting (see Connect).
+constexpr int kMaxEventsBeforeGreeting = 64;
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<QmpClient>> QmpClient::Connect(const std::string& socket_path,
@@ -54,6 +57,13 @@ absl::StatusOr<std::unique_ptr<QmpClient>> QmpClient::Connect(const std::string&
   std::unique_ptr<QmpClient> client(new QmpClient(fd));
   absl::MutexLock lock(&client->mu_);
   KF_ASSIGN_OR_RETURN(nlohmann::json greeting, client->ReadMessage(deadline));
+  // QEMU can flush events queued for the previous client (a RESUME after its `cont`) to the next
+  // one ahead of the greeting: skip a bounded number of them.
+  for (int skipped = 0; skipped < kMaxEventsBeforeGreeting && greeting.is_object() &&
+                        greeting.contains("event") && !greeting.contains("QMP");
+       ++skipped) {
+    KF_ASSIGN_OR_RETURN(greeting, client->ReadMessage(deadline));
+  }
   if (!greeting.is_object() || !greeting.contains("QMP")) {
     return absl::FailedPreconditionError(
         absl::StrCat(socket_path, " did not greet with QMP: ", greeting.dump()));

@@ -178,7 +178,12 @@ void FakeQmpServer::Serve() {
 }
 
 void FakeQmpServer::ServeConnection(int fd) {
-  SendLine(fd, greeting_);
+  // An array greeting is sent line by line (e.g. stale events ahead of the banner).
+  if (greeting_.is_array()) {
+    for (const nlohmann::json& line : greeting_) SendLine(fd, line);
+  } else {
+    SendLine(fd, greeting_);
+  }
   std::string buf;
   while (!stop_) {
     pollfd c{fd, POLLIN, 0};

@@ -41,7 +41,8 @@ class FakeQmpServer {
 
   // A QEMU-like VM listening on `socket_path` (a fresh socket in a temp dir when empty).
   explicit FakeQmpServer(std::string socket_path = "");
-  // Scripted: every command goes to `handler`; `greeting` replaces the standard QMP banner.
+  // Scripted: every command goes to `handler`; `greeting` replaces the standard QMP banner (an
+  // array: several lines, in order).
   explicit FakeQmpServer(Handler handler, nlohmann::json greeting = nullptr);
   ~FakeQmpServer();
 

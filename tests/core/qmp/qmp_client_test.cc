@@ -81,6 +81,23 @@ TEST(QmpClientTest, RejectsNonQmpPeersAndMissingSockets) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(QmpClientTest, EventsQueuedAheadOfTheGreetingAreSkipped) {
+  // What QEMU 7.2 sent a client connecting right after another one's `cont`.
+  Json resume = {{"event", "RESUME"}, {"timestamp", {{"seconds", 1}, {"microseconds", 0}}}};
+  Json banner = {{"QMP", {{"version", Json::object()}, {"capabilities", Json::array()}}}};
+  FakeQmpServer server(testing::QemuLikeHandler(""), Json::array({resume, resume, banner}));
+  auto client = QmpClient::Connect(server.path());
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_TRUE((*client)->QueryStatus().ok());
+  // Only events are skipped, and only so many.
+  Json many = Json::array();
+  for (int i = 0; i < 100; ++i) many.push_back(resume);
+  many.push_back(banner);
+  FakeQmpServer endless(testing::QemuLikeHandler(""), many);
+  EXPECT_EQ(QmpClient::Connect(endless.path()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(QmpClientTest, MalformedRepliesAreDataLoss) {
   FakeQmpServer server([](const Json& req) {
     return FakeQmpServer::Response{{Json{{"id", req["id"]}, {"neither", 1}}}, false};

@@ -30,7 +30,6 @@ Usage: bpf_frames_e2e.py --kfreeze BIN [--watchpoint --kfreezed BIN --watch BIN]
 
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -259,23 +258,15 @@ def run_symbolization(args, guest):
 
 
 def run_watchpoint(args, guest):
-    from server_support import Daemon  # only (b) runs kfreezed
+    from server_support import trigger_daemon, watch_first_dump  # only (b) runs kfreezed
 
     with tempfile.TemporaryDirectory() as tmp, boot(args, tmp) as g:
         guest["console"] = g.console
         symbols = bpf_symbols(g)
         triggers = {"late_enabled": True, "late_poll_ms": 20, "late_source": "auto"}
-        target = {"name": "bpf-error", "ram_path": str(g.ram), "qmp_socket": str(g.qmp),
-                  "triggers": triggers}
-        with Daemon(args.kfreezed, None, tmp, [], config={"targets": [target]},
-                    extra_args=["--log_level", "debug"]) as d:
-            check(d.wait_log_line("attached kernel", timeout=60) is not None,
-                  f"kfreezed did not attach within 60 s:\n{d.log_tail(2000)}")
-            check(d.wait_log_line("late watchpoint through the gdbstub", timeout=30) is not None,
-                  f"no gdbstub watchpoint:\n{d.log_tail(3000)}")
+        with trigger_daemon(args.kfreezed, tmp, g, "bpf-error", triggers, watchpoint=True) as d:
             out = Path(tmp) / "event.json"
-            watch = subprocess.Popen([args.watch, "--server", f"unix:{d.sock}", "--timeout_s", "180"],
-                                     stdout=out.open("w"), stderr=subprocess.PIPE)
+            watch = watch_first_dump(args.watch, d, out)
             try:
                 time.sleep(1)
                 dmesg = raise_error_and_wait(g)

@@ -12,14 +12,13 @@ Usage: scx_stall_e2e.py --kfreezed BIN --watch BIN
 """
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from e2e_common import arg_parser, check, died_of_flake, FLAKE_MARK, labclient, outcome, u
-from server_support import Daemon
+from server_support import trigger_daemon, watch_first_dump
 
 SCENARIO = Path(__file__).resolve().parent / "scx_stall_gated.sh"
 SCX_EXIT_ERROR = 1024
@@ -44,16 +43,11 @@ def run(args, guest):
     """One guest from boot to verdict; leaves its console path in `guest` for the flake check."""
     with labclient.guest(args.name, str(SCENARIO)) as g, tempfile.TemporaryDirectory() as tmp:
         guest["console"] = g.console
-        target = {"name": "stall", "ram_path": str(g.ram), "qmp_socket": str(g.qmp),
-                  "triggers": {"late_enabled": True, "late_poll_ms": 5,
-                               "early_enabled": True, "early_poll_ms": 50}}
-        with Daemon(args.kfreezed, None, tmp, [], config={"targets": [target]},
-                    extra_args=["--log_level", "debug"]) as d:
-            check(d.wait_log_line("attached kernel", timeout=60) is not None,
-                  f"kfreezed did not report the target attached within 60 s:\n{d.log_tail(2000)}")
+        triggers = {"late_enabled": True, "late_poll_ms": 5, "early_enabled": True,
+                    "early_poll_ms": 50}
+        with trigger_daemon(args.kfreezed, tmp, g, "stall", triggers) as d:
             out = Path(tmp) / "event.json"
-            watch = subprocess.Popen([args.watch, "--server", f"unix:{d.sock}", "--timeout_s", "180"],
-                                     stdout=out.open("w"), stderr=subprocess.PIPE)
+            watch = watch_first_dump(args.watch, d, out)
             try:
                 time.sleep(1)
                 check(g.exec("touch /tmp/kfreeze-go").rc == 0, "cannot release the gated scenario")

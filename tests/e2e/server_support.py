@@ -1,6 +1,7 @@
 """Shared by the e2e tests that run the daemon: a kfreezed on a private unix socket, the kfreeze
 CLI against it, and the third-party client `buf`."""
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -155,3 +156,24 @@ def buf_curl(buf, sock, *args, url="http://localhost", timeout=120):
                          capture_output=True, text=True, timeout=timeout)
     check(res.returncode == 0, f"buf curl {' '.join(args)} {url}: rc {res.returncode}: {res.stderr.strip()[-500:]}")
     return res.stdout
+
+
+@contextlib.contextmanager
+def trigger_daemon(kfreezed, workdir, g, name, triggers, watchpoint=False):
+    """kfreezed with one auto-trigger target, lab guest `g` under `name`, attached — and with its
+    late watchpoint armed through the gdbstub when `watchpoint`."""
+    target = {"name": name, "ram_path": str(g.ram), "qmp_socket": str(g.qmp), "triggers": triggers}
+    with Daemon(kfreezed, None, workdir, [], config={"targets": [target]},
+                extra_args=["--log_level", "debug"]) as d:
+        check(d.wait_log_line("attached kernel", timeout=60) is not None,
+              f"kfreezed did not attach within 60 s:\n{d.log_tail(2000)}")
+        if watchpoint:
+            check(d.wait_log_line("late watchpoint through the gdbstub", timeout=30) is not None,
+                  f"no gdbstub watchpoint:\n{d.log_tail(3000)}")
+        yield d
+
+
+def watch_first_dump(watch_bin, d, out):
+    """The WatchDumps client (scx_watch_dual) on `d`, writing the first published dump to `out`."""
+    return subprocess.Popen([watch_bin, "--server", f"unix:{d.sock}", "--timeout_s", "180"],
+                            stdout=out.open("w"), stderr=subprocess.PIPE)

@@ -20,7 +20,6 @@ Usage: watchpoint_trigger_e2e.py --kfreezed BIN --watch BIN [--source watchpoint
 import json
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 
 from e2e_common import arg_parser, check, died_of_flake, FLAKE_MARK, labclient, outcome, u
-from server_support import Daemon
+from server_support import trigger_daemon, watch_first_dump
 
 SCENARIO = Path(__file__).resolve().parent / "scx_stall_gated.sh"
 SCX_EXIT_ERROR = 1024
@@ -68,18 +67,10 @@ def run(args, source, guest, results):
         guest["console"] = g.console
         triggers = {"late_enabled": True, "late_poll_ms": 20,
                     "late_source": "auto" if source == "watchpoint" else "poll"}
-        target = {"name": "stall", "ram_path": str(g.ram), "qmp_socket": str(g.qmp),
-                  "triggers": triggers}
-        with Daemon(args.kfreezed, None, tmp, [], config={"targets": [target]},
-                    extra_args=["--log_level", "debug"]) as d:
-            check(d.wait_log_line("attached kernel", timeout=60) is not None,
-                  f"kfreezed did not attach within 60 s:\n{d.log_tail(2000)}")
-            if source == "watchpoint":
-                check(d.wait_log_line("late watchpoint through the gdbstub", timeout=30) is not None,
-                      f"no gdbstub watchpoint:\n{d.log_tail(3000)}")
+        with trigger_daemon(args.kfreezed, tmp, g, "stall", triggers,
+                            watchpoint=source == "watchpoint") as d:
             out = Path(tmp) / "event.json"
-            watch = subprocess.Popen([args.watch, "--server", f"unix:{d.sock}", "--timeout_s", "180"],
-                                     stdout=out.open("w"), stderr=subprocess.PIPE)
+            watch = watch_first_dump(args.watch, d, out)
             observer = None
             try:
                 drive(args, source, g, d, watch, out, results, tmp)

@@ -24,6 +24,8 @@ namespace {
 struct DumpArgs {
   GuestFlags guest;
   int deadline_ms = 0;
+  int64_t max_map_entries = -1;  // -1: the walker's default
+  int decode_deadline_ms = 0;
   std::string sections;
   std::string label;
   std::string format = "text";
@@ -65,6 +67,11 @@ int RunDump(const DumpArgs& a) {
 
   dump::FreezeOptions options;
   if (a.deadline_ms > 0) options.soft_deadline = std::chrono::milliseconds(a.deadline_ms);
+  if (a.max_map_entries > UINT32_MAX) return Fail(kExitInvalidInput, "--max-map-entries too large");
+  if (a.max_map_entries >= 0) options.max_map_entries = static_cast<uint32_t>(a.max_map_entries);
+  if (a.decode_deadline_ms > 0) {
+    options.decode_deadline = std::chrono::milliseconds(a.decode_deadline_ms);
+  }
   for (absl::string_view s : absl::StrSplit(a.sections, ',', absl::SkipEmpty())) {
     options.sections.emplace_back(s);
   }
@@ -129,6 +136,10 @@ RunFn SetupDump(CLI::App& app, const DaemonFlags& /*daemon*/) {
   AddGuestFlags(app, a->guest);
   AddValueFlag(app, "--deadline-ms", a->deadline_ms, "soft deadline of the walk (0 = default)");
   AddValueFlag(app, "--sections", a->sections, "phases to run, comma separated (default: all)");
+  AddValueFlag(app, "--max-map-entries", a->max_map_entries,
+               "entries rendered per map (0 = no cap; default: 4096)");
+  AddValueFlag(app, "--decode-deadline-ms", a->decode_deadline_ms,
+               "budget of the decode stage after the resume (0 = 10000)");
   AddValueFlag(app, "--label", a->label, "labels k=v[,k2=v2] stored with the dump");
   AddValueFlag(app, "--format", a->format, "output format: text | proto-json | ktstr-json | binpb");
   AddValueFlag(app, "--out", a->out, "write the output to this file instead of stdout");

@@ -17,6 +17,8 @@ struct FreezeArgs {
   std::string sections;
   bool keep_paused = false;
   bool json = false;
+  int64_t max_map_entries = -1;  // -1: the daemon's default
+  int decode_deadline_ms = 0;
 };
 
 int RunFreeze(const FreezeArgs& a, const DaemonFlags& daemon) {
@@ -31,6 +33,10 @@ int RunFreeze(const FreezeArgs& a, const DaemonFlags& daemon) {
     request.add_sections(std::string(s));
   }
   request.set_keep_paused(a.keep_paused);
+  if (a.max_map_entries > UINT32_MAX) return Fail(kExitInvalidInput, "--max-map-entries too large");
+  if (a.max_map_entries >= 0) request.set_max_map_entries(static_cast<uint32_t>(a.max_map_entries));
+  if (a.decode_deadline_ms < 0) return Fail(kExitInvalidInput, "--decode-deadline-ms < 0");
+  request.set_decode_deadline_ms(static_cast<uint32_t>(a.decode_deadline_ms));
   std::string error;
   auto stub = ConnectDaemon(daemon, &error);
   if (!stub) return Fail(kExitInvalidInput, error);
@@ -55,6 +61,10 @@ RunFn SetupFreeze(CLI::App& app, const DaemonFlags& daemon) {
   AddValueFlag(app, "--sections", a->sections, "phases to run, comma separated (default: all)");
   AddBoolFlag(app, "--keep-paused", a->keep_paused,
               "leave the VM paused after the dump (resume with `kfreeze resume`)");
+  AddValueFlag(app, "--max-map-entries", a->max_map_entries,
+               "entries rendered per map (0 = no cap; default: 4096)");
+  AddValueFlag(app, "--decode-deadline-ms", a->decode_deadline_ms,
+               "budget of the decode stage after the resume (0 = the daemon's)");
   AddJsonFlag(app, a->json);
   return [a, &daemon] { return RunFreeze(*a, daemon); };
 }

@@ -75,6 +75,8 @@ inline constexpr uint64_t kDumpMaxReadBytes = 1 * kGiB;
 inline constexpr uint64_t kDumpMaxHeldBytes = 128 * kMiB;
 // Report nodes (tasks, cgroups, map elements, list nodes) one dump may produce.
 inline constexpr uint64_t kDumpMaxNodes = 4 * 1024 * 1024;
+// Guest pages one dump may copy into its private snapshot inside the freeze window.
+inline constexpr uint64_t kDumpMaxSnapshotBytes = 256 * kMiB;
 // Reads between two clock checks of the deadline on the read path (a read is ~100 ns).
 inline constexpr uint32_t kDeadlineCheckEveryReads = 64;
 

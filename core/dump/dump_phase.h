@@ -14,6 +14,7 @@
 #include <any>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <typeindex>
 #include <utility>
@@ -24,7 +25,9 @@
 #include "absl/strings/string_view.h"
 #include "core/base/reasons.h"
 #include "core/dump/deadline.h"
+#include "core/mem/guest_snapshot.h"
 #include "core/mem/read_budget.h"
+#include "core/mem/reader.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::dump {
@@ -61,6 +64,26 @@ class PhaseContext {
         budget_(limits, [&deadline] { return deadline.Expired(); }) {}
 
   const Deadline& deadline() const { return deadline_; }
+  // The dump's two stages (see GuestSnapshot): a context with a snapshot in kRecord mode is the
+  // copy stage inside the freeze window, one in kReplay mode the decode stage after `cont`.
+  void UseSnapshot(GuestSnapshot* snapshot, SnapshotMode mode) {
+    snapshot_ = snapshot;
+    mode_ = mode;
+  }
+  // The stage this context runs: "copy", "decode", or "walk" (one stage, no snapshot).
+  absl::string_view stage() const {
+    return mode_ == SnapshotMode::kRecord   ? "copy"
+           : mode_ == SnapshotMode::kReplay ? "decode"
+                                            : "walk";
+  }
+  // The caller's cap on entries rendered per map (unset: the walker's default; 0: none).
+  void set_max_map_entries(std::optional<uint32_t> n) { max_map_entries_ = n; }
+  std::optional<uint32_t> max_map_entries() const { return max_map_entries_; }
+  // Every Reader a phase uses goes through this: the dump's budget and the stage's page source.
+  void Bind(Reader& reader) {
+    reader.SetBudget(&budget_);
+    reader.UseSnapshot(snapshot_, mode_);
+  }
   // The dump's byte/node/memory budget, which also watches the deadline: a phase hands it to its
   // Readers (Reader::SetBudget) so its loops stop when either is spent. RunPhases stamps the cut.
   ReadBudget& budget() { return budget_; }
@@ -83,6 +106,9 @@ class PhaseContext {
   friend class SectionRedirect;
 
   const Deadline& deadline_;
+  GuestSnapshot* snapshot_ = nullptr;
+  SnapshotMode mode_ = SnapshotMode::kDirect;
+  std::optional<uint32_t> max_map_entries_;
   kfreeze::v1::FailureDumpReport& report_;    // the dump's report (truncation stamps)
   kfreeze::v1::FailureDumpReport* sections_;  // where report() points now
   bool live_;

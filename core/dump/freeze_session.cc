@@ -193,6 +193,85 @@ Deadline DecodeDeadline(const Deadline& walk, const FreezeOptions& options) {
   return Deadline(walk.start(), options.soft_deadline + options.hard_grace, options.cancel);
 }
 
+// The copy stage: every selected phase walks the paused guest through recording Readers. What
+// the walk writes is dropped; only the pages it read (the snapshot) and its cuts are kept.
+struct CopyStage {
+  FailureDumpReport scratch;
+  std::vector<std::string> attempted;  // phases that ran (the decode stage replays them)
+  uint64_t us = 0;
+};
+
+void RunCopyStage(const PhaseTable& phases, const FreezeOptions& options, const Deadline& deadline,
+                  GuestSnapshot& snapshot, CopyStage& copy, std::vector<PhaseTiming>* timings) {
+  const Clock::time_point begin = Clock::now();
+  PhaseContext ctx(deadline, copy.scratch, /*live=*/false);
+  ctx.UseSnapshot(&snapshot, SnapshotMode::kRecord);
+  ctx.set_max_map_entries(options.max_map_entries);
+  const size_t first = timings->size();
+  RunPhases(phases, options.sections, ctx, timings);
+  for (size_t i = first; i < timings->size(); ++i) {
+    if (!(*timings)[i].skipped()) copy.attempted.push_back((*timings)[i].phase());
+  }
+  // A walk may stop on the deadline itself, before its budget noticed: that is a cut as well.
+  absl::Status cut = ctx.budget().status();
+  if (cut.ok() && deadline.Expired()) cut = absl::DeadlineExceededError(kReasonDeadlineExceeded);
+  snapshot.SetCopyCut(std::move(cut));
+  copy.us = MicrosBetween(begin, Clock::now());
+}
+
+// The phases the copy stage skipped keep its reason; its cuts are the report's.
+void CarryCopyCuts(const PhaseTable& phases, const CopyStage& copy, FailureDumpReport& report) {
+  for (const std::string& name : copy.scratch.truncated_phases()) {
+    for (const auto& phase : phases) {
+      if (phase->name() != name) continue;
+      std::string reason(kReasonDeadlineExceeded);
+      for (const kfreeze::v1::StageCut& cut : copy.scratch.stage_cuts()) {
+        if (cut.phase() == name) reason = cut.reason();
+      }
+      phase->MarkUnavailable(report, reason);
+      report.add_truncated_phases(name);
+    }
+  }
+  for (const kfreeze::v1::StageCut& cut : copy.scratch.stage_cuts()) *report.add_stage_cuts() = cut;
+  if (copy.scratch.has_dump_truncated_at_us()) {
+    report.set_dump_truncated_at_us(copy.scratch.dump_truncated_at_us());
+  }
+}
+
+// Sums timings of the same name (a phase's replay and its Decode are both "<name>_decode").
+void MergeTimings(std::vector<PhaseTiming>& timings, size_t from) {
+  std::vector<PhaseTiming> merged;
+  for (size_t i = from; i < timings.size(); ++i) {
+    auto same = std::find_if(merged.begin(), merged.end(),
+                             [&](const PhaseTiming& t) { return t.phase() == timings[i].phase(); });
+    if (same == merged.end()) {
+      merged.push_back(std::move(timings[i]));
+    } else {
+      same->set_duration_us(same->duration_us() + timings[i].duration_us());
+      same->set_skipped(same->skipped() && timings[i].skipped());
+    }
+  }
+  timings.resize(from);
+  for (PhaseTiming& t : merged) timings.push_back(std::move(t));
+}
+
+// The decode stage's replay of the copy stage's phases from the snapshot, into `report`.
+void ReplayPhases(const PhaseTable& phases, const CopyStage& copy, PhaseContext& ctx,
+                  std::vector<PhaseTiming>* timings) {
+  const size_t first = timings->size();
+  if (!copy.attempted.empty()) {
+    RunPhases(phases, copy.attempted, ctx, timings);
+  } else {
+    for (const auto& phase : phases) {
+      phase->MarkUnavailable(ctx.report(), kReasonSectionNotRequested);
+    }
+  }
+  for (size_t i = first; i < timings->size(); ++i) {
+    (*timings)[i].set_phase(absl::StrCat((*timings)[i].phase(), "_decode"));
+  }
+  CarryCopyCuts(phases, copy, ctx.report());
+}
+
 // The walk with vCPUs running, then its decode; used without a control channel and after a
 // failed stop.
 void LiveWalk(const PhaseTable& phases, const FreezeOptions& options, const Deadline& deadline,
@@ -200,16 +279,20 @@ void LiveWalk(const PhaseTable& phases, const FreezeOptions& options, const Dead
   report.set_vcpu_regs_unavailable(std::string(kReasonNoControlChannel));
   report.set_vcpu_perf_unavailable(std::string(kReasonVcpuPerfLive));
   PhaseContext ctx(deadline, report, /*live=*/true);
+  ctx.set_max_map_entries(options.max_map_entries);
   RunPhases(phases, options.sections, ctx, timings);
   RunDecodes(phases, ctx, DecodeDeadline(deadline, options), timings);
 }
 
 // The registers joined to the walk, the phases' decode step, then the report's kind: degraded
 // when `cont` or the register read failed, single otherwise. `report` is the one `ctx` fills.
+// `decode_deadline` bounds the decode steps; timings from `first_decode` on are the decode
+// stage's, merged by name, and "decode" is the stage's wall time since `decode_begin`.
 void Conclude(FailureDumpReport& report, PhaseContext& ctx, const PhaseTable& phases,
               const absl::StatusOr<std::vector<VcpuRegisters>>& regs,
               std::vector<GuestCopy> vcpu_memory, const PerfCapture& perf,
               const FreezeOptions& options, const Deadline& deadline,
+              const Deadline& decode_deadline, Clock::time_point decode_begin, size_t first_decode,
               std::vector<PhaseTiming>& timings, FreezeOutcome& out) {
   FillPerf(perf, report);
   if (regs.ok()) {
@@ -219,7 +302,9 @@ void Conclude(FailureDumpReport& report, PhaseContext& ctx, const PhaseTable& ph
   } else {
     report.set_vcpu_regs_unavailable(ReasonWithDetail(kReasonRegisterReadFailed, regs.status()));
   }
-  RunDecodes(phases, ctx, DecodeDeadline(deadline, options), &timings);
+  RunDecodes(phases, ctx, decode_deadline, &timings);
+  MergeTimings(timings, first_decode);
+  timings.push_back(Timing("decode", MicrosBetween(decode_begin, Clock::now())));
   if (!out.resume_status.ok()) {
     absl::string_view why =
         absl::IsUnavailable(out.resume_status) ? kReasonVmmGone : kReasonResumeFailed;
@@ -291,9 +376,10 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
       if (regs.ok() && options.copy_vcpu_memory) vcpu_memory = options.copy_vcpu_memory(*regs);
       timings.push_back(Timing("regs", MicrosBetween(regs_begin, Clock::now())));
       PhaseContext ctx(deadline, report, /*live=*/false);
+      ctx.set_max_map_entries(options.max_map_entries);
       RunPhases(phases, options.sections, ctx, &timings);
-      Conclude(report, ctx, phases, regs, std::move(vcpu_memory), perf, options, deadline, timings,
-               out);
+      Conclude(report, ctx, phases, regs, std::move(vcpu_memory), perf, options, deadline,
+               DecodeDeadline(deadline, options), Clock::now(), timings.size(), timings, out);
       Finish(deadline, std::move(timings), out);
       return out;
     }
@@ -354,8 +440,9 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
     helper_body();
   }
 
-  PhaseContext ctx(deadline, report, /*live=*/false);
-  RunPhases(phases, options.sections, ctx, &timings);
+  GuestSnapshot snapshot(options.snapshot_max_bytes);
+  CopyStage copy;
+  RunCopyStage(phases, options, deadline, snapshot, copy, &timings);
   const Clock::time_point walk_end = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -375,9 +462,21 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
     out.freeze_window_us = MicrosBetween(pause_begin, guard.resumed_at());
   }
   if (out.hard_stopped) timings.push_back(Timing("hard_stop", hard_stop_at_us));
+  timings.push_back(Timing("copy", copy.us));
+  out.window_bytes = snapshot.bytes();
+  for (const GuestCopy& c : vcpu_memory) out.window_bytes += c.bytes.size();
+  out.envelope.set_window_bytes(out.window_bytes);
 
-  Conclude(report, ctx, phases, regs, std::move(vcpu_memory), perf, options, deadline, timings,
-           out);
+  // The decode stage: the VM runs again; the walk is replayed from the snapshot and rendered.
+  const Clock::time_point decode_begin = Clock::now();
+  const Deadline decode_deadline(decode_begin, options.decode_deadline, options.cancel);
+  PhaseContext ctx(decode_deadline, report, /*live=*/false);
+  ctx.UseSnapshot(&snapshot, SnapshotMode::kReplay);
+  ctx.set_max_map_entries(options.max_map_entries);
+  const size_t first_decode = timings.size();
+  ReplayPhases(phases, copy, ctx, &timings);
+  Conclude(report, ctx, phases, regs, std::move(vcpu_memory), perf, options, deadline,
+           decode_deadline, decode_begin, first_decode, timings, out);
   Finish(deadline, std::move(timings), out);
   return out;
 }

@@ -54,6 +54,7 @@ inline constexpr std::chrono::milliseconds kDefaultSoftDeadline{2000};
 inline constexpr std::chrono::milliseconds kDefaultHardGrace{1000};
 inline constexpr std::chrono::milliseconds kDefaultControlTimeout{1000};
 inline constexpr std::chrono::milliseconds kDefaultRegsTimeout{1000};
+inline constexpr std::chrono::milliseconds kDefaultDecodeDeadline{10000};
 
 struct FreezeOptions {
   std::chrono::milliseconds soft_deadline = kDefaultSoftDeadline;
@@ -61,6 +62,12 @@ struct FreezeOptions {
   std::chrono::milliseconds hard_grace = kDefaultHardGrace;
   std::chrono::milliseconds control_timeout = kDefaultControlTimeout;
   std::chrono::milliseconds regs_timeout = kDefaultRegsTimeout;
+  // Budget of the decode stage, which runs after the resume and never holds the guest.
+  std::chrono::milliseconds decode_deadline = kDefaultDecodeDeadline;
+  // Entries rendered per map (unset: the walker's default; 0: no cap).
+  std::optional<uint32_t> max_map_entries;
+  // Guest bytes the copy stage may copy into the dump's snapshot.
+  uint64_t snapshot_max_bytes = caps::kDumpMaxSnapshotBytes;
   // Leave the VM paused after a walk that finished before the hard deadline.
   bool keep_paused = false;
   // The VM is paused by an earlier keep_paused freeze of this caller on this control channel: it
@@ -96,6 +103,8 @@ struct FreezeOutcome {
   absl::Status resume_status;
   // Pause start to resume end, the time the guest did not run (0 for a live dump).
   uint64_t freeze_window_us = 0;
+  // Guest bytes copied while the VM was paused (also envelope.window_bytes).
+  uint64_t window_bytes = 0;
 };
 
 // `control` may be null (live dump). InvalidArgument for unknown sections, before any pause.

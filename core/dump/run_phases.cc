@@ -61,6 +61,17 @@ absl::Status RunNeeds(const PhaseTable& table, size_t index, PhaseContext& ctx,
   return absl::OkStatus();
 }
 
+// Which stage cut `phase` and why. A decode walk that stopped where the copy stage had stopped
+// records nothing: the copy stage's own entry (carried over by the freeze) already says it.
+void NoteStageCut(PhaseContext& ctx, kfreeze::v1::FailureDumpReport& report,
+                  absl::string_view phase, absl::string_view reason) {
+  if (ctx.budget().cut() == ReadBudget::Cut::kCopyStage) return;
+  kfreeze::v1::StageCut* cut = report.add_stage_cuts();
+  cut->set_stage(std::string(ctx.stage()));
+  cut->set_phase(std::string(phase));
+  cut->set_reason(std::string(reason));
+}
+
 }  // namespace
 
 absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::string>& sections) {
@@ -92,6 +103,7 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
       ctx.NoteTruncated();
       report.add_truncated_phases(std::string(phase->name()));
       phase->MarkUnavailable(report, SkipReason(ctx.budget()));
+      NoteStageCut(ctx, report, phase->name(), SkipReason(ctx.budget()));
       timing.set_skipped(true);
       timings->push_back(std::move(timing));
       continue;
@@ -111,6 +123,7 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
         phase->MarkUnavailable(
             report, absl::StrCat(ctx.budget().status().message(), "; this section is partial"));
       }
+      NoteStageCut(ctx, report, phase->name(), ctx.budget().status().message());
     }
     timings->push_back(std::move(timing));
   }

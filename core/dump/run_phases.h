@@ -27,8 +27,8 @@ absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::st
 void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections, PhaseContext& ctx,
                std::vector<kfreeze::v1::PhaseTiming>* timings);
 
-// After the resume: DumpPhase::Decode of every decoding phase in ctx.completed(), in table order, each
-// timed as "<name>_decode". Past `deadline` the rest are skipped with kReasonDeadlineExceeded.
+// After the resume: DumpPhase::Decode of every decoding phase in ctx.completed(), in table order,
+// each timed as "<name>_decode". Past `deadline` the rest are skipped with kReasonDeadlineExceeded.
 void RunDecodes(const PhaseTable& table, PhaseContext& ctx, const Deadline& deadline,
                 std::vector<kfreeze::v1::PhaseTiming>* timings);
 

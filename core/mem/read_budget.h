@@ -30,7 +30,7 @@ struct BudgetLimits {
 
 class ReadBudget {
  public:
-  enum class Cut { kNone, kDeadline, kReadBytes, kHeldBytes, kNodes };
+  enum class Cut { kNone, kDeadline, kReadBytes, kHeldBytes, kNodes, kCopyStage };
   // `time_up` says whether the dump's deadline has passed (or it was cancelled); may be null.
   explicit ReadBudget(BudgetLimits limits = {}, std::function<bool()> time_up = nullptr)
       : limits_(limits), time_up_(std::move(time_up)) {}
@@ -86,16 +86,28 @@ class ReadBudget {
         return kReasonMemoryBudgetExhausted;
       case Cut::kNodes:
         return kReasonNodeBudgetExhausted;
+      case Cut::kCopyStage:
+        return copy_cut_.message();
     }
     return "";
   }
   // What reads fail with once spent: DeadlineExceeded or ResourceExhausted, the reason first.
   absl::Status status() const {
     if (cut_ == Cut::kNone) return absl::OkStatus();
+    if (cut_ == Cut::kCopyStage) return copy_cut_;
     std::string msg = absl::StrCat(reason(), " (", read_, " bytes read, ", nodes_, " nodes, ",
                                    peak_held_, " bytes held at peak)");
     return cut_ == Cut::kDeadline ? absl::DeadlineExceededError(msg)
                                   : absl::ResourceExhaustedError(msg);
+  }
+
+  // The decode stage reached the point where the copy stage (in the freeze window) was cut by
+  // `cut`: the budget is spent for that reason, so the decode walk stops where the copy did.
+  void CutByCopyStage(const absl::Status& cut) {
+    if (cut_ != Cut::kNone) return;
+    cut_ = Cut::kCopyStage;
+    copy_cut_ = absl::Status(
+        cut.code(), absl::StrCat("cut in the freeze window (copy stage): ", cut.message()));
   }
 
   uint64_t bytes_read() const { return read_; }
@@ -115,6 +127,7 @@ class ReadBudget {
   BudgetLimits limits_;
   std::function<bool()> time_up_;
   Cut cut_ = Cut::kNone;
+  absl::Status copy_cut_;
   uint64_t reads_ = 0, read_ = 0, held_ = 0, peak_held_ = 0, nodes_ = 0;
 };
 

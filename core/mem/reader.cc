@@ -10,7 +10,108 @@
 
 namespace kfreeze {
 
-Reader::Reader(const Translator& translator) : translator_(translator) {}
+Reader::Reader(const Translator& translator)
+    : translator_(translator),
+      root_key_(translator.config().root ? translator.config().root->value : 0) {}
+
+void Reader::UseSnapshot(GuestSnapshot* snapshot, SnapshotMode mode) {
+  snapshot_ = snapshot;
+  mode_ = snapshot == nullptr ? SnapshotMode::kDirect : mode;
+  memo_va_page_ = ~0ull;
+  memo_page_ = nullptr;
+}
+
+absl::Status Reader::Missing(uint64_t address, absl::string_view what) const {
+  const absl::Status& cut = snapshot_->copy_cut();
+  if (cut.ok()) {
+    return FaultError(Kva(address), absl::StrCat(what, " was not copied in the freeze window"));
+  }
+  // The copy stage stopped before reaching this page: the walk is cut here, for the same reason.
+  if (budget_ != nullptr) {
+    budget_->CutByCopyStage(cut);
+    return budget_->status();
+  }
+  return absl::Status(cut.code(),
+                      absl::StrCat("cut in the freeze window (copy stage): ", cut.message()));
+}
+
+absl::StatusOr<const uint8_t*> Reader::SnapshotPage(uint64_t va_page, uint64_t pa_page) {
+  if (va_page == memo_va_page_) return memo_page_;
+  absl::StatusOr<const uint8_t*> page =
+      snapshot_->RecordVirt(root_key_, va_page, pa_page, translator_.ram());
+  if (!page.ok()) return page;
+  memo_va_page_ = va_page;
+  memo_page_ = *page;
+  return page;
+}
+
+absl::Status Reader::RecordVirt(Kva va, Pa pa, std::span<uint8_t> out) {
+  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  uint64_t done = 0;
+  while (done < out.size()) {
+    const uint64_t at = va.value + done;
+    const uint64_t in_page = at & (kPage - 1);
+    const uint64_t n = std::min<uint64_t>(out.size() - done, kPage - in_page);
+    absl::StatusOr<const uint8_t*> page = SnapshotPage(at / kPage, (pa.value + done) - in_page);
+    if (!page.ok()) return page.status();
+    std::memcpy(out.data() + done, *page + in_page, n);
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reader::ReplayVirt(Kva va, std::span<uint8_t> out) {
+  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  uint64_t done = 0;
+  while (done < out.size()) {
+    const uint64_t at = va.value + done;
+    const uint64_t in_page = at & (kPage - 1);
+    const uint64_t n = std::min<uint64_t>(out.size() - done, kPage - in_page);
+    const uint64_t va_page = at / kPage;
+    if (va_page != memo_va_page_) {
+      const uint8_t* page = snapshot_->FindVirt(root_key_, va_page).first;
+      if (page == nullptr) return Missing(at, absl::StrCat("page ", Hex(Kva(at & ~(kPage - 1)))));
+      memo_va_page_ = va_page;
+      memo_page_ = page;
+    }
+    std::memcpy(out.data() + done, memo_page_ + in_page, n);
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reader::ReplayPhys(Pa pa, std::span<uint8_t> out) const {
+  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  uint64_t done = 0;
+  while (done < out.size()) {
+    const uint64_t at = pa.value + done;
+    const uint64_t in_page = at & (kPage - 1);
+    const uint64_t n = std::min<uint64_t>(out.size() - done, kPage - in_page);
+    const uint8_t* page = snapshot_->FindPhys(at - in_page);
+    if (page == nullptr)
+      return Missing(at, absl::StrCat("guest-physical page ", Hex(Pa(at - in_page))));
+    std::memcpy(out.data() + done, page + in_page, n);
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reader::Prefetch(Kva va, uint64_t size) {
+  if (mode_ != SnapshotMode::kRecord || size == 0) return absl::OkStatus();
+  if (!CheckedAdd(va.value, size)) return FaultError(va, "prefetch wraps the address space");
+  if (absl::Status s = ChargeRead(size); !s.ok()) return s;
+  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  for (uint64_t at = va.value & ~(kPage - 1); at < va.value + size; at += kPage) {
+    absl::StatusOr<Translation> t = TranslateCached(Kva(at));
+    if (!t.ok()) return t.status();
+    absl::StatusOr<const uint8_t*> page = SnapshotPage(at / kPage, t->pa.value);
+    if (!page.ok()) return page.status();
+    if (budget_ != nullptr && (at / kPage) % 256 == 0 && budget_->Exhausted()) {
+      return budget_->status();
+    }
+  }
+  return absl::OkStatus();
+}
 
 void Reader::ClearCache() {
   for (auto& kind : cache_) kind.fill(CacheEntry{});
@@ -43,26 +144,56 @@ absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
 }
 
 absl::StatusOr<Pa> Reader::Translate(Kva va) {
+  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  if (mode_ == SnapshotMode::kReplay) {
+    auto [page, pa_page] = snapshot_->FindVirt(root_key_, va.value / kPage);
+    if (page == nullptr) return Missing(va.value, absl::StrCat("the translation of ", Hex(va)));
+    return Pa(pa_page + (va.value & (kPage - 1)));
+  }
   absl::StatusOr<Translation> t = TranslateCached(va);
   if (!t.ok()) return t.status();
+  if (mode_ == SnapshotMode::kRecord) {
+    // The decode stage may translate the same address (then read it physically): keep the page.
+    absl::StatusOr<const uint8_t*> page =
+        SnapshotPage(va.value / kPage, t->pa.value & ~(kPage - 1));
+    if (!page.ok()) return page.status();
+  }
   return t->pa;
 }
 
 absl::Status Reader::ReadPhys(Pa pa, std::span<uint8_t> out) const {
   if (absl::Status s = ChargeRead(out.size()); !s.ok()) return s;
+  if (mode_ == SnapshotMode::kReplay) return ReplayPhys(pa, out);
+  if (mode_ == SnapshotMode::kRecord) {
+    constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+    uint64_t done = 0;
+    while (done < out.size()) {
+      const uint64_t at = pa.value + done;
+      const uint64_t in_page = at & (kPage - 1);
+      const uint64_t n = std::min<uint64_t>(out.size() - done, kPage - in_page);
+      absl::StatusOr<const uint8_t*> page = snapshot_->RecordPhys(at - in_page, translator_.ram());
+      if (!page.ok()) return page.status();
+      std::memcpy(out.data() + done, *page + in_page, n);
+      done += n;
+    }
+    return absl::OkStatus();
+  }
   return translator_.ram().Read(pa, out);
 }
 
 absl::Status Reader::ReadVirt(Kva va, std::span<uint8_t> out) {
   if (!CheckedAdd(va.value, out.size())) return FaultError(va, "read wraps the address space");
   if (absl::Status s = ChargeRead(out.size()); !s.ok()) return s;
+  if (mode_ == SnapshotMode::kReplay) return ReplayVirt(va, out);
   uint64_t done = 0;
   while (done < out.size()) {
     const Kva at = va + done;
     absl::StatusOr<Translation> t = TranslateCached(at);
     if (!t.ok()) return t.status();
     const uint64_t n = std::min<uint64_t>(out.size() - done, t->contiguous);
-    absl::Status s = translator_.ram().Read(t->pa, out.subspan(done, n));
+    absl::Status s = mode_ == SnapshotMode::kRecord
+                         ? RecordVirt(at, t->pa, out.subspan(done, n))
+                         : translator_.ram().Read(t->pa, out.subspan(done, n));
     if (!s.ok())
       return FaultError(at, absl::StrCat("maps to unreadable memory (", s.message(), ")"));
     done += n;

@@ -12,12 +12,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/base/caps.h"
 #include "core/base/types.h"
+#include "core/mem/guest_snapshot.h"
 #include "core/mem/read_budget.h"
 #include "core/mem/translator.h"
 
 namespace kfreeze {
+
+// Where a Reader's bytes come from: guest RAM (kDirect), guest RAM copied page by page into a
+// GuestSnapshot as they are read (kRecord: the copy stage, VM paused), or that snapshot alone
+// (kReplay: the decode stage, VM running again; a page the copy stage never read is a fault).
+enum class SnapshotMode : uint8_t { kDirect, kRecord, kReplay };
 
 class Reader {
  public:
@@ -64,6 +71,16 @@ class Reader {
   // The budget is spent (deadline included): long loops stop on it even between reads.
   bool BudgetExhausted() const { return budget_ != nullptr && budget_->Exhausted(); }
 
+  // Reads go through `snapshot` as `mode` says (null snapshot = kDirect). Borrowed.
+  void UseSnapshot(GuestSnapshot* snapshot, SnapshotMode mode);
+  // The copy stage: every read only has to be copied, so a walk may skip rendering (the decode
+  // stage repeats it from the snapshot) and may copy dense regions in bulk with Prefetch.
+  bool copying() const { return mode_ == SnapshotMode::kRecord; }
+  // Copy stage only (a no-op otherwise): copies every page of [va, va + size) into the snapshot,
+  // one translation per page, so the decode stage can read anything inside without the copy stage
+  // having followed it. Charged to the budget like a read of `size` bytes.
+  absl::Status Prefetch(Kva va, uint64_t size);
+
   const Translator& translator() const { return translator_; }
   uint64_t cache_hits() const { return hits_; }
   uint64_t cache_misses() const { return misses_; }
@@ -78,12 +95,25 @@ class Reader {
   static constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
 
   absl::StatusOr<Translation> TranslateCached(Kva va);
+  // The snapshot's copy of virtual page `va_page` (record: copied now from frame `pa_page`).
+  absl::StatusOr<const uint8_t*> SnapshotPage(uint64_t va_page, uint64_t pa_page);
+  absl::Status RecordVirt(Kva va, Pa pa, std::span<uint8_t> out);
+  absl::Status ReplayVirt(Kva va, std::span<uint8_t> out);
+  absl::Status ReplayPhys(Pa pa, std::span<uint8_t> out) const;
+  // A page the decode stage needs but the copy stage did not copy.
+  absl::Status Missing(uint64_t address, absl::string_view what) const;
   absl::Status ChargeRead(uint64_t bytes) const {
     return budget_ == nullptr ? absl::OkStatus() : budget_->ChargeRead(bytes);
   }
 
   Translator translator_;
+  uint64_t root_key_;  // the page-table root: snapshot pages are per address space
   ReadBudget* budget_ = nullptr;
+  GuestSnapshot* snapshot_ = nullptr;
+  SnapshotMode mode_ = SnapshotMode::kDirect;
+  // The last snapshot page used: most reads fall in the page of the one before.
+  uint64_t memo_va_page_ = ~0ull;
+  const uint8_t* memo_page_ = nullptr;
   std::array<std::array<CacheEntry, caps::kTranslationCacheSlots>, kLeafKinds> cache_;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;

@@ -87,6 +87,11 @@ std::string RenderSingleText(const FailureDumpReport& r) {
       absl::StrAppend(&out, "; phases skipped: ", absl::StrJoin(r.truncated_phases(), ", "));
     absl::StrAppend(&out, ")\n");
   }
+  for (const kfreeze::v1::StageCut& cut : r.stage_cuts()) {
+    absl::StrAppend(&out, "cut in the ", cut.stage(), " stage",
+                    cut.stage() == "copy" ? " (freeze window)" : "", ": ", cut.phase(), ": ",
+                    cut.reason(), "\n");
+  }
   if (out.empty()) return "(empty failure dump)\n";
   return out;
 }
@@ -163,6 +168,9 @@ std::string RenderEnvelopeText(const DumpEnvelope& e) {
                                  p.skipped() ? "skipped" : absl::StrCat(p.duration_us(), "us")));
       }
       absl::StrAppend(&out, "  timings: ", absl::StrJoin(t, " "), "\n");
+    }
+    if (e.window_bytes() != 0) {
+      absl::StrAppend(&out, "  copied in the freeze window: ", e.window_bytes(), " bytes\n");
     }
     absl::StrAppend(&out, "\n");
   }

@@ -18,8 +18,9 @@ using kfreeze::v1::FailureDumpReport;
 constexpr absl::string_view kReasonSuffix = "_unavailable";
 
 // Fields about the dump itself; an absent one is a statement ("not truncated"), not a gap.
-constexpr std::array<absl::string_view, 5> kMetadata = {
-    "schema", "maps_truncated", "dump_truncated_at_us", "truncated_phases", "is_placeholder"};
+constexpr std::array<absl::string_view, 6> kMetadata = {
+    "schema",           "maps_truncated", "dump_truncated_at_us",
+    "truncated_phases", "is_placeholder", "stage_cuts"};
 
 // Sections whose reason field is not named after them: one walker fills several sections and
 // gives one reason, or ktstr named the reason differently.

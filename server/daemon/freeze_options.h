@@ -15,6 +15,7 @@ struct FreezeDefaults {
   std::chrono::milliseconds hard_grace{1000};
   std::chrono::milliseconds control_timeout{1000};
   std::chrono::milliseconds regs_timeout{1000};
+  std::chrono::milliseconds decode_deadline = dump::kDefaultDecodeDeadline;
 };
 
 FreezeDefaults DefaultsFromConfig(const kfreeze::v1::FreezeDefaults& config);

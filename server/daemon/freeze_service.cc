@@ -72,6 +72,7 @@ grpc::Status FreezeServiceImpl::Freeze(grpc::ServerContext* ctx,
   if (grpc::Status s = Authorize(ctx, Role::kFreeze, "Freeze"); !s.ok()) return s;
   const Limits& limits = guards_.limits;
   for (absl::Status s : {CheckDeadline(request->deadline_ms(), limits, "deadline_ms"),
+                         CheckDeadline(request->decode_deadline_ms(), limits, "decode_deadline_ms"),
                          CheckLabels(request->labels(), limits, "FreezeRequest.labels"),
                          CheckNames(request->sections(), limits, "FreezeRequest.sections")}) {
     if (!s.ok()) return ToGrpc(s);

@@ -153,7 +153,8 @@ TEST_F(CoordinatorTest, FailedAttachIsListedWithItsErrorAndFreezeSaysWhy) {
 TEST_F(CoordinatorTest, ConcurrentFreezesOnOneTargetShareOneCapture) {
   absl::Notification walking, release;
   Make([&](const std::string&) {
-    return dump::PhaseTable{OneMapPhase("m", [&](dump::PhaseContext&) {
+    return dump::PhaseTable{OneMapPhase("m", [&](dump::PhaseContext& ctx) {
+      if (ctx.stage() == "decode") return absl::OkStatus();  // hooks watch the window
       walking.Notify();
       release.WaitForNotificationWithTimeout(kEventually);
       return absl::OkStatus();
@@ -248,6 +249,7 @@ TEST_F(CoordinatorTest, ShutdownCutsALongWalkShortAndStillResumes) {
   std::atomic<bool> saw_cancel{false};
   Make([&](const std::string&) {
     return dump::PhaseTable{OneMapPhase("m", [&](dump::PhaseContext& ctx) {
+      if (ctx.stage() == "decode") return absl::OkStatus();  // hooks watch the window
       walking.Notify();
       // A walker that checks its deadline between items, as every walker must.
       absl::Time give_up = absl::Now() + kEventually;
@@ -277,7 +279,8 @@ TEST_F(CoordinatorTest, ShutdownResumesAVmPausedMidWalkAtOnce) {
   absl::Notification walking;
   std::atomic<bool> saw_cont_while_walking{false};
   Make([&](const std::string&) {
-    return dump::PhaseTable{OneMapPhase("m", [&](dump::PhaseContext&) {
+    return dump::PhaseTable{OneMapPhase("m", [&](dump::PhaseContext& ctx) {
+      if (ctx.stage() == "decode") return absl::OkStatus();  // hooks watch the window
       walking.Notify();
       saw_cont_while_walking = vmm_.WaitFor("cont", absl::ToChronoMilliseconds(kEventually));
       return absl::OkStatus();
@@ -407,7 +410,9 @@ TEST_F(CoordinatorTest, RemoveTargetWaitsForATriggerCaptureInFlightThenStopsPoll
     return std::make_shared<FakeAttachment>(
         "7.2.0-test",
         dump::PhaseTable{OneMapPhase("m",
-                                     [&](dump::PhaseContext&) {
+                                     [&](dump::PhaseContext& ctx) {
+                                       if (ctx.stage() == "decode")
+                                         return absl::OkStatus();  // hooks watch the window
                                        walking.Notify();
                                        release.WaitForNotificationWithTimeout(kEventually);
                                        return absl::OkStatus();

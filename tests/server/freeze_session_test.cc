@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "core/base/reasons.h"
@@ -77,8 +78,9 @@ TEST(FreezeSession, PausesReadsRegistersWalksAndResumes) {
   EXPECT_FALSE(r.vcpu_regs(1).regs().has_ip_symbol());
   EXPECT_EQ(r.vcpu_regs(1).regs().page_table_root(), 0x10b000u);
   EXPECT_FALSE(r.has_vcpu_regs_unavailable());
-  EXPECT_THAT(TimingNames(out->envelope), ElementsAre("run_state", "pause", "regs", "maps",
-                                                      "resume", "freeze_window", "total"));
+  EXPECT_THAT(TimingNames(out->envelope),
+              ElementsAre("run_state", "pause", "regs", "maps", "resume", "copy", "maps_decode",
+                          "decode", "freeze_window", "total"));
   EXPECT_EQ(out->envelope.deadline_ms(), 2000u);
   EXPECT_FALSE(out->envelope.vm_already_paused());
   EXPECT_TRUE(out->envelope.has_captured_at());
@@ -96,7 +98,8 @@ TEST(FreezeSession, RegisterReadOverlapsTheWalk) {
     regs_started.Notify();
     regs_saw_walk = walk_started.WaitForNotificationWithTimeout(absl::Seconds(20));
   };
-  auto phase = MapsPhase([&](PhaseContext&) {
+  auto phase = MapsPhase([&](PhaseContext& ctx) {
+    if (ctx.stage() == "decode") return absl::OkStatus();  // hooks watch the window
     walk_started.Notify();
     walk_saw_regs = regs_started.WaitForNotificationWithTimeout(absl::Seconds(20));
     return absl::OkStatus();
@@ -295,7 +298,8 @@ TEST(FreezeSession, DeadlineTruncationReachesTheReport) {
         r.set_scx_walker_unavailable(std::string(reason));
       });
   auto slow = MapsPhase([](PhaseContext& ctx) {
-    while (!ctx.deadline().Expired()) std::this_thread::yield();
+    // Slow while the VM is paused (the copy stage); its decode has its own budget.
+    while (ctx.stage() == "copy" && !ctx.deadline().Expired()) std::this_thread::yield();
     return absl::OkStatus();
   });
   FreezeOptions options;
@@ -308,6 +312,11 @@ TEST(FreezeSession, DeadlineTruncationReachesTheReport) {
   EXPECT_THAT(r.truncated_phases(), ElementsAre("scx"));
   EXPECT_EQ(r.scx_walker_unavailable(), kReasonDeadlineExceeded);
   EXPECT_TRUE(r.has_dump_truncated_at_us());
+  // The copy stage (in the freeze window) is the one that cut it, and the report says so.
+  ASSERT_EQ(r.stage_cuts_size(), 1);
+  EXPECT_EQ(r.stage_cuts(0).stage(), "copy");
+  EXPECT_EQ(r.stage_cuts(0).phase(), "scx");
+  EXPECT_EQ(r.maps_size(), 1);  // the slow phase itself finished its copy: decoded in full
   EXPECT_FALSE(out->hard_stopped);
   EXPECT_EQ(vmm.count("cont"), 1);
 }
@@ -333,7 +342,7 @@ TEST_P(AlreadyPausedTest, WalkedAsFoundAndLeftInItsState) {
   EXPECT_EQ(out->envelope.single().maps(0).name(), "paused_map");
   EXPECT_EQ(out->envelope.single().vcpu_regs_size(), 2);
   EXPECT_THAT(TimingNames(out->envelope),
-              ElementsAre("run_state", "regs", "maps", "freeze_window", "total"));
+              ElementsAre("run_state", "regs", "maps", "decode", "freeze_window", "total"));
 }
 
 INSTANTIATE_TEST_SUITE_P(QemuRunStates, AlreadyPausedTest,
@@ -393,7 +402,8 @@ TEST(FreezeSession, ResumeAllResumesAPausedWalkAtOnce) {
   ActivePauses pauses;
   absl::Notification walking;
   std::atomic<bool> saw_cont_while_walking{false};
-  auto phase = MapsPhase([&](PhaseContext&) {
+  auto phase = MapsPhase([&](PhaseContext& ctx) {
+    if (ctx.stage() == "decode") return absl::OkStatus();  // hooks watch the window
     walking.Notify();
     saw_cont_while_walking = vmm.WaitFor("cont", kEventually);
     return absl::OkStatus();
@@ -441,8 +451,8 @@ class CopyThenDecodePhase : public DumpPhase {
   explicit CopyThenDecodePhase(FakeVmmControl* vmm) : vmm_(vmm) {}
   absl::string_view name() const override { return "stacks"; }
   bool decodes() const override { return true; }
-  absl::Status Run(PhaseContext&) override {
-    run_saw = vmm_->status();
+  absl::Status Run(PhaseContext& ctx) override {
+    runs.push_back(absl::StrCat(ctx.stage(), ":", vmm_->status()));
     return absl::OkStatus();
   }
   absl::Status Decode(PhaseContext& ctx, const Deadline&) override {
@@ -457,7 +467,8 @@ class CopyThenDecodePhase : public DumpPhase {
   void MarkUnavailable(FailureDumpReport& r, absl::string_view reason) const override {
     r.set_kernel_stacks_unavailable(std::string(reason));
   }
-  std::string run_saw, decode_saw;
+  std::vector<std::string> runs;  // "<stage>:<vm status>" per Run
+  std::string decode_saw;
   size_t registers = 0, copied_bytes = 0;
 
  private:
@@ -479,7 +490,8 @@ TEST(FreezeSession, DecodeRunsAfterTheResumeWithWhatTheWindowCopied) {
   auto out = RunFreeze(&vmm, {phase}, options);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(copier_saw, "paused");
-  EXPECT_EQ(phase->run_saw, "paused");
+  // Copied while paused, replayed from the snapshot after the resume, then decoded.
+  EXPECT_THAT(phase->runs, ElementsAre("copy:paused", "decode:running"));
   EXPECT_EQ(phase->decode_saw, "running");
   EXPECT_EQ(phase->registers, 2u);
   EXPECT_EQ(phase->copied_bytes, 128u);

@@ -16,6 +16,8 @@ MapContext::MapContext(MapEnv& env, const BpfMapInfo& map, const struct btf* btf
 }
 
 void MapContext::Render(uint32_t type_id, std::span<const uint8_t> bytes, RenderedValue* out) {
+  // The copy stage only copies: the decode stage renders the same bytes from the snapshot.
+  if (env_.reader.copying()) return;
   // Every rendered value is a node of the dump's budget; once it is spent values stay empty.
   if (!env_.reader.ChargeNodes(1)) {
     if (!budget_noted_) {

@@ -63,6 +63,10 @@ MapOffsets ResolveMapOffsets(const OffsetResolver& r) {
     v.elem_key = g.Offset("htab_elem.key");
     htab_hash_node = g.Offset("htab_elem.hash_node");
   });
+  if (o.htab.ok()) {
+    o.htab.value.elems = OptionalFieldOf(r, "bpf_htab.elems");
+    o.htab.value.elem_size = OptionalFieldOf(r, "bpf_htab.elem_size");
+  }
   // The walk treats a chain node as its element: hash_node must open struct htab_elem.
   if (o.htab.ok() && htab_hash_node != 0) {
     o.htab.status = absl::NotFoundError(absl::StrCat(

@@ -49,6 +49,8 @@ struct HtabOffsets {
   uint64_t bucket_first = 0;  // bucket.head.first
   uint64_t node_next = 0;     // hlist_nulls_node.next
   uint64_t elem_key = 0;      // offsetof(htab_elem, key); hash_node is at 0 (checked)
+  // The preallocated element area and its stride (absent: the copy stage follows the chains).
+  std::optional<Field> elems, elem_size;
 };
 
 struct RingbufOffsets {

@@ -62,7 +62,8 @@ MapWalker::MapWalker(const MapWalkerOptions& options)
   }
 }
 
-absl::Status MapWalker::Dump(Reader& reader, kfreeze::v1::FailureDumpReport& report) {
+absl::Status MapWalker::Dump(Reader& reader, kfreeze::v1::FailureDumpReport& report,
+                             std::optional<uint32_t> max_entries) {
   if (!offsets_.idr.ok()) return offsets_.idr.status;
   if (!offsets_.map.ok()) return offsets_.map.status;
   btf_cache_.BeginDump();
@@ -89,11 +90,17 @@ absl::Status MapWalker::Dump(Reader& reader, kfreeze::v1::FailureDumpReport& rep
   for (const XaEntry& e : walk.entries) {
     maps.push_back({e.index + idr_base, e.entry, ReadBpfMap(reader, e.entry, offsets_.map.value)});
   }
+  MapCaps caps = options_.caps;
+  if (max_entries) {
+    const uint32_t n = *max_entries == 0 ? UINT32_MAX : *max_entries;
+    caps.max_hash_entries = caps.max_array_entries = caps.max_percpu_keys = n;
+    caps.max_queue_elements = n;
+  }
   MapEnv env{.reader = reader,
              .offsets = offsets_,
              .percpu = options_.percpu,
              .vmlinux = options_.vmlinux,
-             .caps = options_.caps,
+             .caps = caps,
              .arena = nullptr,
              .arena_capture = nullptr,
              .arena_capture_map = Kva()};

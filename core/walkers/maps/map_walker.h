@@ -40,7 +40,9 @@ class MapWalker {
   // Returns an error only when the walk could not start (offsets missing, map_idr unreadable);
   // problems of one map go in its `error`, an incomplete idr walk in maps_unavailable, maps
   // skipped once reader's budget is spent (or its deadline passed) in maps_truncated.
-  absl::Status Dump(Reader& reader, kfreeze::v1::FailureDumpReport& report);
+  // `max_entries` overrides the entry caps of hash-shaped, array and queue maps (0 = none).
+  absl::Status Dump(Reader& reader, kfreeze::v1::FailureDumpReport& report,
+                    std::optional<uint32_t> max_entries = std::nullopt);
 
   const MapOffsets& offsets() const { return offsets_; }
   const ProgramBtfCache& btf_cache() const { return btf_cache_; }

@@ -17,6 +17,13 @@ namespace {
 
 bool IsPercpu(uint32_t type) { return type == kMapPercpuHash || type == kMapLruPercpuHash; }
 
+// BPF_F_NO_PREALLOC: elements are allocated one by one instead of from htab->elems.
+constexpr uint32_t kNoPrealloc = 1u << 0;
+
+// A copy-stage bulk copy of the element area pays when the map is at least this full (by
+// occupied buckets); a sparser map is cheaper to copy by following its chains.
+constexpr uint64_t kBulkMinFillPercent = 25;
+
 // Buckets are read in batches: one read per batch instead of one per bucket.
 constexpr uint32_t kBucketBatch = 256;
 
@@ -42,6 +49,7 @@ class HashWalk {
     // Per-CPU and map-of-maps elements hold a pointer where the value would be.
     value_bytes_ = (IsPercpu(m_.type) || m_.type == kMapHashOfMaps) ? 8 : m_.value_size;
     std::vector<uint8_t> batch;
+    if (ctx_.reader().copying() && CopyElementArea(Kva(*buckets), scan)) return;
     for (uint64_t first = 0; first < scan && !stop_; first += kBucketBatch) {
       const uint64_t count = std::min<uint64_t>(kBucketBatch, scan - first);
       const Kva at = Kva(*buckets) + first * off_.bucket_size;
@@ -59,6 +67,51 @@ class HashWalk {
   }
 
  private:
+  // Copy stage: copies the buckets and the preallocated element area as two bulk regions, so the
+  // window costs a memcpy of the map instead of a pointer chase per element; the decode stage
+  // follows the chains inside the copy. False (nothing decided) when the map does not qualify:
+  // per-CPU values live elsewhere, elements allocated one by one, or a sparse map.
+  bool CopyElementArea(Kva buckets, uint64_t scan) {
+    if (IsPercpu(m_.type) || m_.type == kMapHashOfMaps || !off_.elems || !off_.elem_size) {
+      return false;
+    }
+    const bool lru = m_.type == kMapLruHash;
+    if (!lru && (m_.flags & kNoPrealloc) != 0) return false;
+    Reader& reader = ctx_.reader();
+    absl::StatusOr<uint64_t> elems = ReadField(reader, m_.kva, *off_.elems);
+    absl::StatusOr<uint64_t> elem_size = ReadField(reader, m_.kva, *off_.elem_size);
+    if (!elems.ok() || !elem_size.ok() || *elems == 0) return false;
+    if (*elem_size < value_offset_ + value_bytes_ || *elem_size > ctx_.caps().max_value_bytes) {
+      return false;
+    }
+    const uint64_t area = uint64_t{m_.max_entries} * *elem_size;
+    if (area > ctx_.caps().max_map_bytes) return false;
+    std::vector<uint8_t> batch;
+    uint64_t occupied = 0;
+    for (uint64_t first = 0; first < scan; first += kBucketBatch) {
+      const uint64_t count = std::min<uint64_t>(kBucketBatch, scan - first);
+      if (!ctx_.ReadRaw(buckets + first * off_.bucket_size, count * off_.bucket_size, &batch)) {
+        continue;
+      }
+      for (uint64_t i = 0; i < count; ++i) {
+        uint64_t head = 0;
+        std::memcpy(&head, batch.data() + i * off_.bucket_size + off_.bucket_first, 8);
+        occupied += (head & 1) == 0 && head != 0;
+      }
+    }
+    if (occupied * 100 < uint64_t{m_.max_entries} * kBulkMinFillPercent) return false;
+    if (absl::Status s = reader.Prefetch(Kva(*elems), area); !s.ok()) {
+      ctx_.Unreadable(s);
+      return true;
+    }
+    // Without LRU, one extra element per possible CPU follows (in-flight updates): best effort.
+    if (!lru && ctx_.percpu() != nullptr) {
+      const uint64_t extra = ctx_.percpu()->PossibleCpus().size() * *elem_size;
+      reader.Prefetch(Kva(*elems + area), extra).IgnoreError();
+    }
+    return true;
+  }
+
   void Chain(uint64_t bucket, uint64_t node) {
     // A nulls marker (low bit) ends the chain; 0 would be a corrupt chain but also ends it.
     while (node != 0 && (node & 1) == 0 && !stop_) {
@@ -86,6 +139,8 @@ class HashWalk {
   }
 
   void Emit(const std::vector<uint8_t>& elem) {
+    // Copy stage: the element is copied; only per-CPU values and inner maps need more reads.
+    if (ctx_.reader().copying() && !IsPercpu(m_.type) && m_.type != kMapHashOfMaps) return;
     std::span<const uint8_t> key(elem.data() + off_.elem_key, m_.key_size);
     std::span<const uint8_t> value(elem.data() + value_offset_, value_bytes_);
     if (IsPercpu(m_.type)) return EmitPercpu(key, value);

@@ -67,7 +67,7 @@ std::shared_ptr<const WalkerSet> Build(const KernelPtr& kernel) {
 // A Reader on the guest that stops when the dump's budget or deadline is spent.
 Reader BudgetedReader(const WalkerSet& set, dump::PhaseContext& ctx) {
   Reader reader = set.new_reader();
-  reader.SetBudget(&ctx.budget());
+  ctx.Bind(reader);
   return reader;
 }
 

@@ -39,8 +39,8 @@ class MapsPhase : public dump::DumpPhase {
     // One dump at a time per target: the walker's BTF cache is not thread-safe.
     absl::MutexLock lock(&mu_);
     Reader reader = kernel_->NewReader();
-    reader.SetBudget(&ctx.budget());
-    return walker_->Dump(reader, ctx.report());
+    ctx.Bind(reader);
+    return walker_->Dump(reader, ctx.report(), ctx.max_map_entries());
   }
 
   void MarkUnavailable(kfreeze::v1::FailureDumpReport& report,

@@ -84,7 +84,7 @@ class StacksPhase : public dump::DumpPhase {
       return absl::FailedPreconditionError("no task list: the tasks walk produced none");
     }
     Reader reader = source_.new_reader();
-    reader.SetBudget(&ctx.budget());
+    ctx.Bind(reader);
     StackCapture capture;
     capture.copies = CopyTaskStacks(reader, layout_, *refs);
     absl::StatusOr<BpfKsyms> bpf = BpfKsyms::Read(reader, *source_.symbols, *source_.btf);

@@ -32,6 +32,10 @@ constexpr char kDumpsDir[] = "dumps";
 constexpr char kDumpSuffix[] = ".binpb";
 // A single envelope larger than this is not one of ours (reports are a few MiB at most).
 constexpr uint64_t kMaxDumpFileBytes = 1ull << 30;
+// A checkpoint starts once the journal holds this much: it bounds the replay after a crash and
+// the dump files synced in one go (each fdatasync is a disk flush, off the reply path).
+constexpr uint64_t kCheckpointRecords = 512;
+constexpr uint64_t kCheckpointBytes = 128ull << 20;
 
 absl::Status ErrnoStatus(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
@@ -128,7 +132,80 @@ absl::StatusOr<std::unique_ptr<DumpArchive>> DumpArchive::Open(const std::string
   if (dir.empty()) return absl::InvalidArgumentError("archive directory is empty");
   std::unique_ptr<DumpArchive> archive(new DumpArchive(dir, retention));
   if (absl::Status s = archive->Load(); !s.ok()) return s;
+  archive->checkpointer_ = std::thread([a = archive.get()] { a->CheckpointLoop(); });
   return archive;
+}
+
+DumpArchive::~DumpArchive() {
+  {
+    absl::MutexLock lock(&gen_mu_);
+    stopping_ = true;
+    checkpoint_cv_.SignalAll();
+  }
+  if (checkpointer_.joinable()) checkpointer_.join();
+  Checkpoint(/*reopen=*/false);
+}
+
+std::string DumpArchive::DumpsDir() const { return absl::StrCat(dir_, "/", kDumpsDir); }
+
+uint64_t DumpArchive::ReplayJournals(kfreeze::v1::ArchiveIndex& index, bool* all_synced) {
+  *all_synced = true;
+  std::vector<uint64_t> gens = ListJournalGenerations(dir_);
+  if (gens.empty()) return 0;
+  std::set<std::string> indexed;
+  for (const DumpSummary& s : index.entries()) indexed.insert(s.dump_id());
+  size_t replayed = 0, restored = 0;
+  for (uint64_t gen : gens) {
+    std::string path = JournalPath(dir_, gen);
+    absl::StatusOr<std::string> data = ReadFile(path);
+    if (!data.ok()) {
+      spdlog::error("archive: cannot read journal {}: {}", path, data.status().ToString());
+      *all_synced = false;  // keep it: the next Open tries again
+      continue;
+    }
+    size_t valid = 0;
+    std::vector<JournalRecord> records = ParseJournal(*data, &valid);
+    if (valid < data->size()) {
+      spdlog::warn("archive: journal {}: {} bytes after the last whole record dropped (torn tail)",
+                   path, data->size() - valid);
+    }
+    for (const JournalRecord& r : records) {
+      // Never reuse a seq the journal named, even one whose record is not usable.
+      index.set_next_seq(std::max(index.next_seq(), r.seq + 1));
+      DumpEnvelope e;
+      if (!e.ParseFromString(r.envelope) || !IsSafeName(e.dump_id())) {
+        spdlog::warn("archive: journal {}: skipping a record that is not a dump (seq {})", path,
+                     r.seq);
+        continue;
+      }
+      const std::string file = DumpPath(e.dump_id());
+      absl::StatusOr<std::string> on_disk = ReadFile(file);
+      absl::Status s;
+      if (on_disk.ok() && *on_disk == r.envelope) {
+        s = SyncFileData(file);  // it may sit in the page cache only (kfreezed died, not the host)
+      } else {
+        s = WriteFileAtomically(file, r.envelope);
+        ++restored;
+      }
+      if (!s.ok()) {
+        spdlog::error("archive: cannot restore {} from the journal: {}", e.dump_id(), s.ToString());
+        *all_synced = false;
+        continue;
+      }
+      ++replayed;
+      // Retention evicted some of these before the crash: Load's prune evicts them again.
+      if (indexed.insert(e.dump_id()).second) {
+        *index.add_entries() = MakeSummary(e, r.envelope.size(), r.seq);
+      }
+    }
+  }
+  if (absl::Status s = SyncDirectory(DumpsDir()); !s.ok()) {
+    spdlog::error("archive: {}", s.ToString());
+    *all_synced = false;
+  }
+  spdlog::info("archive: replayed {} journal(s): {} dump(s), {} rewritten", gens.size(), replayed,
+               restored);
+  return gens.back();
 }
 
 std::string DumpArchive::DumpPath(const std::string& dump_id) const {
@@ -137,6 +214,28 @@ std::string DumpArchive::DumpPath(const std::string& dump_id) const {
 
 absl::Status DumpArchive::Load() {
   if (absl::Status s = MakeDirs(absl::StrCat(dir_, "/", kDumpsDir)); !s.ok()) return s;
+  uint64_t last_gen = 0;
+  bool replay_synced = true;
+  if (absl::Status s = LoadIndex(&last_gen, &replay_synced); !s.ok()) return s;
+  // A new generation first; then the replayed journals can go (their dumps are durable again).
+  absl::StatusOr<std::unique_ptr<ArchiveJournal>> journal =
+      ArchiveJournal::Create(dir_, last_gen + 1);
+  absl::MutexLock lock(&gen_mu_);
+  if (!journal.ok()) {
+    spdlog::error("archive: no journal ({}); every dump file is synced on its own",
+                  journal.status().ToString());
+    return absl::OkStatus();
+  }
+  active_ = std::make_shared<Generation>();
+  active_->journal = std::move(*journal);
+  if (!replay_synced) return absl::OkStatus();
+  for (uint64_t gen : ListJournalGenerations(dir_)) {
+    if (gen <= last_gen) unlink(JournalPath(dir_, gen).c_str());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DumpArchive::LoadIndex(uint64_t* last_gen, bool* replay_synced) {
   absl::MutexLock lock(&mu_);
   kfreeze::v1::ArchiveIndex stored;
   std::string index_path = absl::StrCat(dir_, "/", kIndexFile);
@@ -146,6 +245,8 @@ absl::Status DumpArchive::Load() {
       stored.Clear();
     }
   }
+  // Before the files are listed: the journals may bring dump files back.
+  *last_gen = ReplayJournals(stored, replay_synced);
   // What is on disk decides; the index only saves parsing every file.
   std::set<std::string> files;
   std::string dumps_dir = absl::StrCat(dir_, "/", kDumpsDir);
@@ -232,7 +333,7 @@ absl::StatusOr<DumpSummary> DumpArchive::Store(DumpEnvelope& envelope) {
     envelope.set_dump_id(absl::StrFormat("dump-%06d", seq));
   }
   std::string data = envelope.SerializeAsString();
-  if (absl::Status s = WriteFileAtomically(DumpPath(envelope.dump_id()), data); !s.ok()) return s;
+  if (absl::Status s = WriteDump(envelope.dump_id(), seq, data); !s.ok()) return s;
   DumpSummary summary = MakeSummary(envelope, data.size(), seq);
   absl::MutexLock lock(&mu_);
   // Concurrent stores may finish out of order: keep the index sorted by seq.
@@ -249,6 +350,114 @@ absl::StatusOr<DumpSummary> DumpArchive::Store(DumpEnvelope& envelope) {
     spdlog::error("archive: cannot write index: {}", s.ToString());
   }
   return summary;
+}
+
+absl::Status DumpArchive::WriteDump(const std::string& dump_id, uint64_t seq,
+                                    const std::string& data) {
+  std::shared_ptr<Generation> gen;
+  {
+    absl::MutexLock lock(&gen_mu_);
+    gen = active_;
+    if (gen) {
+      ++gen->stores_in_flight;
+      gen->unsynced_ids.push_back(dump_id);
+    }
+  }
+  if (!gen) return WriteFileAtomically(DumpPath(dump_id), data);
+  // The file only appears once its record is durable: a dump file on disk is always either
+  // covered by a journal or synced, never a torn leftover of an unacknowledged store.
+  absl::Status journaled = gen->journal->Append(seq, data);
+  if (!journaled.ok()) {
+    spdlog::error("archive: journal append failed ({}); syncing {} on its own",
+                  journaled.ToString(), dump_id);
+  }
+  absl::Status written = WriteFileAtomically(DumpPath(dump_id), data, /*durable=*/!journaled.ok());
+  absl::MutexLock lock(&gen_mu_);
+  if (--gen->stores_in_flight == 0) flight_done_.SignalAll();
+  if (gen == active_ && (gen->journal->broken() || gen->journal->records() >= kCheckpointRecords ||
+                         gen->journal->bytes() >= kCheckpointBytes)) {
+    checkpoint_due_ = true;
+    checkpoint_cv_.SignalAll();
+  }
+  return written;
+}
+
+void DumpArchive::CheckpointLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&gen_mu_);
+      while (!checkpoint_due_ && !stopping_) checkpoint_cv_.Wait(&gen_mu_);
+      if (stopping_) return;
+    }
+    Checkpoint(/*reopen=*/true);
+  }
+}
+
+void DumpArchive::Checkpoint(bool reopen) {
+  std::shared_ptr<Generation> fresh;
+  if (reopen) {
+    uint64_t next_gen = 1;
+    {
+      absl::MutexLock lock(&gen_mu_);
+      if (active_) next_gen = active_->journal->gen() + 1;
+    }
+    absl::StatusOr<std::unique_ptr<ArchiveJournal>> journal =
+        ArchiveJournal::Create(dir_, next_gen);
+    if (!journal.ok()) {
+      // Keep appending to the old one (or syncing files if it broke); the next store retries.
+      spdlog::error("archive: checkpoint: {}", journal.status().ToString());
+      absl::MutexLock lock(&gen_mu_);
+      checkpoint_due_ = false;
+      return;
+    }
+    fresh = std::make_shared<Generation>();
+    fresh->journal = std::move(*journal);
+  }
+  std::shared_ptr<Generation> old;
+  {
+    absl::MutexLock lock(&gen_mu_);
+    old = std::move(active_);
+    active_ = std::move(fresh);
+    checkpoint_due_ = false;
+    if (!old) return;
+    // Stores that took the old generation finish their dump files before those are synced.
+    while (old->stores_in_flight > 0) flight_done_.Wait(&gen_mu_);
+    retired_syncs_ += old->journal->syncs();
+  }
+  Retire(*old);
+  absl::MutexLock lock(&gen_mu_);
+  ++checkpoints_;
+}
+
+void DumpArchive::Retire(Generation& gen) {
+  bool synced = true;
+  for (const std::string& id : gen.unsynced_ids) {
+    const std::string path = DumpPath(id);
+    absl::Status s = SyncFileData(path);
+    if (!s.ok() && access(path.c_str(), F_OK) == 0) {  // a file gone was removed by retention
+      spdlog::error("archive: checkpoint: {}", s.ToString());
+      synced = false;
+    }
+  }
+  if (absl::Status s = SyncDirectory(DumpsDir()); !s.ok()) {
+    spdlog::error("archive: checkpoint: {}", s.ToString());
+    synced = false;
+  }
+  if (!synced) {
+    spdlog::error("archive: keeping journal {} for the next start to replay", gen.journal->path());
+    return;
+  }
+  unlink(gen.journal->path().c_str());
+}
+
+uint64_t DumpArchive::journal_syncs() const {
+  absl::MutexLock lock(&gen_mu_);
+  return retired_syncs_ + (active_ ? active_->journal->syncs() : 0);
+}
+
+uint64_t DumpArchive::checkpoints() const {
+  absl::MutexLock lock(&gen_mu_);
+  return checkpoints_;
 }
 
 size_t DumpArchive::Prune(absl::Time now) {

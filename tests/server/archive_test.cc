@@ -2,17 +2,24 @@
 #include "server/daemon/archive.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/daemon/archive_journal.h"
+#include "server/daemon/dump_summary.h"
 #include "tests/support/temp_dir.h"
 
 namespace kfreeze::server {
@@ -270,6 +277,213 @@ TEST_F(ArchiveTest, RejectsUnsafeTargetNames) {
   EXPECT_FALSE(IsSafeName(".hidden"));
   EXPECT_FALSE(IsSafeName(""));
   EXPECT_FALSE(IsSafeName(std::string(65, 'a')));
+}
+
+// ---- The write-ahead journal, its group commit and the replay after a crash.
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void Spit(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+// The envelope Store would have journaled for `target`-<seq>.
+std::string JournaledEnvelope(const std::string& target, uint64_t seq, const std::string& map) {
+  DumpEnvelope e;
+  e.set_target(target);
+  e.set_dump_id(absl::StrFormat("%s-%06d", target, seq));
+  e.mutable_captured_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  e.mutable_single()->set_schema("single");
+  e.mutable_single()->add_maps()->set_name(map);
+  return e.SerializeAsString();
+}
+
+TEST(ArchiveJournalFormat, ParsesWholeRecordsAndStopsAtATornOrCorruptOne) {
+  std::string a = EncodeJournalRecord(1, "first"), b = EncodeJournalRecord(2, "second"),
+              c = EncodeJournalRecord(3, "");
+  std::string all = a + b + c;
+  size_t valid = 0;
+  std::vector<JournalRecord> r = ParseJournal(all, &valid);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(valid, all.size());
+  EXPECT_EQ(r[1].seq, 2u);
+  EXPECT_EQ(r[1].envelope, "second");
+  EXPECT_EQ(r[2].envelope, "");
+  // A crash can cut the file anywhere: only whole records before the cut come back.
+  for (size_t cut = 0; cut <= all.size(); ++cut) {
+    std::vector<JournalRecord> part = ParseJournal(std::string_view(all).substr(0, cut), &valid);
+    size_t whole = cut >= all.size() ? 3 : cut >= a.size() + b.size() ? 2 : cut >= a.size() ? 1 : 0;
+    ASSERT_EQ(part.size(), whole) << "cut at " << cut;
+    EXPECT_LE(valid, cut);
+  }
+  // A flipped byte in the second record's payload ends the replay before it.
+  std::string rotten = all;
+  rotten[a.size() + 20] ^= 0x40;
+  EXPECT_EQ(ParseJournal(rotten, &valid).size(), 1u);
+  EXPECT_EQ(valid, a.size());
+  // An absurd length or garbage never reads past the data.
+  std::string absurd = a + "KFJ1\xff\xff\xff\x7f" + std::string(8, '\0');
+  EXPECT_EQ(ParseJournal(absurd, nullptr).size(), 1u);
+  EXPECT_TRUE(ParseJournal(std::string(100, '\0'), &valid).empty());
+}
+
+TEST(ArchiveJournalGroupCommit, ConcurrentAppendsAreAllDurableInOrderAndShareSyncs) {
+  TempDir tmp("kfreeze-journal-test");
+  auto j = ArchiveJournal::Create(tmp.path(), 1);
+  ASSERT_TRUE(j.ok()) << j.status();
+  constexpr int kThreads = 8, kEach = 40;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        uint64_t seq = static_cast<uint64_t>(t) * 1000 + static_cast<uint64_t>(i);
+        EXPECT_TRUE((*j)->Append(seq, absl::StrCat("t", t, "-", i)).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ((*j)->records(), static_cast<uint64_t>(kThreads * kEach));
+  EXPECT_LE((*j)->syncs(), static_cast<uint64_t>(kThreads * kEach));
+  std::cout << "journal: " << kThreads * kEach << " appends, " << (*j)->syncs() << " fdatasyncs\n";
+  size_t valid = 0;
+  std::string data = Slurp((*j)->path());
+  std::vector<JournalRecord> records = ParseJournal(data, &valid);
+  EXPECT_EQ(valid, data.size());
+  ASSERT_EQ(records.size(), static_cast<size_t>(kThreads * kEach));
+  std::map<uint64_t, uint64_t> next;  // each writer's records appear in its own order
+  for (const JournalRecord& r : records) {
+    uint64_t t = r.seq / 1000, i = r.seq % 1000;
+    EXPECT_EQ(i, next[t]++);
+    EXPECT_EQ(r.envelope, absl::StrCat("t", t, "-", i));
+  }
+}
+
+TEST_F(ArchiveTest, ACleanCloseLeavesNoJournalToReplay) {
+  {
+    auto archive = Open();
+    EXPECT_EQ(ListJournalGenerations(dir_).size(), 1u);
+    DumpEnvelope e = Envelope("vm0", "a");
+    ASSERT_TRUE(archive->Store(e).ok());
+    EXPECT_GE(archive->journal_syncs(), 1u);
+  }
+  EXPECT_TRUE(ListJournalGenerations(dir_).empty());
+  auto archive = Open();
+  EXPECT_EQ(archive->count(), 1u);
+}
+
+TEST_F(ArchiveTest, ADaemonKilledAfterStoreKeepsEveryAcknowledgedDump) {
+  // The child stores and dies without closing the archive (no checkpoint, no destructor).
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto a = DumpArchive::Open(dir_, {});
+    if (!a.ok()) _exit(2);
+    for (int i = 0; i < 3; ++i) {
+      DumpEnvelope e = Envelope("vm0", absl::StrCat("m", i));
+      if (!(*a)->Store(e).ok()) _exit(3);
+    }
+    // What a crash may leave: the index lost, a dump file lost, another one torn.
+    unlink((dir_ + "/index.binpb").c_str());
+    unlink((dir_ + "/dumps/vm0-000002.binpb").c_str());
+    if (truncate((dir_ + "/dumps/vm0-000003.binpb").c_str(), 5) != 0) _exit(4);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  auto archive = Open();
+  ASSERT_EQ(archive->count(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    auto got = archive->Get(absl::StrFormat("vm0-%06d", i + 1));
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->single().maps(0).name(), absl::StrCat("m", i));
+    EXPECT_EQ(archive->Find(got->dump_id())->seq(), static_cast<uint64_t>(i + 1));
+  }
+  // The replayed journal is gone, a new one is open, and seqs continue after the journal's.
+  EXPECT_EQ(ListJournalGenerations(dir_).size(), 1u);
+  DumpEnvelope next = Envelope("vm0", "next");
+  auto s = archive->Store(next);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->seq(), 4u);
+}
+
+TEST_F(ArchiveTest, ReplayToleratesATornTailDuplicatesAndGarbageRecords) {
+  std::string dumps = dir_ + "/dumps";
+  fs::create_directories(dumps);
+  std::string one = JournaledEnvelope("vm0", 1, "one"), two = JournaledEnvelope("vm0", 2, "two");
+  std::string three = EncodeJournalRecord(3, JournaledEnvelope("vm0", 3, "three"));
+  Spit(JournalPath(dir_, 5), EncodeJournalRecord(1, one) + EncodeJournalRecord(1, one) +
+                                 EncodeJournalRecord(9, "not an envelope \xff\xff") +
+                                 EncodeJournalRecord(2, two) + three.substr(0, three.size() / 2));
+  Spit(dumps + "/vm0-000002.binpb", two.substr(0, 7));  // torn by the crash
+  auto archive = Open();
+  EXPECT_EQ(archive->count(), 2u);  // the torn third record was never acknowledged
+  EXPECT_FALSE(archive->Find("vm0-000003").has_value());
+  EXPECT_FALSE(fs::exists(dumps + "/vm0-000003.binpb"));
+  EXPECT_EQ(Slurp(dumps + "/vm0-000001.binpb"), one);
+  EXPECT_EQ(Slurp(dumps + "/vm0-000002.binpb"), two);
+  EXPECT_EQ(ListJournalGenerations(dir_), std::vector<uint64_t>{6});
+  DumpEnvelope e = Envelope("vm0", "next");
+  auto s = archive->Store(e);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->seq(), 10u);  // after every seq the journal named, even an unusable record's
+}
+
+TEST_F(ArchiveTest, ReplayedDumpsStillObeyRetentionAndNeverListAMissingBody) {
+  std::string dumps = dir_ + "/dumps";
+  fs::create_directories(dumps);
+  std::string journal;
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    journal += EncodeJournalRecord(seq, JournaledEnvelope("vm0", seq, absl::StrCat("m", seq)));
+  }
+  Spit(JournalPath(dir_, 1), journal);
+  // An index that lists a dump whose body is gone and that no journal covers.
+  kfreeze::v1::ArchiveIndex index;
+  DumpEnvelope ghost;
+  ghost.set_target("vm9");
+  ghost.set_dump_id("vm9-000042");
+  *index.add_entries() = MakeSummary(ghost, 10, 42);
+  Spit(dir_ + "/index.binpb", index.SerializeAsString());
+  RetentionPolicy r;
+  r.max_count = 3;
+  auto archive = Open(r);
+  EXPECT_FALSE(archive->Find("vm9-000042").has_value());
+  auto all = archive->After(0);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].dump_id(), "vm0-000003");
+  EXPECT_FALSE(fs::exists(dumps + "/vm0-000002.binpb"));
+  for (const auto& s : all) EXPECT_TRUE(archive->Get(s.dump_id()).ok()) << s.dump_id();
+}
+
+TEST_F(ArchiveTest, ManyWritersAcrossACheckpointAreAllDurableAndOrdered) {
+  constexpr int kThreads = 8, kEach = 80;  // past one checkpoint (512 records)
+  {
+    auto archive = Open();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          DumpEnvelope e = Envelope(absl::StrCat("vm", t), absl::StrCat("m", i));
+          ASSERT_TRUE(archive->Store(e).ok());
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int i = 0; i < 200 && archive->checkpoints() == 0; ++i)
+      absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_GE(archive->checkpoints(), 1u);
+    EXPECT_LT(archive->journal_syncs(), static_cast<uint64_t>(kThreads * kEach));
+    std::cout << kThreads * kEach << " stores, " << archive->journal_syncs()
+              << " journal fdatasyncs, " << archive->checkpoints() << " checkpoint(s)\n";
+    auto all = archive->After(0);
+    ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kEach));
+    for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].seq(), all[i].seq());
+  }
+  auto reopened = Open();
+  EXPECT_EQ(reopened->count(), static_cast<size_t>(kThreads * kEach));
 }
 
 }  // namespace

@@ -148,9 +148,16 @@ absl::StatusOr<std::unique_ptr<BtfSet>> BtfSet::FromVmlinuxBytes(std::vector<uin
   KF_ASSIGN_OR_RETURN(BtfPtr btf, ParseBtf(raw));
   std::unique_ptr<BtfSet> set(new BtfSet());
   set->vmlinux_ = std::move(btf);
-  set->raw_ = std::move(raw);
   set->source_ = std::move(source);
   return set;
+}
+
+std::span<const uint8_t> BtfSet::raw() const {
+  uint32_t size = 0;
+  // libbpf hands back the buffer it parsed from (unmodified BTF keeps it), never null then.
+  const void* data = btf__raw_data(vmlinux_.get(), &size);
+  if (data == nullptr) return {};
+  return std::span<const uint8_t>(static_cast<const uint8_t*>(data), size);
 }
 
 absl::StatusOr<std::unique_ptr<BtfSet>> BtfSet::FromFile(const std::string& path) {

@@ -36,7 +36,8 @@ absl::StatusOr<BtfPtr> ParseSplitBtf(std::span<const uint8_t> data, const struct
 
 class BtfSet {
  public:
-  // `raw` is kept so it can be dumped or compared byte for byte; `source` says where it came from.
+  // libbpf keeps its own copy of the bytes (raw() below), so `raw` is released after parsing;
+  // `source` says where it came from.
   static absl::StatusOr<std::unique_ptr<BtfSet>> FromVmlinuxBytes(std::vector<uint8_t> raw,
                                                                   std::string source);
   // A raw BTF file (e.g. a copy of /sys/kernel/btf/vmlinux) or an ELF with a .BTF section.
@@ -45,7 +46,8 @@ class BtfSet {
   const struct btf* vmlinux() const { return vmlinux_.get(); }
   // Types excluding the implicit void (id 0).
   uint32_t type_count() const { return btf__type_cnt(vmlinux_.get()) - 1; }
-  const std::vector<uint8_t>& raw() const { return raw_; }
+  // The vmlinux BTF bytes as parsed (libbpf's copy: no second one is kept), to dump or compare.
+  std::span<const uint8_t> raw() const;
   const std::string& source() const { return source_; }
 
   // Program BTF, keyed by the KVA of its `struct btf` so maps of one object share one parse.
@@ -57,7 +59,6 @@ class BtfSet {
   BtfSet() = default;
 
   BtfPtr vmlinux_;
-  std::vector<uint8_t> raw_;
   std::string source_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Kva, BtfPtr> splits_ ABSL_GUARDED_BY(mu_);

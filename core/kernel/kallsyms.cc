@@ -5,7 +5,6 @@
 #include <cstring>
 #include <optional>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/caps.h"
 #include "core/base/checked.h"
@@ -55,8 +54,12 @@ class NamesCursor {
   std::vector<uint8_t> buf_;
 };
 
+// The 256 expanded tokens back to back; token t spans [start[t], start[t] + length[t]).
 struct TokenTable {
-  std::vector<std::string> tokens;  // expanded, by token byte
+  std::string bytes;
+  uint32_t start[kTokens] = {};
+  uint16_t length[kTokens] = {};
+  bool ascii = true;  // then every decoded name is ASCII, hence UTF-8, with no check per name
 };
 
 absl::StatusOr<TokenTable> ReadTokens(Reader& reader, const KallsymsLocations& loc) {
@@ -70,24 +73,61 @@ absl::StatusOr<TokenTable> ReadTokens(Reader& reader, const KallsymsLocations& l
   table.insert(table.end(), last.begin(), last.end());
   table.push_back(0);
   TokenTable out;
-  out.tokens.resize(kTokens);
   for (int i = 0; i < kTokens; ++i) {
     const char* start = reinterpret_cast<const char*>(table.data()) + index[i];
     size_t len = strnlen(start, table.size() - index[i]);
     if (len > caps::kMaxKallsymsTokenLength) return BadData("kallsyms token longer than a name");
-    out.tokens[i].assign(start, len);
+    out.start[i] = static_cast<uint32_t>(out.bytes.size());
+    out.length[i] = static_cast<uint16_t>(len);
+    out.bytes.append(start, len);
   }
+  for (unsigned char c : out.bytes) out.ascii = out.ascii && c < 0x80;
   return out;
 }
 
-absl::StatusOr<SymbolIndex::Packed> DecodeNames(Reader& reader, const KallsymsLocations& loc,
-                                                uint32_t num_syms, const TokenTable& tokens,
-                                                uint64_t* names_bytes) {
-  SymbolIndex::Packed out;
+// Small exact-name matcher for the VMCOREINFO anchors: a length filter first, so the ~200k
+// kallsyms names cost a table lookup each rather than a hash.
+class AnchorMatcher {
+ public:
+  explicit AnchorMatcher(const SymbolAnchors& anchors) : anchors_(anchors) {
+    for (const auto& [name, addr] : anchors) {
+      if (name.size() < kMaxLength) has_length_[name.size()] = true;
+    }
+  }
+  // Index into the anchors of the one named `name`, if any.
+  std::optional<size_t> Match(absl::string_view name) const {
+    if (name.size() >= kMaxLength || !has_length_[name.size()]) return std::nullopt;
+    for (size_t a = 0; a < anchors_.size(); ++a) {
+      if (anchors_[a].first == name) return a;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static constexpr size_t kMaxLength = 64;
+  const SymbolAnchors& anchors_;
+  bool has_length_[kMaxLength] = {};
+};
+
+struct DecodedNames {
+  SymbolIndex::Packed packed;
+  std::vector<std::pair<uint32_t, size_t>> anchor_hits;  // (symbol, anchor) with equal names
+  uint64_t names_bytes = 0;
+};
+
+absl::StatusOr<DecodedNames> DecodeNames(Reader& reader, const KallsymsLocations& loc,
+                                         uint32_t num_syms, const TokenTable& tokens,
+                                         const AnchorMatcher& anchors) {
+  DecodedNames out;
+  SymbolIndex::Packed& packed = out.packed;
   // Grow as names decode: a corrupt count must not allocate before the data backs it up.
-  out.recs.reserve(std::min<uint32_t>(num_syms, 1u << 16));
-  out.arena.reserve(std::min<size_t>(num_syms, 1u << 18) * 24);  // ~24 bytes per kernel name
+  const uint32_t first_reserve = std::min<uint32_t>(num_syms, 1u << 16);
+  packed.name_end.reserve(first_reserve);
+  packed.types.reserve(first_reserve);
+  packed.names.reserve(static_cast<size_t>(first_reserve) * 24);  // ~24 bytes per kernel name
   NamesCursor cursor(reader, loc.names);
+  // One name's expansion: at most kMaxSymbolNameLength + 1 bytes plus the token that overran.
+  char buf[caps::kMaxSymbolNameLength + 1 + caps::kMaxKallsymsTokenLength];
   uint64_t pos = 0;
   for (uint32_t i = 0; i < num_syms; ++i) {
     KF_ASSIGN_OR_RETURN(const uint8_t* p, cursor.Need(pos, 2));
@@ -104,31 +144,40 @@ absl::StatusOr<SymbolIndex::Packed> DecodeNames(Reader& reader, const KallsymsLo
       return BadData(absl::StrCat("kallsyms symbol ", i, " has ", len, " tokens"));
     }
     KF_ASSIGN_OR_RETURN(const uint8_t* data, cursor.Need(pos + header, len));
-    // The first decoded byte is the type letter; the rest is the name, appended to the arena.
-    const size_t start = out.arena.size();
+    // The first decoded byte is the type letter; the rest is the name.
+    size_t n = 0;
     for (uint32_t t = 0; t < len; ++t) {
-      out.arena += tokens.tokens[data[t]];
-      if (out.arena.size() - start > caps::kMaxSymbolNameLength + 1) {
+      const uint32_t tlen = tokens.length[data[t]];
+      std::memcpy(buf + n, tokens.bytes.data() + tokens.start[data[t]], tlen);
+      n += tlen;
+      if (n > caps::kMaxSymbolNameLength + 1) {
         return BadData(absl::StrCat("kallsyms symbol ", i, " longer than ",
                                     caps::kMaxSymbolNameLength, " bytes"));
       }
     }
-    if (out.arena.size() - start < 2)
-      return BadData(absl::StrCat("kallsyms symbol ", i, " has no name"));
-    if (out.arena.size() > UINT32_MAX) return BadData("kallsyms names exceed 4 GiB");
-    const char type = out.arena[start];
-    out.arena.erase(start, 1);
+    if (n < 2) return BadData(absl::StrCat("kallsyms symbol ", i, " has no name"));
+    absl::string_view name(buf + 1, n - 1);
     // Names end up in reports (symbols, backtraces): a hostile table must not smuggle in bytes
     // that are not UTF-8.
-    if (absl::string_view name = absl::string_view(out.arena).substr(start); !IsValidUtf8(name)) {
-      std::string fixed = GuestText(name);
-      out.arena.replace(start, std::string::npos, fixed);
+    std::string fixed;
+    if (!tokens.ascii && !IsValidUtf8(name)) {
+      fixed = GuestText(name);
+      name = fixed;
     }
-    out.recs.push_back(
-        {static_cast<uint32_t>(start), static_cast<uint32_t>(out.arena.size() - start), 0, type});
+    if (packed.names.size() + name.size() > UINT32_MAX) {
+      return BadData("kallsyms names exceed 4 GiB");
+    }
+    if (std::optional<size_t> a = anchors.Match(name)) out.anchor_hits.emplace_back(i, *a);
+    packed.names.append(name.data(), name.size());
+    packed.name_end.push_back(static_cast<uint32_t>(packed.names.size()));
+    packed.types.push_back(buf[0]);
     pos += header + len;
   }
-  *names_bytes = pos;
+  out.names_bytes = pos;
+  // Growth leaves up to half of each buffer unused: give it back, the index lives for the boot.
+  packed.names.shrink_to_fit();
+  packed.name_end.shrink_to_fit();
+  packed.types.shrink_to_fit();
   return out;
 }
 
@@ -208,48 +257,44 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
                                 caps::kMaxKallsymsSymbols, "]"));
   }
   KF_ASSIGN_OR_RETURN(TokenTable tokens, ReadTokens(reader, loc));
-  uint64_t names_bytes = 0;
-  KF_ASSIGN_OR_RETURN(SymbolIndex::Packed names,
-                      DecodeNames(reader, loc, num_syms, tokens, &names_bytes));
-  auto name_of = [&names](uint32_t i) {
-    return absl::string_view(names.arena)
-        .substr(names.recs[i].name_offset, names.recs[i].name_length);
-  };
+  const AnchorMatcher matcher(anchors);
+  KF_ASSIGN_OR_RETURN(DecodedNames names, DecodeNames(reader, loc, num_syms, tokens, matcher));
+  const std::vector<std::pair<uint32_t, size_t>>& anchor_hits = names.anchor_hits;
 
-  // Which kallsyms indices carry an anchor's name (several for duplicated local names).
-  absl::flat_hash_map<absl::string_view, Kva> anchor_by_name;
-  for (const auto& [name, addr] : anchors) anchor_by_name[name] = addr;
-  std::vector<std::pair<uint32_t, Kva>> anchor_hits;
-  absl::flat_hash_map<absl::string_view, bool> anchor_seen;
-  for (uint32_t i = 0; i < num_syms; ++i) {
-    auto it = anchor_by_name.find(name_of(i));
-    if (it == anchor_by_name.end()) continue;
-    anchor_hits.emplace_back(i, it->second);
-    anchor_seen[it->first] = true;
+  // Which anchors appear in kallsyms at all (several entries for duplicated local names).
+  std::vector<bool> anchor_seen(anchors.size(), false);
+  size_t seen_count = 0;
+  for (const auto& [i, a] : anchor_hits) {
+    if (!anchor_seen[a]) ++seen_count;
+    anchor_seen[a] = true;
   }
-  if (anchor_seen.empty()) {
+  if (seen_count == 0) {
     return absl::FailedPreconditionError(
         "no VMCOREINFO symbol appears in kallsyms: cannot validate the address encoding");
   }
 
   KallsymsResult result;
-  result.names_bytes = names_bytes;
-  std::vector<uint64_t> addresses(num_syms);
+  result.names_bytes = names.names_bytes;
   // An encoding is right when every anchor name has at least one kallsyms entry at its address.
   auto accepts = [&](auto address_of) {
-    absl::flat_hash_map<absl::string_view, bool> matched;
-    for (const auto& [i, addr] : anchor_hits) {
-      if (address_of(i) == addr.value) matched[name_of(i)] = true;
+    std::vector<bool> matched(anchors.size(), false);
+    size_t matched_count = 0;
+    for (const auto& [i, a] : anchor_hits) {
+      if (address_of(i) != anchors[a].second.value || matched[a]) continue;
+      matched[a] = true;
+      ++matched_count;
     }
-    result.anchors_matched = matched.size();
-    return matched.size() == anchor_seen.size();
+    result.anchors_matched = matched_count;
+    return matched_count == seen_count;
   };
 
+  std::vector<uint64_t>& addresses = names.packed.addresses;
   std::string tried;
   bool found = false;
   if (loc.addresses) {
     std::optional<uint64_t> bytes = CheckedMul(num_syms, 8);
     if (!bytes) return BadData("kallsyms_addresses size overflows");
+    addresses.resize(num_syms);
     KF_RETURN_IF_ERROR(reader.ReadVirt(
         *loc.addresses, std::span<uint8_t>(reinterpret_cast<uint8_t*>(addresses.data()), *bytes)));
     found = accepts([&](uint32_t i) { return addresses[i]; });
@@ -278,6 +323,7 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
         absl::StrAppend(&tried, tried.empty() ? "" : ", ", KallsymsEncodingName(e));
         continue;
       }
+      addresses.resize(num_syms);
       for (uint32_t i = 0; i < num_syms; ++i) addresses[i] = address_of(i);
       result.encoding = e;
       found = true;
@@ -288,8 +334,7 @@ absl::StatusOr<KallsymsResult> DecodeKallsyms(Reader& reader, const KallsymsLoca
     return BadData(absl::StrCat(
         "kallsyms addresses match VMCOREINFO under no known encoding (tried ", tried, ")"));
   }
-  for (uint32_t i = 0; i < num_syms; ++i) names.recs[i].address = addresses[i];
-  result.symbols = SymbolIndex(std::move(names));
+  result.symbols = SymbolIndex(std::move(names.packed));
   return result;
 }
 

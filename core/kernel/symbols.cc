@@ -2,8 +2,10 @@
 #include "core/kernel/symbols.h"
 
 #include <algorithm>
+#include <bit>
 #include <numeric>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
@@ -13,30 +15,52 @@ SymbolIndex::SymbolIndex(std::vector<Entry> entries) {
   Packed packed;
   size_t bytes = 0;
   for (const Entry& e : entries) bytes += e.name.size();
-  packed.arena.reserve(bytes);
-  packed.recs.reserve(entries.size());
+  packed.names.reserve(bytes);
+  packed.name_end.reserve(entries.size());
+  packed.addresses.reserve(entries.size());
+  packed.types.reserve(entries.size());
   for (const Entry& e : entries) {
-    packed.recs.push_back({static_cast<uint32_t>(packed.arena.size()),
-                           static_cast<uint32_t>(e.name.size()), e.address, e.type});
-    packed.arena += e.name;
+    packed.names += e.name;
+    packed.name_end.push_back(static_cast<uint32_t>(packed.names.size()));
+    packed.addresses.push_back(e.address);
+    packed.types.push_back(e.type);
   }
   *this = SymbolIndex(std::move(packed));
 }
 
-SymbolIndex::SymbolIndex(Packed packed)
-    : arena_(std::make_unique<const std::string>(std::move(packed.arena))),
-      recs_(std::move(packed.recs)) {
+SymbolIndex::SymbolIndex(Packed packed) {
+  const size_t n = packed.addresses.size();
+  bool consistent = packed.name_end.size() == n && packed.types.size() == n && n < UINT32_MAX &&
+                    packed.names.size() <= UINT32_MAX;
+  for (size_t i = 0; consistent && i < n; ++i) {
+    consistent = packed.name_end[i] >= (i == 0 ? 0 : packed.name_end[i - 1]) &&
+                 packed.name_end[i] <= packed.names.size();
+  }
+  if (!consistent) return;  // an empty index: nothing half-built to trip over
+  names_ = std::make_unique<const std::string>(std::move(packed.names));
+  name_end_ = std::move(packed.name_end);
+  addresses_ = std::move(packed.addresses);
+  types_ = std::move(packed.types);
   Index();
 }
 
+size_t SymbolIndex::Probe(absl::string_view name) const {
+  const size_t mask = by_name_.size() - 1;
+  size_t slot = absl::Hash<absl::string_view>{}(name)&mask;
+  // The table is at most half full, so an empty slot always ends the probe.
+  while (by_name_[slot] != 0 && NameOf(by_name_[slot] - 1) != name) slot = (slot + 1) & mask;
+  return slot;
+}
+
 void SymbolIndex::Index() {
-  const uint32_t n = static_cast<uint32_t>(recs_.size());
-  by_name_.reserve(n);
+  const uint32_t n = static_cast<uint32_t>(addresses_.size());
+  by_name_.assign(std::bit_ceil(std::max<size_t>(2 * static_cast<size_t>(n), 16)), 0);
   for (uint32_t i = 0; i < n; ++i) {
-    auto [it, inserted] = by_name_.try_emplace(NameOf(i), i);
-    if (!inserted && !absl::ascii_isupper(recs_[it->second].type) &&
-        absl::ascii_isupper(recs_[i].type)) {
-      it->second = i;
+    uint32_t& slot = by_name_[Probe(NameOf(i))];
+    if (slot == 0) {
+      slot = i + 1;
+    } else if (!absl::ascii_isupper(types_[slot - 1]) && absl::ascii_isupper(types_[i])) {
+      slot = i + 1;
     }
   }
   bool sorted = true;
@@ -48,15 +72,22 @@ void SymbolIndex::Index() {
                    [this](uint32_t a, uint32_t b) { return AddressOf(a) < AddressOf(b); });
 }
 
+size_t SymbolIndex::MemoryBytes() const {
+  return names_->capacity() + name_end_.capacity() * sizeof(uint32_t) +
+         addresses_.capacity() * sizeof(uint64_t) + types_.capacity() +
+         by_address_.capacity() * sizeof(uint32_t) + by_name_.capacity() * sizeof(uint32_t);
+}
+
 Symbol SymbolIndex::at(size_t i) const {
-  const Packed::Rec& r = recs_[i];
-  return Symbol{NameOf(static_cast<uint32_t>(i)), Kva(r.address), r.type};
+  const uint32_t u = static_cast<uint32_t>(i);
+  return Symbol{NameOf(u), Kva(addresses_[u]), types_[u]};
 }
 
 std::optional<Symbol> SymbolIndex::Find(absl::string_view name) const {
-  auto it = by_name_.find(name);
-  if (it == by_name_.end()) return std::nullopt;
-  return at(it->second);
+  if (by_name_.empty()) return std::nullopt;
+  const uint32_t slot = by_name_[Probe(name)];
+  if (slot == 0) return std::nullopt;
+  return at(slot - 1);
 }
 
 std::optional<Kva> SymbolIndex::Address(absl::string_view name) const {
@@ -79,14 +110,15 @@ absl::StatusOr<Kva> SymbolIndex::Require(absl::string_view name) const {
 
 std::vector<Symbol> SymbolIndex::FindAll(absl::string_view name) const {
   std::vector<Symbol> out;
-  for (uint32_t i = 0; i < recs_.size(); ++i) {
+  // Absent names (most lookups) cost one probe, not a scan.
+  if (!Find(name)) return out;
+  for (uint32_t i = 0; i < size(); ++i) {
     if (NameOf(i) == name) out.push_back(at(i));
   }
   return out;
 }
-
 std::optional<SymbolAtAddress> SymbolIndex::Lookup(Kva address, uint64_t max_offset) const {
-  const uint32_t n = static_cast<uint32_t>(recs_.size());
+  const uint32_t n = static_cast<uint32_t>(addresses_.size());
   auto index_at = [this](uint32_t pos) { return by_address_.empty() ? pos : by_address_[pos]; };
   // First position whose address is above `address`.
   uint32_t lo = 0, hi = n;
@@ -106,7 +138,7 @@ std::optional<SymbolAtAddress> SymbolIndex::Lookup(Kva address, uint64_t max_off
 }
 
 std::optional<SymbolExtent> SymbolIndex::LookupExtent(Kva address) const {
-  const uint32_t n = static_cast<uint32_t>(recs_.size());
+  const uint32_t n = static_cast<uint32_t>(addresses_.size());
   auto index_at = [this](uint32_t pos) { return by_address_.empty() ? pos : by_address_[pos]; };
   // First position whose address is above `bound`.
   auto upper = [&](uint64_t bound) {

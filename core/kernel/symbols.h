@@ -1,5 +1,5 @@
 // SymbolIndex: the guest kernel's symbols (decoded from kallsyms), looked up by name or address.
-// Names live in one arena; the index is immutable after construction and safe to share.
+// Names live in one blob; the index is immutable after construction and safe to share.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/base/types.h"
@@ -42,25 +41,25 @@ class SymbolIndex {
     uint64_t address = 0;
     char type = '?';
   };
-  // Compact form used by the kallsyms decoder: names concatenated in `arena`.
+  // Compact form the kallsyms decoder fills: every name back to back in `names` (no separators),
+  // name i spanning [name_end[i-1], name_end[i]). One blob and flat arrays instead of a string and
+  // a hash node per symbol: ~13 bytes per symbol plus its name.
   struct Packed {
-    std::string arena;
-    struct Rec {
-      uint32_t name_offset = 0;
-      uint32_t name_length = 0;
-      uint64_t address = 0;
-      char type = '?';
-    };
-    std::vector<Rec> recs;
+    std::string names;
+    std::vector<uint32_t> name_end;
+    std::vector<uint64_t> addresses;
+    std::string types;  // nm-style letter per symbol
   };
 
   SymbolIndex() = default;
   explicit SymbolIndex(std::vector<Entry> entries);
+  // The arrays must have one element per symbol (else the index is empty) and `name_end` must be
+  // non-decreasing and within `names` (checked; an inconsistent pack yields an empty index).
   explicit SymbolIndex(Packed packed);
   SymbolIndex(SymbolIndex&&) = default;
   SymbolIndex& operator=(SymbolIndex&&) = default;
 
-  size_t size() const { return recs_.size(); }
+  size_t size() const { return addresses_.size(); }
   // Symbol i in kallsyms order.
   Symbol at(size_t i) const;
 
@@ -80,21 +79,30 @@ class SymbolIndex {
   // No distance limit: callers bound `address` to the text they know.
   std::optional<SymbolExtent> LookupExtent(Kva address) const;
 
+  // Heap bytes the index holds (names, arrays, the name table), for footprint reports.
+  size_t MemoryBytes() const;
+
  private:
   void Index();
   absl::string_view NameOf(uint32_t i) const {
-    const Packed::Rec& r = recs_[i];
-    return absl::string_view(*arena_).substr(r.name_offset, r.name_length);
+    const uint32_t begin = i == 0 ? 0 : name_end_[i - 1];
+    return absl::string_view(*names_).substr(begin, name_end_[i] - begin);
   }
-  uint64_t AddressOf(uint32_t i) const { return recs_[i].address; }
+  uint64_t AddressOf(uint32_t i) const { return addresses_[i]; }
+  // Slot of `name` in by_name_: the slot holding its symbol, or the empty slot ending the probe.
+  size_t Probe(absl::string_view name) const;
 
   // Heap-held so moving the index never moves the characters the name views point into (a
   // short std::string would carry them along inline).
-  std::unique_ptr<const std::string> arena_ = std::make_unique<const std::string>();
-  std::vector<Packed::Rec> recs_;
+  std::unique_ptr<const std::string> names_ = std::make_unique<const std::string>();
+  std::vector<uint32_t> name_end_;
+  std::vector<uint64_t> addresses_;
+  std::string types_;
   // Indices in address order; empty when kallsyms order already is (the kernel sorts by address).
   std::vector<uint32_t> by_address_;
-  absl::flat_hash_map<absl::string_view, uint32_t> by_name_;
+  // Open addressing, linear probing: symbol index + 1 per slot (0 = empty), a power-of-two
+  // capacity at least twice the symbol count. 4 bytes a slot instead of a hash node.
+  std::vector<uint32_t> by_name_;
 };
 
 }  // namespace kfreeze

@@ -23,7 +23,7 @@ TEST(BtfSetTest, ParsesAndKeepsRawBytes) {
   std::vector<uint8_t> raw = SmallBtf();
   auto set = BtfSet::FromVmlinuxBytes(raw, "test");
   ASSERT_TRUE(set.ok()) << set.status();
-  EXPECT_EQ((*set)->raw(), raw);
+  EXPECT_TRUE(std::ranges::equal((*set)->raw(), raw));
   EXPECT_EQ((*set)->source(), "test");
   EXPECT_GT((*set)->type_count(), 20u);
   EXPECT_GT(btf__find_by_name_kind((*set)->vmlinux(), "bpf_map", BTF_KIND_STRUCT), 0);
@@ -112,7 +112,7 @@ TEST(BtfSetTest, FromFileAcceptsRawAndRejectsMissing) {
   std::fclose(f);
   auto set = BtfSet::FromFile(path);
   ASSERT_TRUE(set.ok()) << set.status();
-  EXPECT_EQ((*set)->raw(), raw);
+  EXPECT_TRUE(std::ranges::equal((*set)->raw(), raw));
   EXPECT_EQ(BtfSet::FromFile("/nonexistent.btf").status().code(), absl::StatusCode::kNotFound);
 }
 

@@ -2,6 +2,7 @@
 // names, lookups, and hostile tables.
 #include "core/kernel/kallsyms.h"
 
+#include "absl/strings/str_cat.h"
 #include "core/base/status.h"
 #include "gtest/gtest.h"
 #include "tests/support/guest_image.h"
@@ -158,6 +159,48 @@ TEST(KallsymsTest, NamesRunningOffTheEndOfTheMappingFault) {
   ASSERT_FALSE(r.ok());
   // The decoder stopped at the unmapped byte past the window, not at some other check.
   EXPECT_TRUE(IsFault(r.status())) << r.status();
+}
+
+// The compact index on its own: by-name lookups (global beats local, first of equals), by-address
+// lookups on unsorted input, and packs that do not add up.
+TEST(SymbolIndexTest, NameAndAddressLookups) {
+  std::vector<SymbolIndex::Entry> e;
+  for (int i = 0; i < 5000; ++i) e.push_back({absl::StrCat("sym_", i), 0x1000u + 16u * i, 't'});
+  e.push_back({"dup", 0x900, 't'});
+  e.push_back({"dup", 0x800, 'T'});
+  e.push_back({"dup", 0x700, 'T'});
+  e.push_back({"", 0x600, 't'});
+  e.push_back({std::string("bad\xff\xfe", 5), 0x500, 'd'});
+  const SymbolIndex idx(e);
+  ASSERT_EQ(idx.size(), e.size());
+  for (int i = 0; i < 5000; i += 7) {
+    EXPECT_EQ(idx.Find(absl::StrCat("sym_", i))->address, Kva(0x1000u + 16u * i));
+    EXPECT_EQ(idx.Lookup(Kva(0x1000u + 16u * i + 3))->symbol.name, absl::StrCat("sym_", i));
+  }
+  EXPECT_EQ(idx.Find("dup")->address, Kva(0x800));
+  EXPECT_EQ(idx.FindAll("dup").size(), 3u);
+  EXPECT_TRUE(idx.FindAll("nope").empty());
+  EXPECT_FALSE(idx.Find("sym_5000"));
+  EXPECT_EQ(idx.Find(std::string("bad\xff\xfe", 5))->type, 'd');
+  EXPECT_EQ(idx.Lookup(Kva(0x905))->symbol.name, "dup");
+  EXPECT_FALSE(idx.Lookup(Kva(0x4ff)));
+  EXPECT_GT(idx.MemoryBytes(), 0u);
+}
+
+TEST(SymbolIndexTest, InconsistentPackIsEmpty) {
+  SymbolIndex::Packed p;
+  p.names = "ab";
+  p.name_end = {1, 5};  // runs past the names
+  p.addresses = {1, 2};
+  p.types = "tt";
+  EXPECT_EQ(SymbolIndex(p).size(), 0u);
+  p.name_end = {2, 1};  // goes backwards
+  EXPECT_EQ(SymbolIndex(p).size(), 0u);
+  p.name_end = {1};  // too few
+  EXPECT_EQ(SymbolIndex(p).size(), 0u);
+  EXPECT_FALSE(SymbolIndex(p).Find("a"));
+  EXPECT_FALSE(SymbolIndex().Find("a"));
+  EXPECT_FALSE(SymbolIndex().Lookup(Kva(1)));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ PKGS=(
   clang-14 llvm-14 libclang-rt-14-dev clang-format
   qemu-system-x86 busybox-static bpftool cpio zstd gzip python3 socat debian-archive-keyring
   openssl
+  python3-drgn  # bench/guest/scale_window.py's drgn route, the tool users would compare with
 )
 if [ "$KERNEL_BUILD" -eq 1 ]; then
   PKGS+=(build-essential flex bison bc libelf-dev libssl-dev dwarves dpkg-dev cpio zstd bpftool)

@@ -73,11 +73,12 @@ def fetch(refresh: bool = False) -> dict:
 
 
 def up(name: str, scenario, *, cpus=None, mem=None, kaslr=None, accel=None, timeout=None,
-       add=None) -> dict:
+       add=None, params=None) -> dict:
     """`lab up`; returns the KEY=value lines (RAM, QMP, CONSOLE, CMD, PID, ACCEL, RETRIES, ...).
 
     scenario: a path, or the name of a scenario shipped in tests/vm/scenarios.
     add: {host_path: guest_path} files copied into the guest.
+    params: {key: value} scenario parameters (`--param KEY=VALUE`; LAB_PARAM_<KEY> in the guest).
     """
     args = ["up", name, "--scenario", scenario]
     for flag, value in (("--cpus", cpus), ("--mem", mem), ("--kaslr", kaslr), ("--accel", accel),
@@ -86,6 +87,8 @@ def up(name: str, scenario, *, cpus=None, mem=None, kaslr=None, accel=None, time
             args += [flag, value]
     for host, guest_path in (add or {}).items():
         args += ["--add", f"{host}={guest_path}"]
+    for key, value in (params or {}).items():
+        args += ["--param", f"{key}={value}"]
     res = _lab(*args)
     _check(res, f"up {name}")
     return parse_kv(res.stdout.decode())

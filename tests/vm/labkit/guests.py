@@ -19,6 +19,7 @@ from .locks import locked
 from .proc import LabError, log
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+PARAM_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 POLL_SECONDS = 0.2
 # Without KVM trouble init shows up in 2-3 s under KVM and ~8 s under TCG.
 KVM_INIT_TIMEOUT = 30
@@ -228,16 +229,21 @@ def _boot_with_retries(name, f, kernel, opts, requested_accel) -> dict:
     raise LabError(f"guest {name!r} did not come up:\n" + "\n".join(failures))
 
 
-def _prepare_initrd(f: dict, base: Path, scenario: Path, extra_files: list) -> None:
+def _prepare_initrd(f: dict, base: Path, scenario: Path, extra_files: list, params: dict) -> None:
     overlay = f["rundir"] / "overlay.cpio.gz"
-    initramfs.build_overlay(scenario, extra_files, overlay)
+    initramfs.build_overlay(scenario, extra_files, overlay, params)
     initramfs.assemble(base, overlay, f["initrd"])
     overlay.unlink()
 
 
 def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_accel: str,
-       timeout: float, extra_files: list) -> dict:
+       timeout: float, extra_files: list, params: dict = None) -> dict:
+    """params: scenario parameters {key: value} (`lab up --param`), keys matching PARAM_KEY_RE."""
     _check_name(name)
+    params = dict(params or {})
+    for key, value in params.items():
+        if not PARAM_KEY_RE.match(key) or "\n" in str(value) or "\0" in str(value):
+            raise LabError(f"bad scenario parameter {key}={value!r}")
     if not scenario.is_file():
         raise LabError(f"scenario {scenario} is not a file")
     if not MIN_CPUS <= cpus <= MAX_CPUS or not MIN_MEM_MIB <= mem <= MAX_MEM_MIB:
@@ -254,7 +260,7 @@ def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_acc
         f = _files(name)
         f["rundir"].mkdir(parents=True, exist_ok=True)
         f["sockdir"].mkdir(parents=True, exist_ok=True)
-        _prepare_initrd(f, built["initramfs"], scenario, extra_files)
+        _prepare_initrd(f, built["initramfs"], scenario, extra_files, params)
         opts = {"cpus": cpus, "mem": mem, "kaslr": kaslr, "timeout": timeout, "scenario": str(scenario)}
         start = time.monotonic()
         try:
@@ -269,7 +275,7 @@ def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_acc
             "boot_seconds": boot["boot_seconds"], "total_seconds": round(time.monotonic() - start, 2),
             "kernel": kernel["release"], "kernel_package": f"{kernel['package']} {kernel['version']}",
             "kaslr": kaslr, "cpus": cpus, "mem_mib": mem, "scenario": str(scenario.resolve()),
-            "rundir": str(f["rundir"]),
+            "params": params, "rundir": str(f["rundir"]),
         }
         mp.write_text(json.dumps(meta, indent=1) + "\n")
     try:

@@ -5,6 +5,7 @@ Linux accepts concatenated gzip'd cpio archives, so a guest's initrd is base + o
 """
 
 import re
+import shlex
 import shutil
 import struct
 from pathlib import Path
@@ -74,10 +75,22 @@ def build_base(build_dir: Path, out: Path) -> None:
     tmp.replace(out)
 
 
-def build_overlay(scenario: Path, extra_files: list, out: Path) -> None:
-    """extra_files: (host path, guest path) pairs from `lab up --add`."""
+PARAMS_FILE = "lab/params.env"
+
+
+def params_env(params: dict) -> bytes:
+    """`lab up --param` as shell: one `LAB_PARAM_<KEY>='value'` export a line, for `. /lab/params.env`."""
+    lines = ["# lab up --param: scenario parameters"]
+    lines += [f"export LAB_PARAM_{key.upper()}={shlex.quote(str(value))}" for key, value in sorted(params.items())]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def build_overlay(scenario: Path, extra_files: list, out: Path, params: dict = None) -> None:
+    """extra_files: (host path, guest path) pairs from `lab up --add`; params: `lab up --param`
+    (always written, empty when none, so a scenario can source the file unconditionally)."""
     w = CpioWriter()
     w.file("lab/scenario", scenario.read_bytes(), 0o755)
+    w.file(PARAMS_FILE, params_env(params or {}), 0o644)
     for host, guest in extra_files:
         mode = 0o755 if host.stat().st_mode & 0o111 else 0o644
         w.file(guest, host.read_bytes(), mode)

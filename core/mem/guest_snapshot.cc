@@ -2,7 +2,8 @@
 
 #include <sys/mman.h>
 
-#include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -15,7 +16,11 @@ namespace {
 // page, inside the freeze window; so freed chunks are kept for the next dump up to a small bound
 // (the daemon's footprint stays flat) and the rest go back to the kernel.
 constexpr uint64_t kChunkBytes = 1 << 20;
-constexpr size_t kPooledChunks = 16;  // 16 MiB kept warm
+constexpr size_t kPooledChunks = 48;  // 48 MiB kept warm
+
+// Pages the previous dump copied: the next one sizes its indexes for as many up front, so they
+// do not rehash while the guest stands still.
+std::atomic<uint64_t> last_dump_pages{1024};
 
 class ChunkPool {
  public:
@@ -54,20 +59,25 @@ ChunkPool& Pool() {
   return *pool;
 }
 
-constexpr uint64_t kPagesPerChunk = kChunkBytes / GuestSnapshot::kPageBytes;
+constexpr uint64_t kPagesPerChunk = kChunkBytes / GuestSnapshot::kBlockBytes;
 
 }  // namespace
 
-GuestSnapshot::GuestSnapshot(uint64_t max_bytes) : max_pages_(max_bytes / kPageBytes) {}
+GuestSnapshot::GuestSnapshot(uint64_t max_bytes) : max_pages_(max_bytes / kBlockBytes) {
+  const uint64_t expect = std::min(last_dump_pages.load(std::memory_order_relaxed), max_pages_);
+  phys_.reserve(expect);
+  virt_.reserve(expect);
+}
 
 GuestSnapshot::~GuestSnapshot() {
+  if (pages_ > 0) last_dump_pages.store(pages_, std::memory_order_relaxed);
   for (std::span<uint8_t> c : chunks_) Pool().Give(c);
 }
 
 absl::StatusOr<uint8_t*> GuestSnapshot::NewPage() {
   if (pages_ >= max_pages_) {
     return absl::ResourceExhaustedError(absl::StrCat("the dump's page snapshot is full (",
-                                                     max_pages_ * kPageBytes, " bytes copied)"));
+                                                     max_pages_ * kBlockBytes, " bytes copied)"));
   }
   if (chunks_.empty() || chunk_used_ == kPagesPerChunk) {
     std::span<uint8_t> c = Pool().Take();
@@ -75,7 +85,7 @@ absl::StatusOr<uint8_t*> GuestSnapshot::NewPage() {
     chunks_.push_back(c);
     chunk_used_ = 0;
   }
-  uint8_t* page = chunks_.back().data() + chunk_used_ * kPageBytes;
+  uint8_t* page = chunks_.back().data() + chunk_used_ * kBlockBytes;
   ++chunk_used_;
   ++pages_;
   return page;
@@ -86,7 +96,7 @@ absl::StatusOr<const uint8_t*> GuestSnapshot::RecordPhys(uint64_t pa_page, const
   if (!inserted) return it->second;
   absl::StatusOr<uint8_t*> page = NewPage();
   if (page.ok()) {
-    absl::Status s = ram.Read(Pa(pa_page), std::span<uint8_t>(*page, kPageBytes));
+    absl::Status s = ram.Read(Pa(pa_page), std::span<uint8_t>(*page, kBlockBytes));
     if (s.ok()) {
       it->second = *page;
       return *page;

@@ -3,9 +3,9 @@
 // A dump runs in two stages over the same walker code: in the freeze window a Reader in record
 // mode walks the guest and copies every 4 KiB page it touches here (the copy stage); after `cont`
 // a Reader in replay mode runs the walk again from these pages alone (the decode stage), so BTF
-// rendering, symbolization and joins never hold the guest. Pages are keyed by guest-physical frame
-// (aliases share one copy) and reached from (page-table root, virtual page) the way the copy stage
-// translated them, so the decode stage needs neither page tables nor guest RAM.
+// rendering, symbolization and joins never hold the guest. Blocks are keyed by guest-physical
+// address (aliases share one copy) and reached from (page-table root, virtual page) the way the
+// copy stage translated them, so the decode stage needs neither page tables nor guest RAM.
 //
 // Bounded: at most `max_bytes` of pages; past it a record fails with ResourceExhausted. Memory is
 // mmap'd in chunks and unmapped with the snapshot, so a large dump leaves no heap behind.
@@ -27,7 +27,9 @@ namespace kfreeze {
 
 class GuestSnapshot {
  public:
-  static constexpr uint64_t kPageBytes = 4096;
+  // The unit copied: a page. Measured on the scale guest (100k-entry map, 2,000 tasks), 512-byte
+  // blocks copied a third fewer bytes but made the window 40 % longer: the lookups dominate.
+  static constexpr uint64_t kBlockBytes = 4096;
 
   explicit GuestSnapshot(uint64_t max_bytes);
   ~GuestSnapshot();
@@ -52,7 +54,7 @@ class GuestSnapshot {
   const absl::Status& copy_cut() const { return copy_cut_; }
 
   // Bytes copied (whole pages): what the copy stage cost in memcpy.
-  uint64_t bytes() const { return pages_ * kPageBytes; }
+  uint64_t bytes() const { return pages_ * kBlockBytes; }
   uint64_t pages() const { return pages_; }
 
  private:

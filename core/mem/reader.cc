@@ -46,7 +46,7 @@ absl::StatusOr<const uint8_t*> Reader::SnapshotPage(uint64_t va_page, uint64_t p
 }
 
 absl::Status Reader::RecordVirt(Kva va, Pa pa, std::span<uint8_t> out) {
-  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
   uint64_t done = 0;
   while (done < out.size()) {
     const uint64_t at = va.value + done;
@@ -61,7 +61,7 @@ absl::Status Reader::RecordVirt(Kva va, Pa pa, std::span<uint8_t> out) {
 }
 
 absl::Status Reader::ReplayVirt(Kva va, std::span<uint8_t> out) {
-  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
   uint64_t done = 0;
   while (done < out.size()) {
     const uint64_t at = va.value + done;
@@ -81,7 +81,7 @@ absl::Status Reader::ReplayVirt(Kva va, std::span<uint8_t> out) {
 }
 
 absl::Status Reader::ReplayPhys(Pa pa, std::span<uint8_t> out) const {
-  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
   uint64_t done = 0;
   while (done < out.size()) {
     const uint64_t at = pa.value + done;
@@ -100,7 +100,7 @@ absl::Status Reader::Prefetch(Kva va, uint64_t size) {
   if (mode_ != SnapshotMode::kRecord || size == 0) return absl::OkStatus();
   if (!CheckedAdd(va.value, size)) return FaultError(va, "prefetch wraps the address space");
   if (absl::Status s = ChargeRead(size); !s.ok()) return s;
-  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
   for (uint64_t at = va.value & ~(kPage - 1); at < va.value + size; at += kPage) {
     absl::StatusOr<Translation> t = TranslateCached(Kva(at));
     if (!t.ok()) return t.status();
@@ -144,7 +144,7 @@ absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
 }
 
 absl::StatusOr<Pa> Reader::Translate(Kva va) {
-  constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+  constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
   if (mode_ == SnapshotMode::kReplay) {
     auto [page, pa_page] = snapshot_->FindVirt(root_key_, va.value / kPage);
     if (page == nullptr) return Missing(va.value, absl::StrCat("the translation of ", Hex(va)));
@@ -165,7 +165,7 @@ absl::Status Reader::ReadPhys(Pa pa, std::span<uint8_t> out) const {
   if (absl::Status s = ChargeRead(out.size()); !s.ok()) return s;
   if (mode_ == SnapshotMode::kReplay) return ReplayPhys(pa, out);
   if (mode_ == SnapshotMode::kRecord) {
-    constexpr uint64_t kPage = GuestSnapshot::kPageBytes;
+    constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
     uint64_t done = 0;
     while (done < out.size()) {
       const uint64_t at = pa.value + done;

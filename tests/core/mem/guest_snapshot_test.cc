@@ -52,8 +52,8 @@ TEST(GuestSnapshotTest, ReplayServesWhatTheCopyStageReadEvenAfterTheGuestChanges
   EXPECT_TRUE(copy.copying());
   ASSERT_EQ(*copy.ReadU64(obj + k4K - 4), 0x1122334455667788ull);
   ASSERT_EQ(*copy.ReadCString(obj + 2 * k4K + 100), "frozen");
-  EXPECT_EQ(snapshot.pages(), 3u);  // whole pages, each once
-  EXPECT_EQ(snapshot.bytes(), 3 * k4K);
+  EXPECT_EQ(snapshot.pages(), 3u);  // whole blocks, each once
+  EXPECT_EQ(snapshot.bytes(), 3 * GuestSnapshot::kBlockBytes);
 
   // The guest runs on and rewrites everything.
   w.image->Put<uint64_t>(obj + k4K - 4, 0);
@@ -64,8 +64,8 @@ TEST(GuestSnapshotTest, ReplayServesWhatTheCopyStageReadEvenAfterTheGuestChanges
   EXPECT_FALSE(replay.copying());
   EXPECT_EQ(*replay.ReadU64(obj + k4K - 4), 0x1122334455667788ull);
   EXPECT_EQ(*replay.ReadCString(obj + 2 * k4K + 100), "frozen");
-  // Bytes of a copied page the walk did not read are there too (whole pages are copied).
-  EXPECT_TRUE(replay.ReadU64(obj + 8).ok());
+  // Bytes of a copied block the walk did not read are there too (whole blocks are copied).
+  EXPECT_TRUE(replay.ReadU64(obj + k4K + 8).ok());
   // The translation the copy stage saw is kept, and the frame reads back physically.
   absl::StatusOr<Pa> pa = replay.Translate(obj + k4K);
   ASSERT_TRUE(pa.ok()) << pa.status();
@@ -145,7 +145,7 @@ TEST(GuestSnapshotTest, PrefetchCopiesARegionOnlyInTheCopyStageAndIsBounded) {
   copy.UseSnapshot(&small, SnapshotMode::kRecord);
   absl::Status s = copy.Prefetch(region, 8 * k4K);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
-  EXPECT_EQ(small.pages(), 3u);
+  EXPECT_EQ(small.bytes(), 3 * k4K);
 }
 
 }  // namespace

@@ -59,6 +59,7 @@ test-matrix: build
 
 bench: build
 	./bench/run.sh $(BUILD)
+	./bench/guest/run.sh $(BUILD)
 
 demo: build
 	./deploy/demo.sh $(BUILD)

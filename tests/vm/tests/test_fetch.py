@@ -23,8 +23,8 @@ class FetchTest(unittest.TestCase):
         self.assertEqual(Path(info["VMLINUX"]).read_bytes()[:4], b"\x7fELF")
         self.assertIn("struct sched_ext_ops {", Path(info["VMLINUX_H"]).read_text())
         objs = sorted(p.name for p in Path(info["BPF_DIR"]).glob("*.bpf.o"))
-        self.assertEqual(objs, ["lab_typed.bpf.o", "scx_error.bpf.o", "scx_running.bpf.o",
-                                "scx_stall.bpf.o", "sdt_alloc.bpf.o"])
+        self.assertEqual(objs, ["lab_typed.bpf.o", "scale.bpf.o", "scx_error.bpf.o",
+                                "scx_running.bpf.o", "scx_stall.bpf.o", "sdt_alloc.bpf.o"])
 
 
 if __name__ == "__main__":

@@ -232,7 +232,15 @@ void CarryCopyCuts(const PhaseTable& phases, const CopyStage& copy, FailureDumpR
       report.add_truncated_phases(name);
     }
   }
-  for (const kfreeze::v1::StageCut& cut : copy.scratch.stage_cuts()) *report.add_stage_cuts() = cut;
+  // The decode walk names the copy stage for a phase it found cut: keep one entry per phase.
+  for (const kfreeze::v1::StageCut& cut : copy.scratch.stage_cuts()) {
+    const auto& have = report.stage_cuts();
+    if (std::none_of(have.begin(), have.end(), [&](const kfreeze::v1::StageCut& c) {
+          return c.stage() == cut.stage() && c.phase() == cut.phase();
+        })) {
+      *report.add_stage_cuts() = cut;
+    }
+  }
   if (copy.scratch.has_dump_truncated_at_us()) {
     report.set_dump_truncated_at_us(copy.scratch.dump_truncated_at_us());
   }

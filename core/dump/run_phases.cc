@@ -62,12 +62,12 @@ absl::Status RunNeeds(const PhaseTable& table, size_t index, PhaseContext& ctx,
 }
 
 // Which stage cut `phase` and why. A decode walk that stopped where the copy stage had stopped
-// records nothing: the copy stage's own entry (carried over by the freeze) already says it.
+// names the copy stage: that is where the time or the budget ran out.
 void NoteStageCut(PhaseContext& ctx, kfreeze::v1::FailureDumpReport& report,
                   absl::string_view phase, absl::string_view reason) {
-  if (ctx.budget().cut() == ReadBudget::Cut::kCopyStage) return;
+  const bool by_copy = ctx.budget().cut() == ReadBudget::Cut::kCopyStage;
   kfreeze::v1::StageCut* cut = report.add_stage_cuts();
-  cut->set_stage(std::string(ctx.stage()));
+  cut->set_stage(by_copy ? "copy" : std::string(ctx.stage()));
   cut->set_phase(std::string(phase));
   cut->set_reason(std::string(reason));
 }

@@ -10,6 +10,28 @@
 
 namespace kfreeze {
 
+namespace {
+
+// Copies [start, start + out.size()) into `out` one snapshot block at a time; `block(done, at)`
+// gives the copy of the block holding address `at` (`done` bytes into the read).
+template <typename BlockFn>
+absl::Status CopyFromBlocks(uint64_t start, std::span<uint8_t> out, BlockFn block) {
+  constexpr uint64_t kBlock = GuestSnapshot::kBlockBytes;
+  uint64_t done = 0;
+  while (done < out.size()) {
+    const uint64_t at = start + done;
+    const uint64_t in_block = at & (kBlock - 1);
+    const uint64_t n = std::min<uint64_t>(out.size() - done, kBlock - in_block);
+    absl::StatusOr<const uint8_t*> data = block(done, at);
+    if (!data.ok()) return data.status();
+    std::memcpy(out.data() + done, *data + in_block, n);
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 Reader::Reader(const Translator& translator)
     : translator_(translator),
       root_key_(translator.config().root ? translator.config().root->value : 0) {}
@@ -46,54 +68,38 @@ absl::StatusOr<const uint8_t*> Reader::SnapshotPage(uint64_t va_page, uint64_t p
 }
 
 absl::Status Reader::RecordVirt(Kva va, Pa pa, std::span<uint8_t> out) {
-  constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
-  uint64_t done = 0;
-  while (done < out.size()) {
-    const uint64_t at = va.value + done;
-    const uint64_t in_page = at & (kPage - 1);
-    const uint64_t n = std::min<uint64_t>(out.size() - done, kPage - in_page);
-    absl::StatusOr<const uint8_t*> page = SnapshotPage(at / kPage, (pa.value + done) - in_page);
-    if (!page.ok()) return page.status();
-    std::memcpy(out.data() + done, *page + in_page, n);
-    done += n;
-  }
-  return absl::OkStatus();
+  constexpr uint64_t kBlock = GuestSnapshot::kBlockBytes;
+  return CopyFromBlocks(va.value, out, [&](uint64_t done, uint64_t at) {
+    return SnapshotPage(at / kBlock, (pa.value + done) - (at & (kBlock - 1)));
+  });
 }
 
 absl::Status Reader::ReplayVirt(Kva va, std::span<uint8_t> out) {
-  constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
-  uint64_t done = 0;
-  while (done < out.size()) {
-    const uint64_t at = va.value + done;
-    const uint64_t in_page = at & (kPage - 1);
-    const uint64_t n = std::min<uint64_t>(out.size() - done, kPage - in_page);
-    const uint64_t va_page = at / kPage;
-    if (va_page != memo_va_page_) {
-      const uint8_t* page = snapshot_->FindVirt(root_key_, va_page).first;
-      if (page == nullptr) return Missing(at, absl::StrCat("page ", Hex(Kva(at & ~(kPage - 1)))));
-      memo_va_page_ = va_page;
-      memo_page_ = page;
-    }
-    std::memcpy(out.data() + done, memo_page_ + in_page, n);
-    done += n;
-  }
-  return absl::OkStatus();
+  constexpr uint64_t kBlock = GuestSnapshot::kBlockBytes;
+  return CopyFromBlocks(
+      va.value, out, [&](uint64_t, uint64_t at) -> absl::StatusOr<const uint8_t*> {
+        const uint64_t va_page = at / kBlock;
+        if (va_page != memo_va_page_) {
+          const uint8_t* page = snapshot_->FindVirt(root_key_, va_page).first;
+          if (page == nullptr)
+            return Missing(at, absl::StrCat("page ", Hex(Kva(at & ~(kBlock - 1)))));
+          memo_va_page_ = va_page;
+          memo_page_ = page;
+        }
+        return memo_page_;
+      });
 }
 
 absl::Status Reader::ReplayPhys(Pa pa, std::span<uint8_t> out) const {
-  constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
-  uint64_t done = 0;
-  while (done < out.size()) {
-    const uint64_t at = pa.value + done;
-    const uint64_t in_page = at & (kPage - 1);
-    const uint64_t n = std::min<uint64_t>(out.size() - done, kPage - in_page);
-    const uint8_t* page = snapshot_->FindPhys(at - in_page);
-    if (page == nullptr)
-      return Missing(at, absl::StrCat("guest-physical page ", Hex(Pa(at - in_page))));
-    std::memcpy(out.data() + done, page + in_page, n);
-    done += n;
-  }
-  return absl::OkStatus();
+  constexpr uint64_t kBlock = GuestSnapshot::kBlockBytes;
+  return CopyFromBlocks(
+      pa.value, out, [&](uint64_t, uint64_t at) -> absl::StatusOr<const uint8_t*> {
+        const uint8_t* page = snapshot_->FindPhys(at & ~(kBlock - 1));
+        if (page == nullptr) {
+          return Missing(at, absl::StrCat("guest-physical page ", Hex(Pa(at & ~(kBlock - 1)))));
+        }
+        return page;
+      });
 }
 
 absl::Status Reader::Prefetch(Kva va, uint64_t size) {
@@ -165,18 +171,9 @@ absl::Status Reader::ReadPhys(Pa pa, std::span<uint8_t> out) const {
   if (absl::Status s = ChargeRead(out.size()); !s.ok()) return s;
   if (mode_ == SnapshotMode::kReplay) return ReplayPhys(pa, out);
   if (mode_ == SnapshotMode::kRecord) {
-    constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
-    uint64_t done = 0;
-    while (done < out.size()) {
-      const uint64_t at = pa.value + done;
-      const uint64_t in_page = at & (kPage - 1);
-      const uint64_t n = std::min<uint64_t>(out.size() - done, kPage - in_page);
-      absl::StatusOr<const uint8_t*> page = snapshot_->RecordPhys(at - in_page, translator_.ram());
-      if (!page.ok()) return page.status();
-      std::memcpy(out.data() + done, *page + in_page, n);
-      done += n;
-    }
-    return absl::OkStatus();
+    return CopyFromBlocks(pa.value, out, [&](uint64_t, uint64_t at) {
+      return snapshot_->RecordPhys(at & ~(GuestSnapshot::kBlockBytes - 1), translator_.ram());
+    });
   }
   return translator_.ram().Read(pa, out);
 }

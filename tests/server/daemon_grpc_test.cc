@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "core/base/reasons.h"
@@ -51,6 +52,9 @@ class DaemonGrpcTest : public ::testing::Test {
     Start();
   }
   void TearDown() override {
+    // Drain first: phase hooks may still read members, and the pointer write of reset() must
+    // come after the daemon's threads are joined.
+    if (daemon_) daemon_->Shutdown();
     daemon_.reset();
     qemu_.reset();
   }
@@ -78,8 +82,8 @@ class DaemonGrpcTest : public ::testing::Test {
       return std::make_shared<FakeAttachment>(
           "7.2.0-test",
           dump::PhaseTable{OneMapPhase("map_of_" + spec.name, [this](dump::PhaseContext& ctx) {
-            if (phase_hook_) return phase_hook_(ctx);
-            return absl::OkStatus();
+            PhaseHook hook = CurrentPhaseHook();
+            return hook ? hook(ctx) : absl::OkStatus();
           })});
     };
     o.control_factory = QmpControlFactory();
@@ -136,7 +140,19 @@ class DaemonGrpcTest : public ::testing::Test {
   std::unique_ptr<Daemon> daemon_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::FreezeService::Stub> stub_;
-  std::function<absl::Status(dump::PhaseContext&)> phase_hook_;
+  using PhaseHook = std::function<absl::Status(dump::PhaseContext&)>;
+  // Set by the test thread, called by the daemon's walk: the gRPC socket between them is no
+  // happens-before edge TSan can see, so the hook is exchanged under a lock.
+  void SetPhaseHook(PhaseHook hook) {
+    absl::MutexLock lock(&phase_hook_mu_);
+    phase_hook_ = std::move(hook);
+  }
+  PhaseHook CurrentPhaseHook() {
+    absl::MutexLock lock(&phase_hook_mu_);
+    return phase_hook_;
+  }
+  absl::Mutex phase_hook_mu_;
+  PhaseHook phase_hook_ ABSL_GUARDED_BY(phase_hook_mu_);
   // Attaches of "vmx", the name every refusal case uses (bad0's attach retries run meanwhile).
   std::atomic<int> vmx_attaches_{0};
 };
@@ -229,13 +245,15 @@ TEST_F(DaemonGrpcTest, DumpsSurviveARestartAndWatchReplaysThem) {
 
 TEST_F(DaemonGrpcTest, ConcurrentFreezesOverGrpcShareOneCapture) {
   absl::Notification second_joined;
-  phase_hook_ = [this](dump::PhaseContext&) {
+  FreezeCoordinator* coordinator = &daemon_->coordinator();
+  SetPhaseHook([coordinator](dump::PhaseContext& ctx) {
+    if (ctx.stage() == "decode") return absl::OkStatus();  // hooks watch the window
     absl::Time give_up = absl::Now() + kEventually;
-    while (daemon_->coordinator().JoinersInFlight("vm0") < 1 && absl::Now() < give_up) {
+    while (coordinator->JoinersInFlight("vm0") < 1 && absl::Now() < give_up) {
       absl::SleepFor(absl::Milliseconds(1));
     }
     return absl::OkStatus();
-  };
+  });
   absl::StatusOr<v1::FreezeResponse> a, b;
   std::thread ta([&] { a = Freeze("vm0"); });
   std::thread tb([&] { b = Freeze("vm0"); });
@@ -249,12 +267,12 @@ TEST_F(DaemonGrpcTest, ConcurrentFreezesOverGrpcShareOneCapture) {
 
 TEST_F(DaemonGrpcTest, SlowSubscriberDoesNotBlockFreezes) {
   // Big reports so the never-read stream fills its HTTP/2 window quickly.
-  phase_hook_ = [](dump::PhaseContext& ctx) {
+  SetPhaseHook([](dump::PhaseContext& ctx) {
     auto* m = ctx.report().add_maps();
     m->set_name("ballast");
     m->add_entries()->set_value_hex(std::string(256 * 1024, 'x'));
     return absl::OkStatus();
-  };
+  });
   grpc::ClientContext slow_ctx;
   auto slow = stub_->WatchDumps(&slow_ctx, v1::WatchRequest());
   slow->WaitForInitialMetadata();
@@ -462,12 +480,12 @@ TEST_F(DaemonGrpcTest, ConcurrentFreezesWatchersAndTargetsAreBounded) {
                        R"("]}, "limits": {"max_concurrent_freezes": 1, "max_watchers": 1,
                        "max_targets": 3}})"));
   absl::Notification walking, release;
-  phase_hook_ = [&](dump::PhaseContext& ctx) {
+  SetPhaseHook([&](dump::PhaseContext& ctx) {
     if (ctx.stage() == "decode") return absl::OkStatus();  // hooks watch the window
     walking.Notify();
     release.WaitForNotificationWithTimeout(kEventually);
     return absl::OkStatus();
-  };
+  });
   absl::StatusOr<v1::FreezeResponse> first;
   std::thread t([&] { first = Freeze("vm0"); });
   ASSERT_TRUE(walking.WaitForNotificationWithTimeout(kEventually));
@@ -476,7 +494,7 @@ TEST_F(DaemonGrpcTest, ConcurrentFreezesWatchersAndTargetsAreBounded) {
   release.Notify();
   t.join();
   EXPECT_TRUE(first.ok()) << first.status();
-  phase_hook_ = nullptr;
+  SetPhaseHook(nullptr);
 
   grpc::ClientContext w1;
   auto one = stub_->WatchDumps(&w1, v1::WatchRequest());

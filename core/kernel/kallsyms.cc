@@ -55,6 +55,9 @@ class NamesCursor {
 };
 
 // The 256 expanded tokens back to back; token t spans [start[t], start[t] + length[t]).
+// Tokens up to this long are copied with one fixed-size memcpy (no call per token); almost all are.
+constexpr size_t kShortToken = 16;
+
 struct TokenTable {
   std::string bytes;
   uint32_t start[kTokens] = {};
@@ -82,6 +85,8 @@ absl::StatusOr<TokenTable> ReadTokens(Reader& reader, const KallsymsLocations& l
     out.bytes.append(start, len);
   }
   for (unsigned char c : out.bytes) out.ascii = out.ascii && c < 0x80;
+  // Slack after the last token: short tokens are copied as one fixed-size block.
+  out.bytes.append(kShortToken, '\0');
   return out;
 }
 
@@ -127,7 +132,7 @@ absl::StatusOr<DecodedNames> DecodeNames(Reader& reader, const KallsymsLocations
   packed.names.reserve(static_cast<size_t>(first_reserve) * 24);  // ~24 bytes per kernel name
   NamesCursor cursor(reader, loc.names);
   // One name's expansion: at most kMaxSymbolNameLength + 1 bytes plus the token that overran.
-  char buf[caps::kMaxSymbolNameLength + 1 + caps::kMaxKallsymsTokenLength];
+  char buf[caps::kMaxSymbolNameLength + 1 + caps::kMaxKallsymsTokenLength + kShortToken];
   uint64_t pos = 0;
   for (uint32_t i = 0; i < num_syms; ++i) {
     KF_ASSIGN_OR_RETURN(const uint8_t* p, cursor.Need(pos, 2));
@@ -148,7 +153,12 @@ absl::StatusOr<DecodedNames> DecodeNames(Reader& reader, const KallsymsLocations
     size_t n = 0;
     for (uint32_t t = 0; t < len; ++t) {
       const uint32_t tlen = tokens.length[data[t]];
-      std::memcpy(buf + n, tokens.bytes.data() + tokens.start[data[t]], tlen);
+      const char* token = tokens.bytes.data() + tokens.start[data[t]];
+      if (tlen <= kShortToken) {
+        std::memcpy(buf + n, token, kShortToken);
+      } else {
+        std::memcpy(buf + n, token, tlen);
+      }
       n += tlen;
       if (n > caps::kMaxSymbolNameLength + 1) {
         return BadData(absl::StrCat("kallsyms symbol ", i, " longer than ",

@@ -44,11 +44,19 @@ SymbolIndex::SymbolIndex(Packed packed) {
   Index();
 }
 
-size_t SymbolIndex::Probe(absl::string_view name) const {
+uint64_t SymbolIndex::NameHash(absl::string_view name) {
+  return absl::Hash<absl::string_view>{}(name);
+}
+
+size_t SymbolIndex::Probe(absl::string_view name, uint64_t hash) const {
   const size_t mask = by_name_.size() - 1;
-  size_t slot = absl::Hash<absl::string_view>{}(name)&mask;
+  const uint64_t tag = hash & ~uint64_t{UINT32_MAX};
+  size_t slot = hash & mask;
   // The table is at most half full, so an empty slot always ends the probe.
-  while (by_name_[slot] != 0 && NameOf(by_name_[slot] - 1) != name) slot = (slot + 1) & mask;
+  for (uint64_t e = by_name_[slot]; e != 0; e = by_name_[slot]) {
+    if ((e & ~uint64_t{UINT32_MAX}) == tag && NameOf(static_cast<uint32_t>(e) - 1) == name) break;
+    slot = (slot + 1) & mask;
+  }
   return slot;
 }
 
@@ -56,11 +64,12 @@ void SymbolIndex::Index() {
   const uint32_t n = static_cast<uint32_t>(addresses_.size());
   by_name_.assign(std::bit_ceil(std::max<size_t>(2 * static_cast<size_t>(n), 16)), 0);
   for (uint32_t i = 0; i < n; ++i) {
-    uint32_t& slot = by_name_[Probe(NameOf(i))];
-    if (slot == 0) {
-      slot = i + 1;
-    } else if (!absl::ascii_isupper(types_[slot - 1]) && absl::ascii_isupper(types_[i])) {
-      slot = i + 1;
+    const uint64_t hash = NameHash(NameOf(i));
+    uint64_t& slot = by_name_[Probe(NameOf(i), hash)];
+    // A global (upper-case type) wins over a local of the same name.
+    if (slot == 0 || (!absl::ascii_isupper(types_[static_cast<uint32_t>(slot) - 1]) &&
+                      absl::ascii_isupper(types_[i]))) {
+      slot = (hash & ~uint64_t{UINT32_MAX}) | (i + 1);
     }
   }
   bool sorted = true;
@@ -75,7 +84,7 @@ void SymbolIndex::Index() {
 size_t SymbolIndex::MemoryBytes() const {
   return names_->capacity() + name_end_.capacity() * sizeof(uint32_t) +
          addresses_.capacity() * sizeof(uint64_t) + types_.capacity() +
-         by_address_.capacity() * sizeof(uint32_t) + by_name_.capacity() * sizeof(uint32_t);
+         by_address_.capacity() * sizeof(uint32_t) + by_name_.capacity() * sizeof(uint64_t);
 }
 
 Symbol SymbolIndex::at(size_t i) const {
@@ -85,9 +94,9 @@ Symbol SymbolIndex::at(size_t i) const {
 
 std::optional<Symbol> SymbolIndex::Find(absl::string_view name) const {
   if (by_name_.empty()) return std::nullopt;
-  const uint32_t slot = by_name_[Probe(name)];
+  const uint64_t slot = by_name_[Probe(name, NameHash(name))];
   if (slot == 0) return std::nullopt;
-  return at(slot - 1);
+  return at(static_cast<uint32_t>(slot) - 1);
 }
 
 std::optional<Kva> SymbolIndex::Address(absl::string_view name) const {

@@ -90,7 +90,8 @@ class SymbolIndex {
   }
   uint64_t AddressOf(uint32_t i) const { return addresses_[i]; }
   // Slot of `name` in by_name_: the slot holding its symbol, or the empty slot ending the probe.
-  size_t Probe(absl::string_view name) const;
+  size_t Probe(absl::string_view name, uint64_t hash) const;
+  static uint64_t NameHash(absl::string_view name);
 
   // Heap-held so moving the index never moves the characters the name views point into (a
   // short std::string would carry them along inline).
@@ -100,9 +101,10 @@ class SymbolIndex {
   std::string types_;
   // Indices in address order; empty when kallsyms order already is (the kernel sorts by address).
   std::vector<uint32_t> by_address_;
-  // Open addressing, linear probing: symbol index + 1 per slot (0 = empty), a power-of-two
-  // capacity at least twice the symbol count. 4 bytes a slot instead of a hash node.
-  std::vector<uint32_t> by_name_;
+  // Open addressing, linear probing, a power-of-two capacity at least twice the symbol count.
+  // A slot is the name's hash tag (high 32 bits) and symbol index + 1 (low 32; 0 = empty): a
+  // probe compares names only when the tags agree, so collisions cost no trip to the names.
+  std::vector<uint64_t> by_name_;
 };
 
 }  // namespace kfreeze

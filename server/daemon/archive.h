@@ -5,8 +5,10 @@
 //                                 share one fdatasync
 //   <dir>/dumps/<dump_id>.binpb   one envelope each, written (temp file + rename) only after its
 //                                 journal record is durable, without a sync of its own
-//   <dir>/index.binpb             ArchiveIndex (summaries + next_seq), replaced by rename; not
-//                                 fsynced: the dump files and the journal are the truth
+//   <dir>/index.binpb             ArchiveIndex (summaries + next_seq), replaced by rename at
+//                                 each checkpoint (synced, before the journal it replaces goes)
+//                                 and when retention removes dumps; a store with a journal does
+//                                 not rewrite it: the dump files and the journal are the truth
 //
 // A background checkpoint (every kCheckpointRecords stores or kCheckpointBytes of journal, and at
 // close) starts a new journal generation, fdatasyncs the dump files the old one covered, syncs the
@@ -104,8 +106,9 @@ class DumpArchive {
   // `*all_synced`: every replayed dump is durable again, so those journals may go.
   uint64_t ReplayJournals(kfreeze::v1::ArchiveIndex& index, bool* all_synced);
   // Makes the envelope durable (journal, or a synced file when the journal fails) and writes its
-  // dump file.
-  absl::Status WriteDump(const std::string& dump_id, uint64_t seq, const std::string& data);
+  // dump file. `*journaled`: its journal record holds it (else the file was synced on its own).
+  absl::Status WriteDump(const std::string& dump_id, uint64_t seq, const std::string& data,
+                         bool* journaled);
   // Syncs the dump files `gen` covered and the dumps directory, then deletes its journal.
   void Retire(Generation& gen);
   // Switches to a new generation and retires the old one; `reopen` = false at close.
@@ -116,7 +119,7 @@ class DumpArchive {
   // The per-target quota part of PruneLocked.
   size_t PruneTargetQuotasLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveDumpFile(const kfreeze::v1::DumpSummary& summary) const;
-  absl::Status WriteIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteIndexLocked(bool durable = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string DumpPath(const std::string& dump_id) const;
 
   const std::string dir_;

@@ -410,6 +410,46 @@ TEST_F(ArchiveTest, ADaemonKilledAfterStoreKeepsEveryAcknowledgedDump) {
   EXPECT_EQ(s->seq(), 4u);
 }
 
+TEST_F(ArchiveTest, StoresLeaveTheIndexToTheCheckpointAndAKillStillKeepsTheirSeqs) {
+  const std::string index = dir_ + "/index.binpb";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto a = DumpArchive::Open(dir_, {});
+    if (!a.ok()) _exit(2);
+    struct stat opened {};
+    if (stat(index.c_str(), &opened) != 0) _exit(5);
+    for (int i = 0; i < 3; ++i) {
+      DumpEnvelope e = Envelope("vm0", absl::StrCat("m", i));
+      if (!(*a)->Store(e).ok()) _exit(3);
+    }
+    // The journal holds the three; the index Open wrote is still the same file (a rewrite is
+    // a rename: a new inode).
+    struct stat now {};
+    if (stat(index.c_str(), &now) != 0 || now.st_ino != opened.st_ino) _exit(4);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  {
+    auto archive = Open();
+    ASSERT_EQ(archive->count(), 3u);
+    for (int i = 0; i < 3; ++i) {
+      auto row = archive->Find(absl::StrFormat("vm0-%06d", i + 1));
+      ASSERT_TRUE(row.has_value());
+      EXPECT_EQ(row->seq(), static_cast<uint64_t>(i + 1));
+    }
+  }  // a clean close checkpoints: the index now names all three and no journal is left
+  EXPECT_EQ(ListJournalGenerations(dir_).size(), 0u);
+  kfreeze::v1::ArchiveIndex stored;
+  std::ifstream in(index, std::ios::binary);
+  ASSERT_TRUE(stored.ParseFromIstream(&in));
+  ASSERT_EQ(stored.entries_size(), 3);
+  EXPECT_EQ(stored.entries(2).dump_id(), "vm0-000003");
+  EXPECT_EQ(stored.entries(2).seq(), 3u);
+}
+
 TEST_F(ArchiveTest, ReplayToleratesATornTailDuplicatesAndGarbageRecords) {
   std::string dumps = dir_ + "/dumps";
   fs::create_directories(dumps);

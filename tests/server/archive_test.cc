@@ -1,13 +1,13 @@
 // The dump archive: durable ids, listing, restart, retention, corrupt files.
 #include "server/daemon/archive.h"
 
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -50,6 +50,25 @@ class ArchiveTest : public ::testing::Test {
     auto a = DumpArchive::Open(dir_, r);
     EXPECT_TRUE(a.ok()) << a.status();
     return a.ok() ? std::move(*a) : nullptr;
+  }
+
+  // A daemon that stores three dumps and dies without closing the archive (no checkpoint, no
+  // destructor). `after(archive)` runs before the death; its nonzero result fails the test.
+  void StoreThreeAndDie(const std::function<int(DumpArchive&)>& after) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto a = DumpArchive::Open(dir_, {});
+      if (!a.ok()) _exit(2);
+      for (int i = 0; i < 3; ++i) {
+        DumpEnvelope e = Envelope("vm0", absl::StrCat("m", i));
+        if (!(*a)->Store(e).ok()) _exit(3);
+      }
+      _exit(after(**a));
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   }
 
   const TempDir tmp_{"kfreeze-archive-test"};
@@ -375,25 +394,12 @@ TEST_F(ArchiveTest, ACleanCloseLeavesNoJournalToReplay) {
 }
 
 TEST_F(ArchiveTest, ADaemonKilledAfterStoreKeepsEveryAcknowledgedDump) {
-  // The child stores and dies without closing the archive (no checkpoint, no destructor).
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto a = DumpArchive::Open(dir_, {});
-    if (!a.ok()) _exit(2);
-    for (int i = 0; i < 3; ++i) {
-      DumpEnvelope e = Envelope("vm0", absl::StrCat("m", i));
-      if (!(*a)->Store(e).ok()) _exit(3);
-    }
+  StoreThreeAndDie([&](DumpArchive&) {
     // What a crash may leave: the index lost, a dump file lost, another one torn.
     unlink((dir_ + "/index.binpb").c_str());
     unlink((dir_ + "/dumps/vm0-000002.binpb").c_str());
-    if (truncate((dir_ + "/dumps/vm0-000003.binpb").c_str(), 5) != 0) _exit(4);
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    return truncate((dir_ + "/dumps/vm0-000003.binpb").c_str(), 5) == 0 ? 0 : 4;
+  });
   auto archive = Open();
   ASSERT_EQ(archive->count(), 3u);
   for (int i = 0; i < 3; ++i) {
@@ -412,26 +418,15 @@ TEST_F(ArchiveTest, ADaemonKilledAfterStoreKeepsEveryAcknowledgedDump) {
 
 TEST_F(ArchiveTest, StoresLeaveTheIndexToTheCheckpointAndAKillStillKeepsTheirSeqs) {
   const std::string index = dir_ + "/index.binpb";
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto a = DumpArchive::Open(dir_, {});
-    if (!a.ok()) _exit(2);
-    struct stat opened {};
-    if (stat(index.c_str(), &opened) != 0) _exit(5);
-    for (int i = 0; i < 3; ++i) {
-      DumpEnvelope e = Envelope("vm0", absl::StrCat("m", i));
-      if (!(*a)->Store(e).ok()) _exit(3);
-    }
-    // The journal holds the three; the index Open wrote is still the same file (a rewrite is
-    // a rename: a new inode).
-    struct stat now {};
-    if (stat(index.c_str(), &now) != 0 || now.st_ino != opened.st_ino) _exit(4);
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  auto read_index = [&] {
+    kfreeze::v1::ArchiveIndex stored;
+    std::ifstream in(index, std::ios::binary);
+    EXPECT_TRUE(stored.ParseFromIstream(&in));
+    return stored;
+  };
+  StoreThreeAndDie([](DumpArchive&) { return 0; });
+  // The journal holds the three; the index is still the empty one Open wrote.
+  EXPECT_EQ(read_index().entries_size(), 0);
   {
     auto archive = Open();
     ASSERT_EQ(archive->count(), 3u);
@@ -442,9 +437,7 @@ TEST_F(ArchiveTest, StoresLeaveTheIndexToTheCheckpointAndAKillStillKeepsTheirSeq
     }
   }  // a clean close checkpoints: the index now names all three and no journal is left
   EXPECT_EQ(ListJournalGenerations(dir_).size(), 0u);
-  kfreeze::v1::ArchiveIndex stored;
-  std::ifstream in(index, std::ios::binary);
-  ASSERT_TRUE(stored.ParseFromIstream(&in));
+  kfreeze::v1::ArchiveIndex stored = read_index();
   ASSERT_EQ(stored.entries_size(), 3);
   EXPECT_EQ(stored.entries(2).dump_id(), "vm0-000003");
   EXPECT_EQ(stored.entries(2).seq(), 3u);

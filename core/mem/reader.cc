@@ -121,6 +121,7 @@ absl::Status Reader::Prefetch(Kva va, uint64_t size) {
 
 void Reader::ClearCache() {
   for (auto& kind : cache_) kind.fill(CacheEntry{});
+  pte_tables_.fill(CacheEntry{});
 }
 
 absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
@@ -135,8 +136,14 @@ absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
       return Translation{Pa(e.pa_base + off), leaf - off, TranslationPath::kPageWalk, leaf};
     }
   }
-  absl::StatusOr<Translation> t = translator_.Translate(va);
+  // Only page walks leave a PTE table here, so a hit is never an address of a linear path.
+  CacheEntry& table = pte_tables_[(va.value >> 21) % caps::kTranslationCacheSlots];
+  uint64_t pte_table = 0;
+  absl::StatusOr<Translation> t = table.tag == va.value >> 21
+                                      ? translator_.WalkPteTable(va, table.pa_base)
+                                      : translator_.Translate(va, &pte_table);
   if (!t.ok()) return t;
+  if (pte_table != 0) table = CacheEntry{va.value >> 21, pte_table};
   if (t->path == TranslationPath::kPageWalk) {
     ++misses_;
     for (int k = 0; k < kLeafKinds; ++k) {

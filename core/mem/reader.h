@@ -115,6 +115,9 @@ class Reader {
   uint64_t memo_va_page_ = ~0ull;
   const uint8_t* memo_page_ = nullptr;
   std::array<std::array<CacheEntry, caps::kTranslationCacheSlots>, kLeafKinds> cache_;
+  // PTE tables by 2 MiB region (tag va >> 21, pa_base = the table): a 4K miss next to an earlier
+  // walk (vmalloc'd stacks, module data) costs one entry read instead of a full walk.
+  std::array<CacheEntry, caps::kTranslationCacheSlots> pte_tables_;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
 };

@@ -36,7 +36,8 @@ Translator Translator::WithRoot(Pa root) const {
   return Translator(*ram_, c);
 }
 
-absl::StatusOr<Translation> Translator::Translate(Kva va) const {
+absl::StatusOr<Translation> Translator::Translate(Kva va, uint64_t* pte_table) const {
+  if (pte_table != nullptr) *pte_table = 0;
   if (config_.page_offset_base) {
     uint64_t off = va.value - *config_.page_offset_base;
     if (va.value >= *config_.page_offset_base && off < config_.direct_map_bytes) {
@@ -47,10 +48,24 @@ absl::StatusOr<Translation> Translator::Translate(Kva va) const {
     uint64_t pa = va.value - kStartKernelMap + config_.phys_base;
     return Translation{Pa(pa), config_.image_end - va.value, TranslationPath::kKernelImage, 0};
   }
-  return Walk(va);
+  return Walk(va, pte_table);
 }
 
-absl::StatusOr<Translation> Translator::Walk(Kva va) const {
+absl::StatusOr<uint64_t> Translator::ReadEntry(Kva va, uint64_t table, int level) const {
+  const uint64_t index = (va.value >> (12 + 9 * level)) & 511;
+  absl::StatusOr<uint64_t> entry = ram_->ReadU64(Pa(table + index * 8));
+  if (!entry.ok()) {
+    return FaultError(va, absl::StrCat(LevelName(level, config_.levels), " table at ", Hex(table),
+                                       " is outside guest RAM"));
+  }
+  if (!(*entry & kPresent)) {
+    return FaultError(va, absl::StrCat(LevelName(level, config_.levels), " entry not present"));
+  }
+  return entry;
+}
+
+absl::StatusOr<Translation> Translator::Walk(Kva va, uint64_t* pte_table) const {
+  if (pte_table != nullptr) *pte_table = 0;
   if (!config_.root) return FaultError(va, "no page-table root for a page walk");
   if (config_.levels != 4 && config_.levels != 5) {
     return absl::FailedPreconditionError(
@@ -61,23 +76,16 @@ absl::StatusOr<Translation> Translator::Walk(Kva va) const {
   }
   uint64_t table = config_.root->value & kPfnMask;
   for (int level = config_.levels - 1; level >= 0; --level) {
-    const int shift = 12 + 9 * level;
-    const uint64_t index = (va.value >> shift) & 511;
-    absl::StatusOr<uint64_t> entry = ram_->ReadU64(Pa(table + index * 8));
-    if (!entry.ok()) {
-      return FaultError(va, absl::StrCat(LevelName(level, config_.levels), " table at ", Hex(table),
-                                         " is outside guest RAM"));
-    }
-    if (!(*entry & kPresent)) {
-      return FaultError(va, absl::StrCat(LevelName(level, config_.levels), " entry not present"));
-    }
+    absl::StatusOr<uint64_t> entry = ReadEntry(va, table, level);
+    if (!entry.ok()) return entry.status();
     const bool leaf = level == 0 || (*entry & kPageSizeBit);
     if (leaf) {
       if (level > 2) {
         return FaultError(
             va, absl::StrCat("huge-page bit set in ", LevelName(level, config_.levels), " entry"));
       }
-      const uint64_t leaf_bytes = 1ull << shift;
+      if (level == 0 && pte_table != nullptr) *pte_table = table;
+      const uint64_t leaf_bytes = 1ull << (12 + 9 * level);
       const uint64_t base = *entry & kPfnMask & ~(leaf_bytes - 1);
       const uint64_t off = va.value & (leaf_bytes - 1);
       return Translation{Pa(base + off), leaf_bytes - off, TranslationPath::kPageWalk, leaf_bytes};
@@ -85,6 +93,13 @@ absl::StatusOr<Translation> Translator::Walk(Kva va) const {
     table = *entry & kPfnMask;
   }
   return FaultError(va, "page walk fell through");  // unreachable: level 0 is always a leaf
+}
+
+absl::StatusOr<Translation> Translator::WalkPteTable(Kva va, uint64_t pte_table) const {
+  absl::StatusOr<uint64_t> entry = ReadEntry(va, pte_table, 0);
+  if (!entry.ok()) return entry.status();
+  const uint64_t off = va.value & 4095;
+  return Translation{Pa((*entry & kPfnMask) + off), 4096 - off, TranslationPath::kPageWalk, 4096};
 }
 
 }  // namespace kfreeze

@@ -163,6 +163,30 @@ TEST(ReaderTest, ReadsAcrossNonContiguousPagesAndCaches) {
   EXPECT_GT(reader.cache_misses(), misses);
 }
 
+TEST(TranslatorTest, APteTableFromOneWalkTranslatesItsNeighbours) {
+  Fixture f({});
+  const Kva obj = f.builder.Alloc(3 * k4K, testing::Placement::kVmalloc);
+  f.Finish();
+  uint64_t table = 0;
+  absl::StatusOr<Translation> first = f.translator->Walk(obj, &table);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_NE(table, 0u);
+  for (uint64_t page = 0; page < 3; ++page) {
+    const Kva va = obj + page * k4K + 17;
+    if ((va.value >> 21) != (obj.value >> 21)) continue;  // another PTE table
+    absl::StatusOr<Translation> walked = f.translator->Walk(va);
+    absl::StatusOr<Translation> shortcut = f.translator->WalkPteTable(va, table);
+    ASSERT_TRUE(walked.ok() && shortcut.ok());
+    EXPECT_EQ(shortcut->pa, walked->pa);
+    EXPECT_EQ(shortcut->contiguous, walked->contiguous);
+  }
+  // A linear address leaves no table; a table outside guest RAM is a fault, not a read.
+  uint64_t none = 1;
+  ASSERT_TRUE(f.translator->Translate(Kva(f.image->truth().page_offset_base), &none).ok());
+  EXPECT_EQ(none, 0u);
+  EXPECT_FALSE(f.translator->WalkPteTable(obj, 1ull << 50).ok());
+}
+
 TEST(ReaderTest, ReadsThatRunIntoUnmappedMemoryFail) {
   Fixture f({});
   const Kva obj = f.builder.Alloc(k4K, testing::Placement::kVmalloc);  // followed by a guard page

@@ -29,6 +29,8 @@ ABSL_FLAG(std::string, targets, "", "comma separated target names");
 ABSL_FLAG(int, rounds, 10, "rounds; each freezes every target once");
 ABSL_FLAG(bool, concurrent, false, "freeze all targets of a round at once (one thread each)");
 ABSL_FLAG(int, rpc_timeout_ms, 60000, "deadline of one Freeze RPC");
+ABSL_FLAG(int64_t, max_map_entries, -1,
+          "FreezeRequest.max_map_entries (-1: unset, the daemon's default; 0: no cap)");
 
 namespace {
 
@@ -40,6 +42,9 @@ std::string FreezeOnce(v1::FreezeService::Stub& stub, const std::string& target,
                    std::chrono::milliseconds(absl::GetFlag(FLAGS_rpc_timeout_ms)));
   v1::FreezeRequest req;
   req.set_target(target);
+  if (const int64_t cap = absl::GetFlag(FLAGS_max_map_entries); cap >= 0) {
+    req.set_max_map_entries(static_cast<uint32_t>(cap));
+  }
   v1::FreezeResponse resp;
   auto t0 = std::chrono::steady_clock::now();
   grpc::Status s = stub.Freeze(&ctx, req, &resp);
@@ -76,7 +81,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "freeze_rpc_loop: --server and --targets are required\n");
     return 2;
   }
-  auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);  // a scale dump is tens of MB
+  auto channel = grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
   auto stub = v1::FreezeService::NewStub(channel);
   absl::Mutex out_mu;
   auto emit = [&out_mu](const std::string& line) {

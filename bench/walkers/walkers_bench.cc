@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "core/mem/guest_snapshot.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/tasks/task_walker.h"
 #include "tests/walkers/support/scx_world.h"
@@ -65,19 +66,48 @@ void BM_ScxPhase(benchmark::State& state) {
   state.counters["tasks"] = static_cast<double>(state.range(0));
 }
 
-void BM_TasksPhase(benchmark::State& state) {
-  auto w = MakeWorld(static_cast<int>(state.range(0)));
-  Reader reader = w->guest().MakeReader();
-  scx::ScxContext sctx = scx::BuildScxContext(w->view(), reader);
-  tasks::TaskContext tctx = tasks::BuildTaskContext(w->view().btf, sctx);
-  kfreeze::v1::FailureDumpReport base;
-  const scx::ScxTaskRefs refs = scx::CaptureScx(reader, sctx, base);
-  for (auto _ : state) {
+// A world with `n` tasks, its scx walk done once: what the tasks phase starts from.
+struct TasksSetup {
+  explicit TasksSetup(int n)
+      : world(MakeWorld(n)),
+        reader(world->guest().MakeReader()),
+        sctx(scx::BuildScxContext(world->view(), reader)),
+        tctx(tasks::BuildTaskContext(world->view().btf, sctx)),
+        refs(scx::CaptureScx(reader, sctx, base)) {}
+  // One tasks walk over a copy of the scx phase's report.
+  void Walk() {
     kfreeze::v1::FailureDumpReport report = base;
     tasks::CaptureTasks(reader, tctx, refs, report);
     benchmark::DoNotOptimize(report.task_enrichments_size());
   }
+  std::unique_ptr<ScxWorld> world;
+  Reader reader;
+  scx::ScxContext sctx;
+  tasks::TaskContext tctx;
+  kfreeze::v1::FailureDumpReport base;
+  scx::ScxTaskRefs refs;
+};
+
+void BM_TasksPhase(benchmark::State& state) {
+  TasksSetup setup(static_cast<int>(state.range(0)));
+  for (auto _ : state) setup.Walk();
   state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+// The same walk as the copy stage runs it in the freeze window: a recording Reader copies every
+// page the walk touches into a fresh snapshot (what a dump pays while the guest stands still).
+void BM_TasksPhaseCopy(benchmark::State& state) {
+  TasksSetup setup(static_cast<int>(state.range(0)));
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    kfreeze::GuestSnapshot snapshot(uint64_t{1} << 30);
+    setup.reader.UseSnapshot(&snapshot, kfreeze::SnapshotMode::kRecord);
+    setup.Walk();
+    bytes = snapshot.bytes();
+    setup.reader.UseSnapshot(nullptr, kfreeze::SnapshotMode::kDirect);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  state.counters["window_bytes"] = static_cast<double>(bytes);
 }
 
 // The floor: copying each task's whole task_struct from guest RAM once (what the walker's single
@@ -94,6 +124,7 @@ void BM_TaskStructMemcpyFloor(benchmark::State& state) {
 
 BENCHMARK(BM_ScxPhase)->Arg(64)->Arg(1024)->Arg(4096)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TasksPhase)->Arg(64)->Arg(1024)->Arg(4096)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TasksPhaseCopy)->Arg(64)->Arg(1024)->Arg(4096)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TaskStructMemcpyFloor)->Arg(4096)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -13,6 +13,8 @@ CoalescedCapture CaptureOrJoin(
     absl::MutexLock lock(&target.mu);
     if (target.inflight) {
       flight = target.inflight;
+      // Counted under the lock: once the leader clears `inflight`, the count is final.
+      flight->joiners.fetch_add(1);
     } else {
       flight = std::make_shared<CaptureInFlight>();
       target.inflight = flight;
@@ -20,19 +22,22 @@ CoalescedCapture CaptureOrJoin(
     }
   }
   if (!leader) {
-    flight->joiners.fetch_add(1);
     flight->done.WaitForNotification();
     CoalescedCapture joined{flight->result};
     if (joined.result.ok()) joined.result->set_coalesced(true);
     return joined;
   }
-  flight->result = capture();
+  absl::StatusOr<kfreeze::v1::FreezeResponse> result = capture();
+  int joiners;
   {
     absl::MutexLock lock(&target.mu);
     target.inflight = nullptr;
+    joiners = flight->joiners.load();
   }
+  // A scale dump is tens of MB of messages: copy it only for callers that joined.
+  if (joiners > 0) flight->result = result;
   flight->done.Notify();
-  return CoalescedCapture{flight->result, true, flight->joiners.load()};
+  return CoalescedCapture{std::move(result), true, joiners};
 }
 
 int JoinersInFlight(const FreezeTarget& target) {

@@ -156,6 +156,7 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
                                &active_pauses_};
   uint64_t prep_us = 0;
   uint64_t archive_us = 0;
+  uint64_t stored_bytes = 0;  // the archive's serialized size (sizing a 24 MB report again costs)
   // Publishing is part of the leader's work: joiners get the dump_id too.
   CoalescedCapture capture = CaptureOrJoin(*target, [&]() -> absl::StatusOr<FreezeResponse> {
     absl::StatusOr<FreezeResponse> result =
@@ -166,6 +167,7 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
     archive_us = archive.Micros();
     if (stored.ok()) {
       result->set_dump_id(stored->dump_id());
+      stored_bytes = stored->size_bytes();
       absl::MutexLock lock(&target->mu);
       target->last_dump_id = stored->dump_id();
     } else {
@@ -174,8 +176,8 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
     }
     return result;
   });
-  if (!capture.led) return capture.result;
-  const absl::StatusOr<FreezeResponse>& result = capture.result;
+  if (!capture.led) return std::move(capture.result);
+  absl::StatusOr<FreezeResponse>& result = capture.result;
   if (result.ok()) {
     spdlog::info(
         "freeze target={} id={} trigger={} {} live={} joiners={} {} prep={}.{}ms "
@@ -183,11 +185,11 @@ absl::StatusOr<FreezeResponse> FreezeCoordinator::Run(const FreezeRequest& reque
         target->config.name(), result->dump_id(), kfreeze::v1::Trigger_Name(trigger),
         SchemaName(result->envelope()), result->envelope().live(), capture.joiners,
         TimingLine(result->envelope()), prep_us / 1000, (prep_us % 1000) / 100, archive_us / 1000,
-        (archive_us % 1000) / 100, result->envelope().ByteSizeLong());
+        (archive_us % 1000) / 100, stored_bytes);
   } else {
     spdlog::warn("freeze target={} failed: {}", target->config.name(), result.status().ToString());
   }
-  return result;
+  return std::move(result);
 }
 
 absl::StatusOr<kfreeze::v1::DumpSummary> FreezeCoordinator::Publish(DumpEnvelope& envelope) {

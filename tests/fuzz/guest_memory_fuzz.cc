@@ -211,9 +211,8 @@ struct Guests {
               walkers::tasks::BuildTaskContext(scx.view().btf, *scx_ctx);
           Reader r = budgeted(scx.guest(), ctx);
           const auto* refs = ctx.outputs().Get<walkers::scx::ScxTaskRefs>();
-          walkers::tasks::CaptureTasks(r, tc, refs ? *refs : walkers::scx::ScxTaskRefs{},
-                                       ctx.report());
-          ctx.outputs().Put(walkers::tasks::StackRefsOf(ctx.report()));
+          ctx.outputs().Put(walkers::tasks::CaptureTasks(
+              r, tc, refs ? *refs : walkers::scx::ScxTaskRefs{}, ctx.report()));
           return absl::OkStatus();
         },
         none));

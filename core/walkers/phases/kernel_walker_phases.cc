@@ -136,8 +136,8 @@ dump::PhaseTable Phases(std::shared_ptr<const WalkerSet> set, std::string no_btf
       "tasks", {"scx"},
       [](const WalkerSet& s, Reader& r, dump::PhaseContext& ctx) {
         const scx::ScxTaskRefs* refs = ctx.outputs().Get<scx::ScxTaskRefs>();
-        tasks::CaptureTasks(r, s.tasks, refs ? *refs : scx::ScxTaskRefs{}, ctx.report());
-        ctx.outputs().Put(tasks::StackRefsOf(ctx.report()));
+        ctx.outputs().Put(
+            tasks::CaptureTasks(r, s.tasks, refs ? *refs : scx::ScxTaskRefs{}, ctx.report()));
       },
       &FailureDumpReport::set_task_enrichments_unavailable);
   if (set) {

@@ -11,12 +11,22 @@ constexpr uint64_t kPage = 4096;
 
 std::string Hex(uint64_t v) { return absl::StrCat("0x", absl::Hex(v)); }
 
-// Fills copy.kva/bytes with [begin, end), or says why not.
+std::string Unreadable(uint64_t begin, uint64_t end, const absl::Status& why) {
+  return absl::StrCat("stack ", Hex(begin), "..", Hex(end), " unreadable: ", why.message());
+}
+
+// Fills copy.kva/bytes with [begin, end), or says why not. The copy stage only needs the pages in
+// its snapshot (the decode stage reads them again), so there it skips the private copy.
 void CopyRange(Reader& reader, uint64_t begin, uint64_t end, TaskStackCopy& copy) {
+  if (reader.copying()) {
+    if (absl::Status s = reader.Prefetch(Kva(begin), end - begin); !s.ok()) {
+      copy.unavailable = Unreadable(begin, end, s);
+    }
+    return;
+  }
   absl::StatusOr<std::vector<uint8_t>> bytes = reader.ReadBytes(Kva(begin), end - begin);
   if (!bytes.ok()) {
-    copy.unavailable = absl::StrCat("stack ", Hex(begin), "..", Hex(end),
-                                    " unreadable: ", bytes.status().message());
+    copy.unavailable = Unreadable(begin, end, bytes.status());
     return;
   }
   copy.kva = begin;
@@ -67,7 +77,8 @@ TaskStackCopies CopyTaskStacks(Reader& reader, const StackLayout& layout,
       continue;
     }
     CopyRange(reader, begin, top, copy);
-    out.bytes += copy.bytes.size();
+    // Counted the same in both stages (the copy stage keeps no bytes), so both cap alike.
+    if (copy.unavailable.empty()) out.bytes += top - begin;
   }
   return out;
 }

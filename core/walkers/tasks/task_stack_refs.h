@@ -1,11 +1,9 @@
 // What the tasks phase hands the stacks phase (ctx.outputs()): every recorded task's stack base
-// and whether it was running, so stacks are copied for exactly the tasks the report lists.
+// and whether it was running, so stacks are copied for exactly the tasks the walk read.
 #pragma once
 
 #include <cstdint>
 #include <vector>
-
-#include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::walkers::tasks {
 
@@ -19,8 +17,5 @@ struct TaskStackRef {
 struct TaskStackRefs {
   std::vector<TaskStackRef> tasks;
 };
-
-// From the task records a tasks walk just wrote (those with a task_kva and a stack base).
-TaskStackRefs StackRefsOf(const kfreeze::v1::FailureDumpReport& report);
 
 }  // namespace kfreeze::walkers::tasks

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,9 +60,10 @@ Window TaskWindow(const TaskContext& ctx) {
   return w;
 }
 
+// One task's window of task_struct, read into a buffer the walk reuses.
 class TaskBytes {
  public:
-  TaskBytes(std::vector<uint8_t> bytes, uint64_t begin) : bytes_(std::move(bytes)), begin_(begin) {}
+  TaskBytes(const std::vector<uint8_t>& bytes, uint64_t begin) : bytes_(bytes), begin_(begin) {}
   template <typename T>
   T Get(uint64_t offset) const {
     T v;
@@ -74,20 +76,49 @@ class TaskBytes {
   }
 
  private:
-  std::vector<uint8_t> bytes_;
+  const std::vector<uint8_t>& bytes_;
   uint64_t begin_;
 };
 
+// What a task record needs from outside its own window: the pointers it follows, read.
+struct Chased {
+  std::optional<int32_t> leader_pid, parent_pid, nr_threads, pgid, sid;
+  std::optional<std::string> parent_comm;
+  std::optional<uint64_t> signal_nvcsw, signal_nivcsw, dsq_id;
+  std::optional<std::vector<uint64_t>> cpus_words;
+};
+
+template <typename T>
+std::optional<T> IfOk(absl::StatusOr<T> v) {
+  return v.ok() ? std::optional<T>(*std::move(v)) : std::nullopt;
+}
+
+// A task is read in two steps, the reads (Read) and the record built from them (Render): the copy
+// stage only needs the reads, which copy every page the decode stage will read again.
 class Enricher {
  public:
   Enricher(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs& refs,
            std::optional<uint64_t> jiffies)
-      : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {}
+      : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {
+    buffer_.resize(window_.size);
+  }
 
-  absl::StatusOr<TaskEnrichment> Enrich(Kva task) {
-    KF_ASSIGN_OR_RETURN(std::vector<uint8_t> raw,
-                        reader_.ReadBytes(task + window_.begin, window_.size));
-    TaskBytes b(std::move(raw), window_.begin);
+  // Reads the task's window and what it points to; the window stays valid until the next Read.
+  absl::Status Read(Kva task, Chased& c) {
+    KF_RETURN_IF_ERROR(reader_.ReadVirt(task + window_.begin, std::span<uint8_t>(buffer_)));
+    const TaskBytes b = bytes();
+    if (ctx_.off.detail) ChaseDetail(b, c);
+    const scx::ScxOffsets& so = ctx_.scx->off;
+    if (so.entity && so.dsq) {
+      if (Kva dsq(b.Get<uint64_t>(so.task->scx + so.entity->dsq)); !dsq.IsNull()) {
+        c.dsq_id = IfOk(reader_.ReadU64(dsq + so.dsq->id));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  TaskEnrichment Render(Kva task, const Chased& c) const {
+    const TaskBytes b = bytes();
     const scx::TaskCoreOffsets& to = *ctx_.scx->off.task;
     TaskEnrichment t;
     t.set_task_kva(task.value);
@@ -104,17 +135,64 @@ class Enricher {
     t.set_is_running(running != refs_.running_on.end());
     // A task queued on a runnable list but not in ext_sched_class was boosted out by PI.
     bool ext_known = false;
-    for (const auto& c : ctx_.scx->sched_classes) ext_known |= c.short_name == "ext";
+    for (const auto& k : ctx_.scx->sched_classes) ext_known |= k.short_name == "ext";
     t.set_pi_boosted_out_of_scx(runnable && ext_known && cls_name.value_or("") != "ext");
-    if (ctx_.off.detail) FillDetail(b, t);
-    FillEntity(b, t);
+    if (ctx_.off.detail) FillDetail(b, c, t);
+    FillEntity(b, c, t);
     return t;
   }
 
+  // The task's stack for the stacks phase; {} without a `stack` offset.
+  TaskStackRef StackRef(Kva task, bool running) const {
+    if (!ctx_.off.detail || !ctx_.off.detail->stack) return {};
+    const TaskBytes b = bytes();
+    return {task.value, b.Get<uint64_t>(*ctx_.off.detail->stack), running,
+            b.Get<uint32_t>(ctx_.off.detail->cpu)};
+  }
+
  private:
-  void FillDetail(const TaskBytes& b, TaskEnrichment& t) {
+  TaskBytes bytes() const { return TaskBytes(buffer_, window_.begin); }
+
+  void ChaseDetail(const TaskBytes& b, Chased& c) {
     const TaskDetailOffsets& d = *ctx_.off.detail;
     const scx::TaskCoreOffsets& to = *ctx_.scx->off.task;
+    if (Kva leader(b.Get<uint64_t>(d.group_leader)); !leader.IsNull()) {
+      c.leader_pid = IfOk(reader_.ReadS32(leader + to.pid));
+    }
+    if (Kva parent(b.Get<uint64_t>(d.real_parent)); !parent.IsNull()) {
+      c.parent_pid = IfOk(reader_.ReadS32(parent + to.pid));
+      c.parent_comm = IfOk(reader_.ReadCharArray(parent + to.comm, to.comm_len));
+    }
+    if (Kva signal(b.Get<uint64_t>(d.signal)); !signal.IsNull() && ctx_.off.signal) {
+      ChaseSignal(signal, c);
+    }
+    if (d.cpus_ptr) {
+      if (Kva mask(b.Get<uint64_t>(*d.cpus_ptr)); !mask.IsNull()) {
+        const uint32_t nbits = ctx_.scx->percpu->nr_cpu_ids();
+        std::vector<uint64_t> words((nbits + 63) / 64);
+        absl::Status s = reader_.ReadVirt(
+            mask, std::span<uint8_t>(reinterpret_cast<uint8_t*>(words.data()), words.size() * 8));
+        if (s.ok()) c.cpus_words = std::move(words);
+      }
+    }
+  }
+
+  void ChaseSignal(Kva signal, Chased& c) {
+    const SignalOffsets& s = *ctx_.off.signal;
+    c.nr_threads = IfOk(reader_.ReadS32(signal + s.nr_threads));
+    c.signal_nvcsw = IfOk(reader_.ReadU64(signal + s.nvcsw));
+    c.signal_nivcsw = IfOk(reader_.ReadU64(signal + s.nivcsw));
+    auto pid_nr = [&](int64_t type) -> std::optional<int32_t> {
+      absl::StatusOr<Kva> pid = reader_.ReadPtr(signal + s.pids + static_cast<uint64_t>(type) * 8);
+      if (!pid.ok() || pid->IsNull()) return std::nullopt;
+      return IfOk(reader_.ReadS32(*pid + s.pid_numbers + s.upid_nr));
+    };
+    c.pgid = pid_nr(s.pidtype_pgid);
+    c.sid = pid_nr(s.pidtype_sid);
+  }
+
+  void FillDetail(const TaskBytes& b, const Chased& c, TaskEnrichment& t) const {
+    const TaskDetailOffsets& d = *ctx_.off.detail;
     t.set_tgid(b.Get<int32_t>(d.tgid));
     t.set_prio(b.Get<int32_t>(d.prio));
     t.set_static_prio(b.Get<int32_t>(d.static_prio));
@@ -129,46 +207,23 @@ class Enricher {
     t.set_nivcsw(b.Get<uint64_t>(d.nivcsw));
     if (d.migration_disabled) t.set_migration_disabled(b.Get<uint16_t>(*d.migration_disabled));
     if (d.core_cookie) t.set_core_cookie(b.Get<uint64_t>(*d.core_cookie));
-    if (Kva leader(b.Get<uint64_t>(d.group_leader)); !leader.IsNull()) {
-      if (auto pid = reader_.ReadS32(leader + to.pid); pid.ok()) t.set_group_leader_pid(*pid);
+    if (c.leader_pid) t.set_group_leader_pid(*c.leader_pid);
+    if (c.parent_pid) t.set_real_parent_pid(*c.parent_pid);
+    if (c.parent_comm) {
+      t.set_real_parent_comm(GuestText(*c.parent_comm));
+      if (!IsValidUtf8(*c.parent_comm)) t.set_real_parent_comm_raw(*c.parent_comm);
     }
-    if (Kva parent(b.Get<uint64_t>(d.real_parent)); !parent.IsNull()) {
-      if (auto pid = reader_.ReadS32(parent + to.pid); pid.ok()) t.set_real_parent_pid(*pid);
-      if (auto comm = reader_.ReadCharArray(parent + to.comm, to.comm_len); comm.ok()) {
-        t.set_real_parent_comm(GuestText(*comm));
-        if (!IsValidUtf8(*comm)) t.set_real_parent_comm_raw(*comm);
-      }
-    }
-    if (Kva signal(b.Get<uint64_t>(d.signal)); !signal.IsNull() && ctx_.off.signal)
-      FillSignal(signal, t);
-    if (d.cpus_ptr) {
-      if (Kva mask(b.Get<uint64_t>(*d.cpus_ptr)); !mask.IsNull()) {
-        const uint32_t nbits = ctx_.scx->percpu->nr_cpu_ids();
-        std::vector<uint64_t> words((nbits + 63) / 64);
-        absl::Status s = reader_.ReadVirt(
-            mask, std::span<uint8_t>(reinterpret_cast<uint8_t*>(words.data()), words.size() * 8));
-        if (s.ok()) t.set_cpus_allowed(FormatCpuList(words, nbits));
-      }
+    if (c.nr_threads) t.set_nr_threads(*c.nr_threads);
+    if (c.signal_nvcsw) t.set_signal_nvcsw(*c.signal_nvcsw);
+    if (c.signal_nivcsw) t.set_signal_nivcsw(*c.signal_nivcsw);
+    if (c.pgid) t.set_pgid(*c.pgid);
+    if (c.sid) t.set_sid(*c.sid);
+    if (c.cpus_words) {
+      t.set_cpus_allowed(FormatCpuList(*c.cpus_words, ctx_.scx->percpu->nr_cpu_ids()));
     }
   }
 
-  void FillSignal(Kva signal, TaskEnrichment& t) {
-    const SignalOffsets& s = *ctx_.off.signal;
-    if (auto v = reader_.ReadS32(signal + s.nr_threads); v.ok()) t.set_nr_threads(*v);
-    if (auto v = reader_.ReadU64(signal + s.nvcsw); v.ok()) t.set_signal_nvcsw(*v);
-    if (auto v = reader_.ReadU64(signal + s.nivcsw); v.ok()) t.set_signal_nivcsw(*v);
-    auto pid_nr = [&](int64_t type) -> std::optional<int32_t> {
-      absl::StatusOr<Kva> pid = reader_.ReadPtr(signal + s.pids + static_cast<uint64_t>(type) * 8);
-      if (!pid.ok() || pid->IsNull()) return std::nullopt;
-      absl::StatusOr<int32_t> nr = reader_.ReadS32(*pid + s.pid_numbers + s.upid_nr);
-      if (!nr.ok()) return std::nullopt;
-      return *nr;
-    };
-    if (auto v = pid_nr(s.pidtype_pgid)) t.set_pgid(*v);
-    if (auto v = pid_nr(s.pidtype_sid)) t.set_sid(*v);
-  }
-
-  void FillEntity(const TaskBytes& b, TaskEnrichment& t) {
+  void FillEntity(const TaskBytes& b, const Chased& c, TaskEnrichment& t) const {
     const scx::ScxOffsets& so = ctx_.scx->off;
     const uint64_t scx = so.task->scx;
     const scx::ScxConstants& k = so.constants;
@@ -179,9 +234,7 @@ class Enricher {
       const uint64_t runnable_at = b.Get<uint64_t>(scx + so.entity->runnable_at);
       if (jiffies_ && runnable_at <= *jiffies_)
         t.set_runnable_at_age_jiffies(*jiffies_ - runnable_at);
-      if (Kva dsq(b.Get<uint64_t>(scx + so.entity->dsq)); !dsq.IsNull() && so.dsq) {
-        if (auto id = reader_.ReadU64(dsq + so.dsq->id); id.ok()) t.set_dsq_id(*id);
-      }
+      if (c.dsq_id) t.set_dsq_id(*c.dsq_id);
     }
     if (const auto& e = ctx_.off.entity) {
       t.set_weight(b.Get<uint32_t>(scx + e->weight));
@@ -205,6 +258,7 @@ class Enricher {
   const scx::ScxTaskRefs& refs_;
   std::optional<uint64_t> jiffies_;
   Window window_;
+  std::vector<uint8_t> buffer_;  // the current task's window
 };
 
 // Tasks on scx_tasks, iterator cursors skipped.
@@ -238,12 +292,13 @@ TaskContext BuildTaskContext(const OffsetResolver& resolver, const scx::ScxConte
   return ctx;
 }
 
-void CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs& refs,
-                  FailureDumpReport& report) {
+TaskStackRefs CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs& refs,
+                           FailureDumpReport& report) {
+  TaskStackRefs stacks;
   if (ctx.scx == nullptr || !ctx.scx->off.task) {
     report.set_task_enrichments_unavailable(
         absl::StrCat(std::string(kReasonNoTaskWalker), ": missing offset groups [task_struct]"));
-    return;
+    return stacks;
   }
   absl::Status list_error;
   std::vector<Kva> listed = ScxTasks(reader, ctx, &list_error);
@@ -259,15 +314,20 @@ void CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs
     ++wanted;
     if (captured >= kMaxTasks) return;
     // A spent dump budget (deadline included) ends every later task at once, with its reason.
-    absl::StatusOr<TaskEnrichment> t =
-        reader.ChargeNodes(1) ? enricher.Enrich(task)
-                              : absl::StatusOr<TaskEnrichment>(reader.budget()->status());
-    if (!t.ok()) {
-      if (unreadable++ == 0) first_unreadable = t.status();
+    Chased chased;
+    absl::Status read =
+        reader.ChargeNodes(1) ? enricher.Read(task, chased) : reader.budget()->status();
+    if (!read.ok()) {
+      if (unreadable++ == 0) first_unreadable = read;
       return;
     }
-    *report.add_task_enrichments() = *std::move(t);
     ++captured;
+    const bool running = refs.running_on.contains(task.value);
+    if (TaskStackRef ref = enricher.StackRef(task, running); ref.stack_base != 0) {
+      stacks.tasks.push_back(ref);
+    }
+    // The copy stage has copied what the record needs; the decode stage builds it.
+    if (!reader.copying()) *report.add_task_enrichments() = enricher.Render(task, chased);
   };
   for (Kva t : refs.order) visit(t);
   for (Kva t : listed) visit(t);
@@ -289,6 +349,7 @@ void CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs
     report.set_task_enrichments_unavailable(
         absl::StrCat(kReasonTasksPartialPrefix, absl::StrJoin(problems, "; ")));
   }
+  return stacks;
 }
 
 }  // namespace kfreeze::walkers::tasks

@@ -10,6 +10,7 @@
 #include "core/walkers/scx/scx_context.h"
 #include "core/walkers/scx/task_refs.h"
 #include "core/walkers/tasks/task_offsets.h"
+#include "core/walkers/tasks/task_stack_refs.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::walkers::tasks {
@@ -29,8 +30,9 @@ TaskContext BuildTaskContext(const OffsetResolver& resolver, const scx::ScxConte
 
 // Fills task_enrichments (and task_enrichments_unavailable when incomplete) from `refs` (empty
 // when the scx walk produced none) and scx_tasks. Each running task keeps its stack_base for
-// dump::PairRunningTasks.
-void CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs& refs,
-                  kfreeze::v1::FailureDumpReport& report);
+// dump::PairRunningTasks. Returns the stacks of the tasks read, for the stacks phase. A copying
+// reader (the copy stage) reads every task but builds no record: the decode stage does.
+TaskStackRefs CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs& refs,
+                           kfreeze::v1::FailureDumpReport& report);
 
 }  // namespace kfreeze::walkers::tasks

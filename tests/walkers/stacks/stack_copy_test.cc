@@ -3,6 +3,8 @@
 // copies, for hostile stack pointers.
 #include "core/walkers/stacks/stack_copy.h"
 
+#include "core/mem/guest_snapshot.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/walkers/support/fake_guest.h"
@@ -22,13 +24,18 @@ struct World {
   Kva task = g.Alloc(256);
   World() { layout.thread_sp = kThreadSp; }
   tasks::TaskStackRefs Refs(bool running) { return {{{task.value, stack.value, running, 1}}}; }
+  // The task sleeps with its SP 512 bytes below the top, a known word there; returns the SP.
+  uint64_t Sleep() {
+    const uint64_t sp = stack.value + kDefaultThreadSize - 512;
+    g.Put<uint64_t>(task + kThreadSp, sp);
+    g.Put<uint64_t>(Kva(sp), 0x1122334455667788ull);
+    return sp;
+  }
 };
 
 TEST(CopyTaskStacks, ASleepingTaskIsCopiedFromItsSavedSpToTheTop) {
   World w;
-  const uint64_t sp = w.stack.value + kDefaultThreadSize - 512;
-  w.g.Put<uint64_t>(w.task + kThreadSp, sp);
-  w.g.Put<uint64_t>(Kva(sp), 0x1122334455667788ull);
+  const uint64_t sp = w.Sleep();
   Reader r = w.g.MakeReader();
   TaskStackCopies copies = CopyTaskStacks(r, w.layout, w.Refs(false));
   ASSERT_EQ(copies.tasks.size(), 1u);
@@ -39,6 +46,27 @@ TEST(CopyTaskStacks, ASleepingTaskIsCopiedFromItsSavedSpToTheTop) {
   ASSERT_EQ(c.bytes.size(), 512u);
   EXPECT_EQ(c.bytes[0], 0x88);
   EXPECT_EQ(copies.bytes, 512u);
+}
+
+// The copy stage keeps the stack's pages in the snapshot, not a private copy; the decode stage then
+// gets the frozen bytes from the snapshot although the guest moved on.
+TEST(CopyTaskStacks, TheCopyStageSnapshotsThePagesAndTheDecodeStageReadsThem) {
+  World w;
+  const uint64_t sp = w.Sleep();
+  Reader r = w.g.MakeReader();
+  GuestSnapshot snapshot(1 << 20);
+  r.UseSnapshot(&snapshot, SnapshotMode::kRecord);
+  TaskStackCopies copied = CopyTaskStacks(r, w.layout, w.Refs(false));
+  ASSERT_EQ(copied.tasks.size(), 1u);
+  EXPECT_EQ(copied.tasks[0].unavailable, "");
+  EXPECT_TRUE(copied.tasks[0].bytes.empty());
+  EXPECT_EQ(copied.bytes, 512u);  // counted as in the decode stage, so both cap alike
+
+  w.g.Put<uint64_t>(Kva(sp), 0);  // the guest runs on after `cont`
+  r.UseSnapshot(&snapshot, SnapshotMode::kReplay);
+  TaskStackCopies decoded = CopyTaskStacks(r, w.layout, w.Refs(false));
+  ASSERT_EQ(decoded.tasks[0].bytes.size(), 512u);
+  EXPECT_EQ(decoded.tasks[0].bytes[0], 0x88);
 }
 
 TEST(CopyTaskStacks, ARunningTaskIsCopiedWhole) {

@@ -5,10 +5,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "core/base/reasons.h"
 #include "core/dump/running_tasks.h"
+#include "core/mem/guest_snapshot.h"
 #include "core/report/report_json.h"
 #include "core/walkers/common/symbolize.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/tasks/task_state.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/walkers/support/scx_world.h"
 
@@ -101,14 +103,20 @@ TEST(CaptureTasks, EveryReferencedKvaJoinsToARecord) {
   EXPECT_FALSE(got.by_kva[c.value].has_dsq_id());  // p->scx.dsq NULL: absent
 }
 
+// init (pid 1) and its child worker (pid 200) with a signal_struct, both on scx_tasks.
+struct Family {
+  explicit Family(ScxWorld& w) : parent(w.NewTask(1, "init")), child(w.NewTask(200, "worker")) {
+    w.guest().PutPtr(child + L::kTaskRealParent, parent);
+    w.SetSignal({child}, 3, 150, 140);
+    w.AddToScxTasks(parent);
+    w.AddToScxTasks(child);
+  }
+  Kva parent, child;
+};
+
 TEST(CaptureTasks, ProcessTreeAndSignal) {
   ScxWorld w;
-  Kva parent = w.NewTask(1, "init");
-  Kva child = w.NewTask(200, "worker");
-  w.guest().PutPtr(child + L::kTaskRealParent, parent);
-  w.SetSignal({child}, 3, 150, 140);
-  w.AddToScxTasks(parent);
-  w.AddToScxTasks(child);
+  const auto [parent, child] = Family(w);
   Captured got = Capture(w);
   const TaskEnrichment& t = got.by_kva[child.value];
   EXPECT_EQ(t.real_parent_pid(), 1);
@@ -119,6 +127,40 @@ TEST(CaptureTasks, ProcessTreeAndSignal) {
   EXPECT_EQ(t.sid(), 140);
   EXPECT_EQ(t.signal_nvcsw(), 11u);
   EXPECT_FALSE(got.by_kva[parent.value].has_pgid());  // no signal_struct: absent, not 0
+}
+
+// The copy stage reads every task but builds no record; the decode stage, reading only what the
+// copy stage copied, builds the records a direct walk of the frozen guest builds.
+TEST(CaptureTasks, TheCopyStageCopiesWhatTheDecodeStageRendersFrom) {
+  ScxWorld w;
+  const auto [parent, child] = Family(w);
+  const Kva stack = w.GiveStack(child);
+  w.SetCurr(0, child);
+  const Captured direct = Capture(w);
+
+  Reader reader = w.guest().MakeReader();
+  scx::ScxContext sctx = scx::BuildScxContext(w.view(), reader);
+  TaskContext tctx = BuildTaskContext(w.view().btf, sctx);
+  GuestSnapshot snapshot(16 << 20);
+  reader.UseSnapshot(&snapshot, SnapshotMode::kRecord);
+  FailureDumpReport scratch;
+  const scx::ScxTaskRefs refs = scx::CaptureScx(reader, sctx, scratch);
+  const TaskStackRefs stacks = CaptureTasks(reader, tctx, refs, scratch);
+  EXPECT_EQ(scratch.task_enrichments_size(), 0);
+  ASSERT_EQ(stacks.tasks.size(), 1u);
+  EXPECT_EQ(stacks.tasks[0].task_kva, child.value);
+  EXPECT_EQ(stacks.tasks[0].stack_base, stack.value);
+  EXPECT_TRUE(stacks.tasks[0].running);
+
+  w.guest().Put<int32_t>(parent + L::kTaskPid, 99);  // the guest runs on after `cont`
+  reader.UseSnapshot(&snapshot, SnapshotMode::kReplay);
+  FailureDumpReport decoded;
+  const scx::ScxTaskRefs replayed = scx::CaptureScx(reader, sctx, decoded);
+  CaptureTasks(reader, tctx, replayed, decoded);
+  EXPECT_FALSE(decoded.has_task_enrichments_unavailable())
+      << decoded.task_enrichments_unavailable();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(decoded, direct.report))
+      << report::ToJson(decoded, report::JsonDialect::kProto3).value();
 }
 
 TEST(CaptureTasks, PiBoostedTaskIsFlagged) {

@@ -97,14 +97,21 @@ std::optional<T> IfOk(absl::StatusOr<T> v) {
 // stage only needs the reads, which copy every page the decode stage will read again.
 class Enricher {
  public:
+  // task_struct is 6-14 KiB in every kernel; offsets spanning more come from a hostile BTF.
+  static constexpr uint64_t kMaxWindowBytes = 64 * 1024;
+
   Enricher(Reader& reader, const TaskContext& ctx, const scx::ScxTaskRefs& refs,
            std::optional<uint64_t> jiffies)
       : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {
-    buffer_.resize(window_.size);
+    if (window_.size <= kMaxWindowBytes) buffer_.resize(window_.size);
   }
 
   // Reads the task's window and what it points to; the window stays valid until the next Read.
   absl::Status Read(Kva task, Chased& c) {
+    if (window_.size > kMaxWindowBytes) {
+      return BadData(absl::StrCat("task_struct window of ", window_.size,
+                                  " bytes (from BTF offsets) exceeds ", kMaxWindowBytes));
+    }
     KF_RETURN_IF_ERROR(reader_.ReadVirt(task + window_.begin, std::span<uint8_t>(buffer_)));
     const TaskBytes b = bytes();
     if (ctx_.off.detail) ChaseDetail(b, c);
@@ -340,7 +347,11 @@ TaskStackRefs CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::Sc
         absl::StrCat(unreadable, " unreadable tasks (first: ", first_unreadable.message(), ")"));
   }
   if (captured == 0) {
-    report.set_task_enrichments_unavailable(std::string(kReasonTaskWalkerZeroTasks));
+    // Zero tasks because none could be read: say why after the stable reason.
+    report.set_task_enrichments_unavailable(
+        problems.empty()
+            ? std::string(kReasonTaskWalkerZeroTasks)
+            : absl::StrCat(kReasonTaskWalkerZeroTasks, ": ", absl::StrJoin(problems, "; ")));
   } else if (wanted > kMaxTasks) {
     report.set_task_enrichments_unavailable(absl::StrCat(std::string(kReasonTasksTruncatedPrefix),
                                                          captured, " of ", wanted, " tasks (cap ",

@@ -10,6 +10,7 @@
 #include "core/walkers/common/symbolize.h"
 #include "core/walkers/scx/scx_capture.h"
 #include "core/walkers/tasks/task_state.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/walkers/support/scx_world.h"
@@ -161,6 +162,21 @@ TEST(CaptureTasks, TheCopyStageCopiesWhatTheDecodeStageRendersFrom) {
       << decoded.task_enrichments_unavailable();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(decoded, direct.report))
       << report::ToJson(decoded, report::JsonDialect::kProto3).value();
+}
+
+// A member offset far outside any task_struct (a hostile BTF) is a reason, not a huge read.
+TEST(CaptureTasks, AnAbsurdMemberOffsetIsAReasonNotAHugeRead) {
+  ScxWorld w;
+  w.AddToScxTasks(w.NewTask(10, "t"));
+  Reader reader = w.guest().MakeReader();
+  scx::ScxContext sctx = scx::BuildScxContext(w.view(), reader);
+  TaskContext tctx = BuildTaskContext(w.view().btf, sctx);
+  ASSERT_TRUE(tctx.off.detail);
+  tctx.off.detail->nvcsw = uint64_t{1} << 30;
+  FailureDumpReport report;
+  CaptureTasks(reader, tctx, scx::CaptureScx(reader, sctx, report), report);
+  EXPECT_EQ(report.task_enrichments_size(), 0);
+  EXPECT_THAT(report.task_enrichments_unavailable(), ::testing::HasSubstr("exceeds 65536"));
 }
 
 TEST(CaptureTasks, PiBoostedTaskIsFlagged) {

@@ -346,12 +346,9 @@ TaskStackRefs CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::Sc
     problems.push_back(
         absl::StrCat(unreadable, " unreadable tasks (first: ", first_unreadable.message(), ")"));
   }
-  if (captured == 0) {
-    // Zero tasks because none could be read: say why after the stable reason.
-    report.set_task_enrichments_unavailable(
-        problems.empty()
-            ? std::string(kReasonTaskWalkerZeroTasks)
-            : absl::StrCat(kReasonTaskWalkerZeroTasks, ": ", absl::StrJoin(problems, "; ")));
+  // ktstr's wire-stable reason means "no task KVAs"; tasks found but unreadable are a partial walk.
+  if (captured == 0 && unreadable == 0) {
+    report.set_task_enrichments_unavailable(std::string(kReasonTaskWalkerZeroTasks));
   } else if (wanted > kMaxTasks) {
     report.set_task_enrichments_unavailable(absl::StrCat(std::string(kReasonTasksTruncatedPrefix),
                                                          captured, " of ", wanted, " tasks (cap ",

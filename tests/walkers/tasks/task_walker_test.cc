@@ -164,7 +164,8 @@ TEST(CaptureTasks, TheCopyStageCopiesWhatTheDecodeStageRendersFrom) {
       << report::ToJson(decoded, report::JsonDialect::kProto3).value();
 }
 
-// A member offset far outside any task_struct (a hostile BTF) is a reason, not a huge read.
+// A member offset far outside any task_struct (a hostile BTF) is a reason, not a huge read; the
+// tasks were found, so it is a partial walk, not ktstr's "zero tasks".
 TEST(CaptureTasks, AnAbsurdMemberOffsetIsAReasonNotAHugeRead) {
   ScxWorld w;
   w.AddToScxTasks(w.NewTask(10, "t"));
@@ -176,6 +177,8 @@ TEST(CaptureTasks, AnAbsurdMemberOffsetIsAReasonNotAHugeRead) {
   FailureDumpReport report;
   CaptureTasks(reader, tctx, scx::CaptureScx(reader, sctx, report), report);
   EXPECT_EQ(report.task_enrichments_size(), 0);
+  EXPECT_THAT(report.task_enrichments_unavailable(),
+              ::testing::StartsWith(kReasonTasksPartialPrefix));
   EXPECT_THAT(report.task_enrichments_unavailable(), ::testing::HasSubstr("exceeds 65536"));
 }
 

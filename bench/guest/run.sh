@@ -8,7 +8,8 @@ set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/../.."
 echo "== bench/guest/scale_window.py"
-bench/guest/scale_window.py --kfreeze "$BUILD/clients/kfreeze/kfreeze" --rounds 5
+bench/guest/scale_window.py --kfreeze "$BUILD/clients/kfreeze/kfreeze" \
+  --kfreezed "$BUILD/server/kfreezed/kfreezed" --rounds 5
 echo "== bench/guest/freeze_latency.py"
 bench/guest/freeze_latency.py --kfreezed "$BUILD/server/kfreezed/kfreezed" \
   --kfreeze "$BUILD/clients/kfreeze/kfreeze" --loop "$BUILD/bench/server/freeze_rpc_loop"

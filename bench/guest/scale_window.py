@@ -8,7 +8,10 @@ QMP client at a time, so never while kfreeze holds the socket), times bare QMP `
 round trips itself. It prints one table: the median freeze window (envelope timing
 `freeze_window`), the median bare stop+cont, a memcpy of the envelope's `window_bytes` in this
 process (warm buffers), and the ratio window / (stop+cont + memcpy), beside the entries rendered,
-the tasks walked and the copy / decode phases.
+the tasks walked and the copy / decode phases. With --kfreezed it does the same through a running
+kfreezed attached to the guest (`kfreeze freeze`, the daemon route): the daemon keeps its mapping
+of guest RAM and its snapshot pool across freezes, where each `kfreeze dump` maps the RAM afresh
+and takes a page fault on the first touch of every page it copies, inside the window.
 
 The drgn row per size is the route users would reach for: QMP `dump-guest-memory` (paging off, to
 /dev/shm; QEMU keeps the guest stopped until the file is written: that is drgn's window) and
@@ -19,6 +22,7 @@ list. drgn needs two things the lab lacks: a VMCOREINFO note in the vmcore (QEMU
 linux-image-<release>-dbg). When drgn cannot read the guest the row says why.
 
 Usage: bench/guest/scale_window.py --kfreeze build/clients/kfreeze/kfreeze
+       [--kfreezed build/server/kfreezed/kfreezed]
        [--sizes 1000:200,10000:2000,100000:2000] [--rounds 5] [--value-size 64] [--drgn auto|off]
        [--drgn-vmlinux /usr/lib/debug/boot/vmlinux-<release>]
        (KFREEZE_VM_CACHE / KFREEZE_VM_KERNEL select the lab cache and kernel)
@@ -39,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "vm" / "tests"))
 from e2e_common import arg_parser, check, labclient, outcome, run_tool  # noqa: E402
+from server_support import Daemon  # noqa: E402
 import vmcoreinfo  # noqa: E402
 
 STOP_CONT_PER_GAP = 5
@@ -161,7 +166,17 @@ def dump(kfreeze, g, uncapped):
     cmd = [kfreeze, "dump", "--ram", g.ram, "--qmp", g.qmp, "--format", "proto-json"]
     if uncapped:
         cmd += ["--max-map-entries", "0"]
-    env = json.loads(run_tool(cmd, "kfreeze dump", timeout=900).stdout)
+    return envelope_row(json.loads(run_tool(cmd, "kfreeze dump", timeout=900).stdout))
+
+
+def freeze_rpc(daemon, name, uncapped):
+    """One Freeze through a running kfreezed: its mapping of guest RAM, its caches and its
+    snapshot pool outlive each freeze, as in production."""
+    args = ["freeze", name, "--json"] + (["--max-map-entries", "0"] if uncapped else [])
+    return envelope_row(json.loads(daemon.cli(*args, timeout=900).stdout)["envelope"])
+
+
+def envelope_row(env):
     timings = {t["phase"]: int(t.get("duration_us", 0)) for t in env.get("timings", [])}
     report = env.get("single", {})
     scale_maps = [m for m in report.get("maps", []) if m.get("name", "").startswith("scale_h")]
@@ -290,15 +305,28 @@ def measure_size(args, entries, tasks, uncapped, vmlinux, workdir):
     params = {"entries": entries, "value_size": args.value_size, "maps": 1, "tasks": tasks}
     row = {"size": f"{entries}/{tasks}", "entries_expected": entries}
     with labclient.guest(name, "scale", params=params, mem=args.mem) as g:
-        dump(args.kfreeze, g, uncapped)  # warm-up: page cache, BTF caches
-        dumps, stop_cont = [], []
-        for _ in range(args.rounds):
-            dumps.append(dump(args.kfreeze, g, uncapped))
-            stop_cont += stop_cont_us(g.qmp, STOP_CONT_PER_GAP)
+        row.update(rounds(args, g, lambda: dump(args.kfreeze, g, uncapped)))
+        if args.kfreezed:
+            ddir = Path(workdir) / name
+            ddir.mkdir()
+            with Daemon(args.kfreezed, args.kfreeze, ddir, [f"name={name},ram={g.ram},qmp={g.qmp}"]) as d:
+                d.wait_attached(name)
+                row["kfreezed"] = rounds(args, g, lambda: freeze_rpc(d, name, uncapped))
         row["drgn"] = drgn_route(g, vmlinux, workdir) if args.drgn == "auto" else {"reason": "--drgn off"}
+    return row
+
+
+def rounds(args, g, take):
+    """--rounds dumps by `take` after a warm-up one (page cache, BTF caches), bare stop+cont timed
+    between them (QEMU serves one QMP client at a time), summarized."""
+    take()
+    dumps, stop_cont = [], []
+    for _ in range(args.rounds):
+        dumps.append(take())
+        stop_cont += stop_cont_us(g.qmp, STOP_CONT_PER_GAP)
     med = lambda key: statistics.median(d["timings"].get(key, 0) for d in dumps)  # noqa: E731
     wbytes = [d["window_bytes"] for d in dumps if d["window_bytes"] is not None]
-    row.update(
+    row = dict(
         entries=min(d["entries"] for d in dumps), rendered=min(d["rendered"] for d in dumps),
         map_errors=sorted({e for d in dumps for e in d["map_errors"]}),
         tasks=min(d["tasks"] for d in dumps), idle_tasks=min(d["idle_tasks"] for d in dumps),
@@ -322,12 +350,18 @@ def print_table(rows, rounds, value_size, uncapped, max_ratio):
     head = ("route", "entries/tasks", "rendered", "tasks", "window_bytes", "window ms", "stop+cont ms",
             "memcpy ms", "ratio", "copy ms", "decode ms")
     lines = [head]
+
+    def route_line(route, size, r):
+        return (route, size, f"{r['rendered']}/{r['entries']}", str(r["tasks"]),
+                "n/a" if r["window_bytes"] is None else str(r["window_bytes"]), ms(r["window_us"]),
+                ms(r["stop_cont_us"]), ms(r["memcpy_us"]),
+                "n/a" if r.get("ratio") is None else f"{r['ratio']:.2f}",
+                ms(r["copy_us"] or None), ms(r["decode_us"] or None))
+
     for r in rows:
-        lines.append(("kfreeze", r["size"], f"{r['rendered']}/{r['entries']}", str(r["tasks"]),
-                      "n/a" if r["window_bytes"] is None else str(r["window_bytes"]), ms(r["window_us"]),
-                      ms(r["stop_cont_us"]), ms(r["memcpy_us"]),
-                      "n/a" if r.get("ratio") is None else f"{r['ratio']:.2f}",
-                      ms(r["copy_us"] or None), ms(r["decode_us"] or None)))
+        lines.append(route_line("kfreeze dump", r["size"], r))
+        if "kfreezed" in r:
+            lines.append(route_line("kfreezed", r["size"], r["kfreezed"]))
         d = r["drgn"]
         lines.append(("drgn", r["size"], str(d.get("maps", "-")), str(d.get("tasks", "-")),
                       str(d.get("vmcore_bytes", "-")), ms(d.get("window_us")), "", "", "", "",
@@ -350,13 +384,16 @@ def print_table(rows, rounds, value_size, uncapped, max_ratio):
         if r["entries"] != r["entries_expected"] or r["idle_tasks"] < int(r["size"].split("/")[1]):
             print(f"kfreeze {r['size']}: INCOMPLETE: {r['entries']} of {r['entries_expected']} entries, "
                   f"{r['idle_tasks']} lab_scale_idle tasks")
-        print(f"kfreeze {r['size']}: maps phase {ms(r['maps_us'])} ms, tasks phase {ms(r['tasks_us'])} ms")
-        complete = (r["entries"] == r["rendered"] == r["entries_expected"]
-                    and r["idle_tasks"] >= int(r["size"].split("/")[1]))
-        ratio = "n/a (no window_bytes)" if r.get("ratio") is None else \
-            f"{r['ratio']:.2f} {'<=' if r['ratio'] <= max_ratio else '>'} {max_ratio}"
-        print(f"kfreeze {r['size']}: window/(stop+cont+memcpy) {ratio}; full report "
-              f"{'yes' if complete else 'NO'}")
+        for route, x in (("kfreeze dump", r), ("kfreezed", r.get("kfreezed"))):
+            if x is None:
+                continue
+            print(f"{route} {r['size']}: maps phase {ms(x['maps_us'])} ms, tasks phase {ms(x['tasks_us'])} ms")
+            complete = (x["entries"] == x["rendered"] == r["entries_expected"]
+                        and x["idle_tasks"] >= int(r["size"].split("/")[1]))
+            ratio = "n/a (no window_bytes)" if x.get("ratio") is None else \
+                f"{x['ratio']:.2f} {'<=' if x['ratio'] <= max_ratio else '>'} {max_ratio}"
+            print(f"{route} {r['size']}: window/(stop+cont+memcpy) {ratio}; full report "
+                  f"{'yes' if complete else 'NO'}")
 
 
 def parse_sizes(text):
@@ -369,6 +406,7 @@ def parse_sizes(text):
 
 def main():
     ap = arg_parser(__doc__, "bench-scale", "kfreeze")
+    ap.add_argument("--kfreezed", help="also freeze through this kfreezed (the daemon route)")
     ap.add_argument("--sizes", default="1000:200,10000:2000,100000:2000", help="ENTRIES:TASKS,...")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--value-size", type=int, default=64, choices=(16, 64, 256))

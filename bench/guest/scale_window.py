@@ -305,13 +305,13 @@ def measure_size(args, entries, tasks, uncapped, vmlinux, workdir):
     params = {"entries": entries, "value_size": args.value_size, "maps": 1, "tasks": tasks}
     row = {"size": f"{entries}/{tasks}", "entries_expected": entries}
     with labclient.guest(name, "scale", params=params, mem=args.mem) as g:
-        row.update(rounds(args, g, lambda: dump(args.kfreeze, g, uncapped)))
+        row["routes"] = {"kfreeze dump": rounds(args, g, lambda: dump(args.kfreeze, g, uncapped))}
         if args.kfreezed:
             ddir = Path(workdir) / name
             ddir.mkdir()
             with Daemon(args.kfreezed, args.kfreeze, ddir, [f"name={name},ram={g.ram},qmp={g.qmp}"]) as d:
                 d.wait_attached(name)
-                row["kfreezed"] = rounds(args, g, lambda: freeze_rpc(d, name, uncapped))
+                row["routes"]["kfreezed"] = rounds(args, g, lambda: freeze_rpc(d, name, uncapped))
         row["drgn"] = drgn_route(g, vmlinux, workdir) if args.drgn == "auto" else {"reason": "--drgn off"}
     return row
 
@@ -359,9 +359,7 @@ def print_table(rows, rounds, value_size, uncapped, max_ratio):
                 ms(r["copy_us"] or None), ms(r["decode_us"] or None))
 
     for r in rows:
-        lines.append(route_line("kfreeze dump", r["size"], r))
-        if "kfreezed" in r:
-            lines.append(route_line("kfreezed", r["size"], r["kfreezed"]))
+        lines += [route_line(route, r["size"], x) for route, x in r["routes"].items()]
         d = r["drgn"]
         lines.append(("drgn", r["size"], str(d.get("maps", "-")), str(d.get("tasks", "-")),
                       str(d.get("vmcore_bytes", "-")), ms(d.get("window_us")), "", "", "", "",
@@ -379,14 +377,12 @@ def print_table(rows, rounds, value_size, uncapped, max_ratio):
             print(f"drgn {r['size']}: whole drgn run {d['read_s']:.1f} s (loading the DWARF vmlinux included)")
         for note in d.get("notes", []):
             print(f"drgn {r['size']}: {note}")
-        if r["map_errors"]:
-            print(f"kfreeze {r['size']}: map errors: {r['map_errors']}")
-        if r["entries"] != r["entries_expected"] or r["idle_tasks"] < int(r["size"].split("/")[1]):
-            print(f"kfreeze {r['size']}: INCOMPLETE: {r['entries']} of {r['entries_expected']} entries, "
-                  f"{r['idle_tasks']} lab_scale_idle tasks")
-        for route, x in (("kfreeze dump", r), ("kfreezed", r.get("kfreezed"))):
-            if x is None:
-                continue
+        for route, x in r["routes"].items():
+            if x["map_errors"]:
+                print(f"{route} {r['size']}: map errors: {x['map_errors']}")
+            if x["entries"] != r["entries_expected"] or x["idle_tasks"] < int(r["size"].split("/")[1]):
+                print(f"{route} {r['size']}: INCOMPLETE: {x['entries']} of {r['entries_expected']} entries, "
+                      f"{x['idle_tasks']} lab_scale_idle tasks")
             print(f"{route} {r['size']}: maps phase {ms(x['maps_us'])} ms, tasks phase {ms(x['tasks_us'])} ms")
             complete = (x["entries"] == x["rendered"] == r["entries_expected"]
                         and x["idle_tasks"] >= int(r["size"].split("/")[1]))

@@ -104,6 +104,7 @@ class Enricher {
            std::optional<uint64_t> jiffies)
       : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {
     if (window_.size <= kMaxWindowBytes) buffer_.resize(window_.size);
+    for (const auto& k : ctx_.scx->sched_classes) ext_known_ |= k.short_name == "ext";
   }
 
   // Reads the task's window and what it points to; the window stays valid until the next Read.
@@ -141,9 +142,7 @@ class Enricher {
     auto running = refs_.running_on.find(task.value);
     t.set_is_running(running != refs_.running_on.end());
     // A task queued on a runnable list but not in ext_sched_class was boosted out by PI.
-    bool ext_known = false;
-    for (const auto& k : ctx_.scx->sched_classes) ext_known |= k.short_name == "ext";
-    t.set_pi_boosted_out_of_scx(runnable && ext_known && cls_name.value_or("") != "ext");
+    t.set_pi_boosted_out_of_scx(runnable && ext_known_ && cls_name.value_or("") != "ext");
     if (ctx_.off.detail) FillDetail(b, c, t);
     FillEntity(b, c, t);
     return t;
@@ -265,6 +264,7 @@ class Enricher {
   const scx::ScxTaskRefs& refs_;
   std::optional<uint64_t> jiffies_;
   Window window_;
+  bool ext_known_ = false;       // the kernel's classes include ext_sched_class
   std::vector<uint8_t> buffer_;  // the current task's window
 };
 

@@ -215,6 +215,11 @@ void RunCopyStage(const PhaseTable& phases, const FreezeOptions& options, const 
   // A walk may stop on the deadline itself, before its budget noticed: that is a cut as well.
   absl::Status cut = ctx.budget().status();
   if (cut.ok() && deadline.Expired()) cut = absl::DeadlineExceededError(kReasonDeadlineExceeded);
+  // The window's memcpy: the frames the walk marked. Past the deadline too, or the decode stage
+  // would have nothing of what the walk did reach.
+  const Clock::time_point seal_begin = Clock::now();
+  if (absl::Status sealed = snapshot.Seal(); !sealed.ok() && cut.ok()) cut = std::move(sealed);
+  timings->push_back(Timing("copy_pages", MicrosBetween(seal_begin, Clock::now())));
   snapshot.SetCopyCut(std::move(cut));
   copy.us = MicrosBetween(begin, Clock::now());
 }

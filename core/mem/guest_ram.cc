@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -110,6 +111,34 @@ absl::Status GuestRam::Read(Pa pa, std::span<uint8_t> out) const {
       return LostError(at);
     }
     done += n;
+  }
+  return absl::OkStatus();
+}
+
+void GuestRam::Prefetch(Pa pa) const {
+  const RamRegion* region = FindRegion(pa.value);
+  if (region != nullptr)
+    __builtin_prefetch(base_ + region->file_offset + (pa.value - region->gpa.value));
+}
+
+absl::Status GuestRam::CopyPages(std::span<const uint64_t> pa_pages, uint8_t* dst) const {
+  constexpr size_t kBatch = 64;
+  std::array<const uint8_t*, kBatch> src;
+  for (size_t done = 0; done < pa_pages.size(); done += kBatch) {
+    const size_t n = std::min(kBatch, pa_pages.size() - done);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t pa = pa_pages[done + i];
+      const RamRegion* region = FindRegion(pa);
+      if ((pa & 4095) != 0 || region == nullptr || region->size - (pa - region->gpa.value) < 4096) {
+        return FaultError(Pa(pa), "is not a whole page of guest RAM");
+      }
+      src[i] = base_ + region->file_offset + (pa - region->gpa.value);
+    }
+    if (lost()) return LostError(Pa(pa_pages[done]));
+    if (!internal::GuardedStreamPages(dst + done * 4096, src.data(), n)) {
+      lost_.store(true, std::memory_order_relaxed);
+      return LostError(Pa(pa_pages[done]));
+    }
   }
   return absl::OkStatus();
 }

@@ -12,15 +12,11 @@
 namespace kfreeze {
 namespace {
 
-// Pages are taken from mmap'd chunks. Fresh anonymous memory costs a page fault and a zeroing per
-// page, inside the freeze window; so freed chunks are kept for the next dump up to a small bound
-// (the daemon's footprint stays flat) and the rest go back to the kernel.
+// Copies go into mmap'd chunks. Fresh anonymous memory costs a page fault and a zeroing per page,
+// inside the freeze window; so freed chunks are kept for the next dump up to a small bound (the
+// daemon's footprint stays flat) and the rest go back to the kernel.
 constexpr uint64_t kChunkBytes = 1 << 20;
 constexpr size_t kPooledChunks = 48;  // 48 MiB kept warm
-
-// Pages the previous dump copied: the next one sizes its indexes for as many up front, so they
-// do not rehash while the guest stands still.
-std::atomic<uint64_t> last_dump_pages{1024};
 
 class ChunkPool {
  public:
@@ -63,59 +59,91 @@ constexpr uint64_t kPagesPerChunk = kChunkBytes / GuestSnapshot::kBlockBytes;
 
 }  // namespace
 
-GuestSnapshot::GuestSnapshot(uint64_t max_bytes) : max_pages_(max_bytes / kBlockBytes) {
-  const uint64_t expect = std::min(last_dump_pages.load(std::memory_order_relaxed), max_pages_);
-  phys_.reserve(expect);
-  virt_.reserve(expect);
-}
+GuestSnapshot::GuestSnapshot(uint64_t max_bytes) : max_pages_(max_bytes / kBlockBytes) {}
 
 GuestSnapshot::~GuestSnapshot() {
-  if (pages_ > 0) last_dump_pages.store(pages_, std::memory_order_relaxed);
   for (std::span<uint8_t> c : chunks_) Pool().Give(c);
 }
 
-absl::StatusOr<uint8_t*> GuestSnapshot::NewPage() {
-  if (pages_ >= max_pages_) {
+absl::Status GuestSnapshot::MarkPhys(uint64_t pa_page, const GuestRam& ram) {
+  const uint64_t region = pa_page >> kRegionShift;
+  if (region != memo_region_) {
+    std::unique_ptr<RegionBits>& bits = regions_[region];
+    if (bits == nullptr) bits = std::make_unique<RegionBits>();  // zeroed
+    memo_region_ = region;
+    memo_bits_ = bits.get();
+  }
+  const uint64_t frame = (pa_page >> 12) & ((1u << (kRegionShift - 12)) - 1);
+  uint64_t& word = (*memo_bits_)[frame / 64];
+  const uint64_t bit = 1ull << (frame % 64);
+  if ((word & bit) != 0) return absl::OkStatus();
+  // Only frames that are there to copy: Seal must not fail on one the walk never really read
+  // (a translation or prefetch of a hostile address).
+  absl::StatusOr<uint64_t> readable = ram.ContiguousBytes(Pa(pa_page), kBlockBytes);
+  if (!readable.ok() || *readable < kBlockBytes) {
+    return FaultError(Pa(pa_page), "is not a whole page of guest RAM");
+  }
+  if (marked_ >= max_pages_) {
     return absl::ResourceExhaustedError(absl::StrCat("the dump's page snapshot is full (",
                                                      max_pages_ * kBlockBytes, " bytes copied)"));
   }
-  if (chunks_.empty() || chunk_used_ == kPagesPerChunk) {
+  word |= bit;
+  ++marked_;
+  ram_ = &ram;
+  return absl::OkStatus();
+}
+
+void GuestSnapshot::NoteLeaf(uint64_t root, uint64_t va_base, uint64_t leaf_bytes,
+                             uint64_t pa_base) {
+  leaves_.push_back(Leaf{root, va_base, leaf_bytes, pa_base});
+}
+
+absl::Status GuestSnapshot::Seal() {
+  if (sealed_) return absl::OkStatus();
+  sealed_ = true;
+  // The marks in ascending frame order: regions sorted, then their bits.
+  std::vector<uint64_t> order;
+  order.reserve(regions_.size());
+  for (const auto& [region, bits] : regions_) order.push_back(region);
+  std::sort(order.begin(), order.end());
+  frames_.reserve(marked_);
+  for (uint64_t region : order) {
+    const RegionBits& bits = *regions_[region];
+    for (size_t w = 0; w < bits.size(); ++w) {
+      for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+        frames_.push_back((region << kRegionShift) | ((w * 64 + __builtin_ctzll(word)) << 12));
+      }
+    }
+  }
+  while (copied_ < frames_.size()) {
     std::span<uint8_t> c = Pool().Take();
     if (c.empty()) return absl::ResourceExhaustedError("no memory for the dump's page snapshot");
     chunks_.push_back(c);
-    chunk_used_ = 0;
+    const uint64_t n = std::min<uint64_t>(kPagesPerChunk, frames_.size() - copied_);
+    KF_RETURN_IF_ERROR(
+        ram_->CopyPages(std::span<const uint64_t>(frames_).subspan(copied_, n), c.data()));
+    copied_ += n;
   }
-  uint8_t* page = chunks_.back().data() + chunk_used_ * kBlockBytes;
-  ++chunk_used_;
-  ++pages_;
-  return page;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<const uint8_t*> GuestSnapshot::RecordPhys(uint64_t pa_page, const GuestRam& ram) {
-  auto [it, inserted] = phys_.try_emplace(pa_page, nullptr);
-  if (!inserted) return it->second;
-  absl::StatusOr<uint8_t*> page = NewPage();
-  if (page.ok()) {
-    absl::Status s = ram.Read(Pa(pa_page), std::span<uint8_t>(*page, kBlockBytes));
-    if (s.ok()) {
-      it->second = *page;
-      return *page;
+void GuestSnapshot::Index() {
+  if (indexed_) return;
+  indexed_ = true;
+  if (!sealed_ && copy_cut_.ok()) {
+    copy_cut_ = absl::InternalError("the copy stage ended without copying its pages (not sealed)");
+  }
+  phys_.reserve(copied_);
+  for (uint64_t i = 0; i < copied_; ++i) {
+    phys_.emplace(frames_[i],
+                  chunks_[i / kPagesPerChunk].data() + (i % kPagesPerChunk) * kBlockBytes);
+  }
+  for (const Leaf& leaf : leaves_) {
+    for (int k = 0; k < kLeafKinds; ++k) {
+      if (leaf.leaf_bytes != (1ull << kLeafShift[k])) continue;
+      leaf_index_[k][LeafKey{leaf.root, leaf.va_base >> kLeafShift[k]}] = leaf.pa_base;
     }
-    page = s;
-    // The slot stays used: rare (a hole in guest RAM), and a freed slot would complicate chunks.
   }
-  phys_.erase(it);
-  return page.status();
-}
-
-absl::StatusOr<const uint8_t*> GuestSnapshot::RecordVirt(uint64_t root, uint64_t va_page,
-                                                         uint64_t pa_page, const GuestRam& ram) {
-  auto it = virt_.find(VirtKey{root, va_page});
-  if (it != virt_.end() && it->second.pa_page == pa_page) return it->second.data;
-  absl::StatusOr<const uint8_t*> page = RecordPhys(pa_page, ram);
-  if (!page.ok()) return page;
-  virt_[VirtKey{root, va_page}] = VirtEntry{pa_page, *page};
-  return page;
 }
 
 const uint8_t* GuestSnapshot::FindPhys(uint64_t pa_page) const {
@@ -123,10 +151,12 @@ const uint8_t* GuestSnapshot::FindPhys(uint64_t pa_page) const {
   return it == phys_.end() ? nullptr : it->second;
 }
 
-std::pair<const uint8_t*, uint64_t> GuestSnapshot::FindVirt(uint64_t root, uint64_t va_page) const {
-  auto it = virt_.find(VirtKey{root, va_page});
-  if (it == virt_.end()) return {nullptr, 0};
-  return {it->second.data, it->second.pa_page};
+std::optional<uint64_t> GuestSnapshot::FindLeaf(uint64_t root, uint64_t va) const {
+  for (int k = 0; k < kLeafKinds; ++k) {
+    auto it = leaf_index_[k].find(LeafKey{root, va >> kLeafShift[k]});
+    if (it != leaf_index_[k].end()) return it->second + (va & ((1ull << kLeafShift[k]) - 1));
+  }
+  return std::nullopt;
 }
 
 }  // namespace kfreeze

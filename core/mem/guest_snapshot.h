@@ -1,25 +1,33 @@
 // The guest pages one dump read while its VM stood still, copied into private memory.
 //
-// A dump runs in two stages over the same walker code: in the freeze window a Reader in record
-// mode walks the guest and copies every 4 KiB page it touches here (the copy stage); after `cont`
-// a Reader in replay mode runs the walk again from these pages alone (the decode stage), so BTF
-// rendering, symbolization and joins never hold the guest. Blocks are keyed by guest-physical
-// address (aliases share one copy) and reached from (page-table root, virtual page) the way the
-// copy stage translated them, so the decode stage needs neither page tables nor guest RAM.
+// A dump runs in two stages over the same walker code. In the freeze window a Reader in record
+// mode walks the guest straight from its RAM and marks here every 4 KiB frame it read, and every
+// page-walk translation it used (the copy stage); Seal then copies the marked frames, still in
+// the window. After `cont` a Reader in replay mode runs the walk again from these pages alone (the
+// decode stage), so BTF rendering, symbolization and joins never hold the guest. Frames are keyed
+// by guest-physical address (aliases share one copy); the decode stage translates the linear maps
+// by arithmetic and everything else through the translations the copy stage noted, so it needs
+// neither page tables nor guest RAM.
 //
-// Bounded: at most `max_bytes` of pages; past it a record fails with ResourceExhausted. Memory is
+// Why mark and copy at the end rather than copy on first touch: a walk revisits pages all the
+// time (hash buckets, task lists), and a mark is a bit test where a copy-on-touch snapshot paid a
+// hash lookup on every change of page. Measured on the scale guest in bench/guest.
+//
+// Bounded: at most `max_bytes` of pages; past it a mark fails with ResourceExhausted. Memory is
 // mmap'd in chunks and unmapped with the snapshot, so a large dump leaves no heap behind.
 // One thread at a time (a dump's stages run one after the other).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "core/base/types.h"
 #include "core/mem/guest_ram.h"
 
@@ -36,50 +44,71 @@ class GuestSnapshot {
   GuestSnapshot(const GuestSnapshot&) = delete;
   GuestSnapshot& operator=(const GuestSnapshot&) = delete;
 
-  // Copy stage. The page of guest-physical frame `pa_page` (4 KiB aligned), copied from `ram`
-  // unless already held; returns the copy.
-  absl::StatusOr<const uint8_t*> RecordPhys(uint64_t pa_page, const GuestRam& ram);
-  // The same, remembering that virtual page `va_page` under page-table root `root` maps there.
-  absl::StatusOr<const uint8_t*> RecordVirt(uint64_t root, uint64_t va_page, uint64_t pa_page,
-                                            const GuestRam& ram);
+  // Copy stage. Marks guest-physical frame `pa_page` (4 KiB aligned) of `ram` for Seal to copy;
+  // ResourceExhausted once max_bytes worth of frames are marked.
+  absl::Status MarkPhys(uint64_t pa_page, const GuestRam& ram);
+  // Notes that under page-table root `root`, [va_base, va_base + leaf_bytes) maps to `pa_base`
+  // (a 4K, 2M or 1G leaf of a page walk; the linear maps need no note).
+  void NoteLeaf(uint64_t root, uint64_t va_base, uint64_t leaf_bytes, uint64_t pa_base);
+  // The copy stage's end, VM still paused: copies every marked frame, in guest-physical order
+  // (one streaming pass, as fast as a memcpy of as many contiguous bytes). A frame that no longer
+  // reads (the VM died) fails it; the frames copied before it stay usable.
+  absl::Status Seal();
 
-  // Decode stage: the copy of a page, or null when the copy stage never read it.
+  // Decode stage: builds the lookups (after Seal; idempotent). Replay Readers call it.
+  void Index();
+  // The copy of a frame, or null when the copy stage never read it.
   const uint8_t* FindPhys(uint64_t pa_page) const;
-  // The copy and frame of a virtual page; {null, 0} when never read.
-  std::pair<const uint8_t*, uint64_t> FindVirt(uint64_t root, uint64_t va_page) const;
+  // The guest-physical address `va` had under `root` in the copy stage's page walks, if any.
+  std::optional<uint64_t> FindLeaf(uint64_t root, uint64_t va) const;
 
   // Why the copy stage stopped early (its budget or deadline), OK when it ran to the end: a page
   // the decode stage misses is then one the copy stage never reached.
   void SetCopyCut(absl::Status cut) { copy_cut_ = std::move(cut); }
   const absl::Status& copy_cut() const { return copy_cut_; }
 
-  // Bytes copied (whole pages): what the copy stage cost in memcpy.
-  uint64_t bytes() const { return pages_ * kBlockBytes; }
-  uint64_t pages() const { return pages_; }
+  // Bytes of the frames marked (whole pages): what the copy stage costs in memcpy.
+  uint64_t bytes() const { return pages() * kBlockBytes; }
+  uint64_t pages() const { return marked_; }
 
  private:
-  struct VirtKey {
+  // Marks of 128 MiB of guest-physical space (32,768 frames), made on first use.
+  static constexpr int kRegionShift = 27;
+  using RegionBits = std::array<uint64_t, (1u << (kRegionShift - 12)) / 64>;
+
+  struct LeafKey {
     uint64_t root;
-    uint64_t va_page;
-    bool operator==(const VirtKey&) const = default;
+    uint64_t tag;  // va >> leaf shift
+    bool operator==(const LeafKey&) const = default;
     template <typename H>
-    friend H AbslHashValue(H h, const VirtKey& k) {
-      return H::combine(std::move(h), k.root, k.va_page);
+    friend H AbslHashValue(H h, const LeafKey& k) {
+      return H::combine(std::move(h), k.root, k.tag);
     }
   };
-  struct VirtEntry {
-    uint64_t pa_page;
-    const uint8_t* data;
+  struct Leaf {
+    uint64_t root, va_base, leaf_bytes, pa_base;
   };
-
-  absl::StatusOr<uint8_t*> NewPage();
+  static constexpr int kLeafKinds = 3;  // 4K, 2M, 1G
+  static constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
 
   uint64_t max_pages_;
-  uint64_t pages_ = 0;
+  const GuestRam* ram_ = nullptr;
+  // Copy stage: how many frames are marked, their marks by region, the leaves used.
+  uint64_t marked_ = 0;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<RegionBits>> regions_;
+  uint64_t memo_region_ = ~0ull;
+  RegionBits* memo_bits_ = nullptr;
+  std::vector<Leaf> leaves_;
+  // Seal: the marked frames in ascending order, frames_[i] copied to page i of the chunks; how
+  // many were copied.
+  std::vector<uint64_t> frames_;
   std::vector<std::span<uint8_t>> chunks_;  // mmap'd
-  uint64_t chunk_used_ = 0;                 // pages used in chunks_.back()
+  uint64_t copied_ = 0;
+  bool sealed_ = false;
+  // Index: the decode stage's lookups.
+  bool indexed_ = false;
   absl::flat_hash_map<uint64_t, const uint8_t*> phys_;
-  absl::flat_hash_map<VirtKey, VirtEntry> virt_;
+  std::array<absl::flat_hash_map<LeafKey, uint64_t>, kLeafKinds> leaf_index_;
   absl::Status copy_cut_;
 };
 

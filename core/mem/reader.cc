@@ -39,8 +39,12 @@ Reader::Reader(const Translator& translator)
 void Reader::UseSnapshot(GuestSnapshot* snapshot, SnapshotMode mode) {
   snapshot_ = snapshot;
   mode_ = snapshot == nullptr ? SnapshotMode::kDirect : mode;
+  memo_marked_ = ~0ull;
   memo_va_page_ = ~0ull;
   memo_page_ = nullptr;
+  // The decode stage translates through the copy stage's page walks: none may hide in the cache.
+  if (mode_ == SnapshotMode::kRecord) ClearCache();
+  if (mode_ == SnapshotMode::kReplay) snapshot_->Index();
 }
 
 absl::Status Reader::Missing(uint64_t address, absl::string_view what) const {
@@ -57,21 +61,22 @@ absl::Status Reader::Missing(uint64_t address, absl::string_view what) const {
                       absl::StrCat("cut in the freeze window (copy stage): ", cut.message()));
 }
 
-absl::StatusOr<const uint8_t*> Reader::SnapshotPage(uint64_t va_page, uint64_t pa_page) {
-  if (va_page == memo_va_page_) return memo_page_;
-  absl::StatusOr<const uint8_t*> page =
-      snapshot_->RecordVirt(root_key_, va_page, pa_page, translator_.ram());
-  if (!page.ok()) return page;
-  memo_va_page_ = va_page;
-  memo_page_ = *page;
-  return page;
+absl::Status Reader::Mark(uint64_t pa, uint64_t size) {
+  constexpr uint64_t kBlock = GuestSnapshot::kBlockBytes;
+  if (size == 0) return absl::OkStatus();
+  const uint64_t last = (pa + size - 1) & ~(kBlock - 1);  // callers read the range: no wrap
+  for (uint64_t page = pa & ~(kBlock - 1); page <= last; page += kBlock) {
+    if (page == memo_marked_) continue;
+    if (absl::Status s = snapshot_->MarkPhys(page, translator_.ram()); !s.ok()) return s;
+    memo_marked_ = page;
+  }
+  return absl::OkStatus();
 }
 
-absl::Status Reader::RecordVirt(Kva va, Pa pa, std::span<uint8_t> out) {
-  constexpr uint64_t kBlock = GuestSnapshot::kBlockBytes;
-  return CopyFromBlocks(va.value, out, [&](uint64_t done, uint64_t at) {
-    return SnapshotPage(at / kBlock, (pa.value + done) - (at & (kBlock - 1)));
-  });
+absl::StatusOr<uint64_t> Reader::ReplayTranslate(uint64_t va) const {
+  if (std::optional<Translation> t = translator_.TranslateLinear(Kva(va))) return t->pa.value;
+  if (std::optional<uint64_t> pa = snapshot_->FindLeaf(root_key_, va)) return *pa;
+  return Missing(va, absl::StrCat("the translation of ", Hex(Kva(va))));
 }
 
 absl::Status Reader::ReplayVirt(Kva va, std::span<uint8_t> out) {
@@ -80,7 +85,9 @@ absl::Status Reader::ReplayVirt(Kva va, std::span<uint8_t> out) {
       va.value, out, [&](uint64_t, uint64_t at) -> absl::StatusOr<const uint8_t*> {
         const uint64_t va_page = at / kBlock;
         if (va_page != memo_va_page_) {
-          const uint8_t* page = snapshot_->FindVirt(root_key_, va_page).first;
+          absl::StatusOr<uint64_t> pa = ReplayTranslate(at);
+          if (!pa.ok()) return pa.status();
+          const uint8_t* page = snapshot_->FindPhys(*pa & ~(kBlock - 1));
           if (page == nullptr)
             return Missing(at, absl::StrCat("page ", Hex(Kva(at & ~(kBlock - 1)))));
           memo_va_page_ = va_page;
@@ -110,13 +117,26 @@ absl::Status Reader::Prefetch(Kva va, uint64_t size) {
   for (uint64_t at = va.value & ~(kPage - 1); at < va.value + size; at += kPage) {
     absl::StatusOr<Translation> t = TranslateCached(Kva(at));
     if (!t.ok()) return t.status();
-    absl::StatusOr<const uint8_t*> page = SnapshotPage(at / kPage, t->pa.value);
-    if (!page.ok()) return page.status();
+    if (absl::Status s = Mark(t->pa.value, 1); !s.ok()) return s;
     if (budget_ != nullptr && (at / kPage) % 256 == 0 && budget_->Exhausted()) {
       return budget_->status();
     }
   }
   return absl::OkStatus();
+}
+
+void Reader::Hint(Kva va) {
+  if (mode_ == SnapshotMode::kReplay) return;
+  if (absl::StatusOr<Translation> t = TranslateCached(va); t.ok())
+    translator_.ram().Prefetch(t->pa);
+}
+
+std::optional<uint64_t> Reader::PeekU64(Kva va) {
+  if (mode_ == SnapshotMode::kReplay || (va.value & 7) != 0) return std::nullopt;
+  absl::StatusOr<Translation> t = TranslateCached(va);
+  if (!t.ok()) return std::nullopt;
+  absl::StatusOr<uint64_t> v = translator_.ram().ReadU64(t->pa);
+  return v.ok() ? std::optional<uint64_t>(*v) : std::nullopt;
 }
 
 void Reader::ClearCache() {
@@ -125,6 +145,8 @@ void Reader::ClearCache() {
 }
 
 absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
+  // The linear maps are arithmetic: no cache to probe.
+  if (std::optional<Translation> t = translator_.TranslateLinear(va)) return *t;
   for (int k = 0; k < kLeafKinds; ++k) {
     const int shift = kLeafShift[k];
     const uint64_t tag = va.value >> shift;
@@ -136,21 +158,23 @@ absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
       return Translation{Pa(e.pa_base + off), leaf - off, TranslationPath::kPageWalk, leaf};
     }
   }
-  // Only page walks leave a PTE table here, so a hit is never an address of a linear path.
   CacheEntry& table = pte_tables_[(va.value >> 21) % caps::kTranslationCacheSlots];
   uint64_t pte_table = 0;
   absl::StatusOr<Translation> t = table.tag == va.value >> 21
                                       ? translator_.WalkPteTable(va, table.pa_base)
-                                      : translator_.Translate(va, &pte_table);
+                                      : translator_.Walk(va, &pte_table);
   if (!t.ok()) return t;
   if (pte_table != 0) table = CacheEntry{va.value >> 21, pte_table};
   if (t->path == TranslationPath::kPageWalk) {
     ++misses_;
+    const uint64_t pa_base = t->pa.value - (va.value & (t->leaf_bytes - 1));
     for (int k = 0; k < kLeafKinds; ++k) {
       if (t->leaf_bytes != (1ull << kLeafShift[k])) continue;
       const uint64_t tag = va.value >> kLeafShift[k];
-      cache_[k][tag % caps::kTranslationCacheSlots] =
-          CacheEntry{tag, t->pa.value - (va.value & (t->leaf_bytes - 1))};
+      cache_[k][tag % caps::kTranslationCacheSlots] = CacheEntry{tag, pa_base};
+    }
+    if (mode_ == SnapshotMode::kRecord) {
+      snapshot_->NoteLeaf(root_key_, va.value & ~(t->leaf_bytes - 1), t->leaf_bytes, pa_base);
     }
   }
   return t;
@@ -159,30 +183,29 @@ absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
 absl::StatusOr<Pa> Reader::Translate(Kva va) {
   constexpr uint64_t kPage = GuestSnapshot::kBlockBytes;
   if (mode_ == SnapshotMode::kReplay) {
-    auto [page, pa_page] = snapshot_->FindVirt(root_key_, va.value / kPage);
-    if (page == nullptr) return Missing(va.value, absl::StrCat("the translation of ", Hex(va)));
-    return Pa(pa_page + (va.value & (kPage - 1)));
+    absl::StatusOr<uint64_t> pa = ReplayTranslate(va.value);
+    if (!pa.ok()) return pa.status();
+    // As in the copy stage, a translation stands only for a frame that was there to copy.
+    if (snapshot_->FindPhys(*pa & ~(kPage - 1)) == nullptr) {
+      return Missing(va.value, absl::StrCat("the translation of ", Hex(va)));
+    }
+    return Pa(*pa);
   }
   absl::StatusOr<Translation> t = TranslateCached(va);
   if (!t.ok()) return t.status();
   if (mode_ == SnapshotMode::kRecord) {
     // The decode stage may translate the same address (then read it physically): keep the page.
-    absl::StatusOr<const uint8_t*> page =
-        SnapshotPage(va.value / kPage, t->pa.value & ~(kPage - 1));
-    if (!page.ok()) return page.status();
+    if (absl::Status s = Mark(t->pa.value, 1); !s.ok()) return s;
   }
   return t->pa;
 }
 
-absl::Status Reader::ReadPhys(Pa pa, std::span<uint8_t> out) const {
+absl::Status Reader::ReadPhys(Pa pa, std::span<uint8_t> out) {
   if (absl::Status s = ChargeRead(out.size()); !s.ok()) return s;
   if (mode_ == SnapshotMode::kReplay) return ReplayPhys(pa, out);
-  if (mode_ == SnapshotMode::kRecord) {
-    return CopyFromBlocks(pa.value, out, [&](uint64_t, uint64_t at) {
-      return snapshot_->RecordPhys(at & ~(GuestSnapshot::kBlockBytes - 1), translator_.ram());
-    });
-  }
-  return translator_.ram().Read(pa, out);
+  if (absl::Status s = translator_.ram().Read(pa, out); !s.ok()) return s;
+  if (mode_ == SnapshotMode::kRecord) return Mark(pa.value, out.size());
+  return absl::OkStatus();
 }
 
 absl::Status Reader::ReadVirt(Kva va, std::span<uint8_t> out) {
@@ -195,11 +218,12 @@ absl::Status Reader::ReadVirt(Kva va, std::span<uint8_t> out) {
     absl::StatusOr<Translation> t = TranslateCached(at);
     if (!t.ok()) return t.status();
     const uint64_t n = std::min<uint64_t>(out.size() - done, t->contiguous);
-    absl::Status s = mode_ == SnapshotMode::kRecord
-                         ? RecordVirt(at, t->pa, out.subspan(done, n))
-                         : translator_.ram().Read(t->pa, out.subspan(done, n));
+    absl::Status s = translator_.ram().Read(t->pa, out.subspan(done, n));
     if (!s.ok())
       return FaultError(at, absl::StrCat("maps to unreadable memory (", s.message(), ")"));
+    if (mode_ == SnapshotMode::kRecord) {
+      if (absl::Status m = Mark(t->pa.value, n); !m.ok()) return m;
+    }
     done += n;
   }
   return absl::OkStatus();

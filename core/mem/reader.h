@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -21,8 +22,8 @@
 
 namespace kfreeze {
 
-// Where a Reader's bytes come from: guest RAM (kDirect), guest RAM copied page by page into a
-// GuestSnapshot as they are read (kRecord: the copy stage, VM paused), or that snapshot alone
+// Where a Reader's bytes come from: guest RAM (kDirect), guest RAM with every frame read marked in
+// a GuestSnapshot for copying (kRecord: the copy stage, VM paused), or that snapshot alone
 // (kReplay: the decode stage, VM running again; a page the copy stage never read is a fault).
 enum class SnapshotMode : uint8_t { kDirect, kRecord, kReplay };
 
@@ -32,7 +33,7 @@ class Reader {
 
   absl::StatusOr<Pa> Translate(Kva va);
   absl::Status ReadVirt(Kva va, std::span<uint8_t> out);
-  absl::Status ReadPhys(Pa pa, std::span<uint8_t> out) const;
+  absl::Status ReadPhys(Pa pa, std::span<uint8_t> out);
 
   template <typename T>
   absl::StatusOr<T> Read(Kva va) {
@@ -71,15 +72,23 @@ class Reader {
   // The budget is spent (deadline included): long loops stop on it even between reads.
   bool BudgetExhausted() const { return budget_ != nullptr && budget_->Exhausted(); }
 
-  // Reads go through `snapshot` as `mode` says (null snapshot = kDirect). Borrowed.
+  // Reads go through `snapshot` as `mode` says (null snapshot = kDirect). Borrowed. kReplay
+  // indexes the snapshot, so its copy stage must have been sealed (GuestSnapshot::Seal).
   void UseSnapshot(GuestSnapshot* snapshot, SnapshotMode mode);
   // The copy stage: every read only has to be copied, so a walk may skip rendering (the decode
   // stage repeats it from the snapshot) and may copy dense regions in bulk with Prefetch.
   bool copying() const { return mode_ == SnapshotMode::kRecord; }
-  // Copy stage only (a no-op otherwise): copies every page of [va, va + size) into the snapshot,
+  // Copy stage only (a no-op otherwise): marks every page of [va, va + size) for the snapshot,
   // one translation per page, so the decode stage can read anything inside without the copy stage
   // having followed it. Charged to the budget like a read of `size` bytes.
   absl::Status Prefetch(Kva va, uint64_t size);
+
+  // Memory-latency hints for walks that know their next addresses (the tasks walk, thousands of
+  // scattered task_structs): Hint starts loading `va`'s cache line; PeekU64 reads a value only to
+  // hint what it points to. Neither charges the budget, marks a page or fails; both do nothing in
+  // the decode stage (the snapshot is local memory).
+  void Hint(Kva va);
+  std::optional<uint64_t> PeekU64(Kva va);
 
   const Translator& translator() const { return translator_; }
   uint64_t cache_hits() const { return hits_; }
@@ -95,9 +104,10 @@ class Reader {
   static constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
 
   absl::StatusOr<Translation> TranslateCached(Kva va);
-  // The snapshot's copy of virtual page `va_page` (record: copied now from frame `pa_page`).
-  absl::StatusOr<const uint8_t*> SnapshotPage(uint64_t va_page, uint64_t pa_page);
-  absl::Status RecordVirt(Kva va, Pa pa, std::span<uint8_t> out);
+  // Copy stage: marks the frames of [pa, pa + size) for the snapshot.
+  absl::Status Mark(uint64_t pa, uint64_t size);
+  // Decode stage: what `va` translated to in the copy stage (linear maps by arithmetic).
+  absl::StatusOr<uint64_t> ReplayTranslate(uint64_t va) const;
   absl::Status ReplayVirt(Kva va, std::span<uint8_t> out);
   absl::Status ReplayPhys(Pa pa, std::span<uint8_t> out) const;
   // A page the decode stage needs but the copy stage did not copy.
@@ -111,7 +121,9 @@ class Reader {
   ReadBudget* budget_ = nullptr;
   GuestSnapshot* snapshot_ = nullptr;
   SnapshotMode mode_ = SnapshotMode::kDirect;
-  // The last snapshot page used: most reads fall in the page of the one before.
+  // The last frame marked (copy stage) and snapshot page used (decode stage): most reads fall
+  // in the page of the one before.
+  uint64_t memo_marked_ = ~0ull;
   uint64_t memo_va_page_ = ~0ull;
   const uint8_t* memo_page_ = nullptr;
   std::array<std::array<CacheEntry, caps::kTranslationCacheSlots>, kLeafKinds> cache_;

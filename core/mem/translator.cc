@@ -38,16 +38,7 @@ Translator Translator::WithRoot(Pa root) const {
 
 absl::StatusOr<Translation> Translator::Translate(Kva va, uint64_t* pte_table) const {
   if (pte_table != nullptr) *pte_table = 0;
-  if (config_.page_offset_base) {
-    uint64_t off = va.value - *config_.page_offset_base;
-    if (va.value >= *config_.page_offset_base && off < config_.direct_map_bytes) {
-      return Translation{Pa(off), config_.direct_map_bytes - off, TranslationPath::kDirectMap, 0};
-    }
-  }
-  if (va.value >= config_.image_start && va.value < config_.image_end) {
-    uint64_t pa = va.value - kStartKernelMap + config_.phys_base;
-    return Translation{Pa(pa), config_.image_end - va.value, TranslationPath::kKernelImage, 0};
-  }
+  if (std::optional<Translation> t = TranslateLinear(va)) return *t;
   return Walk(va, pte_table);
 }
 

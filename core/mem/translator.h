@@ -50,6 +50,21 @@ class Translator {
   // Linear paths first (direct map, then kernel image), then the page walk. `*pte_table` (when
   // given) is set to the physical address of the PTE table a 4K walk ended in, else 0.
   absl::StatusOr<Translation> Translate(Kva va, uint64_t* pte_table = nullptr) const;
+  // The linear paths alone (direct map, kernel image); nullopt for an address that needs a walk.
+  // Inline: most reads of a walk take this path.
+  std::optional<Translation> TranslateLinear(Kva va) const {
+    if (config_.page_offset_base) {
+      const uint64_t off = va.value - *config_.page_offset_base;
+      if (va.value >= *config_.page_offset_base && off < config_.direct_map_bytes) {
+        return Translation{Pa(off), config_.direct_map_bytes - off, TranslationPath::kDirectMap, 0};
+      }
+    }
+    if (va.value >= config_.image_start && va.value < config_.image_end) {
+      const uint64_t pa = va.value - kStartKernelMap + config_.phys_base;
+      return Translation{Pa(pa), config_.image_end - va.value, TranslationPath::kKernelImage, 0};
+    }
+    return std::nullopt;
+  }
   // Page walk only, from config().root.
   absl::StatusOr<Translation> Walk(Kva va, uint64_t* pte_table = nullptr) const;
   // The last step of a walk: `va`'s entry in the PTE table at `pte_table` (the one an earlier

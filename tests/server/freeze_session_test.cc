@@ -79,8 +79,8 @@ TEST(FreezeSession, PausesReadsRegistersWalksAndResumes) {
   EXPECT_EQ(r.vcpu_regs(1).regs().page_table_root(), 0x10b000u);
   EXPECT_FALSE(r.has_vcpu_regs_unavailable());
   EXPECT_THAT(TimingNames(out->envelope),
-              ElementsAre("run_state", "pause", "regs", "maps", "resume", "copy", "maps_decode",
-                          "decode", "freeze_window", "total"));
+              ElementsAre("run_state", "pause", "regs", "maps", "copy_pages", "resume", "copy",
+                          "maps_decode", "decode", "freeze_window", "total"));
   EXPECT_EQ(out->envelope.deadline_ms(), 2000u);
   EXPECT_FALSE(out->envelope.vm_already_paused());
   EXPECT_TRUE(out->envelope.has_captured_at());

@@ -105,6 +105,15 @@ class Enricher {
       : reader_(reader), ctx_(ctx), refs_(refs), jiffies_(jiffies), window_(TaskWindow(ctx)) {
     if (window_.size <= kMaxWindowBytes) buffer_.resize(window_.size);
     for (const auto& k : ctx_.scx->sched_classes) ext_known_ |= k.short_name == "ext";
+    if (const auto& d = ctx_.off.detail) {
+      for (uint64_t o : {d->group_leader, d->real_parent, d->signal}) followed_.push_back({o, 8});
+      for (const auto& o : {d->cpus_ptr, d->stack}) {
+        if (o) followed_.push_back({*o, 8});
+      }
+      followed_.push_back({d->cpu, 4});
+    }
+    const scx::ScxOffsets& so = ctx_.scx->off;
+    if (so.entity && so.dsq) followed_.push_back({so.task->scx + so.entity->dsq, 8});
   }
 
   // Reads the task's window and what it points to; the window stays valid until the next Read.
@@ -113,7 +122,19 @@ class Enricher {
       return BadData(absl::StrCat("task_struct window of ", window_.size,
                                   " bytes (from BTF offsets) exceeds ", kMaxWindowBytes));
     }
-    KF_RETURN_IF_ERROR(reader_.ReadVirt(task + window_.begin, std::span<uint8_t>(buffer_)));
+    if (reader_.copying()) {
+      // The copy stage only follows pointers: it marks the window's pages for the decode stage
+      // and reads just the members it needs, instead of pulling the whole window through the
+      // cache before the snapshot copies it again.
+      KF_RETURN_IF_ERROR(reader_.Prefetch(task + window_.begin, window_.size));
+      for (const Member& m : followed_) {
+        std::span<uint8_t> at =
+            std::span<uint8_t>(buffer_).subspan(m.offset - window_.begin, m.size);
+        KF_RETURN_IF_ERROR(reader_.ReadVirt(task + m.offset, at));
+      }
+    } else {
+      KF_RETURN_IF_ERROR(reader_.ReadVirt(task + window_.begin, std::span<uint8_t>(buffer_)));
+    }
     const TaskBytes b = bytes();
     if (ctx_.off.detail) ChaseDetail(b, c);
     const scx::ScxOffsets& so = ctx_.scx->off;
@@ -146,6 +167,33 @@ class Enricher {
     if (ctx_.off.detail) FillDetail(b, c, t);
     FillEntity(b, c, t);
     return t;
+  }
+
+  // Memory-latency hints, issued ahead of Read along the task list: the members Read follows,
+  // then (once those are in cache) what they point to. Read then finds its lines loading or
+  // loaded instead of missing one after another.
+  void HintMembers(Kva task) {
+    for (const Member& m : followed_) reader_.Hint(task + m.offset);
+  }
+  void HintChased(Kva task) {
+    auto follow = [&](uint64_t member, uint64_t offset) {
+      std::optional<uint64_t> p = reader_.PeekU64(task + member);
+      if (p && *p != 0) reader_.Hint(Kva(*p) + offset);
+    };
+    if (const auto& d = ctx_.off.detail) {
+      const scx::TaskCoreOffsets& to = *ctx_.scx->off.task;
+      follow(d->group_leader, to.pid);
+      follow(d->real_parent, to.pid);
+      follow(d->real_parent, to.comm);
+      if (const auto& s = ctx_.off.signal) {
+        follow(d->signal, s->nr_threads);
+        follow(d->signal, s->nvcsw);
+        follow(d->signal, s->pids);
+      }
+      if (d->cpus_ptr) follow(*d->cpus_ptr, 0);
+    }
+    const scx::ScxOffsets& so = ctx_.scx->off;
+    if (so.entity && so.dsq) follow(so.task->scx + so.entity->dsq, so.dsq->id);
   }
 
   // The task's stack for the stacks phase; {} without a `stack` offset.
@@ -259,13 +307,18 @@ class Enricher {
     }
   }
 
+  struct Member {
+    uint64_t offset, size;
+  };
+
   Reader& reader_;
   const TaskContext& ctx_;
   const scx::ScxTaskRefs& refs_;
   std::optional<uint64_t> jiffies_;
   Window window_;
-  bool ext_known_ = false;       // the kernel's classes include ext_sched_class
-  std::vector<uint8_t> buffer_;  // the current task's window
+  bool ext_known_ = false;        // the kernel's classes include ext_sched_class
+  std::vector<uint8_t> buffer_;   // the current task's window
+  std::vector<Member> followed_;  // what the copy stage reads of the window (Read, StackRef)
 };
 
 // Tasks on scx_tasks, iterator cursors skipped.
@@ -336,8 +389,15 @@ TaskStackRefs CaptureTasks(Reader& reader, const TaskContext& ctx, const scx::Sc
     // The copy stage has copied what the record needs; the decode stage builds it.
     if (!reader.copying()) *report.add_task_enrichments() = enricher.Render(task, chased);
   };
-  for (Kva t : refs.order) visit(t);
-  for (Kva t : listed) visit(t);
+  std::vector<Kva> todo(refs.order.begin(), refs.order.end());
+  todo.insert(todo.end(), listed.begin(), listed.end());
+  // How far ahead the hints run: far enough to cover a memory miss, near enough to stay cached.
+  constexpr size_t kHintAhead = 8;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    if (i + 2 * kHintAhead < todo.size()) enricher.HintMembers(todo[i + 2 * kHintAhead]);
+    if (i + kHintAhead < todo.size()) enricher.HintChased(todo[i + kHintAhead]);
+    visit(todo[i]);
+  }
 
   std::vector<std::string> problems;
   if (!ctx.off.report.all_ok()) problems.push_back(ctx.off.report.MissingReason());

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "core/base/status.h"
 #include "gtest/gtest.h"
@@ -99,6 +101,31 @@ TEST(GuestRamHolesTest, FindPageSkipsHolesAndStillFindsData) {
   close(fd);
 }
 
+TEST_F(GuestRamTest, CopyPagesCopiesWholeFramesInTheOrderGivenAndRejectsPartialOnes) {
+  auto layout = RamLayout::Parse("0:512K@0,1M:512K@512K", 0);
+  ASSERT_TRUE(layout.ok());
+  auto ram = GuestRam::OpenFd(fd_, *layout);
+  ASSERT_TRUE(ram.ok());
+  // More frames than one internal batch, out of order, across both regions.
+  std::vector<uint64_t> frames;
+  for (uint64_t i = 0; i < 70; ++i) frames.push_back(i % 2 ? (1 << 20) + i * 4096 : i * 4096);
+  std::vector<uint8_t> out(frames.size() * 4096);
+  ASSERT_TRUE((*ram)->CopyPages(frames, out.data()).ok());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const uint64_t file_offset = frames[i] >= (1 << 20) ? frames[i] - (512 << 10) : frames[i];
+    uint64_t first = 0, last = 0;
+    std::memcpy(&first, out.data() + i * 4096, 8);
+    std::memcpy(&last, out.data() + i * 4096 + 4088, 8);
+    EXPECT_EQ(first, file_offset) << i;
+    EXPECT_EQ(last, file_offset + 4088) << i;
+  }
+  // A frame in the hole, one not page aligned, one past the end: faults, not copies.
+  for (uint64_t bad : {uint64_t{600} << 10, uint64_t{4096 + 8}, uint64_t{2} << 20}) {
+    const uint64_t one[1] = {bad};
+    EXPECT_TRUE(IsFault((*ram)->CopyPages(one, out.data()))) << bad;
+  }
+}
+
 TEST_F(GuestRamTest, ShrinkingFileFailsReadsInsteadOfKillingTheProcess) {
   auto ram = GuestRam::OpenFd(fd_, RamLayout::Flat(kFile));
   ASSERT_TRUE(ram.ok());
@@ -111,6 +138,9 @@ TEST_F(GuestRamTest, ShrinkingFileFailsReadsInsteadOfKillingTheProcess) {
   EXPECT_NE(gone.status().message().find("SIGBUS"), absl::string_view::npos);
   EXPECT_TRUE((*ram)->lost());
   EXPECT_FALSE((*ram)->ReadU64(Pa(0)).ok());  // fails fast from now on
+  std::vector<uint8_t> page(4096);
+  const uint64_t frame[1] = {kFile - 4096};
+  EXPECT_NE((*ram)->CopyPages(frame, page.data()).message().find("SIGBUS"), std::string::npos);
   const uint8_t mask[1] = {0xff}, want[1] = {1};
   EXPECT_FALSE((*ram)->FindPage({want, mask}).ok());
 }

@@ -54,6 +54,7 @@ TEST(GuestSnapshotTest, ReplayServesWhatTheCopyStageReadEvenAfterTheGuestChanges
   ASSERT_EQ(*copy.ReadCString(obj + 2 * k4K + 100), "frozen");
   EXPECT_EQ(snapshot.pages(), 3u);  // whole blocks, each once
   EXPECT_EQ(snapshot.bytes(), 3 * GuestSnapshot::kBlockBytes);
+  ASSERT_TRUE(snapshot.Seal().ok());  // the window's end
 
   // The guest runs on and rewrites everything.
   w.image->Put<uint64_t>(obj + k4K - 4, 0);
@@ -86,6 +87,7 @@ TEST(GuestSnapshotTest, APageTheCopyStageNeverReadIsAFaultNotALiveRead) {
   Reader copy(*w.translator);
   copy.UseSnapshot(&snapshot, SnapshotMode::kRecord);
   ASSERT_TRUE(copy.ReadU64(a).ok());
+  ASSERT_TRUE(snapshot.Seal().ok());
   Reader replay(*w.translator);
   replay.UseSnapshot(&snapshot, SnapshotMode::kReplay);
   absl::StatusOr<uint64_t> v = replay.ReadU64(b);
@@ -104,6 +106,7 @@ TEST(GuestSnapshotTest, AfterACopyStageCutTheDecodeWalkStopsThereForTheSameReaso
   Reader copy(*w.translator);
   copy.UseSnapshot(&snapshot, SnapshotMode::kRecord);
   ASSERT_TRUE(copy.ReadU64(a).ok());
+  ASSERT_TRUE(snapshot.Seal().ok());
   snapshot.SetCopyCut(absl::DeadlineExceededError("deadline exceeded"));
 
   ReadBudget budget;
@@ -134,6 +137,7 @@ TEST(GuestSnapshotTest, PrefetchCopiesARegionOnlyInTheCopyStageAndIsBounded) {
     copy.UseSnapshot(&snapshot, SnapshotMode::kRecord);
     ASSERT_TRUE(copy.Prefetch(region + 100, 8 * k4K - 100).ok());
     EXPECT_EQ(snapshot.pages(), 8u);
+    ASSERT_TRUE(snapshot.Seal().ok());
     Reader replay(*w.translator);
     replay.UseSnapshot(&snapshot, SnapshotMode::kReplay);
     for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(*replay.ReadU64(region + i * k4K + 16), i + 1);
@@ -146,6 +150,67 @@ TEST(GuestSnapshotTest, PrefetchCopiesARegionOnlyInTheCopyStageAndIsBounded) {
   absl::Status s = copy.Prefetch(region, 8 * k4K);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
   EXPECT_EQ(small.bytes(), 3 * k4K);
+}
+
+// The window ends with Seal; a decode stage that runs without it reads nothing live and says so.
+TEST(GuestSnapshotTest, ReplayOfAnUnsealedCopyStageIsACutNotALiveRead) {
+  World w;
+  const Kva a = w.builder.Alloc(k4K, Placement::kDirectMap);
+  w.builder.Put<uint64_t>(a, 7);
+  w.Finish();
+  GuestSnapshot snapshot(1 << 20);
+  Reader copy(*w.translator);
+  copy.UseSnapshot(&snapshot, SnapshotMode::kRecord);
+  ASSERT_EQ(*copy.ReadU64(a), 7u);
+  Reader replay(*w.translator);
+  replay.UseSnapshot(&snapshot, SnapshotMode::kReplay);
+  absl::StatusOr<uint64_t> v = replay.ReadU64(a);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("not sealed"), std::string::npos) << v.status();
+}
+
+// Pages are marked as the walk reads them and copied at the window's end, each once however
+// often the walk came back, whatever order it read them in.
+TEST(GuestSnapshotTest, EachFrameIsCopiedOnceWhateverTheOrderOfReads) {
+  World w;
+  const Kva obj = w.builder.Alloc(6 * k4K, Placement::kVmalloc);
+  for (uint64_t i = 0; i < 6; ++i) w.builder.Put<uint64_t>(obj + i * k4K, 100 + i);
+  w.Finish();
+  GuestSnapshot snapshot(1 << 20);
+  Reader copy(*w.translator);
+  copy.UseSnapshot(&snapshot, SnapshotMode::kRecord);
+  for (uint64_t i : {5, 0, 3, 0, 5, 1, 3, 2, 4, 2}) ASSERT_TRUE(copy.ReadU64(obj + i * k4K).ok());
+  EXPECT_EQ(snapshot.pages(), 6u);
+  ASSERT_TRUE(snapshot.Seal().ok());
+  for (uint64_t i = 0; i < 6; ++i) w.image->Put<uint64_t>(obj + i * k4K, 0);
+  Reader replay(*w.translator);
+  replay.UseSnapshot(&snapshot, SnapshotMode::kReplay);
+  for (uint64_t i = 0; i < 6; ++i) EXPECT_EQ(*replay.ReadU64(obj + i * k4K), 100 + i);
+}
+
+// Latency hints change nothing a dump reads or pays: no budget, no pages, no failure, and
+// nothing at all in the decode stage.
+TEST(GuestSnapshotTest, HintsAndPeeksNeitherChargeNorMarkNorFail) {
+  World w;
+  const Kva a = w.builder.Alloc(k4K, Placement::kVmalloc);
+  w.builder.Put<uint64_t>(a + 8, 0x5151);
+  w.Finish();
+  GuestSnapshot snapshot(1 << 20);
+  ReadBudget budget(BudgetLimits{.read_bytes = 1});
+  Reader copy(*w.translator);
+  copy.SetBudget(&budget);
+  copy.UseSnapshot(&snapshot, SnapshotMode::kRecord);
+  copy.Hint(a);
+  copy.Hint(a + k4K);  // the vmalloc guard page: unmapped
+  EXPECT_EQ(copy.PeekU64(a + 8), 0x5151u);
+  EXPECT_EQ(copy.PeekU64(a + 3), std::nullopt);  // unaligned
+  EXPECT_EQ(copy.PeekU64(a + k4K), std::nullopt);
+  EXPECT_EQ(snapshot.pages(), 0u);
+  EXPECT_FALSE(copy.BudgetExhausted());
+  ASSERT_TRUE(snapshot.Seal().ok());
+  Reader replay(*w.translator);
+  replay.UseSnapshot(&snapshot, SnapshotMode::kReplay);
+  EXPECT_EQ(replay.PeekU64(a + 8), std::nullopt);
 }
 
 }  // namespace

@@ -62,6 +62,7 @@ TEST(CopyTaskStacks, TheCopyStageSnapshotsThePagesAndTheDecodeStageReadsThem) {
   EXPECT_TRUE(copied.tasks[0].bytes.empty());
   EXPECT_EQ(copied.bytes, 512u);  // counted as in the decode stage, so both cap alike
 
+  ASSERT_TRUE(snapshot.Seal().ok());
   w.g.Put<uint64_t>(Kva(sp), 0);  // the guest runs on after `cont`
   r.UseSnapshot(&snapshot, SnapshotMode::kReplay);
   TaskStackCopies decoded = CopyTaskStacks(r, w.layout, w.Refs(false));

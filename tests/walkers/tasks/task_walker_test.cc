@@ -153,6 +153,7 @@ TEST(CaptureTasks, TheCopyStageCopiesWhatTheDecodeStageRendersFrom) {
   EXPECT_EQ(stacks.tasks[0].stack_base, stack.value);
   EXPECT_TRUE(stacks.tasks[0].running);
 
+  ASSERT_TRUE(snapshot.Seal().ok());
   w.guest().Put<int32_t>(parent + L::kTaskPid, 99);  // the guest runs on after `cont`
   reader.UseSnapshot(&snapshot, SnapshotMode::kReplay);
   FailureDumpReport decoded;

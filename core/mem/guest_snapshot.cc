@@ -67,18 +67,16 @@ GuestSnapshot::~GuestSnapshot() {
 
 absl::Status GuestSnapshot::MarkPhys(uint64_t pa_page, const GuestRam& ram) {
   const uint64_t region = pa_page >> kRegionShift;
-  if (region != memo_region_) {
-    std::unique_ptr<RegionBits>& bits = regions_[region];
-    if (bits == nullptr) bits = std::make_unique<RegionBits>();  // zeroed
-    memo_region_ = region;
-    memo_bits_ = bits.get();
-  }
   const uint64_t frame = (pa_page >> 12) & ((1u << (kRegionShift - 12)) - 1);
-  uint64_t& word = (*memo_bits_)[frame / 64];
   const uint64_t bit = 1ull << (frame % 64);
-  if ((word & bit) != 0) return absl::OkStatus();
-  // Only frames that are there to copy: Seal must not fail on one the walk never really read
-  // (a translation or prefetch of a hostile address).
+  if (region != memo_region_) {
+    auto it = regions_.find(region);
+    memo_region_ = region;
+    memo_bits_ = it == regions_.end() ? nullptr : it->second.get();
+  }
+  if (memo_bits_ != nullptr && ((*memo_bits_)[frame / 64] & bit) != 0) return absl::OkStatus();
+  // Only frames that are there to copy, checked before any bookkeeping: Seal must not fail on a
+  // frame the walk never really read, and a hostile address must not cost a region of marks.
   absl::StatusOr<uint64_t> readable = ram.ContiguousBytes(Pa(pa_page), kBlockBytes);
   if (!readable.ok() || *readable < kBlockBytes) {
     return FaultError(Pa(pa_page), "is not a whole page of guest RAM");
@@ -87,7 +85,12 @@ absl::Status GuestSnapshot::MarkPhys(uint64_t pa_page, const GuestRam& ram) {
     return absl::ResourceExhaustedError(absl::StrCat("the dump's page snapshot is full (",
                                                      max_pages_ * kBlockBytes, " bytes copied)"));
   }
-  word |= bit;
+  if (memo_bits_ == nullptr) {
+    std::unique_ptr<RegionBits>& bits = regions_[region];
+    bits = std::make_unique<RegionBits>();  // zeroed
+    memo_bits_ = bits.get();
+  }
+  (*memo_bits_)[frame / 64] |= bit;
   ++marked_;
   ram_ = &ram;
   return absl::OkStatus();

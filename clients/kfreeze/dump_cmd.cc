@@ -15,6 +15,7 @@
 #include "core/dump/qmp_control.h"
 #include "core/dump/standard/standard_attachment.h"
 #include "core/dump/vcpu_perf.h"
+#include "core/mem/guest_snapshot.h"
 #include "core/report/render_text.h"
 #include "core/report/report_json.h"
 
@@ -84,6 +85,8 @@ int RunDump(const DumpArgs& a) {
     if (!c.ok()) return Fail(kExitFailure, absl::StrCat("qmp: ", c.status().message()));
     control = std::move(*c);
   }
+  // A one-shot process has no warm snapshot memory yet: pay for it before the pause, not in it.
+  GuestSnapshot::WarmPool();
   // A one-shot dump opens the counters just before its pause: they count from here on.
   dump::VcpuPerfSource vcpu_perf;
   options.vcpu_perf = &vcpu_perf;

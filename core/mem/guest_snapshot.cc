@@ -112,7 +112,15 @@ absl::Status GuestSnapshot::MarkPhys(uint64_t pa_page, const GuestRam& ram) {
 
 void GuestSnapshot::NoteLeaf(uint64_t root, uint64_t va_base, uint64_t leaf_bytes,
                              uint64_t pa_base) {
-  leaves_.push_back(Leaf{root, va_base, leaf_bytes, pa_base});
+  // Kept as a map, not a log: a walk misses its TLB on the same leaves again and again (a hostile
+  // one on every read), and each leaf needs one entry. Past the bound, a leaf goes unnoted and
+  // the decode stage says its pages were not copied.
+  for (int k = 0; k < kLeafKinds; ++k) {
+    if (leaf_bytes != (1ull << kLeafShift[k])) continue;
+    const LeafKey key{root, va_base >> kLeafShift[k]};
+    if (leaves_ >= max_leaves() && !leaf_index_[k].contains(key)) return;
+    if (leaf_index_[k].insert_or_assign(key, pa_base).second) ++leaves_;
+  }
 }
 
 absl::Status GuestSnapshot::Seal() {
@@ -154,12 +162,6 @@ void GuestSnapshot::Index() {
   for (uint64_t i = 0; i < copied_; ++i) {
     phys_.emplace(frames_[i],
                   chunks_[i / kPagesPerChunk].data() + (i % kPagesPerChunk) * kBlockBytes);
-  }
-  for (const Leaf& leaf : leaves_) {
-    for (int k = 0; k < kLeafKinds; ++k) {
-      if (leaf.leaf_bytes != (1ull << kLeafShift[k])) continue;
-      leaf_index_[k][LeafKey{leaf.root, leaf.va_base >> kLeafShift[k]}] = leaf.pa_base;
-    }
   }
 }
 

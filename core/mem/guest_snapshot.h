@@ -90,9 +90,6 @@ class GuestSnapshot {
       return H::combine(std::move(h), k.root, k.tag);
     }
   };
-  struct Leaf {
-    uint64_t root, va_base, leaf_bytes, pa_base;
-  };
   static constexpr int kLeafKinds = 3;  // 4K, 2M, 1G
   static constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
 
@@ -103,7 +100,9 @@ class GuestSnapshot {
   absl::flat_hash_map<uint64_t, std::unique_ptr<RegionBits>> regions_;
   uint64_t memo_region_ = ~0ull;
   RegionBits* memo_bits_ = nullptr;
-  std::vector<Leaf> leaves_;
+  // Leaves noted, at most four per page the snapshot may hold.
+  uint64_t leaves_ = 0;
+  uint64_t max_leaves() const { return 4 * max_pages_; }
   // Seal: the marked frames in ascending order, frames_[i] copied to page i of the chunks; how
   // many were copied.
   std::vector<uint64_t> frames_;
@@ -113,7 +112,7 @@ class GuestSnapshot {
   // Index: the decode stage's lookups.
   bool indexed_ = false;
   absl::flat_hash_map<uint64_t, const uint8_t*> phys_;
-  std::array<absl::flat_hash_map<LeafKey, uint64_t>, kLeafKinds> leaf_index_;
+  std::array<absl::flat_hash_map<LeafKey, uint64_t>, kLeafKinds> leaf_index_;  // by NoteLeaf
   absl::Status copy_cut_;
 };
 

@@ -213,5 +213,25 @@ TEST(GuestSnapshotTest, HintsAndPeeksNeitherChargeNorMarkNorFail) {
   EXPECT_EQ(replay.PeekU64(a + 8), std::nullopt);
 }
 
+// A walk that misses its TLB on every read (a hostile page layout) notes each leaf once, and no
+// more leaves than the snapshot could ever hold pages for: memory stays bounded.
+TEST(GuestSnapshotTest, LeavesAreNotedOnceEachAndBounded) {
+  GuestSnapshot snapshot(2 * GuestSnapshot::kBlockBytes);  // room for 8 leaves
+  const uint64_t root = 0x1000, base = 0xffffc90000000000ull;
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t i = 0; i < 10; ++i) snapshot.NoteLeaf(root, base + i * k4K, k4K, i * k4K);
+  }
+  for (uint64_t i = 0; i < 8; ++i)
+    EXPECT_EQ(snapshot.FindLeaf(root, base + i * k4K + 5), i * k4K + 5);
+  EXPECT_EQ(snapshot.FindLeaf(root, base + 8 * k4K), std::nullopt);
+  EXPECT_EQ(snapshot.FindLeaf(root + 1, base), std::nullopt);  // another address space
+  snapshot.NoteLeaf(root, base, k4K, 0x77000);                 // a known leaf is still updated
+  EXPECT_EQ(snapshot.FindLeaf(root, base), 0x77000u);
+  // A 2 MiB leaf covers its whole range.
+  GuestSnapshot big(1 << 20);
+  big.NoteLeaf(root, base, 1 << 21, 0x40000000);
+  EXPECT_EQ(big.FindLeaf(root, base + 0x1234567 % (1 << 21)), 0x40000000u + 0x1234567 % (1 << 21));
+}
+
 }  // namespace
 }  // namespace kfreeze

@@ -127,15 +127,14 @@ absl::Status GuestSnapshot::Seal() {
   if (sealed_) return absl::OkStatus();
   sealed_ = true;
   // The marks in ascending frame order: regions sorted, then their bits.
-  std::vector<uint64_t> order;
+  std::vector<std::pair<uint64_t, const RegionBits*>> order;
   order.reserve(regions_.size());
-  for (const auto& [region, bits] : regions_) order.push_back(region);
+  for (const auto& [region, bits] : regions_) order.emplace_back(region, bits.get());
   std::sort(order.begin(), order.end());
   frames_.reserve(marked_);
-  for (uint64_t region : order) {
-    const RegionBits& bits = *regions_[region];
-    for (size_t w = 0; w < bits.size(); ++w) {
-      for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+  for (const auto& [region, bits] : order) {
+    for (size_t w = 0; w < bits->size(); ++w) {
+      for (uint64_t word = (*bits)[w]; word != 0; word &= word - 1) {
         frames_.push_back((region << kRegionShift) | ((w * 64 + __builtin_ctzll(word)) << 12));
       }
     }

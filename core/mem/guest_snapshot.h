@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "core/base/types.h"
 #include "core/mem/guest_ram.h"
+#include "core/mem/translator.h"
 
 namespace kfreeze {
 
@@ -90,8 +91,6 @@ class GuestSnapshot {
       return H::combine(std::move(h), k.root, k.tag);
     }
   };
-  static constexpr int kLeafKinds = 3;  // 4K, 2M, 1G
-  static constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
 
   uint64_t max_pages_;
   const GuestRam* ram_ = nullptr;

@@ -100,8 +100,6 @@ class Reader {
     uint64_t tag = ~0ull;  // va >> leaf shift; ~0 never matches a canonical kernel address
     uint64_t pa_base = 0;
   };
-  static constexpr int kLeafKinds = 3;  // 4K, 2M, 1G
-  static constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
 
   absl::StatusOr<Translation> TranslateCached(Kva va);
   // Copy stage: marks the frames of [pa, pa + size) for the snapshot.

@@ -18,6 +18,9 @@ inline constexpr uint64_t kStartKernelMap = 0xffffffff80000000ull;
 // KERNEL_IMAGE_SIZE with CONFIG_RANDOMIZE_BASE: the image lives in the first 1 GiB above the map.
 inline constexpr uint64_t kKernelImageMaxSize = 1ull << 30;
 inline constexpr uint64_t kPageSize = 4096;
+// The leaf sizes of an x86-64 page walk (4K, 2M, 1G), as shifts.
+inline constexpr int kLeafKinds = 3;
+inline constexpr int kLeafShift[kLeafKinds] = {12, 21, 30};
 
 struct PagingConfig {
   // Kernel image: pa = va - __START_KERNEL_map + phys_base for va in [image_start, image_end).

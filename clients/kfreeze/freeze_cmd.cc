@@ -58,7 +58,7 @@ RunFn SetupFreeze(CLI::App& app, const DaemonFlags& daemon) {
   AddValueFlag(app, "--deadline-ms", a->deadline_ms,
                "soft deadline of the walk (0 = the daemon's)");
   AddValueFlag(app, "--label", a->label, "caller labels k=v[,k2=v2] stored with the dump");
-  AddValueFlag(app, "--sections", a->sections, "phases to run, comma separated (default: all)");
+  AddValueFlag(app, "--sections", a->sections, "sections to run, comma separated: the phases and \"regs\" (vCPU registers) (default: all)");
   AddBoolFlag(app, "--keep-paused", a->keep_paused,
               "leave the VM paused after the dump (resume with `kfreeze resume`)");
   AddValueFlag(app, "--max-map-entries", a->max_map_entries,

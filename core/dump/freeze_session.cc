@@ -297,6 +297,11 @@ void LiveWalk(const PhaseTable& phases, const FreezeOptions& options, const Dead
   RunDecodes(phases, ctx, DecodeDeadline(deadline, options), timings);
 }
 
+// What stands for the registers of a dump that did not ask for them (Conclude reads the sections).
+absl::StatusOr<std::vector<VcpuRegisters>> RegistersNotRequested() {
+  return absl::FailedPreconditionError(kReasonSectionNotRequested);
+}
+
 // The registers joined to the walk, the phases' decode step, then the report's kind: degraded
 // when `cont` or the register read failed, single otherwise. `report` is the one `ctx` fills.
 // `decode_deadline` bounds the decode steps; timings from `first_decode` on are the decode
@@ -308,7 +313,10 @@ void Conclude(FailureDumpReport& report, PhaseContext& ctx, const PhaseTable& ph
               const Deadline& decode_deadline, Clock::time_point decode_begin, size_t first_decode,
               std::vector<PhaseTiming>& timings, FreezeOutcome& out) {
   FillPerf(perf, report);
-  if (regs.ok()) {
+  const bool regs_wanted = SectionSelected(options.sections, kRegistersSection);
+  if (!regs_wanted) {
+    report.set_vcpu_regs_unavailable(std::string(kReasonSectionNotRequested));
+  } else if (regs.ok()) {
     FillVcpuRegs(*regs, options, report.mutable_vcpu_regs());
     PairRunningTasks(report, options.symbolize_ip);
     ctx.outputs().Put(VcpuCapture{*regs, std::move(vcpu_memory)});
@@ -323,7 +331,7 @@ void Conclude(FailureDumpReport& report, PhaseContext& ctx, const PhaseTable& ph
         absl::IsUnavailable(out.resume_status) ? kReasonVmmGone : kReasonResumeFailed;
     *out.envelope.mutable_degraded() = MakeDegraded(ReasonWithDetail(why, out.resume_status),
                                                     std::move(report), deadline.ElapsedUs());
-  } else if (!regs.ok()) {
+  } else if (regs_wanted && !regs.ok()) {
     std::string reason = report.vcpu_regs_unavailable();
     *out.envelope.mutable_degraded() =
         MakeDegraded(std::move(reason), std::move(report), deadline.ElapsedUs());
@@ -382,12 +390,14 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
       out.envelope.set_vm_already_paused(true);
       PerfCapture perf = PreparePerf(*control, options);
       ReadPerf(perf);
-      const Clock::time_point regs_begin = Clock::now();
-      absl::StatusOr<std::vector<VcpuRegisters>> regs =
-          control->ReadRegisters(options.regs_timeout);
+      absl::StatusOr<std::vector<VcpuRegisters>> regs = RegistersNotRequested();
       std::vector<GuestCopy> vcpu_memory;
-      if (regs.ok() && options.copy_vcpu_memory) vcpu_memory = options.copy_vcpu_memory(*regs);
-      timings.push_back(Timing("regs", MicrosBetween(regs_begin, Clock::now())));
+      if (SectionSelected(options.sections, kRegistersSection)) {
+        const Clock::time_point regs_begin = Clock::now();
+        regs = control->ReadRegisters(options.regs_timeout);
+        if (regs.ok() && options.copy_vcpu_memory) vcpu_memory = options.copy_vcpu_memory(*regs);
+        timings.push_back(Timing("regs", MicrosBetween(regs_begin, Clock::now())));
+      }
       PhaseContext ctx(deadline, report, /*live=*/false);
       ctx.set_max_map_entries(options.max_map_entries);
       RunPhases(phases, options.sections, ctx, &timings);
@@ -407,7 +417,9 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   std::condition_variable stop_answered, walk_finished, regs_finished;
   bool stop_known = false, stop_ok = false;
   bool walk_done = false, regs_done = false, hard_stopping = false;
-  absl::StatusOr<std::vector<VcpuRegisters>> regs = absl::UnknownError("register read not run");
+  const bool regs_wanted = SectionSelected(options.sections, kRegistersSection);
+  absl::StatusOr<std::vector<VcpuRegisters>> regs =
+      regs_wanted ? absl::UnknownError("register read not run") : RegistersNotRequested();
   std::vector<GuestCopy> vcpu_memory;
   uint64_t regs_us = 0;
   uint64_t hard_stop_at_us = 0;
@@ -417,13 +429,15 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
       stop_answered.wait(lock, [&] { return stop_known; });
       if (!stop_ok) return;
     }
-    Clock::time_point regs_begin = Clock::now();
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(hard - regs_begin);
-    auto budget = std::clamp(left, std::chrono::milliseconds(1), options.regs_timeout);
-    regs = control->ReadRegisters(budget);
-    // Still paused: only the hard deadline, below, resumes before the walk ends.
-    if (regs.ok() && options.copy_vcpu_memory) vcpu_memory = options.copy_vcpu_memory(*regs);
-    regs_us = MicrosBetween(regs_begin, Clock::now());
+    if (regs_wanted) {
+      Clock::time_point regs_begin = Clock::now();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(hard - regs_begin);
+      auto budget = std::clamp(left, std::chrono::milliseconds(1), options.regs_timeout);
+      regs = control->ReadRegisters(budget);
+      // Still paused: only the hard deadline, below, resumes before the walk ends.
+      if (regs.ok() && options.copy_vcpu_memory) vcpu_memory = options.copy_vcpu_memory(*regs);
+      regs_us = MicrosBetween(regs_begin, Clock::now());
+    }
     std::unique_lock<std::mutex> lock(mu);
     regs_done = true;
     regs_finished.notify_all();
@@ -443,7 +457,8 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   }
 
   const Clock::time_point pause_begin = Clock::now();
-  absl::Status stopped = control->Stop(options.control_timeout);
+  absl::Status stopped = regs_wanted ? control->StopAskingRegisters(options.control_timeout)
+                                     : control->Stop(options.control_timeout);
   {
     std::lock_guard<std::mutex> lock(mu);
     stop_known = true;
@@ -487,7 +502,10 @@ absl::StatusOr<FreezeOutcome> RunFreeze(VmmControl* control, const PhaseTable& p
   }
   // A hard stop resumed (or is resuming) the VM: let it finish and stamp before going on.
   if (hard_stop && helper.joinable()) helper.join();
-  timings.insert(timings.begin() + static_cast<std::ptrdiff_t>(regs_slot), Timing("regs", regs_us));
+  if (regs_wanted) {
+    timings.insert(timings.begin() + static_cast<std::ptrdiff_t>(regs_slot),
+                   Timing("regs", regs_us));
+  }
 
   // A hard stop or a shutdown may have resumed the VM already: then there is nothing to keep.
   if (options.keep_paused && !out.hard_stopped && guard.KeepPaused()) {

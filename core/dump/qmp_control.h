@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "core/dump/vmm_control.h"
 #include "core/qmp/qmp_client.h"
 
@@ -22,6 +24,7 @@ class QmpControl : public VmmControl {
 
   absl::StatusOr<VmmRunState> QueryRunState(std::chrono::milliseconds timeout) override;
   absl::Status Stop(std::chrono::milliseconds timeout) override;
+  absl::Status StopAskingRegisters(std::chrono::milliseconds timeout) override;
   absl::Status Cont(std::chrono::milliseconds timeout) override;
   absl::StatusOr<std::vector<VcpuRegisters>> ReadRegisters(
       std::chrono::milliseconds timeout) override;
@@ -32,6 +35,9 @@ class QmpControl : public VmmControl {
 
  private:
   std::unique_ptr<QmpClient> client_;
+  // The register request StopAskingRegisters queued, for the next ReadRegisters (another thread).
+  absl::Mutex mu_;
+  std::optional<uint64_t> asked_registers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kfreeze::dump

@@ -12,10 +12,6 @@
 namespace kfreeze::dump {
 namespace {
 
-bool Selected(const std::vector<std::string>& sections, absl::string_view name) {
-  return sections.empty() || std::find(sections.begin(), sections.end(), name) != sections.end();
-}
-
 // Walkers must not throw, but a std::bad_alloc on hostile sizes must not skip the resume either:
 // the failure becomes the phase's reason like any other error.
 template <class Fn>
@@ -74,8 +70,13 @@ void NoteStageCut(PhaseContext& ctx, kfreeze::v1::FailureDumpReport& report,
 
 }  // namespace
 
+bool SectionSelected(const std::vector<std::string>& sections, absl::string_view name) {
+  return sections.empty() || std::find(sections.begin(), sections.end(), name) != sections.end();
+}
+
 absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::string>& sections) {
   std::vector<std::string> known = PhaseNames(table);
+  known.emplace_back(kRegistersSection);
   std::vector<std::string> unknown;
   for (const std::string& s : sections) {
     if (std::find(known.begin(), known.end(), s) == known.end()) unknown.push_back(s);
@@ -92,7 +93,7 @@ void RunPhases(const PhaseTable& table, const std::vector<std::string>& sections
   std::vector<bool> attempted(table.size(), false);
   for (size_t i = 0; i < table.size(); ++i) {
     const auto& phase = table[i];
-    if (!Selected(sections, phase->name())) {
+    if (!SectionSelected(sections, phase->name())) {
       phase->MarkUnavailable(report, kReasonSectionNotRequested);
       continue;
     }

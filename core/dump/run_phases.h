@@ -5,12 +5,22 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "core/dump/dump_phase.h"
 #include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::dump {
 
-// InvalidArgument naming the unknown section(s) and the known ones. Empty = every phase.
+// The vCPU registers (HMP `info registers -a`, read inside the window beside the walk) and what
+// hangs on them (running tasks paired with their vCPU, their stack bytes) are a section too: a
+// caller who leaves "regs" out of a non-empty list spares the window QEMU's time to format them.
+inline constexpr absl::string_view kRegistersSection = "regs";
+
+// Whether `name` is asked for: an empty list asks for everything.
+bool SectionSelected(const std::vector<std::string>& sections, absl::string_view name);
+
+// InvalidArgument naming the unknown section(s) and the known ones (the phases and "regs").
+// Empty = every section.
 absl::Status ValidateSections(const PhaseTable& table, const std::vector<std::string>& sections);
 
 // Runs the selected phases in table order. Between phases the deadline is checked: once it has

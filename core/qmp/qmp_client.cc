@@ -126,35 +126,92 @@ absl::StatusOr<nlohmann::json> QmpClient::ReadMessage(absl::Time deadline) {
   }
 }
 
-absl::StatusOr<nlohmann::json> QmpClient::ExecuteLocked(absl::string_view command,
-                                                        const nlohmann::json& arguments,
-                                                        absl::Time deadline) {
+absl::StatusOr<uint64_t> QmpClient::SendLocked(absl::string_view command,
+                                               const nlohmann::json& arguments,
+                                               absl::Time deadline) {
   const uint64_t id = next_id_++;
   nlohmann::json request = {{"execute", std::string(command)}, {"id", id}};
   if (!arguments.is_null()) request["arguments"] = arguments;
   KF_RETURN_IF_ERROR(WriteAll(request.dump() + "\n", deadline));
-  for (int skipped = 0; skipped <= caps::kMaxQmpEventsPerReply; ++skipped) {
-    KF_ASSIGN_OR_RETURN(nlohmann::json msg, ReadMessage(deadline));
-    if (!msg.is_object()) continue;
-    if (msg.contains("event")) {
-      if (events_.size() >= kMaxBufferedEvents) events_.pop_front();
-      events_.push_back(std::move(msg));
-      continue;
+  return id;
+}
+
+absl::StatusOr<nlohmann::json> QmpClient::AwaitLocked(uint64_t id, absl::string_view command,
+                                                      absl::Time deadline) {
+  nlohmann::json reply;
+  if (auto parked = parked_.find(id); parked != parked_.end()) {
+    reply = std::move(parked->second);
+    parked_.erase(parked);
+  } else {
+    for (int skipped = 0;; ++skipped) {
+      if (skipped > caps::kMaxQmpEventsPerReply) {
+        return absl::DataLossError(absl::StrCat("QMP ", command, ": more than ",
+                                                caps::kMaxQmpEventsPerReply,
+                                                " events before the reply"));
+      }
+      KF_ASSIGN_OR_RETURN(nlohmann::json msg, ReadMessage(deadline));
+      if (!msg.is_object()) continue;
+      if (msg.contains("event")) {
+        if (events_.size() >= kMaxBufferedEvents) events_.pop_front();
+        events_.push_back(std::move(msg));
+        continue;
+      }
+      auto id_it = msg.find("id");
+      if (id_it == msg.end() || !id_it->is_number_unsigned()) continue;
+      const uint64_t got = id_it->get<uint64_t>();
+      if (got == id) {
+        reply = std::move(msg);
+        break;
+      }
+      // Another sent request's reply is kept for its Await; replies to requests that timed out
+      // or were forgotten are dropped.
+      if (awaited_.contains(got)) parked_[got] = std::move(msg);
     }
-    // Replies to earlier, timed-out requests carry their own ids: drop them.
-    auto id_it = msg.find("id");
-    if (id_it == msg.end() || !id_it->is_number_unsigned() || id_it->get<uint64_t>() != id)
-      continue;
-    if (auto ret = msg.find("return"); ret != msg.end()) return *ret;
-    if (auto err = msg.find("error"); err != msg.end() && err->is_object()) {
-      std::string cls = StringField(*err, "class");
-      std::string desc = StringField(*err, "desc");
-      return absl::FailedPreconditionError(absl::StrCat("QMP ", command, ": ", cls, ": ", desc));
-    }
-    return absl::DataLossError(absl::StrCat("QMP reply without return/error: ", msg.dump()));
   }
-  return absl::DataLossError(absl::StrCat("QMP ", command, ": more than ",
-                                          caps::kMaxQmpEventsPerReply, " events before the reply"));
+  awaited_.erase(id);
+  if (auto ret = reply.find("return"); ret != reply.end()) return *ret;
+  if (auto err = reply.find("error"); err != reply.end() && err->is_object()) {
+    std::string cls = StringField(*err, "class");
+    std::string desc = StringField(*err, "desc");
+    return absl::FailedPreconditionError(absl::StrCat("QMP ", command, ": ", cls, ": ", desc));
+  }
+  return absl::DataLossError(absl::StrCat("QMP reply without return/error: ", reply.dump()));
+}
+
+absl::StatusOr<nlohmann::json> QmpClient::ExecuteLocked(absl::string_view command,
+                                                        const nlohmann::json& arguments,
+                                                        absl::Time deadline) {
+  KF_ASSIGN_OR_RETURN(uint64_t id, SendLocked(command, arguments, deadline));
+  return AwaitLocked(id, command, deadline);
+}
+
+absl::StatusOr<uint64_t> QmpClient::Send(absl::string_view command, const nlohmann::json& arguments,
+                                         absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  KF_ASSIGN_OR_RETURN(uint64_t id, SendLocked(command, arguments, deadline));
+  awaited_.insert(id);
+  return id;
+}
+
+absl::StatusOr<nlohmann::json> QmpClient::Await(uint64_t id, absl::string_view command,
+                                                absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  if (!awaited_.contains(id) && !parked_.contains(id)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("QMP ", command, ": no request ", id, " is awaited"));
+  }
+  absl::StatusOr<nlohmann::json> reply = AwaitLocked(id, command, deadline);
+  // A timed-out Await gives up on the reply: it is dropped when it comes.
+  if (!reply.ok()) awaited_.erase(id);
+  return reply;
+}
+
+void QmpClient::Forget(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  awaited_.erase(id);
+  parked_.erase(id);
 }
 
 absl::StatusOr<nlohmann::json> QmpClient::Execute(absl::string_view command,

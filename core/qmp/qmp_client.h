@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -49,6 +51,18 @@ class QmpClient {
   absl::StatusOr<nlohmann::json> Execute(absl::string_view command,
                                          const nlohmann::json& arguments = nullptr,
                                          absl::Duration timeout = caps::kQmpDefaultTimeout);
+  // Sends `command` without waiting for its reply; returns the request's id. Its reply is kept,
+  // whenever it comes, until Await(id) or Forget(id). Lets a caller queue a command behind another
+  // one so that QEMU runs it without a client round trip in between.
+  absl::StatusOr<uint64_t> Send(absl::string_view command,
+                                const nlohmann::json& arguments = nullptr,
+                                absl::Duration timeout = caps::kQmpDefaultTimeout);
+  // The "return" of a Send()'s request, as Execute gives it (replies to other sent requests read
+  // meanwhile are kept for their own Await).
+  absl::StatusOr<nlohmann::json> Await(uint64_t id, absl::string_view command,
+                                       absl::Duration timeout = caps::kQmpDefaultTimeout);
+  // Nobody will Await `id`: its reply is dropped, now or when it comes.
+  void Forget(uint64_t id);
   // HMP command through human-monitor-command; returns its text output.
   absl::StatusOr<std::string> HumanMonitorCommand(
       absl::string_view command_line, absl::Duration timeout = caps::kQmpDefaultTimeout);
@@ -72,6 +86,11 @@ class QmpClient {
   absl::StatusOr<nlohmann::json> ExecuteLocked(absl::string_view command,
                                                const nlohmann::json& arguments, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<uint64_t> SendLocked(absl::string_view command, const nlohmann::json& arguments,
+                                      absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<nlohmann::json> AwaitLocked(uint64_t id, absl::string_view command,
+                                             absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int fd_;
   nlohmann::json greeting_;
@@ -79,6 +98,9 @@ class QmpClient {
   std::string buffer_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<nlohmann::json> events_ ABSL_GUARDED_BY(mu_);
+  // Sent requests someone will Await, and the replies that came for them before the Await.
+  absl::flat_hash_set<uint64_t> awaited_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, nlohmann::json> parked_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kfreeze

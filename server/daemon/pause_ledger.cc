@@ -21,6 +21,10 @@ class PauseTrackingControl : public dump::VmmControl {
     ledger_->Hold(qmp_socket_);
     return inner_->Stop(timeout);
   }
+  absl::Status StopAskingRegisters(std::chrono::milliseconds timeout) override {
+    ledger_->Hold(qmp_socket_);
+    return inner_->StopAskingRegisters(timeout);
+  }
   absl::Status Cont(std::chrono::milliseconds timeout) override {
     absl::Status s = inner_->Cont(timeout);
     // After a failed cont the VM may still be paused: it stays recorded, so a dying kfreezed's

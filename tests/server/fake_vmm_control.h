@@ -103,6 +103,9 @@ class ForwardingControl : public dump::VmmControl {
     return to_->QueryRunState(t);
   }
   absl::Status Stop(std::chrono::milliseconds t) override { return to_->Stop(t); }
+  absl::Status StopAskingRegisters(std::chrono::milliseconds t) override {
+    return to_->StopAskingRegisters(t);
+  }
   absl::Status Cont(std::chrono::milliseconds t) override { return to_->Cont(t); }
   absl::StatusOr<std::vector<dump::VcpuRegisters>> ReadRegisters(
       std::chrono::milliseconds t) override {

@@ -290,6 +290,44 @@ TEST(FreezeSession, UnknownSectionFailsBeforeAnyPause) {
   EXPECT_TRUE(vmm.calls().empty());
 }
 
+// "regs" is a section: left out of a list, the window holds no register read, and the report is
+// still single, saying the registers were not asked for.
+TEST(FreezeSession, RegistersLeftOutOfTheSectionsAreNotRead) {
+  FakeVmmControl vmm;
+  FreezeOptions options;
+  options.sections = {"maps"};
+  auto out = RunFreeze(&vmm, {MapsPhase()}, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(vmm.calls(), ElementsAre("query-status", "stop", "cont"));
+  ASSERT_TRUE(out->envelope.has_single());
+  const FailureDumpReport& r = out->envelope.single();
+  EXPECT_EQ(r.vcpu_regs_size(), 0);
+  EXPECT_EQ(r.vcpu_regs_unavailable(), kReasonSectionNotRequested);
+  EXPECT_EQ(r.maps(0).name(), "paused_map");
+  EXPECT_THAT(TimingNames(out->envelope),
+              ElementsAre("run_state", "pause", "maps", "copy_pages", "resume", "copy",
+                          "maps_decode", "decode", "freeze_window", "total"));
+
+  FakeVmmControl paused;
+  paused.SetStatus("paused");
+  auto as_found = RunFreeze(&paused, {MapsPhase()}, options);
+  ASSERT_TRUE(as_found.ok()) << as_found.status();
+  EXPECT_THAT(paused.calls(), ElementsAre("query-status"));
+  EXPECT_EQ(as_found->envelope.single().vcpu_regs_unavailable(), kReasonSectionNotRequested);
+}
+
+TEST(FreezeSession, RegistersAloneAreAValidSection) {
+  FakeVmmControl vmm;
+  FreezeOptions options;
+  options.sections = {"regs"};
+  auto out = RunFreeze(&vmm, {MapsPhase()}, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(vmm.count("regs"), 1);
+  ASSERT_TRUE(out->envelope.has_single());
+  EXPECT_EQ(out->envelope.single().vcpu_regs_size(), 2);
+  EXPECT_EQ(out->envelope.single().maps_unavailable(), kReasonSectionNotRequested);
+}
+
 TEST(FreezeSession, DeadlineTruncationReachesTheReport) {
   FakeVmmControl vmm;
   auto scx = MakePhase(

@@ -46,6 +46,37 @@ TEST(QmpSession, StopRegistersWalkCont) {
   EXPECT_FALSE(out->envelope.live());
 }
 
+// The register read rides behind the stop: QEMU gets both before it answers the stop, and the
+// registers' reply is the one the freeze reads.
+TEST(QmpSession, RegistersAreAskedForBehindTheStop) {
+  FakeQmpServer qemu(SocketPath());
+  auto control = QmpControl::Connect(qemu.path(), std::chrono::seconds(5));
+  ASSERT_TRUE(control.ok()) << control.status();
+  ASSERT_TRUE((*control)->StopAskingRegisters(std::chrono::seconds(5)).ok());
+  auto regs = (*control)->ReadRegisters(std::chrono::seconds(5));
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  EXPECT_EQ(regs->size(), 2u);
+  // The queued request was the one answered, not a second one.
+  EXPECT_THAT(qemu.commands(), ElementsAre("stop", "human-monitor-command"));
+  // A later read without a queued request asks again.
+  ASSERT_TRUE((*control)->ReadRegisters(std::chrono::seconds(5)).ok());
+  EXPECT_EQ(qemu.count("human-monitor-command"), 2);
+  EXPECT_TRUE((*control)->Cont(std::chrono::seconds(5)).ok());
+}
+
+// A stop that fails leaves no queued register reply behind to be read as a paused VM's.
+TEST(QmpSession, AFailedStopForgetsTheRegistersAskedBehindIt) {
+  FakeQmpServer qemu(SocketPath());
+  qemu.SetFault("stop", FakeQmpServer::Fault::kHang);
+  auto control = QmpControl::Connect(qemu.path(), std::chrono::seconds(5));
+  ASSERT_TRUE(control.ok()) << control.status();
+  EXPECT_FALSE((*control)->StopAskingRegisters(std::chrono::milliseconds(200)).ok());
+  EXPECT_TRUE((*control)->Cont(std::chrono::seconds(5)).ok());
+  ASSERT_TRUE((*control)->ReadRegisters(std::chrono::seconds(5)).ok());
+  EXPECT_THAT(qemu.commands(),
+              ElementsAre("stop", "human-monitor-command", "cont", "human-monitor-command"));
+}
+
 TEST(QmpSession, StopThatNeverAnswersDegradesAndStillResumes) {
   FakeQmpServer qemu(SocketPath());
   qemu.SetFault("stop", FakeQmpServer::Fault::kHang);

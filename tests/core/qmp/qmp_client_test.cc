@@ -44,6 +44,32 @@ TEST(QmpClientTest, EventsAndStaleRepliesAreSkipped) {
   EXPECT_TRUE((*client)->TakeEvents().empty());
 }
 
+// Requests queued with Send are answered in order by QEMU, but may be awaited in any order: a
+// reply read while waiting for another is kept for its own Await; a forgotten one is dropped.
+TEST(QmpClientTest, SentRequestsAreAwaitedInAnyOrder) {
+  FakeQmpServer server([](const Json& req) { return FakeQmpServer::Return(req, req["execute"]); });
+  auto client = QmpClient::Connect(server.path());
+  ASSERT_TRUE(client.ok());
+  absl::StatusOr<uint64_t> a = (*client)->Send("a");
+  absl::StatusOr<uint64_t> b = (*client)->Send("b");
+  absl::StatusOr<uint64_t> c = (*client)->Send("c");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  (*client)->Forget(*c);
+  absl::StatusOr<Json> got_b = (*client)->Await(*b, "b");
+  ASSERT_TRUE(got_b.ok()) << got_b.status();
+  EXPECT_EQ(*got_b, "b");
+  absl::StatusOr<Json> got_a = (*client)->Await(*a, "a");
+  ASSERT_TRUE(got_a.ok()) << got_a.status();
+  EXPECT_EQ(*got_a, "a");
+  // Each reply is given once; a forgotten request has none to give.
+  EXPECT_EQ((*client)->Await(*a, "a").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*client)->Await(*c, "c").status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<Json> d = (*client)->Execute("d");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(*d, "d");
+  EXPECT_EQ(server.commands(), (std::vector<std::string>{"a", "b", "c", "d"}));
+}
+
 TEST(QmpClientTest, ErrorsCarryClassAndDescription) {
   FakeQmpServer server(testing::QemuLikeHandler(""));
   auto client = QmpClient::Connect(server.path());

@@ -19,6 +19,7 @@ struct ReportArgs {
   std::string verb;
   std::string file;
   std::string to = "ktstr-json";
+  std::string style = "default";
 };
 
 void Write(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
@@ -26,6 +27,9 @@ void Write(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 int RunReport(const ReportArgs& a) {
   if (a.verb != "parse" && a.verb != "show" && a.verb != "convert") {
     return Fail(kExitInvalidInput, absl::StrCat("unknown report verb '", a.verb, "'"));
+  }
+  if (a.style != "default" && a.style != "kernel") {
+    return Fail(kExitInvalidInput, absl::StrCat("--style: unknown style '", a.style, "'"));
   }
   auto bytes = report::ReadFileOrStdin(a.file);
   if (!bytes.ok()) return Fail(kExitInvalidInput, bytes.status().message());
@@ -39,7 +43,8 @@ int RunReport(const ReportArgs& a) {
     return kExitOk;
   }
   if (a.verb == "show") {
-    Write(report::RenderEnvelopeText(envelope));
+    Write(report::RenderEnvelopeText(
+        envelope, a.style == "kernel" ? report::TextStyle::kKernel : report::TextStyle::kDefault));
     return kExitOk;
   }
   if (a.to == "binpb") {
@@ -64,11 +69,15 @@ RunFn SetupReport(CLI::App& app, const DaemonFlags& /*daemon*/) {
   app.add_option("FILE", a->file, "dump file (proto3 JSON, ktstr JSON or binpb), - for stdin")
       ->required();
   AddValueFlag(app, "--to", a->to, "convert: output format, one of proto-json|ktstr-json|binpb");
+  AddValueFlag(app, "--style", a->style,
+               "show: default (what a stall is about first, BPF maps last) | kernel (the layout "
+               "of the kernel's sched_ext dump)");
   return [a] { return RunReport(*a); };
 }
 
 const bool registered = RegisterCommand(
-    {"report", "read a dump file: parse | show | convert [--to FORMAT] FILE|-", &SetupReport});
+    {"report", "read a dump file: parse | show [--style kernel] | convert [--to FORMAT] FILE|-",
+     &SetupReport});
 
 }  // namespace
 }  // namespace kfreeze::cli

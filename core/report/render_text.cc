@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/report/render_kernel_style.h"
 #include "core/report/render_text_parts.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -22,6 +23,21 @@ namespace text {
 void AppendReason(std::string* out, absl::string_view section, bool has,
                   const std::string& reason) {
   if (has) absl::StrAppend(out, section, ": <unavailable: ", reason, ">\n");
+}
+
+std::string OneLine(const std::string& s, size_t max_bytes) {
+  size_t cut = std::min(s.size(), max_bytes);
+  // Back off to a character boundary: half a UTF-8 sequence would make the output invalid.
+  if (cut < s.size()) {
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
+  }
+  std::string out = s.substr(0, cut);
+  for (char& c : out) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  if (cut < s.size()) out += "...";
+  return out;
 }
 
 }  // namespace text
@@ -57,27 +73,25 @@ std::string RenderSparklineI64(std::span<const int64_t> values) {
 std::string RenderSingleText(const FailureDumpReport& r) {
   std::string out;
   if (r.is_placeholder()) absl::StrAppend(&out, "placeholder report (no capture ran)\n");
-  for (int i = 0; i < r.maps_size(); ++i) {
-    if (i) absl::StrAppend(&out, "\n");
-    text::RenderMap(r.maps(i), &out);
+  // What a stall is about comes first: the exit, the scheduler, its CPUs and DSQs, the tasks with
+  // their stacks; then the machine around them; the BPF maps, the longest part, last. A blank
+  // line between the parts.
+  using Part = void (*)(const FailureDumpReport&, std::string*);
+  const std::vector<std::vector<Part>> parts = {
+      {text::RenderScxExit},
+      {text::RenderScxSched, text::RenderProgStats},
+      {text::RenderRunqueues, text::RenderDsqs, text::RenderScxEvents},
+      {text::RenderTasks},
+      {text::RenderEventTimeline, text::RenderVcpuRegs, text::RenderArenaAllocators,
+       text::RenderCpuTime, text::RenderPsi, text::RenderNuma, text::RenderVcpuPerf,
+       text::RenderProbeCounters},
+      {text::RenderMaps},
+  };
+  for (const std::vector<Part>& part : parts) {
+    std::string block;
+    for (Part render : part) render(r, &block);
+    if (!block.empty()) absl::StrAppend(&out, out.empty() ? "" : "\n", block);
   }
-  text::AppendReason(&out, "maps", r.has_maps_unavailable(), r.maps_unavailable());
-  if (r.has_active_obj_name()) {
-    absl::StrAppend(&out, "\nactive scheduler object: ", r.active_obj_name(), "\n");
-  }
-  std::string rest;
-  text::RenderVcpuRegs(r, &rest);
-  text::RenderArenaAllocators(r, &rest);
-  text::RenderProgStats(r, &rest);
-  text::RenderCpuTime(r, &rest);
-  text::RenderPsi(r, &rest);
-  text::RenderNuma(r, &rest);
-  text::RenderTasks(r, &rest);
-  text::RenderScx(r, &rest);
-  text::RenderEventTimeline(r, &rest);
-  text::RenderVcpuPerf(r, &rest);
-  text::RenderProbeCounters(r, &rest);
-  if (!rest.empty()) absl::StrAppend(&out, out.empty() ? "" : "\n", rest);
   if (r.has_dump_truncated_at_us() || r.maps_truncated() || r.truncated_phases_size()) {
     absl::StrAppend(
         &out, "\ndump truncated: deadline crossed at ",
@@ -112,10 +126,9 @@ std::string RenderDualText(const DualFailureDumpReport& r) {
                   " vcpu_regs)\n");
   if (r.has_snapshot_tag()) absl::StrAppend(&out, "snapshot tag: ", r.snapshot_tag(), "\n");
   if (r.has_early()) {
-    absl::StrAppend(&out, "\n=== early snapshot (sched_ext watchdog half-way) ===\n",
-                    RenderSingleText(r.early()));
+    absl::StrAppend(&out, "\n", text::kEarlyHeading, "\n", RenderSingleText(r.early()));
   }
-  absl::StrAppend(&out, "\n=== late snapshot (error-exit) ===\n", RenderSingleText(r.late()));
+  absl::StrAppend(&out, "\n", text::kLateHeading, "\n", RenderSingleText(r.late()));
   return out;
 }
 
@@ -144,12 +157,11 @@ std::string RenderDegradedText(const DegradedFailureDumpReport& r) {
   if (r.has_exit_kind()) absl::StrAppend(&out, "  exit_kind: ", r.exit_kind(), "\n");
   if (r.elapsed_ms()) absl::StrAppend(&out, "  elapsed_ms: ", r.elapsed_ms(), "\n");
   if (r.has_partial())
-    absl::StrAppend(&out, "\n=== collected before the failure ===\n",
-                    RenderSingleText(r.partial()));
+    absl::StrAppend(&out, "\n", text::kDegradedPartialHeading, "\n", RenderSingleText(r.partial()));
   return out;
 }
 
-std::string RenderEnvelopeText(const DumpEnvelope& e) {
+std::string RenderEnvelopeText(const DumpEnvelope& e, TextStyle style) {
   std::string out;
   if (!e.dump_id().empty() || !e.target().empty()) {
     absl::StrAppend(&out, "dump ", e.dump_id(), " target=", e.target(),
@@ -174,6 +186,7 @@ std::string RenderEnvelopeText(const DumpEnvelope& e) {
     }
     absl::StrAppend(&out, "\n");
   }
+  if (style == TextStyle::kKernel) return absl::StrCat(out, RenderReportKernelStyle(e));
   switch (e.report_case()) {
     case DumpEnvelope::kSingle:
       absl::StrAppend(&out, RenderSingleText(e.single()));

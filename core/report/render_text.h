@@ -19,8 +19,13 @@ std::string RenderValueText(const kfreeze::v1::RenderedValue& value, int indent 
 std::string RenderSingleText(const kfreeze::v1::FailureDumpReport& report);
 std::string RenderDualText(const kfreeze::v1::DualFailureDumpReport& report);
 std::string RenderDegradedText(const kfreeze::v1::DegradedFailureDumpReport& report);
+// How `kfreeze report show` lays a report out: kfreeze's sections, what a stall is about first
+// (kDefault), or the layout of the kernel's own sched_ext dump (kKernel, render_kernel_style.h).
+enum class TextStyle { kDefault, kKernel };
+
 // Envelope header (target, id, trigger, timings, labels) followed by the report it holds.
-std::string RenderEnvelopeText(const kfreeze::v1::DumpEnvelope& envelope);
+std::string RenderEnvelopeText(const kfreeze::v1::DumpEnvelope& envelope,
+                               TextStyle style = TextStyle::kDefault);
 
 // One line: "schema=single maps=12 tasks=40 cpus=2 ...".
 std::string SummaryLine(const kfreeze::v1::DumpEnvelope& any);

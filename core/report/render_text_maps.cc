@@ -1,4 +1,4 @@
-// Text for one BPF map: its entries by map kind, arena, ring buffer, stack traces, ...
+// Text for the BPF maps, each with its entries by map kind, arena, ring buffer, stack traces, ...
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -159,6 +159,15 @@ void RenderMap(const FailureDumpMap& m, std::string* out) {
                                   : absl::StrCat(RawHex(e.value_hex()), " (raw)"),
                     "\n");
   }
+}
+
+void RenderMaps(const FailureDumpReport& r, std::string* out) {
+  if (r.maps_size()) absl::StrAppend(out, "bpf maps: ", r.maps_size(), "\n");
+  for (int i = 0; i < r.maps_size(); ++i) {
+    if (i) absl::StrAppend(out, "\n");
+    RenderMap(r.maps(i), out);
+  }
+  AppendReason(out, "maps", r.has_maps_unavailable(), r.maps_unavailable());
 }
 
 }  // namespace kfreeze::report::text

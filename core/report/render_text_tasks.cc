@@ -20,9 +20,6 @@ namespace {
 // Rows of the task table, and how many tasks get their stack printed under their row.
 constexpr int kMaxTaskRows = kMaxListedItems * 4;
 constexpr int kMaxStackedTasks = 32;
-// Deeper than any real kernel stack (16 KiB); a longer one is a corrupt unwind.
-constexpr int kMaxFramesShown = 48;
-constexpr size_t kMaxSymbolChars = 200;
 
 // The order tasks are shown in: what a stall is about first, then tasks stuck in D state (the
 // kernel's hung-task report shows those), then the rest.
@@ -35,19 +32,8 @@ Interest InterestOf(const TaskEnrichment& t) {
   return Interest::kOther;
 }
 
-// A guest symbol on one line: control bytes would break the one-frame-a-line layout.
-std::string OneLine(const std::string& s) {
-  std::string out = s.substr(0, kMaxSymbolChars);
-  for (char& c : out) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
-  }
-  if (s.size() > kMaxSymbolChars) out += "...";
-  return out;
-}
-
 std::string FrameText(const StackFrame& f) {
-  std::string line = f.symbol().empty() ? Hex(f.pc()) : OneLine(f.symbol());
+  std::string line = FrameSymbol(f);
   // An exception or interrupt frame the unwinder crossed: the frames below it were interrupted.
   if (f.via() == "pt_regs") absl::StrAppend(&line, " (pt_regs)");
   return line;
@@ -99,6 +85,22 @@ void AppendStack(const TaskEnrichment& t, std::string* out) {
 }
 
 }  // namespace
+
+std::string FrameSymbol(const StackFrame& f) {
+  return f.symbol().empty() ? Hex(f.pc()) : OneLine(f.symbol());
+}
+
+std::string TaskLabel(const TaskEnrichment& t) {
+  return absl::StrCat(OneLine(t.comm()), "[", t.pid(), "]");
+}
+
+TasksByKva IndexTasksByKva(const FailureDumpReport& r) {
+  TasksByKva tasks;
+  for (const auto& t : r.task_enrichments()) {
+    if (t.has_task_kva()) tasks.emplace(t.task_kva(), &t);
+  }
+  return tasks;
+}
 
 void RenderTasks(const FailureDumpReport& r, std::string* out) {
   // A partial capture keeps its reason next to what it did capture.

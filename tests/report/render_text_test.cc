@@ -10,11 +10,13 @@
 #include "core/report/render_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/report/expect_in_order.h"
 #include "tests/report/sample_reports.h"
 
 namespace kfreeze::report {
 namespace {
 
+using ::kfreeze::testing::ExpectInOrder;
 using ::testing::HasSubstr;
 
 TEST(SparklineTest, SeedRules) {
@@ -47,6 +49,52 @@ TEST(RenderTextTest, SingleShowsEverySection) {
   EXPECT_THAT(text, HasSubstr("bpftool"));
   EXPECT_THAT(text, HasSubstr("dispatch_keep_last  ▁▃▅█"));
   EXPECT_THAT(text, HasSubstr("dump truncated: deadline crossed at 1500us (2 map(s) skipped"));
+}
+
+// What a stall is about comes first: the exit with its backtrace, the scheduler, the CPUs, the
+// DSQs (local, bypass, global, user) with their tasks in queue order, the tasks with their
+// stacks; the BPF maps last.
+TEST(RenderTextTest, StallFirstMapsLast) {
+  kfreeze::v1::FailureDumpReport r = kfreeze::testing::SampleSingleReport();
+  auto* user = r.add_dsq_states();
+  user->set_id(0x1000);
+  user->set_origin("user");
+  user->add_task_kvas(0xffff888000000040ull);  // not among the captured tasks
+  user->add_task_kvas(0xffff888004560000ull);
+  auto* global = r.add_dsq_states();
+  global->set_id(0x8000000000000001ull);
+  global->set_origin("global node 0");
+  auto* bypass = r.add_dsq_states();
+  bypass->set_id(0x8000000000000003ull);
+  bypass->set_origin("bypass cpu 0");
+  auto* events = r.mutable_scx_sched_state()->mutable_event_counters();
+  events->set_dispatch_keep_last(5);
+  const std::string text = RenderSingleText(r);
+  ExpectInOrder(text,
+                {"exit: kind=1026 code=0 reason=\"runnable task stall\"\n"
+                 "  msg: bpftool[135] failed to run for 2.876s\n"
+                 "  backtrace:\n"
+                 "    __scx_exit+0x4f/0x70\n",
+                 "scx_sched: poc_stall exit_kind=1026", "active scheduler object: scx_poc",
+                 "poc_enqueue: cnt=1000", "CPU 0  : nr_run=4",
+                 "dsq 0x8000000000000002 (local cpu 0): nr=1 seq=5\n"
+                 "  [0] 0xffff888004560000 bpftool[135] waiting=719j\n",
+                 "(bypass cpu 0)", "(global node 0)",
+                 "dsq 0x1000 (user): nr=0 seq=0\n"
+                 "  [0] 0xffff888000000040\n"
+                 "  [1] 0xffff888004560000 bpftool[135] waiting=719j\n",
+                 "scx events (summed over CPUs): select_cpu_fallback=0 "
+                 "dispatch_local_dsq_offline=0 dispatch_keep_last=5",
+                 "tasks: 1 captured", "__do_sys_brk+0x35c/0x3c0", "vcpu_regs:", "bpf maps: 13\n",
+                 "map bpf_bpf.bss", "map weird", "dump truncated: deadline crossed"});
+}
+
+TEST(RenderTextTest, DualShowsEachCaptureStallFirst) {
+  const std::string text = RenderDualText(kfreeze::testing::SampleDualReport());
+  ExpectInOrder(text, {"=== early snapshot", "scx_walker: <unavailable:", "bpf maps: 1\n",
+                       "=== late snapshot", "exit: kind=1026", "scx_sched: poc_stall",
+                       "CPU 0  :", "dsq 0x8000000000000002 (local cpu 0)", "tasks: 1 captured",
+                       "bpf maps: 13\n"});
 }
 
 // A field the kernel does not have (scx_features.absent_fields) is left out, never printed as 0.

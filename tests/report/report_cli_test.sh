@@ -9,6 +9,10 @@ out=$("$KF" report parse - < "$GOLDEN/dual.proto3.json")
 check "parse stdin proto3 dual" '[[ "$out" == schema=dual* ]]'
 out=$("$KF" report show "$GOLDEN/degraded.ktstr.json")
 check "show degraded" '[[ "$out" == *"vcpus_parked: 1/2"* ]]'
+out=$("$KF" report show --style kernel "$GOLDEN/single.ktstr.json")
+check "show --style kernel" '[[ "$out" == *"triggered exit kind 1026:"*"CPU states"* ]]'
+"$KF" report show --style nope "$GOLDEN/single.ktstr.json" > /dev/null 2>&1; rc=$?
+check "unknown --style exits 2" '[ $rc -eq 2 ]'
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$KF" report convert --to binpb "$GOLDEN/single.ktstr.json" > "$tmp/d.binpb"
 "$KF" report convert --to ktstr-json "$tmp/d.binpb" > "$tmp/back.json"

@@ -17,6 +17,7 @@ PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libbpf-dev libelf-dev zlib1g-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libcli11-dev
+  libcpp-httplib-dev prometheus-cpp-dev  # kfreezed --http: JSON API, event stream, /metrics
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 llvm-14 libclang-rt-14-dev clang-format
   qemu-system-x86 busybox-static bpftool cpio zstd gzip python3 socat debian-archive-keyring

@@ -18,6 +18,7 @@
 #include "core/dump/freeze_session.h"
 #include "core/dump/trigger_probes.h"
 #include "core/dump/vcpu_capture.h"
+#include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::dump {
 
@@ -49,6 +50,10 @@ class KernelAttachment {
   virtual TriggerProbes* probes() const { return nullptr; }
   // OK while the guest still runs the attached kernel; non-OK means attach again.
   virtual absl::Status Revalidate() const { return absl::OkStatus(); }
+  // The kernel's sched_ext layout as detected at attach (GetInfo, ListTargets); nullopt = unknown.
+  virtual std::optional<kfreeze::v1::ScxKernelFeatures> scx_features() const {
+    return std::nullopt;
+  }
   // Per-step attach timings for logs ("vmcoreinfo=2ms kallsyms=40ms ...").
   virtual std::string AttachSummary() const { return ""; }
 };

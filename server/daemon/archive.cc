@@ -556,6 +556,7 @@ size_t DumpArchive::PruneLocked(absl::Time now) {
     total_bytes_ = bytes;
     spdlog::info("archive: retention removed {} dump(s)", drop);
   }
+  evicted_total_ += drop + quota_drops;
   return drop + quota_drops;
 }
 
@@ -621,6 +622,11 @@ size_t DumpArchive::count() const {
 uint64_t DumpArchive::total_bytes() const {
   absl::MutexLock lock(&mu_);
   return total_bytes_;
+}
+
+uint64_t DumpArchive::evicted_total() const {
+  absl::MutexLock lock(&mu_);
+  return evicted_total_;
 }
 
 }  // namespace kfreeze::server

@@ -83,6 +83,8 @@ class DumpArchive {
 
   size_t count() const;
   uint64_t total_bytes() const;
+  // Dumps retention (age, count, bytes, per-target quota) removed since this archive opened.
+  uint64_t evicted_total() const;
   const std::string& dir() const { return dir_; }
   // Journal fdatasyncs and checkpoints so far (tests and benchmarks).
   uint64_t journal_syncs() const;
@@ -127,6 +129,7 @@ class DumpArchive {
   mutable absl::Mutex mu_;
   kfreeze::v1::ArchiveIndex index_ ABSL_GUARDED_BY(mu_);  // entries ascending by seq
   uint64_t total_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t evicted_total_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Journal state; never held together with mu_.
   mutable absl::Mutex gen_mu_;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -23,6 +24,8 @@ constexpr absl::Duration kSweepInterval = absl::Seconds(60);
 constexpr auto kServerDrain = std::chrono::seconds(3);
 // gRPC threads beyond the long-lived calls (watch streams, freezes): short reads, health, polling.
 constexpr int kSpareThreads = 32;
+// Requests are small (a Freeze, a filter); a bound keeps a hostile caller from buffering more.
+constexpr uint32_t kMaxReceiveMessageBytes = 16 << 20;
 
 RetentionPolicy RetentionFrom(const kfreeze::v1::ArchiveConfig& a) {
   RetentionPolicy p;
@@ -54,19 +57,36 @@ absl::Status Daemon::Init(DaemonOptions options) {
       DumpArchive::Open(config.archive().dir(), RetentionFrom(config.archive()));
   if (!archive.ok()) return archive.status();
   archive_ = std::move(*archive);
-  bus_ = std::make_unique<DumpBus>(config.watch_queue_depth());
-  coordinator_ = std::make_unique<FreezeCoordinator>(options_.attacher, options_.control_factory,
-                                                     archive_.get(), bus_.get(),
-                                                     DefaultsFromConfig(config.freeze()));
+  metrics_ = std::make_unique<DaemonMetrics>();
+  bus_ = std::make_unique<DumpBus>(
+      config.watch_queue_depth(),
+      [metrics = metrics_.get()](const kfreeze::v1::DumpSummary& summary,
+                                 const kfreeze::v1::DumpEnvelope& envelope) {
+        metrics->OnDump(summary, envelope);
+      });
+  dump::Attacher timed_attacher =
+      [attacher = options_.attacher, metrics = metrics_.get()](
+          const dump::AttachSpec& spec) -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+    const absl::Time begin = absl::Now();
+    absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> attached = attacher(spec);
+    metrics->OnAttach(spec.name, absl::Now() - begin, attached.ok());
+    return attached;
+  };
+  coordinator_ =
+      std::make_unique<FreezeCoordinator>(timed_attacher, options_.control_factory, archive_.get(),
+                                          bus_.get(), DefaultsFromConfig(config.freeze()));
   authorizer_ = std::make_unique<Authorizer>(config.roles());
   ServiceGuards guards;
   guards.authorizer = authorizer_.get();
   guards.unix_peers = &unix_peers_;
   guards.limits = LimitsFromConfig(config.limits());
   guards.rpc_attach = config.rpc_attach();
+  guards.max_receive_message_bytes = kMaxReceiveMessageBytes;
+  guards.metrics = metrics_.get();
   const Limits limits = guards.limits;
-  service_ = std::make_unique<FreezeServiceImpl>(coordinator_.get(), archive_.get(), bus_.get(),
-                                                 std::move(guards));
+  api_ = std::make_unique<FreezeApi>(coordinator_.get(), archive_.get(), bus_.get(),
+                                     std::move(guards));
+  service_ = std::make_unique<FreezeServiceImpl>(api_.get(), &unix_peers_);
 
   // Linked in explicitly: the plugin registers itself from a static initialiser the linker drops.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -76,7 +96,12 @@ absl::Status Daemon::Init(DaemonOptions options) {
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
-  builder.SetMaxReceiveMessageSize(16 << 20);
+  // v1 beside the plugin's v1alpha: current clients (buf curl) ask v1 first.
+  reflection_v1_ = std::make_unique<ReflectionV1Service>(std::vector<std::string>{
+      kServiceName, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+      grpc::reflection::v1::ServerReflection::service_full_name()});
+  builder.RegisterService(reflection_v1_.get());
+  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   // Bounded threads: calls beyond them get RESOURCE_EXHAUSTED from gRPC instead of a new thread.
   grpc::ResourceQuota quota("kfreezed");
   quota.SetMaxThreads(static_cast<int>(limits.max_watchers + limits.max_concurrent_freezes) +

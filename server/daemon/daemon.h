@@ -18,7 +18,9 @@
 #include "server/daemon/dump_bus.h"
 #include "server/daemon/freeze_coordinator.h"
 #include "server/daemon/freeze_service.h"
+#include "server/daemon/metrics.h"
 #include "server/daemon/peer_identity.h"
+#include "server/daemon/reflection_v1.h"
 #include "server/daemon/unix_peer_listener.h"
 
 namespace kfreeze::server {
@@ -47,6 +49,8 @@ class Daemon {
   FreezeCoordinator& coordinator() { return *coordinator_; }
   DumpArchive& archive() { return *archive_; }
   DumpBus& bus() { return *bus_; }
+  FreezeApi& api() { return *api_; }
+  DaemonMetrics& metrics() { return *metrics_; }
   const UnixPeerTable& unix_peers() const { return unix_peers_; }
   // The listen URIs as bound (TCP port 0 resolved).
   const std::vector<std::string>& addresses() const { return addresses_; }
@@ -56,12 +60,16 @@ class Daemon {
   absl::Status Init(DaemonOptions options);
 
   DaemonOptions options_;
+  // First: the bus and the attacher report into it until everything else is gone.
+  std::unique_ptr<DaemonMetrics> metrics_;
   std::unique_ptr<DumpArchive> archive_;
   std::unique_ptr<DumpBus> bus_;
   std::unique_ptr<FreezeCoordinator> coordinator_;
   std::unique_ptr<Authorizer> authorizer_;
   UnixPeerTable unix_peers_;
+  std::unique_ptr<FreezeApi> api_;
   std::unique_ptr<FreezeServiceImpl> service_;
+  std::unique_ptr<ReflectionV1Service> reflection_v1_;
   std::vector<std::unique_ptr<UnixPeerListener>> unix_listeners_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;

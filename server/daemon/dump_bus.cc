@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "core/report/scx_exit_kind.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "server/daemon/dump_summary.h"
 
 namespace kfreeze::server {
@@ -13,7 +17,62 @@ bool WatchFilter::Matches(const kfreeze::v1::DumpSummary& s) const {
   if (!schemas.empty() && std::find(schemas.begin(), schemas.end(), s.schema()) == schemas.end()) {
     return false;
   }
+  if (!exit_kinds.empty() &&
+      std::find(exit_kinds.begin(), exit_kinds.end(), s.exit_kind()) == exit_kinds.end()) {
+    return false;
+  }
+  if (!schedulers.empty() &&
+      std::find(schedulers.begin(), schedulers.end(), s.scheduler()) == schedulers.end()) {
+    return false;
+  }
+  if (!triggers.empty() &&
+      std::find(triggers.begin(), triggers.end(), s.trigger()) == triggers.end()) {
+    return false;
+  }
   return LabelsMatch(s.labels(), labels);
+}
+
+kfreeze::v1::DumpEvent WatchFilter::Shape(const kfreeze::v1::DumpEvent& event) const {
+  kfreeze::v1::DumpEvent shaped = event;
+  if (field_mask.paths_size() == 0) return shaped;
+  google::protobuf::util::FieldMaskUtil::TrimMessage(field_mask, &shaped);
+  shaped.set_dropped_before(event.dropped_before());
+  shaped.set_replayed(event.replayed());
+  return shaped;
+}
+
+absl::StatusOr<WatchFilter> FilterFromRequest(const kfreeze::v1::WatchRequest& request) {
+  WatchFilter filter;
+  filter.targets.assign(request.targets().begin(), request.targets().end());
+  filter.schemas.assign(request.schemas().begin(), request.schemas().end());
+  filter.labels = request.labels();
+  filter.schedulers.assign(request.schedulers().begin(), request.schedulers().end());
+  filter.summary_only = request.summary_only();
+  for (const std::string& kind : request.exit_kinds()) {
+    std::optional<uint32_t> k = report::ParseScxExitKind(kind);
+    if (!k) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("WatchRequest.exit_kinds: \"", absl::CHexEscape(kind),
+                       "\" is neither a sched_ext exit kind (SCX_EXIT_ERROR_STALL, error_bpf, ...) "
+                       "nor a number"));
+    }
+    filter.exit_kinds.push_back(*k);
+  }
+  for (int t : request.triggers()) {
+    if (!kfreeze::v1::Trigger_IsValid(t)) {
+      return absl::InvalidArgumentError(absl::StrCat("WatchRequest.triggers: unknown trigger ", t));
+    }
+    filter.triggers.push_back(static_cast<kfreeze::v1::Trigger>(t));
+  }
+  for (const std::string& path : request.field_mask().paths()) {
+    if (!google::protobuf::util::FieldMaskUtil::GetFieldDescriptors(
+            kfreeze::v1::DumpEvent::descriptor(), path, nullptr)) {
+      return absl::InvalidArgumentError(absl::StrCat("WatchRequest.field_mask: DumpEvent has no \"",
+                                                     absl::CHexEscape(path), "\""));
+    }
+  }
+  filter.field_mask = request.field_mask();
+  return filter;
 }
 
 Subscription::~Subscription() { bus_->Unsubscribe(this); }
@@ -25,6 +84,7 @@ void Subscription::Push(std::shared_ptr<const kfreeze::v1::DumpEvent> event) {
     queue_.pop_front();
     ++dropped_pending_;
     ++dropped_total_;
+    bus_->dropped_total_.fetch_add(1, std::memory_order_relaxed);
   }
   queue_.push_back(std::move(event));
 }
@@ -85,6 +145,7 @@ void DumpBus::Publish(const kfreeze::v1::DumpSummary& summary,
                       const kfreeze::v1::DumpEnvelope& envelope) {
   // Built at most once each, copied into the queues under the bus lock only (never blocks on a
   // subscriber's reader: Push takes the subscriber's own short lock).
+  if (observer_) observer_(summary, envelope);
   std::shared_ptr<kfreeze::v1::DumpEvent> full, brief;
   absl::MutexLock lock(&mu_);
   for (Subscription* sub : subs_) {

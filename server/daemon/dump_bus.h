@@ -4,27 +4,44 @@
 // delays a freeze or another subscriber.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "kfreeze/v1/service.pb.h"
 
 namespace kfreeze::server {
 
+// What a subscriber (WatchDumps, the HTTP event stream) asked for. Empty lists match anything.
 struct WatchFilter {
-  std::vector<std::string> targets;  // empty = any
-  std::vector<std::string> schemas;  // empty = any
+  std::vector<std::string> targets;
+  std::vector<std::string> schemas;
   google::protobuf::Map<std::string, std::string> labels;
+  std::vector<uint32_t> exit_kinds;
+  std::vector<std::string> schedulers;
+  std::vector<kfreeze::v1::Trigger> triggers;
   bool summary_only = false;
+  // Paths of DumpEvent to keep; empty = all.
+  google::protobuf::FieldMask field_mask;
 
   bool Matches(const kfreeze::v1::DumpSummary& summary) const;
+  // The event as this subscriber gets it: trimmed to field_mask (dropped_before and replayed are
+  // kept whatever the mask says).
+  kfreeze::v1::DumpEvent Shape(const kfreeze::v1::DumpEvent& event) const;
 };
+
+// A WatchRequest's filter: InvalidArgument for an exit kind kfreeze cannot read, a trigger out of
+// range, or a field_mask path DumpEvent does not have. Sizes are the caller's to check (Limits).
+absl::StatusOr<WatchFilter> FilterFromRequest(const kfreeze::v1::WatchRequest& request);
 
 class DumpBus;
 
@@ -61,7 +78,12 @@ class Subscription {
 
 class DumpBus {
  public:
-  explicit DumpBus(size_t queue_depth) : depth_(queue_depth == 0 ? 1 : queue_depth) {}
+  // Told of every published dump, before the subscribers (metrics); must not block.
+  using Observer =
+      std::function<void(const kfreeze::v1::DumpSummary&, const kfreeze::v1::DumpEnvelope&)>;
+
+  explicit DumpBus(size_t queue_depth, Observer observer = nullptr)
+      : depth_(queue_depth == 0 ? 1 : queue_depth), observer_(std::move(observer)) {}
   ~DumpBus();
 
   std::unique_ptr<Subscription> Subscribe(WatchFilter filter);
@@ -70,12 +92,16 @@ class DumpBus {
   // Wakes every subscriber; Next() then drains and returns nullopt. Later Subscribe()s are closed.
   void Close();
   size_t subscriber_count() const;
+  // Events subscribers lost to full queues, over the bus's life.
+  uint64_t dropped_total() const { return dropped_total_.load(std::memory_order_relaxed); }
 
  private:
   friend class Subscription;
   void Unsubscribe(Subscription* sub);
 
   const size_t depth_;
+  const Observer observer_;
+  std::atomic<uint64_t> dropped_total_{0};
   mutable absl::Mutex mu_;
   std::vector<Subscription*> subs_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

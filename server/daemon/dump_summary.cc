@@ -1,6 +1,7 @@
 #include "server/daemon/dump_summary.h"
 
 #include "core/report/render_text.h"
+#include "core/report/scx_exit_kind.h"
 
 namespace kfreeze::server {
 
@@ -35,6 +36,9 @@ kfreeze::v1::DumpSummary MakeSummary(const kfreeze::v1::DumpEnvelope& envelope, 
   }
   s.set_summary(report::SummaryLine(envelope));
   s.set_seq(seq);
+  s.set_exit_kind(report::DumpExitKind(envelope));
+  s.set_exit_kind_name(report::ScxExitKindName(s.exit_kind()));
+  s.set_scheduler(report::DumpScheduler(envelope));
   return s;
 }
 

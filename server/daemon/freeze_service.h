@@ -1,40 +1,26 @@
-// kfreeze.v1.FreezeService over the coordinator, archive and bus (gRPC sync API).
+// kfreeze.v1.FreezeService over gRPC (sync API): each handler names the peer and hands the call
+// to FreezeApi, which does the work for every transport.
 #pragma once
 
-#include <atomic>
-
-#include "absl/synchronization/mutex.h"
 #include "kfreeze/v1/service.grpc.pb.h"
-#include "server/daemon/archive.h"
-#include "server/daemon/authz.h"
-#include "server/daemon/dump_bus.h"
-#include "server/daemon/freeze_coordinator.h"
-#include "server/daemon/limits.h"
-#include "server/daemon/peer_identity.h"
+#include "server/daemon/freeze_api.h"
 
 namespace kfreeze::server {
 
 // absl::Status -> grpc::Status with the same code and message.
 grpc::Status ToGrpc(const absl::Status& status);
 
-// Who may call, and how much: checked by every handler before it does anything.
-struct ServiceGuards {
-  const Authorizer* authorizer = nullptr;
-  const UnixPeerTable* unix_peers = nullptr;
-  Limits limits;
-  kfreeze::v1::RpcAttachConfig rpc_attach;
-};
-
 class FreezeServiceImpl final : public kfreeze::v1::FreezeService::Service {
  public:
-  FreezeServiceImpl(FreezeCoordinator* coordinator, DumpArchive* archive, DumpBus* bus,
-                    ServiceGuards guards)
-      : coordinator_(coordinator), archive_(archive), bus_(bus), guards_(std::move(guards)) {}
+  FreezeServiceImpl(FreezeApi* api, const UnixPeerTable* unix_peers)
+      : api_(api), unix_peers_(unix_peers) {}
 
   grpc::Status Freeze(grpc::ServerContext* ctx, const kfreeze::v1::FreezeRequest* request,
                       kfreeze::v1::FreezeResponse* response) override;
   grpc::Status WatchDumps(grpc::ServerContext* ctx, const kfreeze::v1::WatchRequest* request,
                           grpc::ServerWriter<kfreeze::v1::DumpEvent>* writer) override;
+  grpc::Status GetInfo(grpc::ServerContext* ctx, const kfreeze::v1::GetInfoRequest* request,
+                       kfreeze::v1::DaemonInfo* response) override;
   grpc::Status GetDump(grpc::ServerContext* ctx, const kfreeze::v1::GetDumpRequest* request,
                        kfreeze::v1::GetDumpResponse* response) override;
   grpc::Status ListDumps(grpc::ServerContext* ctx, const kfreeze::v1::ListDumpsRequest* request,
@@ -54,17 +40,12 @@ class FreezeServiceImpl final : public kfreeze::v1::FreezeService::Service {
                             kfreeze::v1::Target* response) override;
 
  private:
-  // PERMISSION_DENIED unless the calling peer holds `needed` (logged).
-  grpc::Status Authorize(const grpc::ServerContext* ctx, Role needed, const char* method) const;
+  PeerIdentity Peer(const grpc::ServerContext* ctx) const {
+    return IdentifyPeer(*ctx, *unix_peers_);
+  }
 
-  FreezeCoordinator* const coordinator_;
-  DumpArchive* const archive_;
-  DumpBus* const bus_;
-  const ServiceGuards guards_;
-  std::atomic<uint32_t> freezes_in_flight_{0};
-  std::atomic<uint32_t> watchers_{0};
-  // Serialises the target-count check with the registration it guards.
-  absl::Mutex attach_mu_;
+  FreezeApi* const api_;
+  const UnixPeerTable* const unix_peers_;
 };
 
 }  // namespace kfreeze::server

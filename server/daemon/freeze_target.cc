@@ -25,6 +25,8 @@ kfreeze::v1::Target DescribeTarget(const FreezeTarget& t) {
   out.set_last_dump_id(t.last_dump_id);
   out.set_dumps_taken(t.dumps_taken);
   out.set_attach_duration_us(t.attach_us);
+  if (t.kernel_features) *out.mutable_kernel_features() = *t.kernel_features;
+  for (const std::string& s : t.sections) out.add_sections(s);
   return out;
 }
 

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -45,6 +47,9 @@ struct FreezeTarget {
   std::string kernel_release ABSL_GUARDED_BY(mu);
   google::protobuf::Timestamp attached_at ABSL_GUARDED_BY(mu);
   uint64_t attach_us ABSL_GUARDED_BY(mu) = 0;
+  // What the attached kernel offers (Target.kernel_features, Target.sections).
+  std::optional<kfreeze::v1::ScxKernelFeatures> kernel_features ABSL_GUARDED_BY(mu);
+  std::vector<std::string> sections ABSL_GUARDED_BY(mu);
   std::shared_ptr<dump::KernelAttachment> attachment ABSL_GUARDED_BY(mu);
   std::shared_ptr<CaptureInFlight> inflight ABSL_GUARDED_BY(mu);
   // The QMP connection that left the VM paused (keep_paused); reused by the next freeze.

@@ -1,6 +1,7 @@
 #include "server/daemon/limits.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status.h"
 
 namespace kfreeze::server {
 
@@ -47,12 +48,17 @@ absl::Status CheckDeadline(uint32_t deadline_ms, const Limits& limits, absl::str
   return absl::OkStatus();
 }
 
+absl::Status CheckCount(int count, const Limits& limits, absl::string_view what) {
+  if (static_cast<uint32_t>(count) > limits.max_list_entries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " has ", count, " entries; at most ", limits.max_list_entries));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckNames(const google::protobuf::RepeatedPtrField<std::string>& names,
                         const Limits& limits, absl::string_view what) {
-  if (static_cast<uint32_t>(names.size()) > limits.max_list_entries) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " has ", names.size(), " entries; at most ", limits.max_list_entries));
-  }
+  KF_RETURN_IF_ERROR(CheckCount(names.size(), limits, what));
   for (const std::string& n : names) {
     if (n.size() > limits.max_name_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": an entry of ", n.size(),

@@ -38,6 +38,8 @@ Limits LimitsFromConfig(const kfreeze::v1::Limits& config);
 absl::Status CheckLabels(const google::protobuf::Map<std::string, std::string>& labels,
                          const Limits& limits, absl::string_view what);
 absl::Status CheckDeadline(uint32_t deadline_ms, const Limits& limits, absl::string_view what);
+// A repeated field of `count` entries (enums, numbers) within max_list_entries.
+absl::Status CheckCount(int count, const Limits& limits, absl::string_view what);
 absl::Status CheckNames(const google::protobuf::RepeatedPtrField<std::string>& names,
                         const Limits& limits, absl::string_view what);
 // Labels and deadline of a target (config file, flags and AttachTarget alike).

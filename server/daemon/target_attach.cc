@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/base/stopwatch.h"
+#include "core/dump/run_phases.h"
 #include "spdlog/spdlog.h"
 
 namespace kfreeze::server {
@@ -56,6 +57,8 @@ absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> EnsureAttached(
   if (!attached.ok()) {
     target.state = kfreeze::v1::TARGET_STATE_FAILED;
     target.attachment = nullptr;
+    target.kernel_features.reset();
+    target.sections.clear();
     target.last_error = attached.status().ToString();
     spdlog::error("target {}: attach failed after {}us: {}", target.config.name(), us,
                   target.last_error);
@@ -65,6 +68,9 @@ absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> EnsureAttached(
   target.attachment = *attached;
   target.state = kfreeze::v1::TARGET_STATE_ATTACHED;
   target.kernel_release = (*attached)->kernel_release();
+  target.kernel_features = (*attached)->scx_features();
+  target.sections = dump::PhaseNames((*attached)->phases());
+  target.sections.emplace_back(dump::kRegistersSection);
   target.attached_at = Now();
   target.last_error.clear();
   spdlog::info("target {}: attached kernel {} in {}us ({} phases) {}", target.config.name(),

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """kfreezed driven by a third-party client: `buf curl` (npm @bufbuild/buf) over the unix socket.
 
-Against a scx-running lab guest: the services are listed through server reflection (v1alpha on
-gRPC 1.51), the health service answers SERVING, Freeze is called with a JSON body and its JSON reply
-holds a `single` report with the caller's labels, and GetDump returns the same dump.
+Against a scx-running lab guest: the services are listed through server reflection (v1alpha from
+gRPC 1.51's plugin, v1 from server/daemon/reflection_v1, each alone too), the health service
+answers SERVING, Freeze is called with a JSON body and its JSON reply holds a `single` report with
+the caller's labels, and GetDump returns the same dump.
 
 Usage: server_buf_e2e.py --kfreezed ... --kfreeze ... --npm-prefix BUILD/npm
   (installs @bufbuild/buf there with `npm install --prefix` when it is missing)
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from e2e_common import arg_parser, check, labclient, outcome
 from server_support import Daemon, buf_curl, ensure_buf
+
+FREEZE_METHODS = ("Freeze", "WatchDumps", "GetDump", "ListDumps", "ListTargets", "AttachTarget",
+                  "DetachTarget", "GetTarget")
 
 
 def main():
@@ -37,19 +41,29 @@ def run(args):
             def curl(*extra, url="http://localhost"):
                 return buf_curl(buf, d.sock, *extra, url=url)
 
-            def reflection_lists_services():
-                services = curl("--list-services").split()
-                for s in ("kfreeze.v1.FreezeService", "grpc.health.v1.Health"):
-                    check(s in services, f"{s} not listed by reflection: {services}")
-                methods = curl("--list-methods").split()
-                for m in ("Freeze", "WatchDumps", "GetDump", "ListDumps", "ListTargets", "AttachTarget",
-                          "DetachTarget", "GetTarget"):
+            def lists_freeze_methods(*reflect):
+                methods = curl(*reflect, "--list-methods").split()
+                for m in FREEZE_METHODS:
                     check(f"kfreeze.v1.FreezeService/{m}" in methods, f"method {m} missing: {methods}")
 
-            def health_serving():
-                out = json.loads(curl("-d", '{"service": "kfreeze.v1.FreezeService"}',
+            def reflection_lists_services():
+                services = curl("--list-services").split()
+                for s in ("kfreeze.v1.FreezeService", "grpc.health.v1.Health",
+                          "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"):
+                    check(s in services, f"{s} not listed by reflection: {services}")
+                lists_freeze_methods()
+
+            def reflection_v1_only():
+                # buf tries v1 and falls back to v1alpha; pinned to v1 there is no fallback. The URL
+                # stays a base URL: buf reads a service name in it as a path prefix.
+                v1 = ("--reflect-protocol", "grpc-v1")
+                lists_freeze_methods(*v1)
+                health_serving(*v1)
+
+            def health_serving(*reflect):
+                out = json.loads(curl(*reflect, "-d", '{"service": "kfreeze.v1.FreezeService"}',
                                       url="http://localhost/grpc.health.v1.Health/Check"))
-                check(out.get("status") == "SERVING", f"health: {out}")
+                check(out.get("status") == "SERVING", f"health {reflect}: {out}")
 
             def freeze_with_json_body():
                 d.wait_attached("vm")
@@ -70,6 +84,7 @@ def run(args):
 
             return d.run_checks([
                 ("reflection lists the services and methods", reflection_lists_services),
+                ("reflection v1 alone lists the methods and describes health", reflection_v1_only),
                 ("health service answers SERVING", health_serving),
                 ("Freeze with a JSON body returns a JSON single report", freeze_with_json_body),
                 ("GetDump returns the same dump", get_dump_matches),

@@ -211,6 +211,63 @@ TEST_F(DaemonGrpcTest, FreezeThenGetListAndWatch) {
   EXPECT_GT(listed.dumps(0).freeze_window_us(), 0u);
 }
 
+// A filtered, masked stream: an RPC freeze passes a trigger filter for RPC, and the event carries
+// only the fields the mask names; a subscriber filtering for another trigger gets nothing.
+TEST_F(DaemonGrpcTest, WatchFiltersByTriggerAndTrimsByFieldMask) {
+  grpc::ClientContext rpc_ctx, late_ctx;
+  v1::WatchRequest rpc_only;
+  rpc_only.add_triggers(v1::TRIGGER_RPC);
+  rpc_only.mutable_field_mask()->add_paths("summary.dump_id");
+  rpc_only.mutable_field_mask()->add_paths("envelope.single.maps");
+  v1::WatchRequest late_only;
+  late_only.add_triggers(v1::TRIGGER_LATE);
+  auto rpc_reader = stub_->WatchDumps(&rpc_ctx, rpc_only);
+  auto late_reader = stub_->WatchDumps(&late_ctx, late_only);
+  rpc_reader->WaitForInitialMetadata();
+  late_reader->WaitForInitialMetadata();
+
+  auto r = Freeze("vm0");
+  ASSERT_TRUE(r.ok()) << r.status();
+  v1::DumpEvent event;
+  ASSERT_TRUE(rpc_reader->Read(&event));
+  EXPECT_EQ(event.summary().dump_id(), r->dump_id());
+  EXPECT_EQ(event.summary().target(), "");  // not in the mask
+  ASSERT_EQ(event.envelope().single().maps_size(), 1);
+  EXPECT_EQ(event.envelope().single().maps(0).name(), "map_of_vm0");
+  EXPECT_EQ(event.envelope().single().vcpu_regs_size(), 0);
+  EXPECT_EQ(event.envelope().dump_id(), "");
+
+  grpc::ClientContext bad_ctx;
+  v1::WatchRequest bad;
+  bad.mutable_field_mask()->add_paths("envelope.nope");
+  auto bad_reader = stub_->WatchDumps(&bad_ctx, bad);
+  EXPECT_FALSE(bad_reader->Read(&event));
+  EXPECT_EQ(bad_reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The late-only subscriber saw nothing: closing the daemon ends its stream without an event.
+  rpc_ctx.TryCancel();
+  daemon_->Shutdown();
+  EXPECT_FALSE(late_reader->Read(&event));
+}
+
+TEST_F(DaemonGrpcTest, GetInfoSaysWhatTheDaemonAndItsTargetsAre) {
+  grpc::ClientContext ctx;
+  v1::DaemonInfo info;
+  ASSERT_TRUE(stub_->GetInfo(&ctx, v1::GetInfoRequest(), &info).ok());
+  EXPECT_THAT(info.version(), ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+"));
+  EXPECT_THAT(info.build(), ::testing::StartsWith("source "));
+  EXPECT_GT(info.started_at().seconds(), 0);
+  EXPECT_EQ(info.limits().max_watchers(), Limits().max_watchers);
+  EXPECT_EQ(info.limits().default_max_map_entries(), 4096u);
+  EXPECT_GT(info.limits().max_receive_message_bytes(), 0u);
+  ASSERT_EQ(info.targets_size(), 2);
+  const v1::Target& vm0 = info.targets(1);
+  EXPECT_EQ(vm0.name(), "vm0");
+  EXPECT_EQ(vm0.kernel_release(), "7.2.0-test");
+  EXPECT_THAT(vm0.sections(), ::testing::ElementsAre("maps", "regs"));
+  EXPECT_EQ(info.targets(0).sections_size(), 0);  // bad0 never attached
+}
+
 TEST_F(DaemonGrpcTest, DumpsSurviveARestartAndWatchReplaysThem) {
   auto first = Freeze("vm0");
   auto second = Freeze("vm0");

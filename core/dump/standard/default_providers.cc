@@ -17,6 +17,7 @@ PhaseProviders DefaultProviders() {
   providers.probes = [](const KernelPtr& k) -> std::unique_ptr<TriggerProbes> {
     return walkers::MakeScxTriggerProbes(k);
   };
+  providers.features = [](const KernelPtr& k) { return walkers::DescribeScxKernel(k); };
   return providers;
 }
 

@@ -24,8 +24,12 @@ constexpr int kMaxMapsLines = 1 << 16;
 
 class StandardAttachment : public KernelAttachment {
  public:
-  StandardAttachment(KernelPtr kernel, PhaseTable phases, std::unique_ptr<TriggerProbes> probes)
-      : kernel_(std::move(kernel)), phases_(std::move(phases)), probes_(std::move(probes)) {}
+  StandardAttachment(KernelPtr kernel, PhaseTable phases, std::unique_ptr<TriggerProbes> probes,
+                     std::optional<kfreeze::v1::ScxKernelFeatures> features)
+      : kernel_(std::move(kernel)),
+        phases_(std::move(phases)),
+        probes_(std::move(probes)),
+        features_(std::move(features)) {}
 
   std::string kernel_release() const override { return kernel_->release(); }
   const PhaseTable& phases() const override { return phases_; }
@@ -39,6 +43,7 @@ class StandardAttachment : public KernelAttachment {
     return walkers::stacks::CopyVcpuStacks(reader, regs);
   }
   TriggerProbes* probes() const override { return probes_.get(); }
+  std::optional<kfreeze::v1::ScxKernelFeatures> scx_features() const override { return features_; }
   absl::Status Revalidate() const override { return kernel_->Revalidate(); }
   std::string AttachSummary() const override {
     std::vector<std::string> parts;
@@ -52,6 +57,7 @@ class StandardAttachment : public KernelAttachment {
   KernelPtr kernel_;
   PhaseTable phases_;
   std::unique_ptr<TriggerProbes> probes_;
+  const std::optional<kfreeze::v1::ScxKernelFeatures> features_;
 };
 
 // The fd number of `pid` whose link target is `target` ("/memfd:mem0 (deleted)").
@@ -136,7 +142,10 @@ absl::StatusOr<std::shared_ptr<KernelAttachment>> AttachStandard(const AttachSpe
   }
   std::unique_ptr<TriggerProbes> probes;
   if (providers.probes) probes = providers.probes(*kernel);
-  return std::make_shared<StandardAttachment>(*kernel, std::move(phases), std::move(probes));
+  std::optional<kfreeze::v1::ScxKernelFeatures> features;
+  if (providers.features) features = providers.features(*kernel);
+  return std::make_shared<StandardAttachment>(*kernel, std::move(phases), std::move(probes),
+                                              std::move(features));
 }
 
 Attacher StandardAttacher(PhaseProviders providers) {

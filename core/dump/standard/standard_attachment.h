@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "core/dump/dump_phase.h"
 #include "core/dump/trigger_probes.h"
 #include "core/kernel/kernel_context.h"
+#include "kfreeze/v1/report.pb.h"
 
 namespace kfreeze::dump {
 
@@ -23,9 +25,14 @@ using KernelPtr = std::shared_ptr<const KernelContext>;
 using PhaseProvider = std::function<std::vector<std::shared_ptr<DumpPhase>>(const KernelPtr&)>;
 using ProbeProvider = std::function<std::unique_ptr<TriggerProbes>(const KernelPtr&)>;
 
+// What an attached kernel's sched_ext looks like (Target.kernel_features); nullopt = unknown.
+using FeaturesProvider =
+    std::function<std::optional<kfreeze::v1::ScxKernelFeatures>(const KernelPtr&)>;
+
 struct PhaseProviders {
   std::vector<PhaseProvider> phases;  // in run order
   ProbeProvider probes;               // may be empty: no auto-triggers
+  FeaturesProvider features;          // may be empty
 };
 
 // What kfreeze ships.

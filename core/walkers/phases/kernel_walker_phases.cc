@@ -192,4 +192,11 @@ std::unique_ptr<ScxTriggerProbes> MakeScxTriggerProbes(const KernelPtr& kernel) 
   return std::make_unique<ProbesImpl>(std::move(set));
 }
 
+std::optional<kfreeze::v1::ScxKernelFeatures> DescribeScxKernel(const KernelPtr& kernel) {
+  if (kernel->offsets() == nullptr) return std::nullopt;
+  Reader reader = kernel->NewReader();
+  const KernelView view{*kernel->offsets(), kernel->symbols(), kernel->percpu()};
+  return scx::BuildScxContext(view, reader).features;
+}
+
 }  // namespace kfreeze::walkers

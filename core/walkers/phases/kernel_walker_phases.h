@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct WalkerSource {
 };
 // The same table over `source`.
 dump::PhaseTable KernelWalkerPhases(const WalkerSource& source, const WalkerOptions& options = {});
+
+// The kernel's sched_ext layout, as the scx walker detects it (from BTF and symbols); nullopt
+// when the kernel has no BTF offsets.
+std::optional<kfreeze::v1::ScxKernelFeatures> DescribeScxKernel(const KernelPtr& kernel);
 
 // Trigger probes (exit kind, runnable_at ages) plus the event-counter sampler.
 class ScxTriggerProbes : public dump::TriggerProbes {};

@@ -17,6 +17,7 @@ Role DefaultRole(const PeerIdentity& peer) {
       return Role::kFreeze;
     case Transport::kTls:
     case Transport::kInsecureTcp:
+    case Transport::kHttpUnix:
       return Role::kRead;
     case Transport::kUnknown:
       break;
@@ -32,6 +33,8 @@ absl::string_view TransportName(Transport t) {
       return "tls";
     case Transport::kInsecureTcp:
       return "insecure_tcp";
+    case Transport::kHttpUnix:
+      return "http_unix";
     case Transport::kUnknown:
       break;
   }
@@ -88,9 +91,9 @@ absl::Status ValidateRoleGrants(const RoleGrants& grants) {
       return absl::InvalidArgumentError(absl::StrCat("roles[", i, "]: ", r.status().message()));
     }
     for (const std::string& t : g.any_peer_on()) {
-      if (t != "unix" && t != "tls" && t != "insecure_tcp") {
-        return absl::InvalidArgumentError(
-            absl::StrCat("roles[", i, "].any_peer_on: '", t, "' is not unix, tls or insecure_tcp"));
+      if (t != "unix" && t != "tls" && t != "insecure_tcp" && t != "http_unix") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "roles[", i, "].any_peer_on: '", t, "' is not unix, tls, insecure_tcp or http_unix"));
       }
     }
     if (g.uids().empty() && g.gids().empty() && g.tls_identities().empty() &&

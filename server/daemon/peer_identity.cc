@@ -32,6 +32,8 @@ std::string PeerIdentity::Describe() const {
       return absl::StrCat("tls [", absl::StrJoin(tls_names, ", "), "] ", address);
     case Transport::kInsecureTcp:
       return absl::StrCat("insecure tcp ", address);
+    case Transport::kHttpUnix:
+      return absl::StrCat("http unix socket ", address);
     case Transport::kUnknown:
       break;
   }

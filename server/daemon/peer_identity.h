@@ -21,7 +21,8 @@
 namespace kfreeze::server {
 
 struct PeerIdentity {
-  enum class Transport { kUnknown, kUnix, kTls, kInsecureTcp };
+  // kHttpUnix: a client of the HTTP side's unix socket, whose credentials HTTP does not give.
+  enum class Transport { kUnknown, kUnix, kTls, kInsecureTcp, kHttpUnix };
   Transport transport = Transport::kUnknown;
   // kUnix: the connecting process's credentials at connect() time.
   uint32_t uid = 0;

@@ -1,6 +1,7 @@
 // kfreezed: the kfreeze daemon. Config from --config (JSON Config proto), flags override it.
 //   kfreezed [--config FILE] [--listen unix:/path|host:port]... [--target name=N,ram=P[,qmp=S]]...
 //            [--archive-dir DIR] [--state-dir DIR] [--insecure-tcp] [--log-level info]
+//            [--http unix:/path|127.0.0.1:port]...
 // SIGTERM/SIGINT: drain freezes, resume paused VMs, close streams, exit. SIGHUP: reload targets.
 // Any other death (SIGKILL, OOM): the resumer process resumes the VMs kfreezed held paused, and
 // the next kfreezed reconciles the pause markers left in --state-dir (server/daemon/pause_*.h).
@@ -21,9 +22,11 @@
 #include "core/dump/standard/standard_attachment.h"
 #include "server/daemon/config.h"
 #include "server/daemon/daemon.h"
+#include "server/daemon/listeners.h"
 #include "server/daemon/pause_ledger.h"
 #include "server/daemon/pause_recovery.h"
 #include "server/daemon/resumer.h"
+#include "server/http/http_frontend.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, config, "", "JSON config file (kfreeze.v1.Config)");
@@ -38,6 +41,9 @@ ABSL_FLAG(std::string, state_dir, "",
 // here so --help lists them.
 ABSL_FLAG(std::string, listen, "",
           "repeatable: unix:/path or host:port (default unix:/run/kfreeze/kfreezed.sock)");
+ABSL_FLAG(std::string, http, "",
+          "repeatable: serve the HTTP side (JSON API, event stream, /metrics) on unix:/path or a "
+          "loopback host:port");
 ABSL_FLAG(std::string, target, "",
           "repeatable: name=NAME,ram=PATH[,qmp=SOCK][,pid=N][,layout=SPEC][,btf=PATH]"
           "[,deadline_ms=N][,late=1][,early=1][,watchdog_ms=N]");
@@ -65,6 +71,7 @@ int main(int argc, char** argv) {
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
   std::vector<std::string> listens = ExtractRepeatedFlag(&argc, argv, "listen");
   std::vector<std::string> targets = ExtractRepeatedFlag(&argc, argv, "target");
+  std::vector<std::string> https = ExtractRepeatedFlag(&argc, argv, "http");
   NormalizeFlagDashes(argc, argv);
   absl::SetProgramUsageMessage(
       "kfreeze daemon: freezes VMs and serves their kernel state over gRPC");
@@ -86,7 +93,15 @@ int main(int argc, char** argv) {
     config.mutable_archive()->set_dir(absl::GetFlag(FLAGS_archive_dir));
   }
   if (absl::GetFlag(FLAGS_insecure_tcp)) config.set_insecure_tcp(true);
+  if (!https.empty()) {
+    config.clear_http_listen();
+    for (const std::string& h : https) config.add_http_listen(h);
+  }
   ApplyDefaults(config);
+  const std::vector<std::string> http_listens(config.http_listen().begin(),
+                                              config.http_listen().end());
+  absl::StatusOr<unsigned> socket_mode = ParseSocketMode(config.unix_socket_mode());
+  if (!socket_mode.ok()) return Fail(std::string(socket_mode.status().message()));
 
   DaemonOptions options;
   for (const std::string& spec : targets) {
@@ -127,6 +142,18 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(std::move(options));
   if (!daemon.ok()) return Fail(std::string(daemon.status().message()));
+  std::vector<std::unique_ptr<kfreeze::server::http::HttpFrontend>> http_frontends;
+  for (const std::string& listen : http_listens) {
+    kfreeze::server::http::HttpDeps deps{&(*daemon)->api(), &(*daemon)->metrics(),
+                                         &(*daemon)->archive(), &(*daemon)->bus()};
+    absl::StatusOr<std::unique_ptr<kfreeze::server::http::HttpFrontend>> frontend =
+        kfreeze::server::http::HttpFrontend::Start(listen, *socket_mode, deps);
+    if (!frontend.ok()) {
+      (*daemon)->Shutdown();
+      return Fail(std::string(frontend.status().message()));
+    }
+    http_frontends.push_back(std::move(*frontend));
+  }
   spdlog::info("kfreezed ready");
   for (;;) {
     int sig = 0;
@@ -139,6 +166,8 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: stopping", sig);
     break;
   }
+  // The HTTP side first: its event streams end before the bus they read closes.
+  for (auto& frontend : http_frontends) frontend->Stop();
   (*daemon)->Shutdown();
   return 0;
 }

@@ -1,0 +1,287 @@
+#include "server/http/http_frontend.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <utility>
+
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "core/report/report_json.h"
+#include "server/daemon/freeze_api.h"
+#include "server/daemon/listeners.h"
+#include "server/daemon/metrics.h"
+#include "server/http/http_status.h"
+#include "server/http/query_params.h"
+#include "spdlog/spdlog.h"
+
+namespace kfreeze::server::http {
+namespace {
+
+constexpr char kJson[] = "application/json";
+// Request bodies are a FreezeRequest at most.
+constexpr size_t kMaxBodyBytes = 1 << 20;
+// A stream with nothing to say sends a comment this often, so proxies and clients see it alive.
+constexpr absl::Duration kKeepAlive = absl::Seconds(15);
+// Threads beyond the event streams (which each hold one): API calls, metrics scrapes.
+constexpr size_t kSpareThreads = 8;
+// A client that stops reading is dropped after this long (its stream ends, its slot frees).
+constexpr time_t kWriteTimeoutSeconds = 10;
+
+void Fail(httplib::Response& res, const absl::Status& status) {
+  res.status = HttpStatusOf(status.code());
+  res.set_content(ErrorBody(status), kJson);
+}
+
+void Reply(httplib::Response& res, const google::protobuf::Message& message,
+           report::JsonDialect dialect = report::JsonDialect::kProto3) {
+  absl::StatusOr<std::string> json = report::ToJson(message, dialect);
+  if (!json.ok()) return Fail(res, json.status());
+  res.set_content(std::move(*json), kJson);
+}
+
+template <typename T>
+void Reply(httplib::Response& res, const absl::StatusOr<T>& result) {
+  if (!result.ok()) return Fail(res, result.status());
+  Reply(res, *result);
+}
+
+QueryParams ParamsOf(const httplib::Request& req) {
+  return QueryParams(req.params.begin(), req.params.end());
+}
+
+// One SSE event: each line of the JSON gets its own "data:" (the format's rule for newlines).
+std::string SseEvent(const kfreeze::v1::DumpEvent& event, const std::string& json) {
+  std::string out = absl::StrCat("event: dump\nid: ", event.summary().dump_id(), "\n");
+  for (absl::string_view line : absl::StrSplit(json, '\n', absl::SkipEmpty())) {
+    absl::StrAppend(&out, "data: ", line, "\n");
+  }
+  out += "\n";
+  return out;
+}
+
+}  // namespace
+
+class HttpFrontend::Impl {
+ public:
+  Impl(HttpDeps deps, bool unix_socket, std::string unix_path)
+      : deps_(deps), unix_socket_(unix_socket), unix_path_(std::move(unix_path)) {
+    const size_t threads = deps_.api->guards().limits.max_watchers + kSpareThreads;
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_.set_payload_max_length(kMaxBodyBytes);
+    server_.set_write_timeout(kWriteTimeoutSeconds, 0);
+    Routes();
+  }
+
+  httplib::Server& server() { return server_; }
+
+  void Serve() {
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+
+  void Stop() {
+    stopping_ = true;
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  // HTTP gives no peer credentials: a unix-socket client is "http_unix" (its socket's mode is the
+  // access control), a loopback TCP client "insecure_tcp", as on the gRPC side.
+  PeerIdentity Peer(const httplib::Request& req) const {
+    PeerIdentity peer;
+    if (unix_socket_) {
+      peer.transport = PeerIdentity::Transport::kHttpUnix;
+      peer.address = unix_path_;
+    } else {
+      peer.transport = PeerIdentity::Transport::kInsecureTcp;
+      peer.address = absl::StrCat("http ", req.remote_addr, ":", req.remote_port);
+    }
+    return peer;
+  }
+
+  void Routes() {
+    server_.Get("/api/v1/info", [this](const httplib::Request& req, httplib::Response& res) {
+      Reply(res, deps_.api->GetInfo(Peer(req)));
+    });
+    server_.Get("/api/v1/targets", [this](const httplib::Request& req, httplib::Response& res) {
+      Reply(res, deps_.api->ListTargets(Peer(req)));
+    });
+    server_.Get(R"(/api/v1/targets/([^/:]+))",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  kfreeze::v1::GetTargetRequest get;
+                  get.set_name(req.matches[1]);
+                  Reply(res, deps_.api->GetTarget(Peer(req), get));
+                });
+    server_.Post(R"(/api/v1/targets/([^/:]+):freeze)",
+                 [this](const httplib::Request& req, httplib::Response& res) { Freeze(req, res); });
+    server_.Get("/api/v1/dumps", [this](const httplib::Request& req, httplib::Response& res) {
+      absl::StatusOr<kfreeze::v1::ListDumpsRequest> list = ListDumpsRequestFromQuery(ParamsOf(req));
+      if (!list.ok()) return Fail(res, list.status());
+      Reply(res, deps_.api->ListDumps(Peer(req), *list));
+    });
+    server_.Get(R"(/api/v1/dumps/([^/]+))",
+                [this](const httplib::Request& req, httplib::Response& res) { GetDump(req, res); });
+    server_.Get("/api/v1/events",
+                [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(deps_.metrics->Scrape(deps_.archive, deps_.bus),
+                      "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
+
+  void Freeze(const httplib::Request& req, httplib::Response& res) {
+    kfreeze::v1::FreezeRequest freeze;
+    if (!req.body.empty()) {
+      absl::Status parsed = report::FromJson(req.body, report::JsonDialect::kProto3, &freeze);
+      if (!parsed.ok()) {
+        return Fail(res, absl::InvalidArgumentError(
+                             absl::StrCat("body is not a FreezeRequest: ", parsed.message())));
+      }
+    }
+    const std::string target = req.matches[1];
+    if (!freeze.target().empty() && freeze.target() != target) {
+      return Fail(
+          res, absl::InvalidArgumentError(absl::StrCat("the body names target \"", freeze.target(),
+                                                       "\", the path \"", target, "\"")));
+    }
+    freeze.set_target(target);
+    Reply(res, deps_.api->Freeze(Peer(req), freeze));
+  }
+
+  void GetDump(const httplib::Request& req, httplib::Response& res) {
+    std::string dialect = req.get_param_value("dialect");
+    if (!dialect.empty() && dialect != "proto3" && dialect != "ktstr") {
+      return Fail(res, absl::InvalidArgumentError("dialect is proto3 (default) or ktstr"));
+    }
+    kfreeze::v1::GetDumpRequest get;
+    get.set_dump_id(req.matches[1]);
+    absl::StatusOr<kfreeze::v1::GetDumpResponse> dump = deps_.api->GetDump(Peer(req), get);
+    if (!dump.ok()) return Fail(res, dump.status());
+    if (dialect != "ktstr") return Reply(res, *dump);
+    // ktstr's JSON is that of the report itself (single, dual or degraded), as ktstr writes it.
+    const kfreeze::v1::DumpEnvelope& e = dump->envelope();
+    switch (e.report_case()) {
+      case kfreeze::v1::DumpEnvelope::kSingle:
+        return Reply(res, e.single(), report::JsonDialect::kKtstr);
+      case kfreeze::v1::DumpEnvelope::kDual:
+        return Reply(res, e.dual(), report::JsonDialect::kKtstr);
+      case kfreeze::v1::DumpEnvelope::kDegraded:
+        return Reply(res, e.degraded(), report::JsonDialect::kKtstr);
+      case kfreeze::v1::DumpEnvelope::REPORT_NOT_SET:
+        break;
+    }
+    Fail(res, absl::DataLossError("the archived dump has no report"));
+  }
+
+  void Events(const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<kfreeze::v1::WatchRequest> watch = WatchRequestFromQuery(ParamsOf(req));
+    if (!watch.ok()) return Fail(res, watch.status());
+    // A reconnecting EventSource resumes after the last event it saw.
+    if (watch->since_dump_id().empty() && req.has_header("Last-Event-ID")) {
+      watch->set_since_dump_id(req.get_header_value("Last-Event-ID"));
+    }
+    absl::StatusOr<std::unique_ptr<WatchSession>> opened = deps_.api->OpenWatch(Peer(req), *watch);
+    if (!opened.ok()) return Fail(res, opened.status());
+    std::shared_ptr<WatchSession> session = std::move(*opened);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, session](size_t, httplib::DataSink& out) {
+          absl::Time last_write = absl::Now();
+          auto send = [&](const std::string& text) {
+            last_write = absl::Now();
+            return out.is_writable() && out.write(text.data(), text.size());
+          };
+          WatchSink sink;
+          sink.write = [&](const kfreeze::v1::DumpEvent& event) {
+            absl::StatusOr<std::string> json = report::ToJson(event, report::JsonDialect::kProto3);
+            if (!json.ok()) {
+              spdlog::warn("event stream: {} not sent: {}", event.summary().dump_id(),
+                           json.status().ToString());
+              return true;  // one unprintable dump does not end the stream
+            }
+            return send(SseEvent(event, *json));
+          };
+          sink.live = [&] { send(": live\n\n"); };
+          sink.cancelled = [&] {
+            if (stopping_ || !out.is_writable()) return true;
+            return absl::Now() - last_write >= kKeepAlive && !send(": keepalive\n\n");
+          };
+          absl::Status ended = session->Run(sink);
+          if (!ended.ok()) {
+            send(absl::StrCat("event: error\ndata: ", ErrorBody(ended), "\n"));
+          }
+          out.done();
+          return true;
+        });
+  }
+
+  const HttpDeps deps_;
+  const bool unix_socket_;
+  const std::string unix_path_;
+  httplib::Server server_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+HttpFrontend::HttpFrontend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpFrontend::~HttpFrontend() { Stop(); }
+
+void HttpFrontend::Stop() {
+  if (impl_) impl_->Stop();
+}
+
+absl::StatusOr<std::unique_ptr<HttpFrontend>> HttpFrontend::Start(const std::string& listen,
+                                                                  unsigned unix_mode,
+                                                                  HttpDeps deps) {
+  absl::StatusOr<ListenAddress> address = ParseListenAddress(listen);
+  if (!address.ok()) return address.status();
+  if (!address->is_unix && !address->loopback) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http ", listen,
+                     ": the HTTP side serves a unix socket or loopback only (it has no TLS); put a "
+                     "TLS-terminating proxy in front to reach it from elsewhere"));
+  }
+  auto impl = std::make_unique<Impl>(deps, address->is_unix, address->path);
+  httplib::Server& server = impl->server();
+  std::string bound;
+  if (address->is_unix) {
+    if (absl::Status s = PrepareUnixSocket(address->path); !s.ok()) return s;
+    server.set_address_family(AF_UNIX);
+    if (!server.bind_to_port(address->path, 80)) {
+      return absl::UnavailableError(absl::StrCat("--http ", listen, ": cannot bind"));
+    }
+    if (chmod(address->path.c_str(), unix_mode) != 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("--http ", listen, ": cannot set the socket's mode"));
+    }
+    bound = absl::StrCat("unix:", address->path);
+  } else {
+    int port = address->port;
+    if (port == 0) {
+      port = server.bind_to_any_port(address->host);
+      if (port < 0) port = 0;
+    } else if (!server.bind_to_port(address->host, port)) {
+      port = 0;
+    }
+    if (port == 0) {
+      return absl::UnavailableError(absl::StrCat("--http ", listen, ": cannot bind"));
+    }
+    bound = absl::StrCat(address->host.find(':') != std::string::npos ? "[" : "", address->host,
+                         address->host.find(':') != std::string::npos ? "]" : "", ":", port);
+  }
+  impl->Serve();
+  std::unique_ptr<HttpFrontend> frontend(new HttpFrontend(std::move(impl)));
+  frontend->address_ = bound;
+  spdlog::info("http: serving {}", bound);
+  return frontend;
+}
+
+}  // namespace kfreeze::server::http

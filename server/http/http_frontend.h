@@ -1,0 +1,61 @@
+// kfreezed's HTTP side: the JSON API (proto3 JSON of the gRPC messages, over FreezeApi so roles,
+// limits and filters are the gRPC ones), the dump event stream (Server-Sent Events, the
+// WatchDumps filters as query parameters) and /metrics. cpp-httplib serves it, on its own threads.
+//
+//   GET  /api/v1/info                     DaemonInfo
+//   GET  /api/v1/targets                  ListTargetsResponse
+//   GET  /api/v1/targets/{name}           Target
+//   POST /api/v1/targets/{name}:freeze    FreezeResponse (body: FreezeRequest JSON, optional)
+//   GET  /api/v1/dumps?target=&schema=&label=k%3Dv&page_size=&page_token=  ListDumpsResponse
+//   GET  /api/v1/dumps/{id}[?dialect=ktstr]  GetDumpResponse (ktstr: the envelope's report in
+//                                            ktstr's JSON)
+//   GET  /api/v1/events?target=&schema=&label=&exit_kind=&scheduler=&trigger=&summary_only=
+//                       &fields=&since_dump_id=    text/event-stream of DumpEvent
+//   GET  /metrics                          Prometheus text exposition
+// Errors: the HTTP status a gRPC gateway would give, with {"code": <grpc code>, "message": ...}.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace kfreeze::server {
+class FreezeApi;
+class DaemonMetrics;
+class DumpArchive;
+class DumpBus;
+}  // namespace kfreeze::server
+
+namespace kfreeze::server::http {
+
+struct HttpDeps {
+  FreezeApi* api = nullptr;
+  DaemonMetrics* metrics = nullptr;
+  const DumpArchive* archive = nullptr;
+  const DumpBus* bus = nullptr;
+};
+
+class HttpFrontend {
+ public:
+  // Binds `listen` ("unix:/path", mode `unix_mode`; or a loopback "host:port", port 0 = any) and
+  // serves. InvalidArgument for an address off loopback; the bind's error otherwise.
+  static absl::StatusOr<std::unique_ptr<HttpFrontend>> Start(const std::string& listen,
+                                                             unsigned unix_mode, HttpDeps deps);
+  ~HttpFrontend();
+  HttpFrontend(const HttpFrontend&) = delete;
+  HttpFrontend& operator=(const HttpFrontend&) = delete;
+
+  // Ends event streams, stops accepting, joins the server thread. Idempotent.
+  void Stop();
+  // "unix:/path" or "host:port" with the bound port.
+  const std::string& address() const { return address_; }
+
+ private:
+  class Impl;
+  explicit HttpFrontend(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::string address_;
+};
+
+}  // namespace kfreeze::server::http

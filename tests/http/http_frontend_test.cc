@@ -1,0 +1,277 @@
+// kfreezed's HTTP side over an in-process daemon (fake guest kernel, fake QEMU on a real QMP
+// socket), reached the way curl or a browser would: a real HTTP client on the unix socket or
+// loopback TCP.
+#include "server/http/http_frontend.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "core/report/report_json.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/daemon/config.h"
+#include "server/daemon/daemon.h"
+#include "tests/server/fake_attachment.h"
+#include "tests/support/fake_qmp_server.h"
+#include "tests/support/temp_dir.h"
+
+namespace kfreeze::server::http {
+namespace {
+
+using kfreeze::testing::FakeAttachment;
+using kfreeze::testing::FakeQmpServer;
+using kfreeze::testing::OneMapPhase;
+using kfreeze::testing::TempDir;
+using ::testing::HasSubstr;
+namespace v1 = kfreeze::v1;
+
+constexpr absl::Duration kEventually = absl::Seconds(20);
+
+template <typename T>
+T Parse(const std::string& json) {
+  T message;
+  absl::Status s = report::FromJson(json, report::JsonDialect::kProto3, &message);
+  EXPECT_TRUE(s.ok()) << s << "\n" << json;
+  return message;
+}
+
+class HttpFrontendTest : public ::testing::Test {
+ protected:
+  void SetUp() override { qemu_ = std::make_unique<FakeQmpServer>(dir_.path() + "/vm0.qmp"); }
+  void TearDown() override {
+    if (http_) http_->Stop();
+    if (daemon_) daemon_->Shutdown();
+    http_.reset();
+    daemon_.reset();
+  }
+
+  // `roles_json`: the config's "roles" array, "" for the defaults.
+  void Start(const std::string& roles_json = "") {
+    DaemonOptions o;
+    o.config.add_listen("unix:" + dir_.path() + "/k.sock");
+    o.config.mutable_archive()->set_dir(dir_.path() + "/archive");
+    o.config.mutable_freeze()->set_qmp_timeout_ms(500);
+    o.config.mutable_freeze()->set_regs_timeout_ms(500);
+    if (!roles_json.empty()) {
+      absl::StatusOr<v1::Config> extra =
+          ParseConfigJson(absl::StrCat(R"({"roles": )", roles_json, "}"));
+      ASSERT_TRUE(extra.ok()) << extra.status();
+      o.config.MergeFrom(*extra);
+    }
+    ApplyDefaults(o.config);
+    auto* vm0 = o.config.add_targets();
+    vm0->set_name("vm0");
+    vm0->set_ram_path("/dev/shm/none");
+    vm0->set_qmp_socket(qemu_->path());
+    o.attacher = [](const dump::AttachSpec& spec)
+        -> absl::StatusOr<std::shared_ptr<dump::KernelAttachment>> {
+      return std::make_shared<FakeAttachment>("7.2.0-test",
+                                              dump::PhaseTable{OneMapPhase("map_of_" + spec.name)});
+    };
+    o.control_factory = QmpControlFactory();
+    auto d = Daemon::Start(std::move(o));
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = std::move(*d);
+    daemon_->coordinator().WaitForAttach("vm0");
+    HttpDeps deps{&daemon_->api(), &daemon_->metrics(), &daemon_->archive(), &daemon_->bus()};
+    auto h = HttpFrontend::Start("unix:" + http_path(), 0660, deps);
+    ASSERT_TRUE(h.ok()) << h.status();
+    http_ = std::move(*h);
+  }
+
+  std::string http_path() const { return dir_.path() + "/http.sock"; }
+
+  std::unique_ptr<httplib::Client> Client() const {
+    auto c = std::make_unique<httplib::Client>(http_path());
+    c->set_address_family(AF_UNIX);
+    c->set_read_timeout(30, 0);
+    return c;
+  }
+
+  TempDir dir_{"kfreeze-http"};
+  std::unique_ptr<FakeQmpServer> qemu_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<HttpFrontend> http_;
+};
+
+const char kHttpUnixFreezes[] = R"([{"role": "freeze", "any_peer_on": ["http_unix"]}])";
+
+TEST_F(HttpFrontendTest, FreezeThenReadItBackAsGetDumpWouldAndInKtstrsDialect) {
+  Start(kHttpUnixFreezes);
+  auto c = Client();
+  httplib::Result frozen =
+      c->Post("/api/v1/targets/vm0:freeze", R"({"labels": {"test": "http"}})", "application/json");
+  ASSERT_TRUE(frozen) << httplib::to_string(frozen.error());
+  ASSERT_EQ(frozen->status, 200) << frozen->body;
+  v1::FreezeResponse response = Parse<v1::FreezeResponse>(frozen->body);
+  ASSERT_FALSE(response.dump_id().empty());
+  EXPECT_EQ(response.envelope().single().maps(0).name(), "map_of_vm0");
+  EXPECT_EQ(response.envelope().labels().at("test"), "http");
+
+  httplib::Result got = c->Get("/api/v1/dumps/" + response.dump_id());
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200) << got->body;
+  v1::GetDumpRequest get;
+  get.set_dump_id(response.dump_id());
+  PeerIdentity local;
+  local.transport = PeerIdentity::Transport::kHttpUnix;
+  absl::StatusOr<v1::GetDumpResponse> direct = daemon_->api().GetDump(local, get);
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(Parse<v1::GetDumpResponse>(got->body).SerializeAsString(), direct->SerializeAsString());
+
+  httplib::Result ktstr = c->Get("/api/v1/dumps/" + response.dump_id() + "?dialect=ktstr");
+  ASSERT_TRUE(ktstr);
+  EXPECT_EQ(ktstr->status, 200);
+  EXPECT_THAT(ktstr->body, HasSubstr(R"("schema": "single")"));
+
+  httplib::Result listed = c->Get("/api/v1/dumps?target=vm0&label=test%3Dhttp");
+  ASSERT_TRUE(listed);
+  v1::ListDumpsResponse rows = Parse<v1::ListDumpsResponse>(listed->body);
+  ASSERT_EQ(rows.dumps_size(), 1);
+  EXPECT_EQ(rows.dumps(0).dump_id(), response.dump_id());
+
+  httplib::Result targets = c->Get("/api/v1/targets");
+  ASSERT_TRUE(targets);
+  EXPECT_EQ(Parse<v1::ListTargetsResponse>(targets->body).targets(0).dumps_taken(), 1u);
+  httplib::Result info = c->Get("/api/v1/info");
+  ASSERT_TRUE(info);
+  EXPECT_FALSE(Parse<v1::DaemonInfo>(info->body).version().empty());
+}
+
+// Without a grant, a client of the HTTP unix socket reads (HTTP gives no peer credentials, so
+// the gRPC side's unix default of `freeze` does not carry over).
+TEST_F(HttpFrontendTest, ErrorsAreTheGatewayStatusesWithAJsonBody) {
+  Start();
+  auto c = Client();
+  httplib::Result denied = c->Post("/api/v1/targets/vm0:freeze", "", "application/json");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 403);
+  EXPECT_THAT(denied->body, HasSubstr(R"("code":7)"));
+
+  httplib::Result missing = c->Get("/api/v1/dumps/no-such-dump");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  httplib::Result typo = c->Get("/api/v1/events?tragets=vm0");
+  ASSERT_TRUE(typo);
+  EXPECT_EQ(typo->status, 400);
+  EXPECT_THAT(typo->body, HasSubstr("tragets"));
+  httplib::Result bad_mask = c->Get("/api/v1/events?fields=envelope.nope");
+  ASSERT_TRUE(bad_mask);
+  EXPECT_EQ(bad_mask->status, 400);
+  httplib::Result no_target = c->Get("/api/v1/targets/nope");
+  ASSERT_TRUE(no_target);
+  EXPECT_EQ(no_target->status, 404);
+}
+
+TEST_F(HttpFrontendTest, TheEventStreamHonoursItsFiltersAndFieldMask) {
+  Start(kHttpUnixFreezes);
+  struct Stream {
+    absl::Mutex mu;
+    std::string text;
+    std::thread reader;
+    bool Has(absl::string_view what) {
+      absl::MutexLock lock(&mu);
+      return absl::StrContains(text, what);
+    }
+    bool WaitFor(absl::string_view what) {
+      absl::Time until = absl::Now() + kEventually;
+      while (!Has(what) && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+      return Has(what);
+    }
+  };
+  auto open = [this](Stream& s, const std::string& query) {
+    s.reader = std::thread([this, &s, query] {
+      auto c = Client();
+      c->Get("/api/v1/events?" + query, [&s](const char* data, size_t n) {
+        absl::MutexLock lock(&s.mu);
+        s.text.append(data, n);
+        return true;
+      });
+    });
+  };
+  Stream rpc, late;
+  open(rpc, "trigger=rpc&fields=summary.dump_id,summary.trigger");
+  open(late, "trigger=late");
+  ASSERT_TRUE(rpc.WaitFor(": live"));
+  ASSERT_TRUE(late.WaitFor(": live"));
+
+  httplib::Result frozen = Client()->Post("/api/v1/targets/vm0:freeze", "", "application/json");
+  ASSERT_TRUE(frozen);
+  ASSERT_EQ(frozen->status, 200) << frozen->body;
+  const std::string id = Parse<v1::FreezeResponse>(frozen->body).dump_id();
+  ASSERT_TRUE(rpc.WaitFor(absl::StrCat("id: ", id)));
+  {
+    absl::MutexLock lock(&rpc.mu);
+    EXPECT_THAT(rpc.text, HasSubstr("event: dump"));
+    EXPECT_THAT(rpc.text, HasSubstr(absl::StrCat("\"dump_id\": \"", id, "\"")));
+    EXPECT_THAT(rpc.text, HasSubstr("TRIGGER_RPC"));
+    EXPECT_THAT(rpc.text, ::testing::Not(HasSubstr("\"target\"")));  // masked out
+    EXPECT_THAT(rpc.text, ::testing::Not(HasSubstr("map_of_vm0")));
+  }
+  http_->Stop();  // ends both streams
+  rpc.reader.join();
+  late.reader.join();
+  EXPECT_FALSE(late.Has("event: dump"));
+}
+
+// Prometheus text format, line by line; the dump and Freeze counters move after a freeze.
+TEST_F(HttpFrontendTest, MetricsAreAValidExpositionAndMoveAfterAFreeze) {
+  Start(kHttpUnixFreezes);
+  auto c = Client();
+  httplib::Result before = c->Get("/metrics");
+  ASSERT_TRUE(before);
+  EXPECT_THAT(before->body, HasSubstr("kfreeze_build_info{"));
+  EXPECT_THAT(before->body, ::testing::Not(HasSubstr("kfreeze_dumps_total{")));
+  ASSERT_EQ(c->Post("/api/v1/targets/vm0:freeze", "", "application/json")->status, 200);
+  httplib::Result after = c->Get("/metrics");
+  ASSERT_TRUE(after);
+  EXPECT_THAT(after->get_header_value("Content-Type"), HasSubstr("text/plain; version=0.0.4"));
+  const std::regex sample(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? )"
+      R"((-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)( -?[0-9]+)?$)");
+  const std::regex comment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$)");
+  for (absl::string_view line : absl::StrSplit(after->body, '\n', absl::SkipEmpty())) {
+    std::string l(line);
+    EXPECT_TRUE(std::regex_match(l, sample) || std::regex_match(l, comment)) << l;
+  }
+  EXPECT_THAT(after->body,
+              HasSubstr(R"(kfreeze_dumps_total{schema="single",target="vm0",trigger="rpc"} 1)"));
+  EXPECT_THAT(after->body,
+              HasSubstr(R"(kfreeze_freeze_call_seconds_count{code="OK",target="vm0"} 1)"));
+  EXPECT_THAT(after->body, HasSubstr(R"(kfreeze_freeze_window_seconds_count{target="vm0"} 1)"));
+  EXPECT_THAT(after->body, HasSubstr("kfreeze_archive_dumps 1"));
+  EXPECT_THAT(after->body, HasSubstr(R"(kfreeze_attach_seconds_count{target="vm0"} 1)"));
+}
+
+TEST_F(HttpFrontendTest, LoopbackTcpServesAndOtherAddressesAreRefused) {
+  Start();
+  HttpDeps deps{&daemon_->api(), &daemon_->metrics(), &daemon_->archive(), &daemon_->bus()};
+  auto off_loopback = HttpFrontend::Start("0.0.0.0:0", 0660, deps);
+  EXPECT_TRUE(absl::IsInvalidArgument(off_loopback.status())) << off_loopback.status();
+  auto tcp = HttpFrontend::Start("127.0.0.1:0", 0660, deps);
+  ASSERT_TRUE(tcp.ok()) << tcp.status();
+  std::vector<std::string> hostport = absl::StrSplit((*tcp)->address(), ':');
+  ASSERT_EQ(hostport.size(), 2u);
+  httplib::Client c(hostport[0], std::stoi(hostport[1]));
+  httplib::Result info = c.Get("/api/v1/info");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->status, 200);
+  // A loopback TCP client reads; freezing needs a grant.
+  EXPECT_EQ(c.Post("/api/v1/targets/vm0:freeze", "", "application/json")->status, 403);
+  (*tcp)->Stop();
+}
+
+}  // namespace
+}  // namespace kfreeze::server::http

@@ -12,10 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "core/report/render_text.h"
 #include "core/report/report_json.h"
 #include "server/daemon/freeze_api.h"
 #include "server/daemon/listeners.h"
 #include "server/daemon/metrics.h"
+#include "server/http/dashboard_assets.h"
 #include "server/http/http_status.h"
 #include "server/http/query_params.h"
 #include "spdlog/spdlog.h"
@@ -129,6 +131,17 @@ class HttpFrontend::Impl {
                 [this](const httplib::Request& req, httplib::Response& res) { GetDump(req, res); });
     server_.Get("/api/v1/events",
                 [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });
+    for (const EmbeddedAsset& asset : DashboardAssets()) {
+      server_.Get(
+          std::string(asset.path), [&asset](const httplib::Request&, httplib::Response& res) {
+            res.set_header("Cache-Control", "no-cache");
+            res.set_header("X-Content-Type-Options", "nosniff");
+            // The page loads nothing from elsewhere; a policy keeps it that way.
+            res.set_header("Content-Security-Policy",
+                           "default-src 'self'; style-src 'self'; img-src 'self' data:");
+            res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
+          });
+    }
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(deps_.metrics->Scrape(deps_.archive, deps_.bus),
                       "text/plain; version=0.0.4; charset=utf-8");
@@ -159,10 +172,25 @@ class HttpFrontend::Impl {
     if (!dialect.empty() && dialect != "proto3" && dialect != "ktstr") {
       return Fail(res, absl::InvalidArgumentError("dialect is proto3 (default) or ktstr"));
     }
+    const std::string format = req.get_param_value("format");
+    const std::string style = req.get_param_value("style");
+    if (!format.empty() && format != "json" && format != "text") {
+      return Fail(res, absl::InvalidArgumentError("format is json (default) or text"));
+    }
+    if (!style.empty() && style != "default" && style != "kernel") {
+      return Fail(res, absl::InvalidArgumentError("style is default or kernel"));
+    }
     kfreeze::v1::GetDumpRequest get;
     get.set_dump_id(req.matches[1]);
     absl::StatusOr<kfreeze::v1::GetDumpResponse> dump = deps_.api->GetDump(Peer(req), get);
     if (!dump.ok()) return Fail(res, dump.status());
+    if (format == "text") {
+      res.set_content(report::RenderEnvelopeText(dump->envelope(),
+                                                 style == "kernel" ? report::TextStyle::kKernel
+                                                                   : report::TextStyle::kDefault),
+                      "text/plain; charset=utf-8");
+      return;
+    }
     if (dialect != "ktstr") return Reply(res, *dump);
     // ktstr's JSON is that of the report itself (single, dual or degraded), as ktstr writes it.
     const kfreeze::v1::DumpEnvelope& e = dump->envelope();

@@ -8,7 +8,9 @@
 //   POST /api/v1/targets/{name}:freeze    FreezeResponse (body: FreezeRequest JSON, optional)
 //   GET  /api/v1/dumps?target=&schema=&label=k%3Dv&page_size=&page_token=  ListDumpsResponse
 //   GET  /api/v1/dumps/{id}[?dialect=ktstr]  GetDumpResponse (ktstr: the envelope's report in
-//                                            ktstr's JSON)
+//                                            ktstr's JSON); ?format=text[&style=kernel]: the
+//                                            text of `kfreeze report show`
+//   GET  /, /assets/*                      the dashboard (embedded static files)
 //   GET  /api/v1/events?target=&schema=&label=&exit_kind=&scheduler=&trigger=&summary_only=
 //                       &fields=&since_dump_id=    text/event-stream of DumpEvent
 //   GET  /metrics                          Prometheus text exposition

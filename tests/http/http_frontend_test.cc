@@ -255,6 +255,36 @@ TEST_F(HttpFrontendTest, MetricsAreAValidExpositionAndMoveAfterAFreeze) {
   EXPECT_THAT(after->body, HasSubstr(R"(kfreeze_attach_seconds_count{target="vm0"} 1)"));
 }
 
+// The dashboard is in the binary: the page, its script and style, each with its type, and a
+// policy that keeps the page from loading anything from elsewhere.
+TEST_F(HttpFrontendTest, TheDashboardIsServedFromTheBinary) {
+  Start(kHttpUnixFreezes);
+  auto c = Client();
+  httplib::Result page = c->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->get_header_value("Content-Type"), HasSubstr("text/html"));
+  EXPECT_THAT(page->get_header_value("Content-Security-Policy"), HasSubstr("default-src 'self'"));
+  EXPECT_THAT(page->body, HasSubstr(R"(<script src="/assets/app.js">)"));
+  httplib::Result script = c->Get("/assets/app.js");
+  ASSERT_TRUE(script);
+  EXPECT_THAT(script->get_header_value("Content-Type"), HasSubstr("text/javascript"));
+  EXPECT_THAT(script->body, HasSubstr("EventSource('/api/v1/events"));
+  EXPECT_EQ(c->Get("/assets/app.css")->status, 200);
+  EXPECT_EQ(c->Get("/assets/nope.js")->status, 404);
+
+  // The dump page's kernel-layout view: the text of `kfreeze report show --style kernel`.
+  httplib::Result frozen = c->Post("/api/v1/targets/vm0:freeze", "", "application/json");
+  ASSERT_EQ(frozen->status, 200);
+  const std::string id = Parse<v1::FreezeResponse>(frozen->body).dump_id();
+  httplib::Result text = c->Get("/api/v1/dumps/" + id + "?format=text&style=kernel");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(text->status, 200);
+  EXPECT_THAT(text->get_header_value("Content-Type"), HasSubstr("text/plain"));
+  EXPECT_THAT(text->body, HasSubstr(id));
+  EXPECT_EQ(c->Get("/api/v1/dumps/" + id + "?format=yaml")->status, 400);
+}
+
 TEST_F(HttpFrontendTest, LoopbackTcpServesAndOtherAddressesAreRefused) {
   Start();
   HttpDeps deps{&daemon_->api(), &daemon_->metrics(), &daemon_->archive(), &daemon_->bus()};

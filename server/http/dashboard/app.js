@@ -19,6 +19,9 @@ function el(tag, attrs, ...children) {
   }
   return e;
 }
+// A two-column grid of label / value pairs; values may be nodes.
+const kv = (attrs, ...pairs) => el('div', Object.assign({ class: 'kv' }, attrs),
+  pairs.map((p, i) => (i % 2 === 0 ? el('span', { class: 'dim' }, p) : el('span', {}, p))));
 const card = (title, ...body) => el('section', { class: 'card', 'data-card': title },
   el('h2', {}, title), ...body);
 const num = (v) => (v === undefined || v === null ? 0 : Number(v));
@@ -133,7 +136,7 @@ function header(env) {
   const reason = env.degraded ? env.degraded.reason : null;
   const id = encodeURIComponent(env.dump_id);
   return card('dump ' + env.dump_id,
-    el('div', { class: 'kv' },
+    kv({},
       'target', env.target, 'schema', env.single ? 'single' : env.dual ? 'dual' : 'degraded',
       'trigger', env.trigger || '', 'captured', env.captured_at || '',
       'kernel', env.kernel_release || '', 'freeze window',
@@ -155,7 +158,7 @@ function exitCard(r) {
         (r.scx_walker_unavailable || 'no sched_ext scheduler')));
   }
   return card('exit',
-    el('div', { class: 'kv', 'data-exit': exitName(x.kind) },
+    kv({ 'data-exit': exitName(x.kind) },
       'scheduler', s.ops_name || '', 'kind', el('span', { class: 'bad' }, exitName(x.kind)),
       'code', String(x.exit_code || 0), 'reason', x.reason || '', 'message', x.msg || ''),
     (x.backtrace || []).length ? el('pre', { class: 'stack' }, x.backtrace.join('\n')) : null);
@@ -217,7 +220,7 @@ function dsqBoard(reps) {
       const stuck = num(d.nr) > 0 && num(d.nr) >= num(prev.nr) &&
         (d.task_kvas || [])[0] !== undefined && (d.task_kvas || [])[0] === (prev.task_kvas || [])[0];
       trend = el('span', { class: stuck ? 'bad' : num(d.nr) < num(prev.nr) ? 'ok' : 'dim' },
-        stuck ? `stuck (${prev.nr}→${d.nr})` : `${prev.nr}→${d.nr}`);
+        stuck ? `stuck (${num(prev.nr)}→${num(d.nr)})` : `${num(prev.nr)}→${num(d.nr)}`);
     }
     const chips = (d.task_kvas || []).slice(0, 64).map((kva) => {
       const t = tasks.get(String(kva));

@@ -92,6 +92,11 @@ class FreezeApi {
                                                    const kfreeze::v1::ResumeTargetRequest& request);
 
   const ServiceGuards& guards() const { return guards_; }
+  // PermissionDenied unless `peer` may read (for transports that serve pieces of a dump they
+  // keep, such as the HTTP side's map pages).
+  absl::Status CheckRead(const PeerIdentity& peer, const char* method) const {
+    return Authorize(peer, Role::kRead, method);
+  }
 
  private:
   // PermissionDenied unless `peer` holds `needed` (logged).

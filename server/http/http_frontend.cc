@@ -9,6 +9,9 @@
 
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -19,6 +22,7 @@
 #include "server/daemon/metrics.h"
 #include "server/http/dashboard_assets.h"
 #include "server/http/http_status.h"
+#include "server/http/map_pages.h"
 #include "server/http/query_params.h"
 #include "spdlog/spdlog.h"
 
@@ -32,6 +36,9 @@ constexpr size_t kMaxBodyBytes = 1 << 20;
 constexpr absl::Duration kKeepAlive = absl::Seconds(15);
 // Threads beyond the event streams (which each hold one): API calls, metrics scrapes.
 constexpr size_t kSpareThreads = 8;
+// Map pages: rows per request by default and at most.
+constexpr size_t kDefaultMapPage = 200;
+constexpr size_t kMaxMapPage = 2000;
 // A client that stops reading is dropped after this long (its stream ends, its slot frees).
 constexpr time_t kWriteTimeoutSeconds = 10;
 
@@ -127,6 +134,8 @@ class HttpFrontend::Impl {
       if (!list.ok()) return Fail(res, list.status());
       Reply(res, deps_.api->ListDumps(Peer(req), *list));
     });
+    server_.Get(R"(/api/v1/dumps/([^/]+)/maps/([^/]+)/entries)",
+                [this](const httplib::Request& req, httplib::Response& res) { MapPage(req, res); });
     server_.Get(R"(/api/v1/dumps/([^/]+))",
                 [this](const httplib::Request& req, httplib::Response& res) { GetDump(req, res); });
     server_.Get("/api/v1/events",
@@ -191,7 +200,11 @@ class HttpFrontend::Impl {
                       "text/plain; charset=utf-8");
       return;
     }
-    if (dialect != "ktstr") return Reply(res, *dump);
+    if (dialect != "ktstr") {
+      const std::string view = req.get_param_value("view");
+      if (view == "page") StripMapEntries(*dump->mutable_envelope());
+      return Reply(res, *dump);
+    }
     // ktstr's JSON is that of the report itself (single, dual or degraded), as ktstr writes it.
     const kfreeze::v1::DumpEnvelope& e = dump->envelope();
     switch (e.report_case()) {
@@ -205,6 +218,50 @@ class HttpFrontend::Impl {
         break;
     }
     Fail(res, absl::DataLossError("the archived dump has no report"));
+  }
+
+  // One page of a map's entries as text: {"total", "matched", "offset", "rows": [{"key", "value",
+  // "changed"}]}; q filters on the server (a substring of the key or the value).
+  void MapPage(const httplib::Request& req, httplib::Response& res) {
+    const PeerIdentity peer = Peer(req);
+    if (absl::Status s = deps_.api->CheckRead(peer, "GetDump"); !s.ok()) return Fail(res, s);
+    size_t offset = 0, limit = kDefaultMapPage;
+    if ((req.has_param("offset") && !absl::SimpleAtoi(req.get_param_value("offset"), &offset)) ||
+        (req.has_param("limit") && !absl::SimpleAtoi(req.get_param_value("limit"), &limit))) {
+      return Fail(res, absl::InvalidArgumentError("offset and limit are numbers"));
+    }
+    limit = std::min(limit, kMaxMapPage);
+    const std::string id = req.matches[1];
+    absl::StatusOr<std::shared_ptr<const MapRows>> rows = map_rows_.Get(
+        id, req.get_param_value("capture"), req.matches[2],
+        [&]() -> absl::StatusOr<kfreeze::v1::DumpEnvelope> {
+          kfreeze::v1::GetDumpRequest get;
+          get.set_dump_id(id);
+          absl::StatusOr<kfreeze::v1::GetDumpResponse> dump = deps_.api->GetDump(peer, get);
+          if (!dump.ok()) return dump.status();
+          return std::move(*dump->mutable_envelope());
+        });
+    if (!rows.ok()) return Fail(res, rows.status());
+    const MapRows& all = **rows;
+    const std::string q = req.get_param_value("q");
+    nlohmann::json page = nlohmann::json::array();
+    size_t matched = 0;
+    for (size_t i = 0; i < all.keys.size(); ++i) {
+      if (!q.empty() && all.keys[i].find(q) == std::string::npos &&
+          all.values[i].find(q) == std::string::npos) {
+        continue;
+      }
+      if (matched >= offset && matched - offset < limit) {
+        page.push_back(
+            {{"key", all.keys[i]}, {"value", all.values[i]}, {"changed", all.changed[i]}});
+      }
+      ++matched;
+    }
+    nlohmann::json body = {{"total", all.keys.size()},
+                           {"matched", matched},
+                           {"offset", offset},
+                           {"rows", std::move(page)}};
+    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
   }
 
   void Events(const httplib::Request& req, httplib::Response& res) {
@@ -254,6 +311,7 @@ class HttpFrontend::Impl {
   const bool unix_socket_;
   const std::string unix_path_;
   httplib::Server server_;
+  MapRowCache map_rows_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
 };

@@ -10,6 +10,11 @@
 //   GET  /api/v1/dumps/{id}[?dialect=ktstr]  GetDumpResponse (ktstr: the envelope's report in
 //                                            ktstr's JSON); ?format=text[&style=kernel]: the
 //                                            text of `kfreeze report show`
+//   GET  /api/v1/dumps/{id}?view=page        the same without map entries, which the dashboard
+//                                            pages through:
+//   GET  /api/v1/dumps/{id}/maps/{name}/entries?capture=early|late&offset=&limit=&q=
+//                                            {"total","matched","offset","rows":[{key,value,
+//                                            changed}]}: one map's entries as text, searched
 //   GET  /, /assets/*                      the dashboard (embedded static files)
 //   GET  /api/v1/events?target=&schema=&label=&exit_kind=&scheduler=&trigger=&summary_only=
 //                       &fields=&since_dump_id=    text/event-stream of DumpEvent

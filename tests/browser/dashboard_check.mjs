@@ -80,7 +80,7 @@ async function scroll(id, map) {
   await page.waitForSelector('[data-loaded]', { timeout: 120000 });
   const loadMs = Date.now() - t0;
   await page.click(`button[data-map="${map}"]`);
-  await page.waitForSelector('.vt[data-rows]');
+  await page.waitForSelector('[data-card^="bpf maps"] .vt[data-rows]');
   const rows = await page.$eval('[data-card^="bpf maps"] .vt', (v) => Number(v.dataset.rows));
   // Frames while scrolling the entries table from top to bottom in 50 steps.
   const frames = await page.evaluate(async () => {
@@ -95,12 +95,17 @@ async function scroll(id, map) {
     times.sort((a, b) => a - b);
     return { p50: times[25], max: times[times.length - 1] };
   });
+  // A search answered on the server: until the table shows the narrowed count.
   const s0 = Date.now();
-  await page.type('[data-card^="bpf maps"] input[type=search]', '7');
-  await page.waitForFunction(() => true);
+  await page.type('[data-card^="bpf maps"] input[type=search]', '7777');
+  await page.waitForFunction((all) => {
+    const vt = document.querySelector('[data-card^="bpf maps"] .vt');
+    return vt && Number(vt.dataset.rows) < all;
+  }, { timeout: 30000 }, rows);
   const searchMs = Date.now() - s0;
+  const matched = await page.$eval('[data-card^="bpf maps"] .vt', (v) => Number(v.dataset.rows));
   await page.screenshot({ path: `${shots}/map-${map}.png` });
-  return { step: 'scroll', dump_id: id, load_ms: loadMs, rows, frame_ms: frames, search_ms: searchMs };
+  return { step: 'scroll', dump_id: id, load_ms: loadMs, rows, frame_ms: frames, search_ms: searchMs, matched };
 }
 
 let result;

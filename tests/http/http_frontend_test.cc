@@ -325,6 +325,19 @@ TEST_F(HttpFrontendTest, TheDashboardIsServedFromTheBinary) {
   EXPECT_THAT(text->get_header_value("Content-Type"), HasSubstr("text/plain"));
   EXPECT_THAT(text->body, HasSubstr(id));
   EXPECT_EQ(c->Get("/api/v1/dumps/" + id + "?format=yaml")->status, 400);
+
+  // The dump page loads the report without map entries and pages through them.
+  httplib::Result page_view = c->Get("/api/v1/dumps/" + id + "?view=page");
+  ASSERT_TRUE(page_view);
+  EXPECT_EQ(Parse<v1::GetDumpResponse>(page_view->body).envelope().single().maps(0).name(),
+            "map_of_vm0");
+  httplib::Result entries =
+      c->Get("/api/v1/dumps/" + id + "/maps/map_of_vm0/entries?offset=0&limit=10&q=x");
+  ASSERT_TRUE(entries);
+  EXPECT_EQ(entries->status, 200) << entries->body;
+  EXPECT_THAT(entries->body, HasSubstr(R"("total":0)"));
+  EXPECT_EQ(c->Get("/api/v1/dumps/" + id + "/maps/nope/entries")->status, 404);
+  EXPECT_EQ(c->Get("/api/v1/dumps/" + id + "/maps/map_of_vm0/entries?limit=ten")->status, 400);
 }
 
 TEST_F(HttpFrontendTest, LoopbackTcpServesAndOtherAddressesAreRefused) {

@@ -42,8 +42,10 @@ async function api(path) {
 
 // ---------------------------------------------------------------- virtualized table
 // Renders only the rows in view: a 100,000-row table costs what 30 rows cost.
+// `rows`: an array, or a paged source {length, at(i) (null while loading), subscribe(redraw)}.
 function virtualTable(columns, rows, opts = {}) {
   const rowH = 22;
+  const at = Array.isArray(rows) ? (i) => rows[i] : (i) => rows.at(i);
   const box = el('div', { class: 'vt', 'data-rows': rows.length });
   const head = el('div', { class: 'row head' },
     columns.map((c) => el('div', { style: { width: c.width + 'px' } }, c.title)));
@@ -58,7 +60,11 @@ function virtualTable(columns, rows, opts = {}) {
     drawn = `${first}:${last}`;
     layer.replaceChildren();
     for (let i = first; i < last; i++) {
-      const r = rows[i];
+      const r = at(i);
+      if (!r) {
+        layer.append(el('div', { class: 'row dim', style: { top: (i + 1) * rowH + 'px' } }, el('div', {}, '…')));
+        continue;
+      }
       const row = el('div', { class: 'row' + (opts.rowClass ? ' ' + opts.rowClass(r) : ''),
         style: { top: (i + 1) * rowH + 'px' } },
         columns.map((c) => el('div', { style: { width: c.width + 'px' }, title: String(c.get(r)) }, c.get(r))));
@@ -67,6 +73,7 @@ function virtualTable(columns, rows, opts = {}) {
     }
   }
   box.addEventListener('scroll', () => requestAnimationFrame(draw));
+  if (rows.subscribe) rows.subscribe(() => { drawn = ''; draw(); });
   new ResizeObserver(() => { drawn = ''; draw(); }).observe(box);
   setTimeout(draw, 0);
   return box;
@@ -292,47 +299,74 @@ function tasksCard(r) {
   return card(`tasks (${tasks.length})`, table, detail);
 }
 
-function renderValue(v, depth = 0) {
+function renderValue(v) {
   if (v === undefined || v === null) return '';
   const s = JSON.stringify(v);
   return s.length > 300 ? s.slice(0, 300) + '…' : s;
 }
 
-// BPF maps through BTF: pick a map, search its entries; in a dual report, entries whose value
-// changed between the captures are highlighted.
-function mapsCard(reps) {
+// A map's entries from the server, 200 rows a block, fetched as the table scrolls to them.
+async function mapSource(id, capture, map, q) {
+  const block = 200;
+  const url = (offset, limit) => `/api/v1/dumps/${encodeURIComponent(id)}/maps/${encodeURIComponent(map)}` +
+    `/entries?capture=${capture}&offset=${offset}&limit=${limit}&q=${encodeURIComponent(q)}`;
+  const first = await api(url(0, block));
+  const blocks = new Map([[0, first.rows]]);
+  const listeners = [];
+  return {
+    total: first.total,
+    length: first.matched,
+    at(i) {
+      const b = Math.floor(i / block);
+      const rows = blocks.get(b);
+      if (rows === undefined) {
+        blocks.set(b, null);
+        api(url(b * block, block)).then((page) => { blocks.set(b, page.rows); listeners.forEach((f) => f()); },
+          () => blocks.delete(b));
+        return null;
+      }
+      return rows ? rows[i % block] : null;
+    },
+    subscribe(f) { listeners.push(f); },
+  };
+}
+
+// BPF maps through BTF: pick a map, search its entries (on the server); in a dual report the
+// entries whose value changed between the captures are highlighted.
+function mapsCard(id, reps) {
   const late = reps[reps.length - 1].r;
-  const early = reps.length > 1 ? reps[0].r : null;
+  const capture = reps.length > 1 ? 'late' : '';
   const maps = late.maps || [];
   const tabs = el('div', { class: 'tabs' });
   const body = el('div');
-  const earlyValues = (name) => {
-    const m = ((early && early.maps) || []).find((x) => x.name === name);
-    return new Map(((m && m.entries) || []).map((e) => [e.key_hex, e.value_hex]));
-  };
   function show(m, button) {
     [...tabs.children].forEach((b) => b.classList.toggle('on', b === button));
-    const before = early ? earlyValues(m.name) : null;
-    const all = (m.entries || []).map((e) => ({ key: renderValue(e.key) || e.key_hex, value: renderValue(e.value) || e.value_hex,
-      changed: before ? before.has(e.key_hex) && before.get(e.key_hex) !== e.value_hex : false }))
-      .concat((m.array_entries || []).map((e) => ({ key: String(e.key), value: renderValue(e.value), changed: false })));
-    const search = el('input', { type: 'search', placeholder: `search ${all.length} entries` });
+    const search = el('input', { type: 'search', placeholder: 'search keys and values' });
+    const count = el('span', { class: 'dim' });
     const holder = el('div');
-    const draw = () => {
-      const q = search.value.toLowerCase();
-      const rows = q ? all.filter((e) => e.key.toLowerCase().includes(q) || e.value.toLowerCase().includes(q)) : all;
-      holder.replaceChildren(virtualTable([
-        { title: 'key', width: 260, get: (e) => e.key },
-        { title: 'value', width: 900, get: (e) => e.value },
-      ], rows, { rowClass: (e) => (e.changed ? 'changed' : '') }));
+    let generation = 0;
+    const draw = async () => {
+      const mine = ++generation;
+      try {
+        const source = await mapSource(id, capture, m.name, search.value);
+        if (mine !== generation) return;
+        count.textContent = ` ${source.length} of ${source.total} entries`;
+        holder.replaceChildren(virtualTable([
+          { title: 'key', width: 260, get: (e) => e.key },
+          { title: 'value', width: 900, get: (e) => e.value },
+        ], source, { rowClass: (e) => (e.changed ? 'changed' : '') }));
+      } catch (e) {
+        holder.replaceChildren(el('div', { class: 'bad' }, String(e)));
+      }
     };
-    search.addEventListener('input', draw);
+    let timer = null;
+    search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(draw, 150); });
     body.replaceChildren(el('div', { class: 'dim' }, `${m.map_type_name || m.map_type} · max ${m.max_entries}` +
-      (m.error ? ` · ${m.error}` : '') + (m.value ? ` · ${renderValue(m.value)}` : '')), search, holder);
+      (m.error ? ` · ${m.error}` : '') + (m.value ? ` · ${renderValue(m.value)}` : '')), search, count, holder);
     draw();
   }
   maps.forEach((m, i) => {
-    const b = el('button', { 'data-map': m.name }, `${m.name} (${(m.entries || []).length + (m.array_entries || []).length})`);
+    const b = el('button', { 'data-map': m.name }, m.name);
     b.addEventListener('click', () => show(m, b));
     tabs.append(b);
     if (i === 0) setTimeout(() => show(m, b), 0);
@@ -363,7 +397,7 @@ async function showDump(id) {
   view.replaceChildren(el('div', { class: 'dim' }, 'loading ' + id + '…'));
   let env;
   try {
-    env = (await api(`/api/v1/dumps/${encodeURIComponent(id)}`)).envelope;
+    env = (await api(`/api/v1/dumps/${encodeURIComponent(id)}?view=page`)).envelope;
   } catch (e) {
     view.replaceChildren(card('dump ' + id, el('div', { class: 'bad' }, String(e))));
     return;
@@ -373,7 +407,7 @@ async function showDump(id) {
   view.replaceChildren(header(env));
   if (!reps.length) return;
   view.append(exitCard(late), el('div', { class: 'grid' }, stallClock(reps), dsqBoard(reps)),
-    counterChart(late), tasksCard(late), cpuCard(late), mapsCard(reps), await kernelText(id));
+    counterChart(late), tasksCard(late), cpuCard(late), mapsCard(id, reps), await kernelText(id));
   view.setAttribute('data-loaded', env.dump_id);
 }
 

@@ -285,7 +285,7 @@ function tasksCard(r) {
   const tasks = r.task_enrichments || [];
   const detail = el('div');
   const table = virtualTable([
-    { title: 'pid', width: 70, get: (t) => t.pid },
+    { title: 'pid', width: 70, get: (t) => t.pid ?? 0 },
     { title: 'comm', width: 150, get: (t) => t.comm },
     { title: 'st', width: 30, get: (t) => t.state_char || '' },
     { title: 'cpu', width: 40, get: (t) => t.cpu ?? '' },

@@ -101,6 +101,8 @@ absl::Status Daemon::Init(DaemonOptions options) {
       kServiceName, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
       grpc::reflection::v1::ServerReflection::service_full_name()});
   builder.RegisterService(reflection_v1_.get());
+  prefixed_reflection_ = std::make_unique<PrefixedReflection>(reflection_v1_.get());
+  builder.RegisterCallbackGenericService(prefixed_reflection_.get());
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   // Bounded threads: calls beyond them get RESOURCE_EXHAUSTED from gRPC instead of a new thread.
   grpc::ResourceQuota quota("kfreezed");

@@ -20,6 +20,7 @@
 #include "server/daemon/freeze_service.h"
 #include "server/daemon/metrics.h"
 #include "server/daemon/peer_identity.h"
+#include "server/daemon/prefixed_reflection.h"
 #include "server/daemon/reflection_v1.h"
 #include "server/daemon/unix_peer_listener.h"
 
@@ -70,6 +71,7 @@ class Daemon {
   std::unique_ptr<FreezeApi> api_;
   std::unique_ptr<FreezeServiceImpl> service_;
   std::unique_ptr<ReflectionV1Service> reflection_v1_;
+  std::unique_ptr<PrefixedReflection> prefixed_reflection_;
   std::vector<std::unique_ptr<UnixPeerListener>> unix_listeners_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;

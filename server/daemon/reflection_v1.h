@@ -21,9 +21,11 @@ class ReflectionV1Service final : public grpc::reflection::v1::ServerReflection:
       grpc::ServerReaderWriter<grpc::reflection::v1::ServerReflectionResponse,
                                grpc::reflection::v1::ServerReflectionRequest>* stream) override;
 
- private:
+  // The reply to one request of the stream (v1alpha's messages are the same on the wire).
   grpc::reflection::v1::ServerReflectionResponse Answer(
       const grpc::reflection::v1::ServerReflectionRequest& request) const;
+
+ private:
   grpc::Status Fill(const grpc::reflection::v1::ServerReflectionRequest& request,
                     grpc::reflection::v1::ServerReflectionResponse* response) const;
 

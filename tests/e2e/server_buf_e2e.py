@@ -20,7 +20,7 @@ from e2e_common import arg_parser, check, labclient, outcome
 from server_support import Daemon, buf_curl, ensure_buf
 
 FREEZE_METHODS = ("Freeze", "WatchDumps", "GetDump", "ListDumps", "ListTargets", "AttachTarget",
-                  "DetachTarget", "GetTarget")
+                  "DetachTarget", "GetTarget", "GetInfo")
 
 
 def main():
@@ -60,6 +60,15 @@ def run(args):
                 lists_freeze_methods(*v1)
                 health_serving(*v1)
 
+            def lists_methods_under_the_service_url():
+                # buf reads the service name as a path prefix and asks reflection under it
+                # (server/daemon/prefixed_reflection.h answers there), in v1 and in v1alpha.
+                for reflect in ((), ("--reflect-protocol", "grpc-v1alpha")):
+                    methods = curl(*reflect, "--list-methods",
+                                   url="http://localhost/kfreeze.v1.FreezeService").split()
+                    for m in FREEZE_METHODS:
+                        check(f"kfreeze.v1.FreezeService/{m}" in methods, f"{reflect}: {m} missing: {methods}")
+
             def health_serving(*reflect):
                 out = json.loads(curl(*reflect, "-d", '{"service": "kfreeze.v1.FreezeService"}',
                                       url="http://localhost/grpc.health.v1.Health/Check"))
@@ -85,6 +94,7 @@ def run(args):
             return d.run_checks([
                 ("reflection lists the services and methods", reflection_lists_services),
                 ("reflection v1 alone lists the methods and describes health", reflection_v1_only),
+                ("--list-methods with the service's URL", lists_methods_under_the_service_url),
                 ("health service answers SERVING", health_serving),
                 ("Freeze with a JSON body returns a JSON single report", freeze_with_json_body),
                 ("GetDump returns the same dump", get_dump_matches),

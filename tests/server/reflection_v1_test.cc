@@ -3,17 +3,22 @@
 // then through Daemon on its unix socket (the registration in daemon.cc).
 #include "server/daemon/reflection_v1.h"
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
 #include "kfreeze/v1/service.grpc.pb.h"
 #include "server/daemon/config.h"
@@ -316,6 +321,90 @@ TEST(DaemonReflectionV1Test, ServedOnTheUnixSocket) {
     EXPECT_THAT(s.Services(""), ::testing::UnorderedElementsAreArray(kServices));
     EXPECT_EQ(FirstFile(s.Symbol("kfreeze.v1.FreezeService")), "kfreeze/v1/service.proto");
     EXPECT_EQ(FirstFile(s.Symbol("grpc.health.v1.Health")), "grpc/health/v1/health.proto");
+  }
+  (*d)->Shutdown();
+}
+
+// One bidi call on an arbitrary path through grpc's generic stub: writes `request` (raw bytes),
+// reads one reply if any; the final status.
+struct RawCall {
+  grpc::Status status;
+  std::optional<std::string> reply;
+};
+RawCall CallRaw(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
+                const std::string& request) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  void* tag = nullptr;
+  bool ok = false;
+  auto next = [&] { return cq.Next(&tag, &ok) && ok; };
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call = stub.PrepareCall(&ctx, path, &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  RawCall out;
+  if (next()) {
+    grpc::Slice slice(request);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call->Write(buffer, reinterpret_cast<void*>(2));
+    if (next()) {
+      grpc::ByteBuffer in;
+      call->Read(&in, reinterpret_cast<void*>(3));
+      if (next()) {
+        std::vector<grpc::Slice> slices;
+        (void)in.Dump(&slices);
+        std::string bytes;
+        for (const grpc::Slice& s : slices) bytes.append(s.begin(), s.end());
+        out.reply = bytes;
+      }
+    }
+    call->WritesDone(reinterpret_cast<void*>(4));
+    (void)next();
+  }
+  call->Finish(&out.status, reinterpret_cast<void*>(5));
+  while (cq.Next(&tag, &ok) && tag != reinterpret_cast<void*>(5)) {
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return out;
+}
+
+// Reflection under a service's path (buf curl --list-methods http://host/<service>): answered in
+// v1 and v1alpha; garbage there ends only its call; other unknown paths stay UNIMPLEMENTED.
+TEST(DaemonReflectionV1Test, AnsweredUnderAServicePathToo) {
+  const kfreeze::testing::TempDir tmp("kfr");
+  DaemonOptions o;
+  o.config.add_listen("unix:" + tmp.path() + "/k.sock");
+  o.config.mutable_archive()->set_dir(tmp.path() + "/archive");
+  ApplyDefaults(o.config);
+  absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(std::move(o));
+  ASSERT_TRUE(d.ok()) << d.status();
+  {
+    auto channel =
+        grpc::CreateChannel("unix:" + tmp.path() + "/k.sock", grpc::InsecureChannelCredentials());
+    ServerReflectionRequest list;
+    list.set_list_services("");
+    for (const char* version : {"v1", "v1alpha"}) {
+      RawCall r = CallRaw(channel,
+                          absl::StrCat("/kfreeze.v1.FreezeService/grpc.reflection.", version,
+                                       ".ServerReflection/ServerReflectionInfo"),
+                          list.SerializeAsString());
+      ASSERT_TRUE(r.reply.has_value()) << version << ": " << r.status.error_message();
+      ServerReflectionResponse response;
+      ASSERT_TRUE(response.ParseFromString(*r.reply));
+      EXPECT_EQ(response.list_services_response().service_size(), 4) << version;
+    }
+    RawCall garbage =
+        CallRaw(channel, "/x/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                std::string("\xff\xff\xff\xff garbage", 13));
+    EXPECT_EQ(garbage.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    RawCall unknown = CallRaw(channel, "/kfreeze.v1.FreezeService/Nope", "");
+    EXPECT_EQ(unknown.status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    // The daemon still serves.
+    auto stub = ServerReflection::NewStub(channel);
+    Stream s(stub.get());
+    EXPECT_THAT(s.Services(""), ::testing::UnorderedElementsAreArray(kServices));
   }
   (*d)->Shutdown();
 }

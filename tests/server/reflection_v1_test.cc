@@ -305,14 +305,19 @@ TEST_F(ReflectionV1Test, UnparsableRequestEndsOnlyItsStream) {
   EXPECT_EQ(FirstFile(s.Symbol("kfreeze.v1.FreezeService")), "kfreeze/v1/service.proto");
 }
 
-// The daemon registers v1 next to the plugin's v1alpha and lists all four services.
-TEST(DaemonReflectionV1Test, ServedOnTheUnixSocket) {
-  const kfreeze::testing::TempDir tmp("kfr");  // short: unix socket paths are limited
+// A daemon with no target, listening in `tmp`.
+absl::StatusOr<std::unique_ptr<Daemon>> StartDaemon(const kfreeze::testing::TempDir& tmp) {
   DaemonOptions o;
   o.config.add_listen("unix:" + tmp.path() + "/k.sock");
   o.config.mutable_archive()->set_dir(tmp.path() + "/archive");
   ApplyDefaults(o.config);
-  absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(std::move(o));
+  return Daemon::Start(std::move(o));
+}
+
+// The daemon registers v1 next to the plugin's v1alpha and lists all four services.
+TEST(DaemonReflectionV1Test, ServedOnTheUnixSocket) {
+  const kfreeze::testing::TempDir tmp("kfr");  // short: unix socket paths are limited
+  absl::StatusOr<std::unique_ptr<Daemon>> d = StartDaemon(tmp);
   ASSERT_TRUE(d.ok()) << d.status();
   {
     auto stub = ServerReflection::NewStub(
@@ -374,11 +379,7 @@ RawCall CallRaw(const std::shared_ptr<grpc::Channel>& channel, const std::string
 // v1 and v1alpha; garbage there ends only its call; other unknown paths stay UNIMPLEMENTED.
 TEST(DaemonReflectionV1Test, AnsweredUnderAServicePathToo) {
   const kfreeze::testing::TempDir tmp("kfr");
-  DaemonOptions o;
-  o.config.add_listen("unix:" + tmp.path() + "/k.sock");
-  o.config.mutable_archive()->set_dir(tmp.path() + "/archive");
-  ApplyDefaults(o.config);
-  absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(std::move(o));
+  absl::StatusOr<std::unique_ptr<Daemon>> d = StartDaemon(tmp);
   ASSERT_TRUE(d.ok()) << d.status();
   {
     auto channel =

@@ -7,7 +7,10 @@
 #include <thread>
 #include <utility>
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <nlohmann/json.hpp>
 
@@ -74,74 +77,123 @@ std::string SseEvent(const kfreeze::v1::DumpEvent& event, const std::string& jso
   return out;
 }
 
+// How the listener's clients are named (HTTP gives no unix peer credentials).
+enum class Transport { kUnix, kLoopback, kTls };
+
+// The subject CN and subject alternative names (DNS, URI, email, IP) of the client certificate
+// of a TLS connection, as the gRPC side names TLS peers.
+std::vector<std::string> CertificateNames(const SSL* ssl) {
+  std::vector<std::string> names;
+  X509* cert = ssl != nullptr ? SSL_get1_peer_certificate(ssl) : nullptr;
+  if (cert == nullptr) return names;
+  char cn[256];
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0) {
+    names.emplace_back(cn);
+  }
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+    if (n->type == GEN_DNS || n->type == GEN_URI || n->type == GEN_EMAIL) {
+      names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.ia5)),
+                         static_cast<size_t>(ASN1_STRING_length(n->d.ia5)));
+    } else if (n->type == GEN_IPADD) {
+      char ip[INET6_ADDRSTRLEN] = {};
+      const int len = ASN1_STRING_length(n->d.ip);
+      const int family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : -1;
+      if (family != -1 && inet_ntop(family, ASN1_STRING_get0_data(n->d.ip), ip, sizeof(ip))) {
+        names.emplace_back(ip);
+      }
+    }
+  }
+  GENERAL_NAMES_free(sans);
+  X509_free(cert);
+  return names;
+}
+
 }  // namespace
 
 class HttpFrontend::Impl {
  public:
-  Impl(HttpDeps deps, bool unix_socket, std::string unix_path)
-      : deps_(deps), unix_socket_(unix_socket), unix_path_(std::move(unix_path)) {
+  Impl(HttpDeps deps, Transport transport, std::string unix_path,
+       std::unique_ptr<httplib::Server> server)
+      : deps_(deps),
+        transport_(transport),
+        unix_path_(std::move(unix_path)),
+        server_(std::move(server)) {
     const size_t threads = deps_.api->guards().limits.max_watchers + kSpareThreads;
-    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_.set_payload_max_length(kMaxBodyBytes);
-    server_.set_write_timeout(kWriteTimeoutSeconds, 0);
+    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_->set_payload_max_length(kMaxBodyBytes);
+    server_->set_write_timeout(kWriteTimeoutSeconds, 0);
     Routes();
   }
 
-  httplib::Server& server() { return server_; }
+  httplib::Server& server() { return *server_; }
 
   void Serve() {
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
   }
 
   void Stop() {
     stopping_ = true;
-    server_.stop();
+    server_->stop();
     if (thread_.joinable()) thread_.join();
   }
 
  private:
-  // HTTP gives no peer credentials: a unix-socket client is "http_unix" (its socket's mode is the
-  // access control), a loopback TCP client "insecure_tcp", as on the gRPC side.
+  // HTTP gives no unix peer credentials: a unix-socket client is "http_unix" (its socket's mode
+  // is the access control). A loopback TCP client is "insecure_tcp" and an HTTPS client is named
+  // by its certificate, as on the gRPC side.
   PeerIdentity Peer(const httplib::Request& req) const {
     PeerIdentity peer;
-    if (unix_socket_) {
-      peer.transport = PeerIdentity::Transport::kHttpUnix;
-      peer.address = unix_path_;
-    } else {
-      peer.transport = PeerIdentity::Transport::kInsecureTcp;
-      peer.address = absl::StrCat("http ", req.remote_addr, ":", req.remote_port);
+    switch (transport_) {
+      case Transport::kUnix:
+        peer.transport = PeerIdentity::Transport::kHttpUnix;
+        peer.address = unix_path_;
+        break;
+      case Transport::kLoopback:
+        peer.transport = PeerIdentity::Transport::kInsecureTcp;
+        peer.address = absl::StrCat("http ", req.remote_addr, ":", req.remote_port);
+        break;
+      case Transport::kTls:
+        peer.transport = PeerIdentity::Transport::kTls;
+        peer.tls_names = CertificateNames(req.ssl);
+        peer.address = absl::StrCat("https ", req.remote_addr, ":", req.remote_port);
+        break;
     }
     return peer;
   }
 
   void Routes() {
-    server_.Get("/api/v1/info", [this](const httplib::Request& req, httplib::Response& res) {
+    server_->Get("/api/v1/info", [this](const httplib::Request& req, httplib::Response& res) {
       Reply(res, deps_.api->GetInfo(Peer(req)));
     });
-    server_.Get("/api/v1/targets", [this](const httplib::Request& req, httplib::Response& res) {
+    server_->Get("/api/v1/targets", [this](const httplib::Request& req, httplib::Response& res) {
       Reply(res, deps_.api->ListTargets(Peer(req)));
     });
-    server_.Get(R"(/api/v1/targets/([^/:]+))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  kfreeze::v1::GetTargetRequest get;
-                  get.set_name(req.matches[1]);
-                  Reply(res, deps_.api->GetTarget(Peer(req), get));
-                });
-    server_.Post(R"(/api/v1/targets/([^/:]+):freeze)",
-                 [this](const httplib::Request& req, httplib::Response& res) { Freeze(req, res); });
-    server_.Get("/api/v1/dumps", [this](const httplib::Request& req, httplib::Response& res) {
+    server_->Get(R"(/api/v1/targets/([^/:]+))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   kfreeze::v1::GetTargetRequest get;
+                   get.set_name(req.matches[1]);
+                   Reply(res, deps_.api->GetTarget(Peer(req), get));
+                 });
+    server_->Post(
+        R"(/api/v1/targets/([^/:]+):freeze)",
+        [this](const httplib::Request& req, httplib::Response& res) { Freeze(req, res); });
+    server_->Get("/api/v1/dumps", [this](const httplib::Request& req, httplib::Response& res) {
       absl::StatusOr<kfreeze::v1::ListDumpsRequest> list = ListDumpsRequestFromQuery(ParamsOf(req));
       if (!list.ok()) return Fail(res, list.status());
       Reply(res, deps_.api->ListDumps(Peer(req), *list));
     });
-    server_.Get(R"(/api/v1/dumps/([^/]+)/maps/([^/]+)/entries)",
-                [this](const httplib::Request& req, httplib::Response& res) { MapPage(req, res); });
-    server_.Get(R"(/api/v1/dumps/([^/]+))",
-                [this](const httplib::Request& req, httplib::Response& res) { GetDump(req, res); });
-    server_.Get("/api/v1/events",
-                [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });
+    server_->Get(
+        R"(/api/v1/dumps/([^/]+)/maps/([^/]+)/entries)",
+        [this](const httplib::Request& req, httplib::Response& res) { MapPage(req, res); });
+    server_->Get(R"(/api/v1/dumps/([^/]+))", [this](const httplib::Request& req,
+                                                    httplib::Response& res) { GetDump(req, res); });
+    server_->Get("/api/v1/events",
+                 [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });
     for (const EmbeddedAsset& asset : DashboardAssets()) {
-      server_.Get(
+      server_->Get(
           std::string(asset.path), [&asset](const httplib::Request&, httplib::Response& res) {
             res.set_header("Cache-Control", "no-cache");
             res.set_header("X-Content-Type-Options", "nosniff");
@@ -151,7 +203,7 @@ class HttpFrontend::Impl {
             res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
           });
     }
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(deps_.metrics->Scrape(deps_.archive, deps_.bus),
                       "text/plain; version=0.0.4; charset=utf-8");
     });
@@ -308,9 +360,9 @@ class HttpFrontend::Impl {
   }
 
   const HttpDeps deps_;
-  const bool unix_socket_;
+  const Transport transport_;
   const std::string unix_path_;
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
   MapRowCache map_rows_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
@@ -324,18 +376,40 @@ void HttpFrontend::Stop() {
   if (impl_) impl_->Stop();
 }
 
-absl::StatusOr<std::unique_ptr<HttpFrontend>> HttpFrontend::Start(const std::string& listen,
-                                                                  unsigned unix_mode,
-                                                                  HttpDeps deps) {
+absl::StatusOr<std::unique_ptr<HttpFrontend>> HttpFrontend::Start(
+    const std::string& listen, unsigned unix_mode, HttpDeps deps,
+    const kfreeze::v1::TlsConfig& tls) {
   absl::StatusOr<ListenAddress> address = ParseListenAddress(listen);
   if (!address.ok()) return address.status();
-  if (!address->is_unix && !address->loopback) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--http ", listen,
-                     ": the HTTP side serves a unix socket or loopback only (it has no TLS); put a "
-                     "TLS-terminating proxy in front to reach it from elsewhere"));
+  const bool has_tls = !tls.cert_file().empty() || !tls.key_file().empty();
+  Transport transport = Transport::kUnix;
+  std::unique_ptr<httplib::Server> chosen;
+  if (address->is_unix) {
+    chosen = std::make_unique<httplib::Server>();
+  } else if (has_tls) {
+    if (tls.cert_file().empty() || tls.key_file().empty() || tls.client_ca_file().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--http ", listen, ": HTTPS needs tls.cert_file, key_file and client_ca_file"));
+    }
+    // Client certificates are required and verified against client_ca_file.
+    auto https = std::make_unique<httplib::SSLServer>(
+        tls.cert_file().c_str(), tls.key_file().c_str(), tls.client_ca_file().c_str());
+    if (!https->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--http ", listen, ": the TLS certificate, key or client CA cannot be loaded"));
+    }
+    chosen = std::move(https);
+    transport = Transport::kTls;
+  } else if (address->loopback) {
+    chosen = std::make_unique<httplib::Server>();
+    transport = Transport::kLoopback;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http ", listen,
+        ": plaintext HTTP binds a unix socket or loopback only; off loopback it needs the "
+        "config's tls (cert_file, key_file, client_ca_file)"));
   }
-  auto impl = std::make_unique<Impl>(deps, address->is_unix, address->path);
+  auto impl = std::make_unique<Impl>(deps, transport, address->path, std::move(chosen));
   httplib::Server& server = impl->server();
   std::string bound;
   if (address->is_unix) {

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "kfreeze/v1/config.pb.h"
 
 namespace kfreeze::server {
 class FreezeApi;
@@ -45,10 +46,13 @@ struct HttpDeps {
 
 class HttpFrontend {
  public:
-  // Binds `listen` ("unix:/path", mode `unix_mode`; or a loopback "host:port", port 0 = any) and
-  // serves. InvalidArgument for an address off loopback; the bind's error otherwise.
-  static absl::StatusOr<std::unique_ptr<HttpFrontend>> Start(const std::string& listen,
-                                                             unsigned unix_mode, HttpDeps deps);
+  // Binds `listen` and serves: "unix:/path" (mode `unix_mode`); "host:port" (port 0 = any) with
+  // HTTPS when `tls` names a certificate, key and client CA (client certificates required, their
+  // names are the peer, as on the gRPC side); plaintext HTTP on loopback only.
+  // InvalidArgument for plaintext off loopback or an incomplete `tls`; the bind's error otherwise.
+  static absl::StatusOr<std::unique_ptr<HttpFrontend>> Start(
+      const std::string& listen, unsigned unix_mode, HttpDeps deps,
+      const kfreeze::v1::TlsConfig& tls = kfreeze::v1::TlsConfig());
   ~HttpFrontend();
   HttpFrontend(const HttpFrontend&) = delete;
   HttpFrontend& operator=(const HttpFrontend&) = delete;

@@ -42,8 +42,8 @@ ABSL_FLAG(std::string, state_dir, "",
 ABSL_FLAG(std::string, listen, "",
           "repeatable: unix:/path or host:port (default unix:/run/kfreeze/kfreezed.sock)");
 ABSL_FLAG(std::string, http, "",
-          "repeatable: serve the HTTP side (JSON API, event stream, /metrics) on unix:/path or a "
-          "loopback host:port");
+          "repeatable: serve the HTTP side (JSON API, event stream, /metrics, dashboard) on "
+          "unix:/path, a loopback host:port, or host:port with HTTPS (the config's tls)");
 ABSL_FLAG(std::string, target, "",
           "repeatable: name=NAME,ram=PATH[,qmp=SOCK][,pid=N][,layout=SPEC][,btf=PATH]"
           "[,deadline_ms=N][,late=1][,early=1][,watchdog_ms=N]");
@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
   ApplyDefaults(config);
   const std::vector<std::string> http_listens(config.http_listen().begin(),
                                               config.http_listen().end());
+  const kfreeze::v1::TlsConfig http_tls = config.tls();
   absl::StatusOr<unsigned> socket_mode = ParseSocketMode(config.unix_socket_mode());
   if (!socket_mode.ok()) return Fail(std::string(socket_mode.status().message()));
 
@@ -147,7 +148,7 @@ int main(int argc, char** argv) {
     kfreeze::server::http::HttpDeps deps{&(*daemon)->api(), &(*daemon)->metrics(),
                                          &(*daemon)->archive(), &(*daemon)->bus()};
     absl::StatusOr<std::unique_ptr<kfreeze::server::http::HttpFrontend>> frontend =
-        kfreeze::server::http::HttpFrontend::Start(listen, *socket_mode, deps);
+        kfreeze::server::http::HttpFrontend::Start(listen, *socket_mode, deps, http_tls);
     if (!frontend.ok()) {
       (*daemon)->Shutdown();
       return Fail(std::string(frontend.status().message()));

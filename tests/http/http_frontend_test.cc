@@ -26,6 +26,7 @@
 #include "server/daemon/config.h"
 #include "server/daemon/daemon.h"
 #include "tests/server/fake_attachment.h"
+#include "tests/server/test_pki.h"
 #include "tests/support/fake_qmp_server.h"
 #include "tests/support/temp_dir.h"
 
@@ -338,6 +339,52 @@ TEST_F(HttpFrontendTest, TheDashboardIsServedFromTheBinary) {
   EXPECT_THAT(entries->body, HasSubstr(R"("total":0)"));
   EXPECT_EQ(c->Get("/api/v1/dumps/" + id + "/maps/nope/entries")->status, 404);
   EXPECT_EQ(c->Get("/api/v1/dumps/" + id + "/maps/map_of_vm0/entries?limit=ten")->status, 400);
+}
+
+// HTTPS with client certificates: each client is named by its certificate and gets the roles the
+// config grants those names, as on the gRPC side; no certificate, no connection.
+TEST_F(HttpFrontendTest, HttpsNamesClientsByTheirCertificates) {
+  Start(R"([{"role": "freeze", "tls_identities": ["ci-runner"]},
+            {"role": "read", "any_peer_on": ["tls"]}])");
+  TestPki pki(dir_.path());
+  pki.Issue("runner", "ci-runner", "URI:spiffe://lab/runner");
+  pki.Issue("dash", "dashboard", "DNS:dashboard.example");
+  ASSERT_TRUE(pki.ok());
+  v1::TlsConfig tls;
+  tls.set_cert_file(dir_.path() + "/server.pem");
+  tls.set_key_file(dir_.path() + "/server.key");
+  tls.set_client_ca_file(dir_.path() + "/ca.pem");
+  HttpDeps deps{&daemon_->api(), &daemon_->metrics(), &daemon_->archive(), &daemon_->bus()};
+  auto https = HttpFrontend::Start("127.0.0.1:0", 0660, deps, tls);
+  ASSERT_TRUE(https.ok()) << https.status();
+  const int port = std::stoi((*https)->address().substr((*https)->address().rfind(':') + 1));
+  auto client = [&](const std::string& name) {
+    auto c = std::make_unique<httplib::SSLClient>(
+        "localhost", port, name.empty() ? std::string() : dir_.path() + "/" + name + ".pem",
+        name.empty() ? std::string() : dir_.path() + "/" + name + ".key");
+    c->set_ca_cert_path((dir_.path() + "/ca.pem").c_str());
+    c->enable_server_certificate_verification(true);
+    return c;
+  };
+  httplib::Result frozen =
+      client("runner")->Post("/api/v1/targets/vm0:freeze", "", "application/json");
+  ASSERT_TRUE(frozen) << httplib::to_string(frozen.error());
+  EXPECT_EQ(frozen->status, 200) << frozen->body;
+  httplib::Result read = client("dash")->Get("/api/v1/targets");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 200);
+  httplib::Result denied =
+      client("dash")->Post("/api/v1/targets/vm0:freeze", "", "application/json");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 403);
+  EXPECT_THAT(denied->body, HasSubstr("dashboard"));  // the peer, named by its certificate
+  EXPECT_FALSE(client("")->Get("/api/v1/targets"));   // no client certificate: no connection
+  (*https)->Stop();
+
+  v1::TlsConfig incomplete = tls;
+  incomplete.clear_client_ca_file();
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(HttpFrontend::Start("127.0.0.1:0", 0660, deps, incomplete).status()));
 }
 
 TEST_F(HttpFrontendTest, LoopbackTcpServesAndOtherAddressesAreRefused) {

@@ -53,8 +53,12 @@ async function feed(command) {
 async function dump(id) {
   await page.goto(`${base}/#/dump/${encodeURIComponent(id)}`, { waitUntil: 'domcontentloaded' });
   await page.waitForSelector('[data-loaded]', { timeout: 30000 });
-  await page.waitForFunction(() => !document.querySelector('[data-kernel-style]') ||
-    document.querySelector('[data-kernel-style]').textContent !== 'loading…', { timeout: 20000 });
+  // The kernel-layout text is rendered on demand.
+  await page.click('[data-card="kernel\'s scx dump layout"] button');
+  await page.waitForFunction(() => {
+    const pre = document.querySelector('[data-kernel-style]');
+    return pre && pre.textContent && pre.textContent !== 'loading…';
+  }, { timeout: 20000 });
   const found = await page.evaluate(() => {
     const q = (s) => document.querySelector(s);
     const text = (s) => (q(s) ? q(s).textContent : null);

@@ -385,11 +385,18 @@ function cpuCard(r) {
     psi.length ? el('div', {}, psi) : el('div', { class: 'dim' }, r.cgroup_psi_unavailable || 'no PSI'));
 }
 
-async function kernelText(id) {
-  const pre = el('pre', { class: 'text', 'data-kernel-style': '' }, 'loading…');
-  fetch(`/api/v1/dumps/${encodeURIComponent(id)}?format=text&style=kernel`).then((r) => r.text())
-    .then((t) => { pre.textContent = t; }, (e) => { pre.textContent = String(e); });
-  return card("kernel's scx dump layout", pre);
+// The report in the kernel's scx dump layout, rendered by the server when asked for: it costs the
+// server another pass over the dump, which the page's first view does not need.
+function kernelText(id) {
+  const pre = el('pre', { class: 'text', 'data-kernel-style': '' });
+  const show = el('button', {}, 'show');
+  show.addEventListener('click', () => {
+    show.remove();
+    pre.textContent = 'loading…';
+    fetch(`/api/v1/dumps/${encodeURIComponent(id)}?format=text&style=kernel`).then((r) => r.text())
+      .then((t) => { pre.textContent = t; }, (e) => { pre.textContent = String(e); });
+  });
+  return card("kernel's scx dump layout", el('div', { class: 'tabs' }, show), pre);
 }
 
 async function showDump(id) {
@@ -407,7 +414,7 @@ async function showDump(id) {
   view.replaceChildren(header(env));
   if (!reps.length) return;
   view.append(exitCard(late), el('div', { class: 'grid' }, stallClock(reps), dsqBoard(reps)),
-    counterChart(late), tasksCard(late), cpuCard(late), mapsCard(id, reps), await kernelText(id));
+    counterChart(late), tasksCard(late), cpuCard(late), mapsCard(id, reps), kernelText(id));
   view.setAttribute('data-loaded', env.dump_id);
 }
 

@@ -32,7 +32,10 @@
 namespace kfreeze::server::http {
 namespace {
 
-constexpr char kJson[] = "application/json";
+// With a charset, cpp-httplib 0.11 does not compress the body: its brotli at the default quality
+// took 7.6 s for the 3.5 MB page view of a 2,000-task dump, where sending it plain takes
+// milliseconds on loopback.
+constexpr char kJson[] = "application/json; charset=utf-8";
 // Request bodies are a FreezeRequest at most.
 constexpr size_t kMaxBodyBytes = 1 << 20;
 // A stream with nothing to say sends a comment this often, so proxies and clients see it alive.

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/report/envelope_captures.h"
 
 namespace kfreeze::report {
 namespace {
@@ -24,21 +25,6 @@ constexpr std::array<std::pair<uint32_t, absl::string_view>, 9> kExitKinds = {{
     {1025, "SCX_EXIT_ERROR_BPF"},
     {1026, "SCX_EXIT_ERROR_STALL"},
 }};
-
-// The report whose sched_ext state the dump stands for.
-const kfreeze::v1::FailureDumpReport* MainReport(const kfreeze::v1::DumpEnvelope& e) {
-  switch (e.report_case()) {
-    case kfreeze::v1::DumpEnvelope::kSingle:
-      return &e.single();
-    case kfreeze::v1::DumpEnvelope::kDual:
-      return &e.dual().late();
-    case kfreeze::v1::DumpEnvelope::kDegraded:
-      return e.degraded().has_partial() ? &e.degraded().partial() : nullptr;
-    case kfreeze::v1::DumpEnvelope::REPORT_NOT_SET:
-      break;
-  }
-  return nullptr;
-}
 
 }  // namespace
 
@@ -64,7 +50,7 @@ uint32_t DumpExitKind(const kfreeze::v1::DumpEnvelope& envelope) {
   if (envelope.has_degraded() && envelope.degraded().has_exit_kind()) {
     return envelope.degraded().exit_kind();
   }
-  const kfreeze::v1::FailureDumpReport* r = MainReport(envelope);
+  const kfreeze::v1::FailureDumpReport* r = FindCapture(envelope, "late");
   if (r == nullptr || !r->has_scx_sched_state()) return 0;
   const kfreeze::v1::ScxSchedState& s = r->scx_sched_state();
   if (s.has_exit_info() && s.exit_info().kind() != 0) return s.exit_info().kind();
@@ -72,7 +58,7 @@ uint32_t DumpExitKind(const kfreeze::v1::DumpEnvelope& envelope) {
 }
 
 std::string DumpScheduler(const kfreeze::v1::DumpEnvelope& envelope) {
-  const kfreeze::v1::FailureDumpReport* r = MainReport(envelope);
+  const kfreeze::v1::FailureDumpReport* r = FindCapture(envelope, "late");
   if (r == nullptr || !r->has_scx_sched_state()) return "";
   return r->scx_sched_state().ops_name();
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "core/base/reasons.h"
+#include "core/report/envelope_captures.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "prometheus/text_serializer.h"
@@ -47,17 +48,9 @@ uint64_t ReportFaults(const kfreeze::v1::FailureDumpReport& r) {
 }  // namespace
 
 uint64_t CountWalkFaults(const kfreeze::v1::DumpEnvelope& e) {
-  switch (e.report_case()) {
-    case kfreeze::v1::DumpEnvelope::kSingle:
-      return ReportFaults(e.single());
-    case kfreeze::v1::DumpEnvelope::kDual:
-      return ReportFaults(e.dual().early()) + ReportFaults(e.dual().late());
-    case kfreeze::v1::DumpEnvelope::kDegraded:
-      return ReportFaults(e.degraded().partial());
-    case kfreeze::v1::DumpEnvelope::REPORT_NOT_SET:
-      break;
-  }
-  return 0;
+  uint64_t faults = 0;
+  for (const report::Capture& c : report::Captures(e)) faults += ReportFaults(*c.report);
+  return faults;
 }
 
 DaemonMetrics::DaemonMetrics()

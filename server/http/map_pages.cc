@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "core/report/envelope_captures.h"
 #include "core/report/render_text.h"
 
 namespace kfreeze::server::http {
@@ -13,15 +14,6 @@ namespace {
 using kfreeze::v1::DumpEnvelope;
 using kfreeze::v1::FailureDumpMap;
 using kfreeze::v1::FailureDumpReport;
-
-void StripReport(FailureDumpReport* r) {
-  for (FailureDumpMap& m : *r->mutable_maps()) {
-    m.clear_entries();
-    m.clear_array_entries();
-    m.clear_percpu_entries();
-    m.clear_percpu_hash_entries();
-  }
-}
 
 // One line: the renderer's indentation folded into single spaces.
 std::string OneLine(const kfreeze::v1::RenderedValue& v) {
@@ -51,23 +43,6 @@ std::string Hex(const std::string& bytes) {
   return out;
 }
 
-const FailureDumpReport* Capture(const DumpEnvelope& e, const std::string& capture) {
-  switch (e.report_case()) {
-    case DumpEnvelope::kSingle:
-      return capture.empty() || capture == "late" ? &e.single() : nullptr;
-    case DumpEnvelope::kDual:
-      if (capture == "early") return e.dual().has_early() ? &e.dual().early() : nullptr;
-      return capture.empty() || capture == "late" ? &e.dual().late() : nullptr;
-    case DumpEnvelope::kDegraded:
-      return (capture.empty() || capture == "late") && e.degraded().has_partial()
-                 ? &e.degraded().partial()
-                 : nullptr;
-    case DumpEnvelope::REPORT_NOT_SET:
-      break;
-  }
-  return nullptr;
-}
-
 const FailureDumpMap* FindMap(const FailureDumpReport& r, const std::string& name) {
   for (const FailureDumpMap& m : r.maps()) {
     if (m.name() == name) return &m;
@@ -78,23 +53,19 @@ const FailureDumpMap* FindMap(const FailureDumpReport& r, const std::string& nam
 }  // namespace
 
 void StripMapEntries(DumpEnvelope& e) {
-  switch (e.report_case()) {
-    case DumpEnvelope::kSingle:
-      return StripReport(e.mutable_single());
-    case DumpEnvelope::kDual:
-      if (e.dual().has_early()) StripReport(e.mutable_dual()->mutable_early());
-      return StripReport(e.mutable_dual()->mutable_late());
-    case DumpEnvelope::kDegraded:
-      if (e.degraded().has_partial()) StripReport(e.mutable_degraded()->mutable_partial());
-      return;
-    case DumpEnvelope::REPORT_NOT_SET:
-      return;
+  for (FailureDumpReport* r : report::MutableCaptures(e)) {
+    for (FailureDumpMap& m : *r->mutable_maps()) {
+      m.clear_entries();
+      m.clear_array_entries();
+      m.clear_percpu_entries();
+      m.clear_percpu_hash_entries();
+    }
   }
 }
 
 absl::StatusOr<MapRows> RenderMapRows(const DumpEnvelope& envelope, const std::string& capture,
                                       const std::string& name) {
-  const FailureDumpReport* r = Capture(envelope, capture);
+  const FailureDumpReport* r = report::FindCapture(envelope, capture);
   if (r == nullptr) return absl::NotFoundError(absl::StrCat("the dump has no capture ", capture));
   const FailureDumpMap* m = FindMap(*r, name);
   if (m == nullptr) return absl::NotFoundError(absl::StrCat("the capture has no map ", name));

@@ -24,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from e2e_common import Failure, arg_parser, check, died_of_flake, FLAKE_MARK, labclient, outcome
+from e2e_common import Failure, arg_parser, check, labclient, outcome_retrying_flake
 from server_support import Daemon
 
 SCENARIO = Path(__file__).resolve().parent / "scx_stall_gated.sh"
@@ -71,14 +71,7 @@ def main():
     ap.add_argument("--npm-prefix", required=True, type=Path)
     ap.add_argument("--shots", required=True, type=Path)
     args = ap.parse_args()
-    for attempt in (1, 2):
-        guest = {}
-        rc = outcome(lambda: run(args, guest))
-        flake = died_of_flake(guest.get("console"))
-        if rc == 0 or not flake or attempt == 2:
-            return rc
-        print(f"retrying: the guest kernel hit the TCG '{FLAKE_MARK}' oops ({flake})", file=sys.stderr)
-    return 1
+    return outcome_retrying_flake(lambda guest: run(args, guest))
 
 
 def run(args, guest):

@@ -132,6 +132,20 @@ def died_of_flake(console):
     return str(console) if FLAKE_MARK in text else None
 
 
+def outcome_retrying_flake(run):
+    """outcome(run(guest)) with one fresh-guest retry when the guest kernel died of the TCG int3
+    flake (sched_ext patching its static keys under multi-threaded TCG: the emulator, not kfreeze).
+    `run` records its guest's console path as guest["console"]."""
+    for attempt in (1, 2):
+        guest = {}
+        rc = outcome(lambda: run(guest))
+        flake = died_of_flake(guest.get("console"))
+        if rc == 0 or not flake or attempt == 2:
+            return rc
+        print(f"retrying: the guest kernel hit the TCG '{FLAKE_MARK}' oops ({flake})", file=sys.stderr)
+    return 1
+
+
 def dump_single(kfreeze, g):
     """`kfreeze dump --format proto-json` of lab guest g (no daemon): its single report."""
     res = run_tool([kfreeze, "dump", "--ram", g.ram, "--qmp", g.qmp, "--format", "proto-json"],

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from e2e_common import arg_parser, check, died_of_flake, FLAKE_MARK, labclient, outcome, u
+from e2e_common import arg_parser, check, labclient, outcome_retrying_flake, u
 from server_support import trigger_daemon, watch_first_dump
 
 SCENARIO = Path(__file__).resolve().parent / "scx_stall_gated.sh"
@@ -29,14 +29,7 @@ def main():
     # The guest kernel sometimes dies of "Oops: int3" under multi-threaded TCG while sched_ext
     # patches its static keys (the lab retries this at boot; here it strikes after boot, when the
     # scheduler attaches or is ejected). That is the emulator, not kfreeze: one fresh guest retry.
-    for attempt in (1, 2):
-        guest = {}
-        rc = outcome(lambda: run(args, guest))
-        flake = died_of_flake(guest.get("console"))
-        if rc == 0 or not flake or attempt == 2:
-            return rc
-        print(f"retrying: the guest kernel hit the TCG '{FLAKE_MARK}' oops ({flake})", file=sys.stderr)
-    return 1
+    return outcome_retrying_flake(lambda guest: run(args, guest))
 
 
 def run(args, guest):

@@ -24,15 +24,19 @@ constexpr uint32_t kMaxPageSize = 1000;
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
 
 // One slot of a bounded counter for the lifetime of a call; `held()` false when none was free.
+// Takes one of `max` slots of `counter`; false (nothing taken) when none is free.
+bool TakeSlot(std::atomic<uint32_t>& counter, uint32_t max) {
+  uint32_t now = counter.load();
+  do {
+    if (now >= max) return false;
+  } while (!counter.compare_exchange_weak(now, now + 1));
+  return true;
+}
+
 class Slot {
  public:
-  Slot(std::atomic<uint32_t>& counter, uint32_t max) : counter_(counter) {
-    uint32_t now = counter_.load();
-    do {
-      if (now >= max) return;
-    } while (!counter_.compare_exchange_weak(now, now + 1));
-    held_ = true;
-  }
+  Slot(std::atomic<uint32_t>& counter, uint32_t max)
+      : counter_(counter), held_(TakeSlot(counter, max)) {}
   ~Slot() {
     if (held_) counter_.fetch_sub(1);
   }
@@ -40,7 +44,7 @@ class Slot {
 
  private:
   std::atomic<uint32_t>& counter_;
-  bool held_ = false;
+  const bool held_;
 };
 
 absl::Status FirstError(std::initializer_list<absl::Status> checks) {
@@ -113,13 +117,11 @@ absl::StatusOr<std::unique_ptr<WatchSession>> FreezeApi::OpenWatch(
     }
     since_seq = since->seq();
   }
-  uint32_t open = watchers_.load();
-  do {
-    if (open >= limits.max_watchers) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat(limits.max_watchers, " dump streams are already open"));
-    }
-  } while (!watchers_.compare_exchange_weak(open, open + 1));
+  // Released by the session's destructor.
+  if (!TakeSlot(watchers_, limits.max_watchers)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(limits.max_watchers, " dump streams are already open"));
+  }
   // Subscribed before the replay so nothing archived in between is lost; deduped by seq.
   std::unique_ptr<Subscription> sub = bus_->Subscribe(filter);
   return std::unique_ptr<WatchSession>(

@@ -22,6 +22,9 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 llvm-14 libclang-rt-14-dev clang-format
   qemu-system-x86 busybox-static bpftool cpio zstd gzip python3 socat debian-archive-keyring
+  # arm64 lab guests (tests/vm/lab --arch arm64): qemu-system-aarch64, and the cross gcc/binutils
+  # (objcopy, readelf) for their static programs and the BTF carved out of the kernel Image
+  qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   openssl
   python3-drgn  # bench/guest/scale_window.py's drgn route, the tool users would compare with
 )

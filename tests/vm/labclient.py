@@ -65,24 +65,27 @@ def parse_kv(text: str) -> dict:
     return out
 
 
-def fetch(refresh: bool = False) -> dict:
-    """`lab fetch`; returns its KEY=value lines (KERNEL, VMLINUX, VMLINUX_H, BPF_DIR, ...)."""
-    res = _lab("fetch", *(["--refresh"] if refresh else []))
+def fetch(refresh: bool = False, arch=None) -> dict:
+    """`lab fetch`; returns its KEY=value lines (KERNEL, VMLINUX, VMLINUX_H, BPF_DIR, ...).
+    arch: x86_64 or arm64 (default KFREEZE_VM_ARCH, else x86_64)."""
+    res = _lab("fetch", *(["--refresh"] if refresh else []), *(["--arch", arch] if arch else []))
     _check(res, "fetch")
     return parse_kv(res.stdout.decode())
 
 
 def up(name: str, scenario, *, cpus=None, mem=None, kaslr=None, accel=None, timeout=None,
-       add=None, params=None) -> dict:
+       add=None, params=None, arch=None, cpu_opts=None) -> dict:
     """`lab up`; returns the KEY=value lines (RAM, QMP, CONSOLE, CMD, PID, ACCEL, RETRIES, ...).
 
     scenario: a path, or the name of a scenario shipped in tests/vm/scenarios.
     add: {host_path: guest_path} files copied into the guest.
     params: {key: value} scenario parameters (`--param KEY=VALUE`; LAB_PARAM_<KEY> in the guest).
+    arch: x86_64 or arm64 (default KFREEZE_VM_ARCH, else x86_64); cpu_opts: extra -cpu
+    properties, e.g. "lpa2=off".
     """
     args = ["up", name, "--scenario", scenario]
     for flag, value in (("--cpus", cpus), ("--mem", mem), ("--kaslr", kaslr), ("--accel", accel),
-                        ("--timeout", timeout)):
+                        ("--timeout", timeout), ("--arch", arch), ("--cpu-opts", cpu_opts)):
         if value is not None:
             args += [flag, value]
     for host, guest_path in (add or {}).items():

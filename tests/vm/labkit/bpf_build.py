@@ -9,21 +9,30 @@ twin (Debian's 7.1 for scx_bpf_create_dsq and scx_bpf_dsq_nr_queued). So the BPF
 a header generated from *this* kernel's BTF that says, per kfunc, whether it exists, how many
 arguments it takes and whether the verifier can resolve it; tests/vm/bpf/lab_scx.h picks the
 declarations and fallbacks from that. Nothing is decided from version strings.
+
+Per guest architecture: bpf_tracing.h's __TARGET_ARCH_<arch>, and for arm64 the programs are
+cross-compiled with aarch64-linux-gnu-gcc against the arm64 sysroot of labkit/userland.py.
 """
 
 import re
 from pathlib import Path
 
-from . import paths
+from . import arch, paths, userland
 from .proc import LabError, log, run
 
 CLANG = "clang-14"
-BPF_CFLAGS = [
-    "-g", "-O2", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_x86",
-    # vmlinux.h embeds anonymous structs; without these the layouts come out wrong.
-    "-fms-extensions", "-Wno-microsoft-anon-tag",
-    "-Wall", "-Werror", "-Wno-unused-function",
-]
+
+
+def bpf_cflags(guest: arch.Arch) -> list:
+    return [
+        "-g", "-O2", "-target", "bpf", "-mcpu=v3", f"-D__TARGET_ARCH_{guest.bpf_target}",
+        # vmlinux.h embeds anonymous structs; without these the layouts come out wrong.
+        "-fms-extensions", "-Wno-microsoft-anon-tag",
+        "-Wall", "-Werror", "-Wno-unused-function",
+    ]
+
+
+
 GUEST_CFLAGS = ["-static", "-s", "-O2", "-Wall", "-Werror", "-pthread"]
 LINK_MARK = "// lab-link:"
 # Kfuncs lab_scx.h may use (current names and the ones they replaced); the header describes each.
@@ -134,7 +143,17 @@ def write_vmlinux_h(vmlinux: Path, out: Path) -> None:
 
 
 def compile_bpf(src: Path, out: Path, include_dir: Path) -> None:
-    run([CLANG, *BPF_CFLAGS, "-I", include_dir, "-I", paths.BPF_SRC_DIR, "-c", src, "-o", out])
+    run([CLANG, *bpf_cflags(arch.current()), "-I", include_dir, "-I", paths.BPF_SRC_DIR, "-c", src,
+         "-o", out])
+
+
+def _guest_cc(guest: arch.Arch) -> list:
+    """The host's gcc, or the cross gcc with the guest sysroot's headers and static libraries."""
+    if guest.native:
+        return ["gcc"]
+    sysroot = userland.sysroot()
+    return [f"{guest.cross_prefix}gcc", "-I", sysroot / "usr/include",
+            "-L", sysroot / "usr/lib" / guest.multiarch]
 
 
 def compile_guest_program(src: Path, out: Path) -> None:
@@ -143,7 +162,7 @@ def compile_guest_program(src: Path, out: Path) -> None:
     for line in src.read_text().splitlines():
         if line.startswith(LINK_MARK):
             libs += line[len(LINK_MARK):].split()
-    run(["gcc", *GUEST_CFLAGS, "-o", out, src, *libs])
+    run([*_guest_cc(arch.current()), *GUEST_CFLAGS, "-o", out, src, *libs])
 
 
 def build(kernel: dict, out_dir: Path) -> None:

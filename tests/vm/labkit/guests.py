@@ -2,6 +2,8 @@
 
 A guest's state is its run dir (<cache>/run/<name>/) with meta.json; the RAM file lives in
 /dev/shm and the sockets in the run dir (or a short /tmp dir when that path is too long).
+The guest's architecture is arch.current() at `up` (recorded in meta.json); exec, truth and down
+work the same for every architecture.
 """
 
 import json
@@ -13,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import accel, builder, cmdchannel, initramfs, paths
+from . import accel, arch, builder, cmdchannel, initramfs, paths
 from .console import ConsoleWatch
 from .locks import locked
 from .proc import LabError, log
@@ -32,6 +34,11 @@ STOP_GRACE_SECONDS = 10
 CHANNEL_PING_TIMEOUT = 60
 MIN_CPUS, MAX_CPUS = 1, 64
 MIN_MEM_MIB, MAX_MEM_MIB = 256, 65536
+CPU_OPTS_ENV = "KFREEZE_VM_CPU_OPTS"
+CPU_OPT_RE = re.compile(r"^[A-Za-z0-9_.+-]+(=[A-Za-z0-9_.+-]+)?$")
+# arm64 (-cpu max): pauth-impdef (QARMA5 PAuth nearly doubles TCG boot time), no SVE/SME (they
+# triple the HMP register dump); KASLR works without EFI (seed from the device tree).
+ARM64_CPU_PROPS = ("pauth-impdef=on", "sve=off", "sme=off")
 
 
 def _check_name(name: str) -> None:
@@ -111,22 +118,61 @@ def _remove_runtime_files(name: str) -> None:
         shutil.rmtree(f["sockdir"], ignore_errors=True)
 
 
-def _qemu_command(name: str, f: dict, kernel: dict, opts: dict, accel_name: str, threads: str) -> list:
-    append = ["console=ttyS0", "panic=-1", "quiet", "psi=1", f"kfreeze.name={name}"]
+def parse_cpu_opts(text: str) -> tuple:
+    """`--cpu-opts lpa2=off,la57=off` (or KFREEZE_VM_CPU_OPTS) as -cpu properties."""
+    props = tuple(p.strip() for p in (text or "").split(",") if p.strip())
+    for p in props:
+        if not CPU_OPT_RE.match(p):
+            raise LabError(f"--cpu-opts: bad CPU property {p!r} (expected NAME or NAME=VALUE)")
+    return props
+
+
+def _kernel_append(name: str, opts: dict, guest: arch.Arch) -> str:
+    append = [f"console={guest.console}", "panic=-1", "quiet", "psi=1", f"kfreeze.name={name}"]
     if opts["kaslr"] == "off":
         append.append("nokaslr")
     append += os.environ.get("KFREEZE_VM_APPEND", "").split()
+    return " ".join(append)
+
+
+def _qemu_command(name: str, f: dict, kernel: dict, opts: dict, accel_name: str, threads: str) -> list:
+    guest = arch.by_name(opts["arch"])
+    if not guest.native:
+        return _qemu_command_arm64(name, f, kernel, opts, threads)
     mem = opts["mem"]
     return [
         "qemu-system-x86_64", "-name", f"kfreeze-{name}", "-nodefaults", "-no-user-config",
-        *accel.qemu_args(accel_name, threads),
+        *accel.qemu_args(accel_name, threads, opts["cpu_opts"]),
         "-m", f"{mem}M", "-smp", str(opts["cpus"]),
         "-object", f"memory-backend-file,id=mem0,size={mem}M,mem-path={f['ram']},share=on",
         "-machine", "q35,memory-backend=mem0",
-        "-kernel", kernel["vmlinuz"], "-initrd", str(f["initrd"]), "-append", " ".join(append),
+        "-kernel", kernel["vmlinuz"], "-initrd", str(f["initrd"]),
+        "-append", _kernel_append(name, opts, guest),
         "-display", "none", "-vga", "none", "-no-reboot", "-nic", "none",
         "-serial", f"file:{f['console']}",
         "-serial", f"unix:{f['cmd']},server=on,wait=off",
+        "-qmp", f"unix:{f['qmp']},server=on,wait=off",
+    ]
+
+
+def _qemu_command_arm64(name: str, f: dict, kernel: dict, opts: dict, threads: str) -> list:
+    """qemu virt under TCG, booting the raw Image directly (no firmware). virt has one UART (the
+    console); the command channel is a virtconsole on virtio-serial-pci, the guest's /dev/hvc0
+    (the cloud kernel has VIRTIO_PCI=y but VIRTIO_MMIO=m)."""
+    mem = opts["mem"]
+    return [
+        arch.ARM64.qemu, "-name", f"kfreeze-{name}", "-nodefaults", "-no-user-config",
+        *accel.qemu_args("tcg", threads, ARM64_CPU_PROPS + opts["cpu_opts"]),
+        "-m", f"{mem}M", "-smp", str(opts["cpus"]),
+        "-object", f"memory-backend-file,id=mem0,size={mem}M,mem-path={f['ram']},share=on",
+        "-machine", "virt,gic-version=3,memory-backend=mem0",
+        "-kernel", kernel["vmlinuz"], "-initrd", str(f["initrd"]),
+        "-append", _kernel_append(name, opts, arch.ARM64),
+        "-display", "none", "-no-reboot", "-nic", "none",
+        "-serial", f"file:{f['console']}",
+        "-device", "virtio-serial-pci",
+        "-chardev", f"socket,id=cmd,path={f['cmd']},server=on,wait=off",
+        "-device", "virtconsole,chardev=cmd",
         "-qmp", f"unix:{f['qmp']},server=on,wait=off",
     ]
 
@@ -149,7 +195,7 @@ def _boot_once(name, f, kernel, opts, accel_name, threads) -> subprocess.Popen:
     # Provisional state, so `lab down` finds this QEMU even if `lab up` itself dies while booting.
     _meta_path(name).write_text(json.dumps({"name": name, "pid": proc.pid, "ram": str(f["ram"]),
                                             "booting": True, "accel": accel_name, "kaslr": opts["kaslr"],
-                                            "scenario": opts["scenario"]}) + "\n")
+                                            "scenario": opts["scenario"], "arch": opts["arch"]}) + "\n")
     try:
         return _wait_ready(proc, f, accel_name, opts)
     except BaseException:
@@ -189,17 +235,18 @@ def _wait_ready(proc, f, accel_name, opts) -> subprocess.Popen:
             raise BootFailure(f"scenario not ready after {opts['timeout']}s{tail}", retry=False)
 
 
-def _log_boot(name, accel_name, threads, attempt, outcome, t0) -> None:
+def _log_boot(name, opts, accel_name, threads, attempt, outcome, t0) -> None:
     """One line per boot attempt in <cache>/run/boots.log: the record of boot times and flakes."""
     line = (f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name} accel={accel_name} threads={threads} "
-            f"attempt={attempt + 1} seconds={time.monotonic() - t0:.1f} outcome={outcome}\n")
+            f"attempt={attempt + 1} seconds={time.monotonic() - t0:.1f} arch={opts['arch']} "
+            f"outcome={outcome}\n")
     with open(paths.run_root() / "boots.log", "a") as log_file:
         log_file.write(line)
 
 
 def _boot_with_retries(name, f, kernel, opts, requested_accel) -> dict:
     """Boots under the planned accelerators in turn, retrying flaky TCG boots; raises LabError."""
-    accels, note = accel.plan(requested_accel)
+    accels, note = accel.plan(requested_accel, native=arch.by_name(opts["arch"]).native)
     max_retries = int(os.environ.get("KFREEZE_VM_BOOT_RETRIES", DEFAULT_RETRIES))
     retries = 0
     failures = []
@@ -210,10 +257,10 @@ def _boot_with_retries(name, f, kernel, opts, requested_accel) -> dict:
             t0 = time.monotonic()
             try:
                 proc = _boot_once(name, f, kernel, opts, accel_name, threads)
-                _log_boot(name, accel_name, threads, attempt, "ready", t0)
+                _log_boot(name, opts, accel_name, threads, attempt, "ready", t0)
             except BootFailure as e:
                 first_line = str(e).splitlines()[0]
-                _log_boot(name, accel_name, threads, attempt, first_line, t0)
+                _log_boot(name, opts, accel_name, threads, attempt, first_line, t0)
                 failures.append(f"[{accel_name} attempt {attempt + 1}] {e}")
                 log(f"{name}: boot attempt {attempt + 1} under {accel_name} failed: {first_line}")
                 if accel_name == "kvm":
@@ -237,9 +284,12 @@ def _prepare_initrd(f: dict, base: Path, scenario: Path, extra_files: list, para
 
 
 def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_accel: str,
-       timeout: float, extra_files: list, params: dict = None) -> dict:
-    """params: scenario parameters {key: value} (`lab up --param`), keys matching PARAM_KEY_RE."""
+       timeout: float, extra_files: list, params: dict = None, cpu_opts: str = None) -> dict:
+    """params: scenario parameters {key: value} (`lab up --param`), keys matching PARAM_KEY_RE.
+    cpu_opts: extra -cpu properties, comma-separated (default KFREEZE_VM_CPU_OPTS)."""
     _check_name(name)
+    guest = arch.current()
+    cpu_props = parse_cpu_opts(os.environ.get(CPU_OPTS_ENV, "") if cpu_opts is None else cpu_opts)
     params = dict(params or {})
     for key, value in params.items():
         if not PARAM_KEY_RE.match(key) or "\n" in str(value) or "\0" in str(value):
@@ -261,7 +311,8 @@ def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_acc
         f["rundir"].mkdir(parents=True, exist_ok=True)
         f["sockdir"].mkdir(parents=True, exist_ok=True)
         _prepare_initrd(f, built["initramfs"], scenario, extra_files, params)
-        opts = {"cpus": cpus, "mem": mem, "kaslr": kaslr, "timeout": timeout, "scenario": str(scenario)}
+        opts = {"cpus": cpus, "mem": mem, "kaslr": kaslr, "timeout": timeout, "scenario": str(scenario),
+                "arch": guest.name, "cpu_opts": cpu_props}
         start = time.monotonic()
         try:
             boot = _boot_with_retries(name, f, kernel, opts, requested_accel)
@@ -275,7 +326,8 @@ def up(name: str, scenario: Path, cpus: int, mem: int, kaslr: str, requested_acc
             "boot_seconds": boot["boot_seconds"], "total_seconds": round(time.monotonic() - start, 2),
             "kernel": kernel["release"], "kernel_package": f"{kernel['package']} {kernel['version']}",
             "kaslr": kaslr, "cpus": cpus, "mem_mib": mem, "scenario": str(scenario.resolve()),
-            "params": params, "rundir": str(f["rundir"]),
+            "params": params, "rundir": str(f["rundir"]), "arch": guest.name,
+            "cpu_opts": ",".join(cpu_props),
         }
         mp.write_text(json.dumps(meta, indent=1) + "\n")
     try:

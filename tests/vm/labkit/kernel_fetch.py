@@ -15,17 +15,23 @@ The mirror is the one the machine's own apt sources use for the main archive of 
 
 The 6.12 line (kernel_build.SERIES) is the exception: Debian's binaries lack sched_ext, so fetch()
 hands a wanted version of that line to kernel_build, which builds it from Debian's source package
-with the same apt tree (its deb-src lines) and installs it into the same store.
+with the same apt tree (its deb-src lines) and installs it into the same store (x86-64 only).
+
+Per guest architecture (arch.current()): x86-64 keeps the store root (apt/, kernel/), arm64 has
+its own arm64/{apt,kernel} and selection file, so neither re-downloads nor lists the other's
+kernels. The arm64 vmlinuz is a raw Image without an ELF inside: vmlinux is its .BTF blob carved
+out and wrapped as an ELF, which is all the lab reads from it.
 """
 
 import json
 import os
 import re
 import shutil
+import struct
 import time
 from pathlib import Path
 
-from . import paths
+from . import arch, paths
 from .locks import locked
 from .proc import LabError, log, run
 
@@ -39,24 +45,36 @@ FALLBACK_HOST_SUITE = "bookworm"
 # Cloud kernel packages, e.g. linux-binary-7.3.4+deb13-cloud-amd64 (7.x and 6.19: holds the
 # vmlinuz; linux-image-<same> is then only a metapackage) or linux-image-6.16.12+deb13-cloud-amd64
 # (before: the image package holds it). Unsigned twins: linux-binary-unsigned-<v>-cloud-amd64,
-# linux-image-<v>-cloud-amd64-unsigned.
-KERNEL_PKG_RE = re.compile(
+# linux-image-<v>-cloud-amd64-unsigned. cloud-arm64 likewise.
+KERNEL_PKG_PATTERN = (
     r"^linux-(?P<kind>binary|image)-(?P<unsigned_pre>unsigned-)?(?P<upstream>\d+(?:\.\d+)+)"
-    r"\+(?P<abi>deb\d+)-cloud-amd64(?P<unsigned_post>-unsigned)?$")
-FLAVOUR = "cloud-amd64"
+    r"\+(?P<abi>deb\d+)-{flavour}(?P<unsigned_post>-unsigned)?$")
 DEFAULT_PREFIX = "7"
 # `lab fetch` refreshes the package lists when they are older than this (a download that fails
 # with fresh-enough lists refreshes them and retries once).
 LISTS_MAX_AGE = 6 * 3600
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# struct btf_header: magic 0xeb9f, version 1, flags 0, hdr_len, type_off, type_len, str_off, str_len.
+BTF_MAGIC = b"\x9f\xeb\x01\x00"
+BTF_HEADER = struct.Struct("<4sIIIII")
+BTF_HEADER_LEN = 24
 SELECTED = "selected-kernel.json"
+
+
+def flavour() -> str:
+    """Debian's kernel flavour of the current architecture (cloud-amd64, cloud-arm64)."""
+    return arch.current().flavour
+
+
+def kernel_pkg_re():
+    return re.compile(KERNEL_PKG_PATTERN.format(flavour=re.escape(flavour())))
 
 
 # ---------------------------------------------------------------------------------------------
 # Mirror: from the machine's own apt sources
 
 
-def _host_suite() -> str:
+def host_suite() -> str:
     """The host's release codename (VERSION_CODENAME in /etc/os-release), e.g. bookworm."""
     try:
         for line in HOST_OS_RELEASE.read_text().splitlines():
@@ -142,7 +160,7 @@ def host_sources(etc: Path = None) -> list:
 def host_mirror(etc: Path = None, suite: str = None) -> tuple:
     """(URI, signed-by, file) of the machine's apt entry that serves the main archive of its own
     release (suite == codename exactly, so never the -security or -updates archive)."""
-    suite = suite or _host_suite()
+    suite = suite or host_suite()
     hits = []
     for f, e in host_sources(etc):
         if not e["enabled"] or suite not in e["suites"] or COMPONENT not in e["components"]:
@@ -167,7 +185,7 @@ def mirror() -> tuple:
     if not found:
         raise LabError(f"no Debian mirror: none of {HOST_APT_ETC}/sources.list, "
                        f"{HOST_APT_ETC}/sources.list.d/*.list|*.sources has an enabled entry for suite "
-                       f"{_host_suite()!r} component {COMPONENT!r}; set KFREEZE_VM_MIRROR to a Debian "
+                       f"{host_suite()!r} component {COMPONENT!r}; set KFREEZE_VM_MIRROR to a Debian "
                        "mirror URI")
     uri, _signed_by, f = found
     return uri, str(f)
@@ -184,17 +202,28 @@ def _keyring() -> str:
 # Project-local apt
 
 
+def arch_store() -> Path:
+    """The current architecture's part of the kernel store (x86-64: the store itself)."""
+    return arch.store(paths.kernel_store())
+
+
 def apt_dir() -> Path:
-    return paths.kernel_store() / "apt"
+    return arch_store() / "apt"
 
 
 def kernels_dir() -> Path:
-    return paths.kernel_store() / "kernel"
+    return arch_store() / "kernel"
 
 
 def apt_options() -> list:
     """-o options that point every piece of apt state into the kernel store (and away from /etc/apt)."""
-    a = apt_dir()
+    return apt_options_for(apt_dir(), arch.current())
+
+
+def apt_options_for(a: Path, guest: arch.Arch) -> list:
+    """apt options for the project-local tree in a, listing guest's architecture only."""
+    # A foreign architecture is made apt's native one, so a bare package name means pkg:<arch>.
+    native = [] if guest.native else ["-o", f"APT::Architecture={guest.deb}"]
     return [
         "-o", f"Dir::Etc::SourceList={a / 'sources.list'}",
         "-o", f"Dir::Etc::SourceParts={a / 'sources.list.d'}",
@@ -207,7 +236,8 @@ def apt_options() -> list:
         # Keep the binary caches, or every apt-cache call re-parses all lists (seconds each).
         "-o", "Dir::Cache::pkgcache=pkgcache.bin",
         "-o", "Dir::Cache::srcpkgcache=srcpkgcache.bin",
-        "-o", "APT::Architectures=amd64",
+        "-o", f"APT::Architectures={guest.deb}",
+        *native,
         "-o", "APT::Default-Release=",
         "-o", "Acquire::Languages=none",
         # Downloads land in the cache; the _apt sandbox user may not be able to write there.
@@ -217,7 +247,8 @@ def apt_options() -> list:
 
 def _sources_text(uri: str, keyring: str) -> str:
     lines = []
-    for kind in ("deb", "deb-src"):
+    # deb-src only where kernel_build may build from source (x86-64): Sources indices are large.
+    for kind in ("deb", "deb-src") if arch.current().native else ("deb",):
         lines += [f"{kind} [signed-by={keyring}] {uri} {suite} {COMPONENT}" for suite in SUITES]
     return "\n".join(lines) + "\n"
 
@@ -239,14 +270,15 @@ def _prepare_apt_tree() -> str:
 
 
 def apt_lock():
-    return locked(paths.kernel_store() / "apt.lock")
+    return locked(arch_store() / "apt.lock")
 
 
 def apt_update() -> None:
     """apt-get update of the project-local configuration (binary and source indices)."""
     with apt_lock():
         where = _prepare_apt_tree()
-        log(f"apt-get update (project-local sources: {', '.join(SUITES)}; mirror {where})")
+        log(f"apt-get update (project-local {arch.current().deb} sources: {', '.join(SUITES)}; "
+            f"mirror {where})")
         run(["apt-get", *apt_options(), "-q", "update"], timeout=900)
         (apt_dir() / "updated").write_text(f"{time.time()}\n")
 
@@ -297,12 +329,13 @@ def _package_rank(m) -> tuple:
 
 
 def archive_kernels() -> list:
-    """Every cloud-amd64 kernel the project-local suites offer, oldest first:
-    [{version, release, package, pkg_version, suite}] (one entry per kernel version)."""
+    """Every cloud kernel of the current architecture the project-local suites offer, oldest
+    first: [{version, release, package, pkg_version, suite}] (one entry per kernel version)."""
+    pkg_re = kernel_pkg_re()
     names = set()
     for prefix in ("linux-binary-", "linux-image-"):
         res = run(["apt-cache", *apt_options(), "pkgnames", prefix])
-        names.update(n for n in res.stdout.decode().split() if KERNEL_PKG_RE.match(n))
+        names.update(n for n in res.stdout.decode().split() if pkg_re.match(n))
     if not names:
         return []
     # policy gives a candidate only for packages with a real (downloadable) version, not for
@@ -330,7 +363,7 @@ def archive_kernels() -> list:
             in_candidate = False
     by_version = {}
     for name, (pkg_version, suite) in offered.items():
-        m = KERNEL_PKG_RE.match(name)
+        m = pkg_re.match(name)
         version = f"{m['upstream']}+{m['abi']}"
         by_version.setdefault(version, []).append((_package_rank(m), name, pkg_version, suite))
     out = []
@@ -339,7 +372,7 @@ def archive_kernels() -> list:
             pkgs = [p for p in pkgs if p[0][0] == 0]
         pkgs.sort()
         _rank, name, pkg_version, suite = pkgs[0]
-        out.append({"version": version, "release": f"{version}-{FLAVOUR}", "package": name,
+        out.append({"version": version, "release": f"{version}-{flavour()}", "package": name,
                     "pkg_version": pkg_version, "suite": suite})
     out.sort(key=lambda k: version_key(k["version"]))
     return out
@@ -352,7 +385,7 @@ def resolve(wanted: str) -> dict:
     hits = [k for k in offered if matches(k["release"], want)]
     if not hits:
         lines = sorted({k["version"].rsplit(".", 1)[0] for k in offered}, key=version_key)
-        raise LabError(f"no cloud-amd64 kernel matching {want!r} in {', '.join(SUITES)} "
+        raise LabError(f"no {flavour()} kernel matching {want!r} in {', '.join(SUITES)} "
                        f"(mirror {mirror()[0]}); offered lines: {' '.join(lines) or 'none'}")
     return hits[-1]
 
@@ -413,6 +446,46 @@ def find_zstd_elf(vmlinuz: Path, out: Path) -> None:
         start = off + 1
 
 
+def _btf_blobs(blob: bytes):
+    """(offset, size) of every plausible BTF blob in blob: header, then types, then strings."""
+    off = blob.find(BTF_MAGIC)
+    while off >= 0:
+        if off + BTF_HEADER_LEN <= len(blob):
+            _magic, hdr_len, type_off, type_len, str_off, str_len = BTF_HEADER.unpack_from(blob, off)
+            size = hdr_len + type_len + str_len
+            if hdr_len == BTF_HEADER_LEN and type_off == 0 and str_off == type_len and \
+                    off + size <= len(blob):
+                yield off, size
+        off = blob.find(BTF_MAGIC, off + 1)
+
+
+def carve_btf_elf(image: Path, out: Path) -> None:
+    """A raw kernel Image (arm64) has no ELF inside, but its .BTF blob is embedded verbatim: carve
+    it out and wrap it as an ELF with one .BTF section, so bpftool and the builder read it like
+    an x86-64 vmlinux."""
+    found = sorted(_btf_blobs(image.read_bytes()), key=lambda c: c[1])
+    if not found:
+        raise LabError(f"no BTF blob (magic 9f eb 01 00, 24-byte header) in {image}")
+    off, size = found[-1]  # the kernel's own BTF dwarfs any false match
+    raw = out.with_name(out.name + ".btf")
+    with open(image, "rb") as f:
+        f.seek(off)
+        raw.write_bytes(f.read(size))
+    guest = arch.current()
+    # No symbols: objcopy's _binary_* ones would pass for a (useless) kernel symbol table.
+    run([f"{guest.cross_prefix}objcopy", "-I", "binary", "-O", guest.elf_target, "--strip-all",
+         "--rename-section", ".data=.BTF", raw.name, out.name], cwd=out.parent)
+    raw.unlink()
+
+
+def extract_vmlinux(vmlinuz: Path, out: Path) -> None:
+    """out: an ELF with the kernel's .BTF, from the bzImage's payload or the raw Image's blob."""
+    if arch.current().native:
+        find_zstd_elf(vmlinuz, out)
+    else:
+        carve_btf_elf(vmlinuz, out)
+
+
 def has_sched_ext(vmlinux: Path) -> bool:
     raw = run(["bpftool", "btf", "dump", "file", vmlinux]).stdout
     return b"STRUCT 'sched_ext_ops' size=" in raw
@@ -439,7 +512,7 @@ def _rejected_file(release: str) -> Path:
 def _rejected_message(entry: dict) -> str:
     from . import kernel_build
     hint = ""
-    if matches(entry["release"], kernel_build.SERIES):
+    if matches(entry["release"], kernel_build.SERIES) and arch.current().native:
         hint = (f"; `--kernel {kernel_build.SERIES}` builds that line from Debian's source package "
                 "with sched_ext")
     return (f"kernel {entry['release']} ({entry['package']}) has no struct sched_ext_ops in its BTF: "
@@ -482,12 +555,13 @@ def _unpack(entry: dict, just_updated: bool) -> dict:
         if release != entry["release"]:
             raise LabError(f"{pkg}: unpacked release {release} does not match the package name")
         shutil.copyfile(image, tmp / "vmlinuz")
-        find_zstd_elf(tmp / "vmlinuz", tmp / "vmlinux")
+        extract_vmlinux(tmp / "vmlinuz", tmp / "vmlinux")
         if not has_sched_ext(tmp / "vmlinux"):
             _remember_rejected(entry)
             raise LabError(_rejected_message(entry))
         version = run(["dpkg-deb", "-f", deb, "Version"]).stdout.decode().strip()
-        info = {"package": pkg, "version": version, "release": release, "deb": deb.name,
+        info = {"package": pkg, "version": version, "release": release, "arch": arch.current().name,
+                "deb": deb.name,
                 "suite": entry.get("suite", "?"), "fetched": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / "kernel.json").write_text(json.dumps(info, indent=1) + "\n")
         shutil.rmtree(root)
@@ -509,7 +583,10 @@ def _unpack(entry: dict, just_updated: bool) -> dict:
 
 
 def selected_file() -> Path:
-    return paths.cache_dir() / SELECTED
+    """selected-kernel.json (x86-64), selected-kernel-arm64.json (arm64)."""
+    sub = arch.current().store_subdir
+    name = SELECTED if not sub else SELECTED.replace(".json", f"-{sub}.json")
+    return paths.cache_dir() / name
 
 
 def _select(info: dict) -> dict:
@@ -544,17 +621,18 @@ def selected_kernel(wanted: str = None) -> dict:
         hit = _newest_cached(wanted)
         if not hit:
             raise LabError(f"no cached kernel matches {wanted!r} in {kernels_dir()}: run "
-                           f"tests/vm/lab fetch --kernel {wanted}")
+                           f"tests/vm/lab fetch{arch.current().lab_option} --kernel {wanted}")
         return hit
     release = selected_release()
     if not release:
-        raise LabError(f"no kernel selected for {paths.cache_dir()}: run tests/vm/lab fetch "
-                       "(downloads one unless the kernel store already has it)")
+        raise LabError(f"no {arch.current().name} kernel selected for {paths.cache_dir()}: run "
+                       f"tests/vm/lab fetch{arch.current().lab_option} (downloads one unless the "
+                       "kernel store already has it)")
     kdir = kernels_dir() / release
     for f in ("kernel.json", "vmlinuz", "vmlinux"):
         if not (kdir / f).exists():
             raise LabError(f"selected kernel {release} is not in the kernel store ({kdir / f} missing): "
-                           "run tests/vm/lab fetch")
+                           f"run tests/vm/lab fetch{arch.current().lab_option}")
     return _kernel_info(kdir)
 
 
@@ -562,7 +640,15 @@ def builds_from_source(wanted: str) -> bool:
     """Whether wanted names the line kernel_build builds (6.12, 6.12.107, 6.12.107+deb13,
     6.12.107+deb13-kfreeze-lab) rather than one of Debian's binary cloud kernels."""
     from . import kernel_build
-    return bool(wanted) and matches(wanted, kernel_build.SERIES) and not wanted.endswith(f"-{FLAVOUR}")
+    return bool(wanted) and matches(wanted, kernel_build.SERIES) and not wanted.endswith(f"-{flavour()}")
+
+
+def _no_source_build() -> None:
+    """kernel_build builds x86-64 only (an arm64 cross build would take far longer still)."""
+    from . import kernel_build
+    raise LabError(f"the {kernel_build.SERIES} line is built from source for x86_64 only, and "
+                   f"Debian's {kernel_build.SERIES} {flavour()} kernels have no sched_ext; pick a "
+                   f"newer kernel (see `tests/vm/lab kernels{arch.current().lab_option}`)")
 
 
 def fetch(wanted: str = None, refresh: bool = False) -> dict:
@@ -571,11 +657,13 @@ def fetch(wanted: str = None, refresh: bool = False) -> dict:
     version of kernel_build's line is built from source (or its cached build reused) instead."""
     wanted = wanted_kernel() if wanted is None else wanted
     if builds_from_source(wanted):
+        if not arch.current().native:
+            _no_source_build()
         from . import kernel_build
         # Outside fetch.lock: a build takes long and has its own lock.
         return _select(kernel_build.build_612(version=kernel_build.source_version_of(wanted),
                                               refresh=refresh))
-    with locked(paths.kernel_store() / "fetch.lock"):
+    with locked(arch_store() / "fetch.lock"):
         if not refresh:
             release = selected_release()
             if not wanted and release and (kernels_dir() / release / "kernel.json").exists():

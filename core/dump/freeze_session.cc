@@ -56,7 +56,7 @@ void FillX86(const X86RegisterFile& f, const VcpuRegisters& r, kfreeze::v1::X86R
   out.set_rsi(f.rsi);
   out.set_rdi(f.rdi);
   out.set_rbp(f.rbp);
-  out.set_rsp(r.rsp);
+  out.set_rsp(r.sp);
   out.set_r8(f.r8);
   out.set_r9(f.r9);
   out.set_r10(f.r10);
@@ -65,7 +65,7 @@ void FillX86(const X86RegisterFile& f, const VcpuRegisters& r, kfreeze::v1::X86R
   out.set_r13(f.r13);
   out.set_r14(f.r14);
   out.set_r15(f.r15);
-  out.set_rip(r.rip);
+  out.set_rip(r.pc);
   out.set_rflags(f.rflags);
   out.set_cs(f.cs);
   out.set_ss(f.ss);
@@ -73,9 +73,17 @@ void FillX86(const X86RegisterFile& f, const VcpuRegisters& r, kfreeze::v1::X86R
   out.set_gs_base(f.gs_base);
   out.set_cr0(f.cr0);
   out.set_cr2(f.cr2);
-  out.set_cr3(r.cr3);
+  out.set_cr3(r.page_table_root.value_or(0));
   out.set_cr4(f.cr4);
   out.set_efer(f.efer);
+}
+
+void FillArm64(const Arm64RegisterFile& f, kfreeze::v1::Arm64Registers& out) {
+  for (uint64_t x : f.x) out.add_x(x);
+  out.set_sp(f.sp);
+  out.set_pc(f.pc);
+  out.set_pstate(f.pstate);
+  out.set_el(f.el);
 }
 
 void FillVcpuRegs(const std::vector<VcpuRegisters>& regs, const FreezeOptions& options,
@@ -91,12 +99,14 @@ void FillVcpuRegs(const std::vector<VcpuRegisters>& regs, const FreezeOptions& o
     auto it = by_index.find(i);
     if (it == by_index.end()) continue;
     kfreeze::v1::VcpuRegSnapshot* snap = slot->mutable_regs();
-    snap->set_instruction_pointer(it->second->rip);
-    snap->set_stack_pointer(it->second->rsp);
-    snap->set_page_table_root(it->second->cr3);
-    if (it->second->x86) FillX86(*it->second->x86, *it->second, *snap->mutable_x86());
+    const VcpuRegisters& r = *it->second;
+    snap->set_instruction_pointer(r.pc);
+    snap->set_stack_pointer(r.sp);
+    if (r.page_table_root) snap->set_page_table_root(*r.page_table_root);
+    if (r.x86) FillX86(*r.x86, r, *snap->mutable_x86());
+    if (r.arm64) FillArm64(*r.arm64, *snap->mutable_arm64());
     if (options.symbolize_ip) {
-      if (std::optional<std::string> sym = options.symbolize_ip(it->second->rip)) {
+      if (std::optional<std::string> sym = options.symbolize_ip(r.pc)) {
         snap->set_ip_symbol(*sym);
       }
     }

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/dump/hmp_registers_arm64.h"
 
 namespace kfreeze::dump {
 namespace {
@@ -84,7 +85,7 @@ std::optional<X86RegisterFile> ParseRegisterFile(string_view block) {
   return f;
 }
 
-absl::StatusOr<VcpuRegisters> ParseBlock(uint32_t cpu_index, string_view block) {
+absl::StatusOr<VcpuRegisters> ParseX86Block(uint32_t cpu_index, string_view block) {
   VcpuRegisters regs;
   regs.cpu_index = cpu_index;
   std::optional<uint64_t> rip = FindRegister(block, "RIP");
@@ -98,11 +99,19 @@ absl::StatusOr<VcpuRegisters> ParseBlock(uint32_t cpu_index, string_view block) 
                                                    : !rsp ? "RSP"
                                                           : "CR3"));
   }
-  regs.rip = *rip;
-  regs.rsp = *rsp;
-  regs.cr3 = *cr3;
+  regs.pc = *rip;
+  regs.sp = *rsp;
+  regs.page_table_root = *cr3;
   regs.x86 = ParseRegisterFile(block);
+  // Without the register file the privilege level is not known; kernel_mode stays false.
+  regs.kernel_mode = regs.x86 && (regs.x86->cs & 3) == 0;
   return regs;
+}
+
+// x86 text names RIP (or EIP); an Arm dump has PC/PSTATE (or PSR) and no RIP. Anything else goes
+// to the x86 parser, whose "lacks RIP" names what an error reply is missing.
+bool IsX86Block(string_view block) {
+  return FindRegister(block, "RIP") || FindRegister(block, "EIP") || !IsArmRegisterBlock(block);
 }
 
 // "CPU#12" (optionally followed by other text) -> 12.
@@ -153,10 +162,20 @@ absl::StatusOr<std::vector<VcpuRegisters>> ParseHmpRegisters(absl::string_view t
   }
   std::vector<VcpuRegisters> out;
   out.reserve(blocks.size());
+  std::optional<bool> first_x86;  // one guest has one architecture
   for (const Block& b : blocks) {
-    absl::StatusOr<VcpuRegisters> regs = ParseBlock(b.cpu, text.substr(b.begin, b.end - b.begin));
+    const string_view block = text.substr(b.begin, b.end - b.begin);
+    const bool x86 = IsX86Block(block);
+    if (first_x86 && *first_x86 != x86) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("info registers: CPU#", b.cpu, " is ", x86 ? "x86" : "Arm", " but CPU#",
+                       blocks.front().cpu, " is ", x86 ? "Arm" : "x86"));
+    }
+    first_x86 = x86;
+    absl::StatusOr<VcpuRegisters> regs =
+        x86 ? ParseX86Block(b.cpu, block) : ParseArmRegisterBlock(b.cpu, block);
     if (!regs.ok()) return regs.status();
-    out.push_back(*regs);
+    out.push_back(*std::move(regs));
   }
   return out;
 }

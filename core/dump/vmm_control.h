@@ -25,14 +25,32 @@ struct X86RegisterFile {
   uint64_t cr0 = 0, cr2 = 0, cr4 = 0, efer = 0;
 };
 
-// What `info registers -a` gives per vCPU that the report keeps.
+// An arm64 vCPU's state as `info registers` shows it (AArch64 state): what a frame-pointer
+// unwinder needs (x29, x30, sp, pc) and PSTATE for the exception level.
+struct Arm64RegisterFile {
+  uint64_t x[31] = {};  // x0..x30; x29 is the frame pointer, x30 the link register
+  uint64_t sp = 0;      // the SP of the current EL and SPSel (EL1h: SP_EL1; EL0t, EL1t: SP_EL0)
+  uint64_t pc = 0;
+  uint64_t pstate = 0;
+  uint8_t el = 0;       // PSTATE[3:2]
+  bool sp_sel = false;  // PSTATE[0]: 'h' (SP_ELx) rather than 't' (SP_EL0)
+};
+
+// What `info registers -a` gives per vCPU that the report keeps. The generic fields are what
+// code that does not care about the architecture reads; the register files are per architecture.
 struct VcpuRegisters {
   uint32_t cpu_index = 0;  // QEMU's CPU#N
-  uint64_t rip = 0;
-  uint64_t rsp = 0;
-  uint64_t cr3 = 0;  // raw CR3, PCID bits included
-  // Absent when the VMM reported only the three above (a 32-bit guest, a terse control).
+  uint64_t pc = 0;         // x86: RIP
+  uint64_t sp = 0;         // x86: RSP
+  // x86: raw CR3, PCID bits included. Absent on arm64: HMP shows no TTBR.
+  std::optional<uint64_t> page_table_root;
+  // The vCPU ran kernel code (x86: CS & 3 == 0; arm64: EL != 0). False in user mode, and also when
+  // the VMM gave no register file to tell by.
+  bool kernel_mode = false;
+  // Absent when the VMM reported only the basics (a 32-bit guest, a terse control). At most one of
+  // them is set.
   std::optional<X86RegisterFile> x86;
+  std::optional<Arm64RegisterFile> arm64;
 };
 
 // QMP `query-status`: only a running VM is kfreeze's to pause. Any other QEMU RunState (paused,

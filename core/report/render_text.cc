@@ -143,11 +143,11 @@ std::string RenderDegradedText(const DegradedFailureDumpReport& r) {
       absl::StrAppend(&out, "    vcpu ", i, ": not_parked\n");
       continue;
     }
-    absl::StrAppend(
-        &out, absl::StrFormat("    vcpu %d: parked, ip=0x%016x sp=0x%016x ptroot=0x%016x\n", i,
-                              slot.regs().instruction_pointer(), slot.regs().stack_pointer(),
-                              slot.regs().page_table_root()));
-    if (slot.regs().has_x86()) text::AppendX86Registers(slot.regs().x86(), "      ", &out);
+    absl::StrAppend(&out,
+                    absl::StrFormat("    vcpu %d: parked, ip=0x%016x sp=0x%016x", i,
+                                    slot.regs().instruction_pointer(), slot.regs().stack_pointer()),
+                    text::PageTableRootText(slot.regs()), "\n");
+    text::AppendRegisterFile(slot.regs(), "      ", &out);
   }
   if (r.unparked_vcpus_size())
     absl::StrAppend(&out, "  never paused: vcpus ", absl::StrJoin(r.unparked_vcpus(), ", "), "\n");

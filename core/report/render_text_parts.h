@@ -69,6 +69,13 @@ void RenderTasks(const kfreeze::v1::FailureDumpReport& r, std::string* out);
 // QEMU `info registers` style, a few lines each prefixed with `indent`.
 void AppendX86Registers(const kfreeze::v1::X86Registers& x, absl::string_view indent,
                         std::string* out);
+void AppendArm64Registers(const kfreeze::v1::Arm64Registers& a, absl::string_view indent,
+                          std::string* out);
+// The vCPU's register file, whichever architecture it has (nothing when it has none).
+void AppendRegisterFile(const kfreeze::v1::VcpuRegSnapshot& v, absl::string_view indent,
+                        std::string* out);
+// " ptroot=0x..." unless the snapshot has none to show (arm64 from HMP: no TTBR).
+std::string PageTableRootText(const kfreeze::v1::VcpuRegSnapshot& v);
 void RenderVcpuRegs(const kfreeze::v1::FailureDumpReport& r, std::string* out);
 void RenderArenaAllocators(const kfreeze::v1::FailureDumpReport& r, std::string* out);
 void RenderProgStats(const kfreeze::v1::FailureDumpReport& r, std::string* out);

@@ -1,7 +1,9 @@
 // Text for the smaller sections: registers (QEMU's `info registers` layout when all are known),
 // arena allocators, program stats, CPU time, PSI, NUMA, vCPU perf counters and probe counters. Each
 // prints its data, then its reason when it has one.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -38,6 +40,36 @@ void AppendX86Registers(const X86Registers& x, absl::string_view indent, std::st
                                   x.cr3(), x.cr4()));
 }
 
+void AppendArm64Registers(const Arm64Registers& a, absl::string_view indent, std::string* out) {
+  // QEMU's layout: PC first, three registers a line, SP after x30. A hostile report may carry
+  // any number of x entries: only x0..x30 are shown.
+  std::vector<std::string> cells = {absl::StrFormat("PC=%016x", a.pc())};
+  for (int i = 0; i < std::min(a.x_size(), 31); ++i) {
+    cells.push_back(absl::StrFormat("X%02d=%016x", i, a.x(i)));
+  }
+  cells.push_back(absl::StrFormat("SP=%016x", a.sp()));
+  for (size_t i = 0; i < cells.size(); i += 3) {
+    absl::StrAppend(out, indent, cells[i], i + 1 < cells.size() ? " " + cells[i + 1] : "",
+                    i + 2 < cells.size() ? " " + cells[i + 2] : "", "\n");
+  }
+  // The exception level is what a reader checks first: EL0 is user code, EL1/EL2 the kernel.
+  const uint64_t p = a.pstate();
+  absl::StrAppend(out, indent,
+                  absl::StrFormat("PSTATE=%08x %c%c%c%c EL%d%c\n", p, (p >> 31) & 1 ? 'N' : '-',
+                                  (p >> 30) & 1 ? 'Z' : '-', (p >> 29) & 1 ? 'C' : '-',
+                                  (p >> 28) & 1 ? 'V' : '-', (p >> 2) & 3, p & 1 ? 'h' : 't'));
+}
+
+void AppendRegisterFile(const VcpuRegSnapshot& v, absl::string_view indent, std::string* out) {
+  if (v.has_x86()) AppendX86Registers(v.x86(), indent, out);
+  if (v.has_arm64()) AppendArm64Registers(v.arm64(), indent, out);
+}
+
+std::string PageTableRootText(const VcpuRegSnapshot& v) {
+  if (v.has_arm64() && v.page_table_root() == 0) return "";
+  return absl::StrFormat(" ptroot=0x%016x", v.page_table_root());
+}
+
 void RenderVcpuRegs(const FailureDumpReport& r, std::string* out) {
   const auto& regs = r.vcpu_regs();
   if (!regs.empty()) absl::StrAppend(out, "vcpu_regs:\n");
@@ -47,14 +79,15 @@ void RenderVcpuRegs(const FailureDumpReport& r, std::string* out) {
       continue;
     }
     const auto& v = regs[i].regs();
-    absl::StrAppend(
-        out, absl::StrFormat("  vcpu %d: ip=0x%016x sp=0x%016x ptroot=0x%016x", i,
-                             v.instruction_pointer(), v.stack_pointer(), v.page_table_root()));
+    absl::StrAppend(out,
+                    absl::StrFormat("  vcpu %d: ip=0x%016x sp=0x%016x", i, v.instruction_pointer(),
+                                    v.stack_pointer()),
+                    PageTableRootText(v));
     if (v.has_user_page_table_root())
       absl::StrAppend(out, absl::StrFormat(" uptroot=0x%016x", v.user_page_table_root()));
     if (v.has_ip_symbol()) absl::StrAppend(out, " (", v.ip_symbol(), ")");
     absl::StrAppend(out, "\n");
-    if (v.has_x86()) AppendX86Registers(v.x86(), "    ", out);
+    AppendRegisterFile(v, "    ", out);
   }
   AppendReason(out, "vcpu_regs", r.has_vcpu_regs_unavailable(), r.vcpu_regs_unavailable());
 }

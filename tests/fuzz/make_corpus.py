@@ -31,7 +31,9 @@ def main():
     seeds = {}
     vmcoreinfo = c_string("tests/core/kernel/vmcoreinfo_test.cc", "kText")
     seeds["vmcoreinfo_fuzz"] = [vmcoreinfo, b"OSRELEASE=6.12.0\nPAGESIZE=4096\n"]
-    seeds["hmp_registers_fuzz"] = [c_string("tests/server/hmp_registers_test.cc", "kTwoCpus")]
+    hmp = os.path.join(ROOT, "tests/server/testdata/hmp_registers")
+    seeds["hmp_registers_fuzz"] = [c_string("tests/server/hmp_registers_test.cc", "kTwoCpus")] + [
+        open(os.path.join(hmp, name), "rb").read() for name in sorted(os.listdir(hmp))]
     mtree = c_string("tests/core/mem/ram_layout_test.cc", "kQ35Mtree")
     seeds["ram_layout_fuzz"] = [b"\x00" + mtree, b"\x01q35", b"\x01" + b"0x0-0x9ffff@0,0x100000-0x3fffffff@0x100000"]
     seeds["config_fuzz"] = [open(os.path.join(ROOT, "deploy/kfreezed.example.json"), "rb").read(),

@@ -362,5 +362,53 @@ TEST(RenderTextTest, VcpuShowsEveryX86Register) {
   EXPECT_THAT(RenderSingleText(r), ::testing::Not(HasSubstr("RAX=")));
 }
 
+// An arm64 vCPU: QEMU's `info registers` layout (PC, x0..x30 three a line, SP, then PSTATE with
+// its flags and EL), no page-table root (HMP has no TTBR), in single and degraded reports.
+TEST(RenderTextTest, VcpuShowsEveryArm64Register) {
+  kfreeze::v1::Arm64Registers a;
+  for (int i = 0; i < 31; ++i) a.add_x(0x100 + i);
+  a.set_x(29, 0xffff800080103df0);
+  a.set_x(30, 0xffffac8636ddabe0);
+  a.set_sp(0xffff800080103df0);
+  a.set_pc(0xffffac8636ddabc8);
+  a.set_pstate(0x614000c5);
+  a.set_el(1);
+  kfreeze::v1::FailureDumpReport r;
+  r.set_schema("single");
+  auto* v = r.add_vcpu_regs()->mutable_regs();
+  v->set_instruction_pointer(a.pc());
+  v->set_stack_pointer(a.sp());
+  v->set_ip_symbol("default_idle_call+0x30");
+  *v->mutable_arm64() = a;
+  const std::string text = RenderSingleText(r);
+  EXPECT_THAT(text,
+              HasSubstr("  vcpu 0: ip=0xffffac8636ddabc8 sp=0xffff800080103df0 "
+                        "(default_idle_call+0x30)\n"
+                        "    PC=ffffac8636ddabc8 X00=0000000000000100 X01=0000000000000101\n"
+                        "    X02=0000000000000102 X03=0000000000000103 X04=0000000000000104\n"));
+  EXPECT_THAT(text, HasSubstr("    X29=ffff800080103df0 X30=ffffac8636ddabe0 SP=ffff800080103df0\n"
+                              "    PSTATE=614000c5 -ZC- EL1h\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("ptroot")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("RAX=")));
+
+  a.set_pstate(0x80001000);  // user mode, N set
+  a.set_el(0);
+  kfreeze::v1::DegradedFailureDumpReport d;
+  *d.add_vcpu_regs()->mutable_regs()->mutable_arm64() = a;
+  EXPECT_THAT(RenderDegradedText(d), HasSubstr("    vcpu 0: parked, ip=0x0000000000000000 "
+                                               "sp=0x0000000000000000\n      PC=ffffac8636ddabc8"));
+  EXPECT_THAT(RenderDegradedText(d), HasSubstr("      PSTATE=80001000 N--- EL0t\n"));
+
+  // A hostile report with more than 31 x entries shows x0..x30 only; one with fewer, what it has.
+  for (int i = 0; i < 10; ++i) a.add_x(0xdead);
+  *r.mutable_vcpu_regs(0)->mutable_regs()->mutable_arm64() = a;
+  EXPECT_THAT(RenderSingleText(r), ::testing::Not(HasSubstr("X31=")));
+  a.clear_x();
+  a.add_x(7);
+  *r.mutable_vcpu_regs(0)->mutable_regs()->mutable_arm64() = a;
+  EXPECT_THAT(RenderSingleText(r), HasSubstr("    PC=ffffac8636ddabc8 X00=0000000000000007 "
+                                             "SP=ffff800080103df0\n"));
+}
+
 }  // namespace
 }  // namespace kfreeze::report

@@ -59,6 +59,34 @@ TEST(AbsentVersusZeroTest, SurvivesBothDialects) {
   }
 }
 
+// arm64 vCPU registers (x0..x30 as a list) in both dialects: numbers in ktstr's, and back.
+TEST(Arm64RegistersTest, SurviveBothDialects) {
+  FailureDumpReport r;
+  r.set_schema("single");
+  auto* v = r.add_vcpu_regs()->mutable_regs();
+  v->set_instruction_pointer(0xffffac8636ddabc8ull);
+  v->set_stack_pointer(0xffff800080103df0ull);
+  auto* a = v->mutable_arm64();
+  for (uint64_t i = 0; i < 31; ++i) a->add_x(0xffff000000000000ull + i);
+  a->set_sp(v->stack_pointer());
+  a->set_pc(v->instruction_pointer());
+  a->set_pstate(0x614000c5);
+  a->set_el(1);
+  auto j = nlohmann::json::parse(ToJson(r, JsonDialect::kKtstr).value());
+  const auto& arm64 = j["vcpu_regs"][0]["arm64"];
+  ASSERT_TRUE(arm64["x"].is_array());
+  EXPECT_EQ(arm64["x"].size(), 31u);
+  EXPECT_EQ(arm64["x"][30].get<uint64_t>(), 0xffff00000000001eull);
+  EXPECT_EQ(arm64["pstate"], 0x614000c5);
+  EXPECT_EQ(arm64["el"], 1);
+  EXPECT_EQ(j["vcpu_regs"][0].count("x86"), 0u);
+  for (auto dialect : {JsonDialect::kKtstr, JsonDialect::kProto3}) {
+    FailureDumpReport back;
+    ASSERT_TRUE(FromJson(ToJson(r, dialect).value(), dialect, &back).ok());
+    EXPECT_EQ(back.SerializeAsString(), r.SerializeAsString());
+  }
+}
+
 struct InvalidCase {
   std::string name;
   std::string json;

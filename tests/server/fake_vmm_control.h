@@ -15,14 +15,24 @@
 
 namespace kfreeze::testing {
 
+// An x86 vCPU with only the basics, as a terse control reports it.
+inline dump::VcpuRegisters BasicVcpu(uint32_t cpu, uint64_t pc, uint64_t sp, uint64_t root) {
+  dump::VcpuRegisters r;
+  r.cpu_index = cpu;
+  r.pc = pc;
+  r.sp = sp;
+  r.page_table_root = root;
+  return r;
+}
+
 class FakeVmmControl : public dump::VmmControl {
  public:
   absl::Status query_status;  // non-OK: query-status fails with it
   absl::Status stop_status;
   absl::Status cont_status;
-  absl::StatusOr<std::vector<dump::VcpuRegisters>> regs =
-      std::vector<dump::VcpuRegisters>{{0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000, {}},
-                                       {1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000, {}}};
+  absl::StatusOr<std::vector<dump::VcpuRegisters>> regs = std::vector<dump::VcpuRegisters>{
+      BasicVcpu(0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000),
+      BasicVcpu(1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000)};
   // Runs inside ReadRegisters before it returns (e.g. to wait for the walk to start).
   std::function<void()> during_regs;
 

@@ -127,8 +127,9 @@ TEST(FreezeSession, WalkerErrorStillResumes) {
 // The register read overlaps the walk, so running tasks are joined to vCPUs after both end.
 TEST(FreezeSession, RunningTasksGetTheirVcpuPcAfterTheWalk) {
   FakeVmmControl vmm;
-  vmm.regs = std::vector<VcpuRegisters>{{0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000, {}},
-                                        {1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000, {}}};
+  vmm.regs = std::vector<VcpuRegisters>{
+      testing::BasicVcpu(0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000),
+      testing::BasicVcpu(1, 0xffffffff81000020, 0xffffc90000013e00, 0x10b000)};
   auto tasks = MakePhase(
       "tasks",
       [](PhaseContext& ctx) {
@@ -163,6 +164,88 @@ TEST(FreezeSession, RunningTasksGetTheirVcpuPcAfterTheWalk) {
   EXPECT_EQ(t[0].lock_slowpath_match(), "queued_spin_lock_slowpath");
   EXPECT_FALSE(t[1].has_running_pc());
   EXPECT_FALSE(t[2].has_running_pc());
+}
+
+// The x86 register file in the report takes RIP, RSP and CR3 from the generic fields.
+TEST(FreezeSession, X86RegisterFileReachesTheReport) {
+  FakeVmmControl vmm;
+  VcpuRegisters r = testing::BasicVcpu(0, 0xffffffff81000010, 0xffffc90000003e00, 0x10a000);
+  r.kernel_mode = true;
+  r.x86.emplace();
+  r.x86->rbp = 0xffffc90000003e40;
+  r.x86->cs = 0x10;
+  vmm.regs = std::vector<VcpuRegisters>{r};
+  auto out = RunFreeze(&vmm, {MapsPhase()}, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  const auto& v = out->envelope.single().vcpu_regs(0).regs();
+  ASSERT_TRUE(v.has_x86());
+  EXPECT_FALSE(v.has_arm64());
+  EXPECT_EQ(v.x86().rip(), 0xffffffff81000010u);
+  EXPECT_EQ(v.x86().rsp(), 0xffffc90000003e00u);
+  EXPECT_EQ(v.x86().cr3(), 0x10a000u);
+  EXPECT_EQ(v.x86().rbp(), 0xffffc90000003e40u);
+  EXPECT_EQ(v.x86().cs(), 0x10u);
+}
+
+// arm64 vCPUs: the register file reaches the report, there is no page-table root (HMP shows no
+// TTBR), and running tasks are paired by SP as on x86.
+TEST(FreezeSession, Arm64RegistersReachTheReportAndPairRunningTasks) {
+  FakeVmmControl vmm;
+  std::vector<VcpuRegisters> regs;
+  for (uint32_t cpu : {0u, 1u}) {
+    VcpuRegisters r;
+    r.cpu_index = cpu;
+    r.pc = cpu == 0 ? 0x4006dc : 0xffffac8636ddabc8;
+    r.sp = cpu == 0 ? 0xffffec6b8290 : 0xffff800080103df0;
+    r.kernel_mode = cpu == 1;
+    Arm64RegisterFile& f = r.arm64.emplace();
+    for (uint64_t i = 0; i < 31; ++i) f.x[i] = 0x100 + i;
+    f.sp = r.sp;
+    f.pc = r.pc;
+    f.pstate = cpu == 0 ? 0x60001000 : 0x614000c5;
+    f.el = cpu == 0 ? 0 : 1;
+    f.sp_sel = cpu == 1;
+    regs.push_back(r);
+  }
+  vmm.regs = regs;
+  auto tasks = MakePhase(
+      "tasks",
+      [](PhaseContext& ctx) {
+        auto* idle = ctx.report().add_task_enrichments();
+        idle->set_pid(0);
+        idle->set_is_running(true);
+        idle->set_stack_base(0xffff800080100000);  // vCPU 1's SP lies on it
+        return absl::OkStatus();
+      },
+      [](FailureDumpReport& r, absl::string_view reason) {
+        r.set_task_enrichments_unavailable(std::string(reason));
+      });
+  FreezeOptions options;
+  options.symbolize_ip = [](uint64_t ip) -> std::optional<std::string> {
+    if (ip == 0xffffac8636ddabc8) return "default_idle_call+0x30";
+    return std::nullopt;
+  };
+  auto out = RunFreeze(&vmm, {tasks}, options);
+  ASSERT_TRUE(out.ok()) << out.status();
+  const FailureDumpReport& rep = out->envelope.single();
+  ASSERT_EQ(rep.vcpu_regs_size(), 2);
+  const auto& k = rep.vcpu_regs(1).regs();
+  EXPECT_EQ(k.instruction_pointer(), 0xffffac8636ddabc8u);
+  EXPECT_EQ(k.stack_pointer(), 0xffff800080103df0u);
+  EXPECT_EQ(k.page_table_root(), 0u);
+  EXPECT_EQ(k.ip_symbol(), "default_idle_call+0x30");
+  EXPECT_FALSE(k.has_x86());
+  ASSERT_TRUE(k.has_arm64());
+  ASSERT_EQ(k.arm64().x_size(), 31);
+  EXPECT_EQ(k.arm64().x(29), 0x100u + 29);
+  EXPECT_EQ(k.arm64().sp(), 0xffff800080103df0u);
+  EXPECT_EQ(k.arm64().pc(), 0xffffac8636ddabc8u);
+  EXPECT_EQ(k.arm64().pstate(), 0x614000c5u);
+  EXPECT_EQ(k.arm64().el(), 1u);
+  EXPECT_EQ(rep.vcpu_regs(0).regs().arm64().el(), 0u);
+  ASSERT_EQ(rep.task_enrichments_size(), 1);
+  EXPECT_EQ(rep.task_enrichments(0).running_pc(), 0xffffac8636ddabc8u);
+  EXPECT_EQ(rep.task_enrichments(0).running_symbol(), "default_idle_call+0x30");
 }
 
 TEST(FreezeSession, HardDeadlineResumesWhileTheWalkStillRuns) {
@@ -522,7 +605,7 @@ TEST(FreezeSession, DecodeRunsAfterTheResumeWithWhatTheWindowCopied) {
     copier_saw = vmm.status();
     std::vector<GuestCopy> out;
     for (const VcpuRegisters& r : regs)
-      out.push_back({r.cpu_index, r.rsp, std::vector<uint8_t>(64)});
+      out.push_back({r.cpu_index, r.sp, std::vector<uint8_t>(64)});
     return out;
   };
   auto out = RunFreeze(&vmm, {phase}, options);

@@ -35,13 +35,13 @@ TEST(HmpRegisters, ParsesEveryVcpu) {
   ASSERT_TRUE(regs.ok()) << regs.status();
   ASSERT_EQ(regs->size(), 2u);
   EXPECT_EQ((*regs)[0].cpu_index, 0u);
-  EXPECT_EQ((*regs)[0].rip, 0xffffffffa5f0a3abull);
-  EXPECT_EQ((*regs)[0].rsp, 0xffffffffa6e03e98ull);
-  EXPECT_EQ((*regs)[0].cr3, 0xb23e000ull);
+  EXPECT_EQ((*regs)[0].pc, 0xffffffffa5f0a3abull);
+  EXPECT_EQ((*regs)[0].sp, 0xffffffffa6e03e98ull);
+  EXPECT_EQ((*regs)[0].page_table_root, 0xb23e000ull);
   EXPECT_EQ((*regs)[1].cpu_index, 1u);
-  EXPECT_EQ((*regs)[1].rsp, 0xffffb6c1c0093ea0ull);
+  EXPECT_EQ((*regs)[1].sp, 0xffffb6c1c0093ea0ull);
   // Raw CR3: PCID and the no-flush bit are kept for the consumer to mask.
-  EXPECT_EQ((*regs)[1].cr3, 0x800000000c4d6005ull);
+  EXPECT_EQ((*regs)[1].page_table_root, 0x800000000c4d6005ull);
 }
 
 TEST(HmpRegisters, TextWithoutHeaderIsVcpuZero) {
@@ -51,7 +51,7 @@ TEST(HmpRegisters, TextWithoutHeaderIsVcpuZero) {
   ASSERT_TRUE(regs.ok()) << regs.status();
   ASSERT_EQ(regs->size(), 1u);
   EXPECT_EQ((*regs)[0].cpu_index, 0u);
-  EXPECT_EQ((*regs)[0].cr3, 0xb23e000ull);
+  EXPECT_EQ((*regs)[0].page_table_root, 0xb23e000ull);
 }
 
 TEST(HmpRegisters, MissingRegisterNamesTheVcpu) {
@@ -97,7 +97,7 @@ TEST(HmpRegisters, HandlesCrLfLineEndings) {
   auto regs = ParseHmpRegisters("CPU#0\r\nRIP=a RSP=b\r\nCR3=c\r\nCPU#1\r\nRIP=1 RSP=2 CR3=3\r\n");
   ASSERT_TRUE(regs.ok()) << regs.status();
   ASSERT_EQ(regs->size(), 2u);
-  EXPECT_EQ((*regs)[0].cr3, 0xcu);
+  EXPECT_EQ((*regs)[0].page_table_root, 0xcu);
   EXPECT_EQ((*regs)[1].cpu_index, 1u);
 }
 
@@ -139,6 +139,17 @@ TEST(HmpRegisters, ParsesTheFullRegisterFile) {
   EXPECT_EQ(f.cr2, 0x7f5a1c2e3000ull);
   EXPECT_EQ(f.cr4, 0x350ef0u);
   EXPECT_EQ(f.efer, 0xd01u);
+  EXPECT_TRUE((*regs)[0].kernel_mode);  // CS & 3 == 0
+  EXPECT_FALSE((*regs)[0].arm64.has_value());
+}
+
+TEST(HmpRegisters, UserModeIsNotKernelMode) {
+  std::string text(kFullCpu);
+  text.replace(text.find("CS =0010"), 8, "CS =0033");
+  auto regs = ParseHmpRegisters(text);
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  ASSERT_TRUE((*regs)[0].x86.has_value());
+  EXPECT_FALSE((*regs)[0].kernel_mode);
 }
 
 TEST(HmpRegisters, AMissingGeneralRegisterLeavesOnlyTheBasics) {
@@ -146,7 +157,8 @@ TEST(HmpRegisters, AMissingGeneralRegisterLeavesOnlyTheBasics) {
   auto regs = ParseHmpRegisters(kTwoCpus);
   ASSERT_TRUE(regs.ok()) << regs.status();
   EXPECT_FALSE((*regs)[0].x86.has_value());
-  EXPECT_EQ((*regs)[0].rip, 0xffffffffa5f0a3abull);
+  EXPECT_FALSE((*regs)[0].kernel_mode);  // no register file to tell by
+  EXPECT_EQ((*regs)[0].pc, 0xffffffffa5f0a3abull);
 }
 
 }  // namespace

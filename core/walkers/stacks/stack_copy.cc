@@ -87,15 +87,15 @@ std::vector<dump::GuestCopy> CopyVcpuStacks(Reader& reader,
                                             const std::vector<dump::VcpuRegisters>& registers) {
   std::vector<dump::GuestCopy> out;
   for (const dump::VcpuRegisters& r : registers) {
-    if (!r.x86 || (r.x86->cs & 3) != 0 || r.rsp == 0) continue;
+    if (!r.kernel_mode || r.sp == 0) continue;
     dump::GuestCopy copy;
     copy.cpu_index = r.cpu_index;
-    copy.kva = r.rsp;
-    uint64_t at = r.rsp;
-    while (at - r.rsp < kMaxVcpuStackCopy && at >= r.rsp) {
+    copy.kva = r.sp;
+    uint64_t at = r.sp;
+    while (at - r.sp < kMaxVcpuStackCopy && at >= r.sp) {
       uint64_t page_end = (at | (kPage - 1)) + 1;
       if (page_end == 0) break;  // wrapped past the top of the address space
-      uint64_t len = std::min(page_end, r.rsp + kMaxVcpuStackCopy) - at;
+      uint64_t len = std::min(page_end, r.sp + kMaxVcpuStackCopy) - at;
       absl::StatusOr<std::vector<uint8_t>> bytes = reader.ReadBytes(Kva(at), len);
       if (!bytes.ok()) break;
       copy.bytes.insert(copy.bytes.end(), bytes->begin(), bytes->end());

@@ -36,7 +36,8 @@ TaskStackCopies CopyTaskStacks(Reader& reader, const StackLayout& layout,
                                const tasks::TaskStackRefs& refs);
 
 // From each vCPU's SP up, page by page, until kMaxVcpuStackCopy or an unreadable page (a guard
-// page ends every vmalloc'd stack). Only vCPUs in kernel mode (CPL 0) are copied.
+// page ends every vmalloc'd stack). Only vCPUs in kernel mode (x86 CPL 0, arm64 EL1/EL2) are
+// copied.
 std::vector<dump::GuestCopy> CopyVcpuStacks(Reader& reader,
                                             const std::vector<dump::VcpuRegisters>& registers);
 

@@ -55,12 +55,12 @@ const dump::VcpuRegisters* VcpuOf(const TaskStackCopy& copy, uint64_t thread_siz
     return sp >= base && sp - base < size;
   };
   for (const dump::VcpuRegisters& r : vcpus.registers) {
-    if (on(r.rsp, copy.task.stack_base, thread_size)) return &r;
+    if (on(r.sp, copy.task.stack_base, thread_size)) return &r;
   }
   for (const dump::VcpuRegisters& r : vcpus.registers) {
     if (r.cpu_index != copy.task.cpu) continue;
     for (const TaskStackCopy& other : all.tasks) {
-      if (on(r.rsp, other.task.stack_base, thread_size)) return nullptr;
+      if (on(r.sp, other.task.stack_base, thread_size)) return nullptr;
     }
     return &r;
   }
@@ -152,22 +152,29 @@ class StacksPhase : public dump::DumpPhase {
           continue;
         }
         task.set_kernel_stack_origin(absl::StrCat("vcpu ", vcpu->cpu_index));
-        if (!vcpu->x86) {
+        if (!vcpu->x86 && !vcpu->arm64) {
           task.set_kernel_stack_unavailable(
               absl::StrCat("vCPU ", vcpu->cpu_index, ": the VMM reported no full register set"));
           continue;
         }
-        if ((vcpu->x86->cs & 3) != 0) {
+        if (!vcpu->kernel_mode) {
           task.set_kernel_stack_unavailable(
-              absl::StrCat("running in user mode (pc ", Hex(vcpu->rip), "): no kernel frames"));
+              absl::StrCat("running in user mode (pc ", Hex(vcpu->pc), "): no kernel frames"));
+          continue;
+        }
+        if (!vcpu->x86) {
+          // The frame-pointer unwinder for arm64 plugs in here; until then, say so plainly.
+          task.set_kernel_stack_unavailable(
+              absl::StrCat("vCPU ", vcpu->cpu_index, " is arm64 (pc ", Hex(vcpu->pc),
+                           "): arm64 kernel stacks are not unwound yet"));
           continue;
         }
         for (const dump::GuestCopy& m : vcpus->memory) {
           if (m.cpu_index == vcpu->cpu_index) memory.Add(m.kva, m.bytes);
         }
         UnwindRegisters start;
-        start.ip = vcpu->rip;
-        start.sp = vcpu->rsp;
+        start.ip = vcpu->pc;
+        start.sp = vcpu->sp;
         start.bp = vcpu->x86->rbp;
         start.dx = vcpu->x86->rdx;
         start.di = vcpu->x86->rdi;

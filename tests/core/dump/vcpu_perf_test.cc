@@ -36,7 +36,7 @@ class ThreadListingControl : public VmmControl {
   absl::Status Stop(std::chrono::milliseconds) override { return stop_status; }
   absl::Status Cont(std::chrono::milliseconds) override { return absl::OkStatus(); }
   absl::StatusOr<std::vector<VcpuRegisters>> ReadRegisters(std::chrono::milliseconds) override {
-    return std::vector<VcpuRegisters>{{0, 1, 2, 3, {}}, {1, 4, 5, 6, {}}};
+    return std::vector<VcpuRegisters>{{0, 1, 2, 3, false, {}, {}}, {1, 4, 5, 6, false, {}, {}}};
   }
   absl::StatusOr<std::vector<VcpuThread>> QueryVcpuThreads(std::chrono::milliseconds) override {
     ++thread_queries;

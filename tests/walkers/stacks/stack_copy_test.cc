@@ -114,12 +114,26 @@ TEST(CopyTaskStacks, NoThreadSpOffsetIsAReason) {
   EXPECT_EQ(copies.tasks[0].unavailable, "task_struct.thread.sp: not in BTF");
 }
 
+// An x86 vCPU as ParseHmpRegisters reads it: kernel mode is CS & 3 == 0.
 dump::VcpuRegisters Vcpu(uint32_t index, uint64_t rsp, uint16_t cs) {
   dump::VcpuRegisters r;
   r.cpu_index = index;
-  r.rsp = rsp;
+  r.sp = rsp;
   r.x86 = dump::X86RegisterFile{};
   r.x86->cs = cs;
+  r.kernel_mode = (cs & 3) == 0;
+  return r;
+}
+
+// An arm64 vCPU: kernel mode is EL != 0.
+dump::VcpuRegisters Arm64Vcpu(uint32_t index, uint64_t sp, uint8_t el) {
+  dump::VcpuRegisters r;
+  r.cpu_index = index;
+  r.sp = sp;
+  r.arm64 = dump::Arm64RegisterFile{};
+  r.arm64->sp = sp;
+  r.arm64->el = el;
+  r.kernel_mode = el != 0;
   return r;
 }
 
@@ -129,13 +143,25 @@ TEST(CopyVcpuStacks, KernelModeVcpusAreCopiedFromTheirSpUp) {
   std::vector<dump::VcpuRegisters> regs = {Vcpu(0, sp, 0x10), Vcpu(1, sp, 0x33)};
   dump::VcpuRegisters no_full;
   no_full.cpu_index = 2;
-  no_full.rsp = sp;
+  no_full.sp = sp;
   regs.push_back(no_full);
   regs.push_back(Vcpu(3, FakeGuest::Unmapped().value, 0x10));
   Reader r = w.g.MakeReader();
   std::vector<dump::GuestCopy> copies = CopyVcpuStacks(r, regs);
   ASSERT_EQ(copies.size(), 1u);  // user mode, no register file and unmapped SP copy nothing
   EXPECT_EQ(copies[0].cpu_index, 0u);
+  EXPECT_EQ(copies[0].kva, sp);
+  EXPECT_EQ(copies[0].bytes.size(), kMaxVcpuStackCopy);
+}
+
+TEST(CopyVcpuStacks, Arm64VcpusAtEl1AreCopiedAndEl0OnesNot) {
+  World w;
+  const uint64_t sp = w.stack.value + 0x200;
+  Reader r = w.g.MakeReader();
+  std::vector<dump::GuestCopy> copies =
+      CopyVcpuStacks(r, {Arm64Vcpu(0, sp, 0), Arm64Vcpu(1, sp, 1)});
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(copies[0].cpu_index, 1u);
   EXPECT_EQ(copies[0].kva, sp);
   EXPECT_EQ(copies[0].bytes.size(), kMaxVcpuStackCopy);
 }

@@ -223,10 +223,11 @@ TEST(StacksPhase, ARunningTaskStartsAtItsVcpusRip) {
   dump::VcpuCapture vcpus;
   dump::VcpuRegisters regs;
   regs.cpu_index = 1;
-  regs.rip = kFuncB + 0x10;
-  regs.rsp = sp.value;
+  regs.pc = kFuncB + 0x10;
+  regs.sp = sp.value;
   regs.x86.emplace();
   regs.x86->cs = 0x10;  // kernel mode
+  regs.kernel_mode = true;
   vcpus.registers.push_back(regs);
   const Dump d = RunDump(w, {"tasks", "stacks"}, vcpus);
 
@@ -239,7 +240,7 @@ TEST(StacksPhase, ARunningTaskStartsAtItsVcpusRip) {
   EXPECT_THAT(Symbols(*t), ::testing::ElementsAre("func_b+0x10/0x100", "func_a+0x23/0x100",
                                                   "ret_from_fork_asm+0x5/0x100"));
   ASSERT_GE(t->kernel_stack_size(), 1);
-  EXPECT_EQ(t->kernel_stack(0).pc(), regs.rip);
+  EXPECT_EQ(t->kernel_stack(0).pc(), regs.pc);
   EXPECT_EQ(t->kernel_stack(0).sp(), sp.value);
   EXPECT_EQ(t->kernel_stack(0).via(), "regs");
 
@@ -249,6 +250,42 @@ TEST(StacksPhase, ARunningTaskStartsAtItsVcpusRip) {
   ASSERT_NE(t2, nullptr);
   EXPECT_EQ(t2->kernel_stack_size(), 0);
   EXPECT_THAT(t2->kernel_stack_unavailable(), HasSubstr("no vCPU registers"));
+}
+
+// arm64 has no unwinder yet: a running task on an arm64 vCPU gets that as its reason, not a
+// stack read as x86 and not a crash; one on an EL0 vCPU is in user mode as on x86.
+TEST(StacksPhase, ARunningTaskOnAnArm64VcpuSaysItIsNotUnwoundYet) {
+  World w;
+  Kva stack0, stack1;
+  const Kva kernel = w.NewTask(20, 0, &stack0);
+  const Kva user = w.NewTask(21, 1, &stack1);
+  w.scx.SetCurr(0, kernel);
+  w.scx.SetCurr(1, user);
+  dump::VcpuCapture vcpus;
+  for (uint32_t cpu : {0u, 1u}) {
+    dump::VcpuRegisters regs;
+    regs.cpu_index = cpu;
+    regs.pc = kFuncB + 0x10;
+    regs.sp = (cpu == 0 ? stack0 : stack1).value + 0x1000;
+    regs.kernel_mode = cpu == 0;  // vCPU 0 at EL1h, vCPU 1 at EL0t
+    regs.arm64.emplace();
+    regs.arm64->pc = regs.pc;
+    regs.arm64->sp = regs.sp;
+    regs.arm64->el = cpu == 0 ? 1 : 0;
+    vcpus.registers.push_back(regs);
+  }
+  const Dump d = RunDump(w, {"tasks", "stacks"}, vcpus);
+
+  const TaskEnrichment* k = FindTask(d.report, kernel);
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->kernel_stack_size(), 0);
+  EXPECT_EQ(k->kernel_stack_origin(), "vcpu 0");
+  EXPECT_THAT(k->kernel_stack_unavailable(), HasSubstr("vCPU 0 is arm64 (pc 0x"));
+  EXPECT_THAT(k->kernel_stack_unavailable(), HasSubstr("arm64 kernel stacks are not unwound yet"));
+  const TaskEnrichment* u = FindTask(d.report, user);
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->kernel_stack_size(), 0);
+  EXPECT_THAT(u->kernel_stack_unavailable(), HasSubstr("running in user mode"));
 }
 
 TEST(StacksPhase, NoOrcSymbolsIsTheSectionsReason) {

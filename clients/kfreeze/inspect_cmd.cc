@@ -60,8 +60,21 @@ nlohmann::json ToJson(const KernelContext& k, const std::vector<Resolved>& symbo
   nlohmann::json j;
   j["release"] = k.release();
   j["kaslr_offset"] = Hex(k.kaslr_offset());
-  j["phys_base"] = Hex(k.phys_base());
-  j["page_offset_base"] = Hex(k.page_offset_base());
+  j["arch"] = GuestArchName(k.arch());
+  j["paging"] = k.translator().config().format->Describe();
+  if (k.arch() == GuestArch::kArm64) {
+    const Arm64VmcoreInfo& a = k.vmcoreinfo().arm64;
+    j["arm64"] = {{"va_bits", a.va_bits},
+                  {"walk_va_bits", a.WalkVaBits()},
+                  {"page_size", k.vmcoreinfo().page_size},
+                  {"kimage_voffset", Hex(a.kimage_voffset)},
+                  {"phys_offset", Hex(a.phys_offset)},
+                  {"pac_mask", Hex(a.pac_mask)}};
+    j["linear_map_base"] = Hex(k.translator().config().direct_map.va_start);
+  } else {
+    j["phys_base"] = Hex(k.phys_base());
+    j["page_offset_base"] = Hex(k.page_offset_base());
+  }
   j["pgtable_levels"] = k.pgtable_levels();
   j["nr_cpus"] = k.percpu().PossibleCpus().size();
   nlohmann::json offsets = nlohmann::json::array();
@@ -82,12 +95,26 @@ nlohmann::json ToJson(const KernelContext& k, const std::vector<Resolved>& symbo
 
 void PrintText(const KernelContext& k, const std::vector<Resolved>& symbols) {
   const PerCpuLayout& pc = k.percpu();
-  std::string out = absl::StrFormat(
-      "kernel release    %s\nkaslr slide       %s\nphys_base         %s\npage_offset_base  %s\n"
-      "paging levels     %d\nram layout        %s (%s)\nvmcoreinfo        note at %s\n",
-      k.release(), Hex(k.kaslr_offset()), Hex(k.phys_base()), Hex(k.page_offset_base()),
-      k.pgtable_levels(), k.layout_source(), k.ram().layout().ToString(),
-      Hex(k.vmcoreinfo().note_pa));
+  const PagingConfig& paging = k.translator().config();
+  std::string out = absl::StrFormat("kernel release    %s (%s)\nkaslr slide       %s\n",
+                                    k.release(), GuestArchName(k.arch()), Hex(k.kaslr_offset()));
+  if (k.arch() == GuestArch::kArm64) {
+    const Arm64VmcoreInfo& a = k.vmcoreinfo().arm64;
+    absl::StrAppendFormat(&out,
+                          "kimage_voffset    %s\nPHYS_OFFSET       %s\nlinear map        %s\n"
+                          "VA_BITS           %d (walks %d)\npac mask          %s\n",
+                          Hex(a.kimage_voffset), Hex(a.phys_offset),
+                          Hex(paging.direct_map.va_start), a.va_bits, a.WalkVaBits(),
+                          Hex(a.pac_mask));
+  } else {
+    absl::StrAppendFormat(&out, "phys_base         %s\npage_offset_base  %s\n", Hex(k.phys_base()),
+                          Hex(k.page_offset_base()));
+  }
+  absl::StrAppendFormat(&out,
+                        "paging            %s\nram layout        %s (%s)\n"
+                        "vmcoreinfo        note at %s\n",
+                        paging.format->Describe(), k.layout_source(), k.ram().layout().ToString(),
+                        Hex(k.vmcoreinfo().note_pa));
   absl::StrAppendFormat(&out, "cpus              %d possible (nr_cpu_ids %d%s)\n",
                         pc.PossibleCpus().size(), pc.nr_cpu_ids(),
                         pc.online_count() ? absl::StrCat(", ", *pc.online_count(), " online") : "");

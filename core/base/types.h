@@ -32,6 +32,13 @@ struct Pa {
   constexpr auto operator<=>(const Pa&) const = default;
 };
 
+// The guest's instruction set, decided once from its VMCOREINFO at attach.
+enum class GuestArch : uint8_t { kX86_64, kArm64 };
+
+inline const char* GuestArchName(GuestArch arch) {
+  return arch == GuestArch::kArm64 ? "aarch64" : "x86_64";
+}
+
 // Logical CPU id as the guest kernel numbers it (not a vCPU index).
 using CpuId = uint32_t;
 

@@ -102,7 +102,8 @@ absl::StatusOr<std::vector<HostSymbol>> LoadElfSymbols(const std::string& path) 
 
 absl::StatusOr<HostSymbolCheck> CrossCheckSymbols(const SymbolIndex& guest,
                                                   const std::vector<HostSymbol>& host,
-                                                  uint64_t kaslr_offset, std::string source) {
+                                                  uint64_t kaslr_offset, std::string source,
+                                                  uint64_t image_from) {
   absl::flat_hash_map<absl::string_view, int> host_count;
   for (const HostSymbol& h : host) ++host_count[h.name];
   absl::flat_hash_map<absl::string_view, int> guest_count;
@@ -114,7 +115,7 @@ absl::StatusOr<HostSymbolCheck> CrossCheckSymbols(const SymbolIndex& guest,
     auto g = guest_count.find(h.name);
     if (g == guest_count.end() || g->second != 1) continue;
     const Symbol in_guest = *guest.Find(h.name);
-    const uint64_t expected = h.address >= kStartKernelMap ? h.address + kaslr_offset : h.address;
+    const uint64_t expected = h.address >= image_from ? h.address + kaslr_offset : h.address;
     ++check.compared;
     if (in_guest.address.value == expected) continue;
     ++check.mismatched;

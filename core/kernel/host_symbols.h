@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/kernel/symbols.h"
+#include "core/mem/translator.h"
 
 namespace kfreeze {
 
@@ -30,10 +31,12 @@ struct HostSymbolCheck {
 };
 
 // Compares every name that is unique on the host side and present in the guest. Kernel-image
-// symbols are expected at host + kaslr_offset; others (zero-based per-CPU, absolute) unslid.
+// symbols (host address >= `image_from`) are expected at host + kaslr_offset; others (x86-64's
+// zero-based per-CPU and absolute ones) unslid.
 // Fails (FailedPrecondition) when anything differs or nothing could be compared.
 absl::StatusOr<HostSymbolCheck> CrossCheckSymbols(const SymbolIndex& guest,
                                                   const std::vector<HostSymbol>& host,
-                                                  uint64_t kaslr_offset, std::string source);
+                                                  uint64_t kaslr_offset, std::string source,
+                                                  uint64_t image_from = kStartKernelMap);
 
 }  // namespace kfreeze

@@ -235,7 +235,8 @@ const char* KallsymsEncodingName(KallsymsEncoding e) {
 
 SymbolAnchors AnchorsFromVmcoreInfo(const VmcoreInfo& info) {
   // Only SYMBOL() lines that print &name. VMCOREINFO_SYMBOL_ARRAY prints the *value* of a pointer
-  // (SYMBOL(mem_section), SYMBOL(vmemmap) in 7.x), and SYMBOL(swapper_pg_dir) names a macro.
+  // (SYMBOL(mem_section), SYMBOL(vmemmap) in 7.x), and on x86-64 SYMBOL(swapper_pg_dir) names a
+  // macro.
   static constexpr absl::string_view kAddressOf[] = {"_stext",
                                                      "init_uts_ns",
                                                      "init_top_pgt",
@@ -254,6 +255,11 @@ SymbolAnchors AnchorsFromVmcoreInfo(const VmcoreInfo& info) {
   SymbolAnchors anchors;
   for (absl::string_view name : kAddressOf) {
     if (std::optional<Kva> addr = info.Symbol(name)) anchors.emplace_back(std::string(name), *addr);
+  }
+  // arm64 prints &swapper_pg_dir, a real array (arch/arm64/kernel/vmcore_info.c).
+  if (info.arch == GuestArch::kArm64) {
+    if (std::optional<Kva> addr = info.Symbol("swapper_pg_dir"))
+      anchors.emplace_back("swapper_pg_dir", *addr);
   }
   std::sort(anchors.begin(), anchors.end());
   return anchors;

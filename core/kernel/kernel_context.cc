@@ -21,6 +21,16 @@ constexpr uint64_t kPageOffsetBaseL5 = 0xff11000000000000ull;
 constexpr uint64_t kUtsReleaseOffset = 2 * 65;
 constexpr uint64_t kUtsFieldBytes = 65;
 constexpr uint64_t k2MiB = 2 * caps::kMiB;
+// How far past _stext the arm64 boot translator trusts kimage_voffset (kallsyms is in rodata).
+constexpr uint64_t kArm64ImageWindow = 512 * caps::kMiB;
+constexpr char kDefaultLayout[] = "q35 default";
+
+absl::StatusOr<int> PageShift(uint64_t page_size) {
+  if (page_size == 4096) return 12;
+  if (page_size == 16384) return 14;
+  if (page_size == 65536) return 16;
+  return BadData(absl::StrCat("arm64 PAGESIZE ", page_size, " is none of 4K, 16K, 64K"));
+}
 
 absl::StatusOr<uint64_t> RamFileBytes(const AttachOptions& options) {
   struct stat st;
@@ -71,8 +81,15 @@ absl::Status KernelContext::AttachRam(const AttachOptions& options) {
     layout_source_ = "qmp info mtree -f";
   } else {
     layout = RamLayout::Q35(file_bytes);
-    layout_source_ = "q35 default";
+    layout_source_ = kDefaultLayout;
   }
+  return AttachRam(options, std::move(*layout), layout_source_);
+}
+
+absl::Status KernelContext::AttachRam(const AttachOptions& options, RamLayout layout,
+                                      absl::string_view source) {
+  layout_source_ = std::string(source);
+  ram_.reset();
   if (options.ram_fd >= 0) {
     KF_ASSIGN_OR_RETURN(ram_, GuestRam::OpenFd(options.ram_fd, std::move(layout)));
   } else {
@@ -82,51 +99,110 @@ absl::Status KernelContext::AttachRam(const AttachOptions& options) {
 }
 
 absl::Status KernelContext::AttachPaging(Reader& boot_reader) {
-  PagingConfig config = boot_reader.translator().config();
+  KF_RETURN_IF_ERROR(vmcoreinfo_.arch == GuestArch::kArm64 ? AttachPagingArm64()
+                                                           : AttachPagingX86(boot_reader));
+  // Cross-check every input at once: the page tables must map the linear alias of the note's
+  // page and the image's _text where the linear formulas say.
+  const PagingConfig& config = translator_->config();
+  const Pa note = vmcoreinfo_.note_pa;
+  const Kva note_alias(note.value - config.direct_map.pa_delta);
+  absl::StatusOr<Translation> walked = translator_->Walk(note_alias);
+  if (!walked.ok() || walked->pa != note) {
+    return BadData(absl::StrCat(
+        "page tables (root ", Hex(*config.root), ", ", config.format->Describe(),
+        ") do not map the linear-map alias ", Hex(note_alias), " of the note to ", Hex(note), ": ",
+        walked.ok() ? Hex(walked->pa) : std::string(walked.status().message())));
+  }
+  if (std::optional<Symbol> text = symbols_.Find("_text")) {
+    absl::StatusOr<Translation> linear = translator_->Translate(text->address);
+    absl::StatusOr<Translation> walk = translator_->Walk(text->address);
+    if (!linear.ok() || !walk.ok() || linear->pa != walk->pa) {
+      return BadData(
+          absl::StrCat("kernel image mapping disagrees with ",
+                       vmcoreinfo_.arch == GuestArch::kArm64
+                           ? absl::StrCat("kimage_voffset ", Hex(vmcoreinfo_.arm64.kimage_voffset))
+                           : absl::StrCat("phys_base ", Hex(vmcoreinfo_.phys_base)),
+                       " at _text ", Hex(text->address), ": ",
+                       walk.ok() ? Hex(walk->pa) : std::string(walk.status().message())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KernelContext::AttachPagingX86(Reader& boot_reader) {
   KF_ASSIGN_OR_RETURN(Kva root_kva, vmcoreinfo_.PageTableRoot());
   KF_ASSIGN_OR_RETURN(Pa root, boot_reader.Translate(root_kva));
-  config.root = root;
-  config.levels = vmcoreinfo_.pgtable_l5 ? 5 : 4;
+  const int levels = vmcoreinfo_.pgtable_l5 ? 5 : 4;
+  uint64_t page_offset_base = levels == 5 ? kPageOffsetBaseL5 : kPageOffsetBaseL4;
   if (std::optional<Symbol> s = symbols_.Find("page_offset_base")) {
-    KF_ASSIGN_OR_RETURN(uint64_t base, boot_reader.ReadU64(s->address));
-    config.page_offset_base = base;
-  } else {
-    config.page_offset_base = config.levels == 5 ? kPageOffsetBaseL5 : kPageOffsetBaseL4;
+    KF_ASSIGN_OR_RETURN(page_offset_base, boot_reader.ReadU64(s->address));
   }
-  if (!(*config.page_offset_base >> 63)) {
-    return BadData(absl::StrCat("page_offset_base ", Hex(*config.page_offset_base),
-                                " is not a kernel address"));
+  if (!(page_offset_base >> 63)) {
+    return BadData(
+        absl::StrCat("page_offset_base ", Hex(page_offset_base), " is not a kernel address"));
   }
-  config.direct_map_bytes = ram_->layout().EndPa();
+  PagingConfig config =
+      X86_64Paging(vmcoreinfo_.phys_base, page_offset_base, ram_->layout().EndPa(), root, levels);
   // The kernel image is linear between _text and _end (2 MiB pages); the rest of the 1 GiB
   // image window goes through the page tables.
   std::optional<Symbol> text = symbols_.Find("_text"), end = symbols_.Find("_end");
   if (text && end && text->address < end->address) {
-    config.image_start = text->address.value & ~(k2MiB - 1);
-    config.image_end = (end->address.value + k2MiB - 1) & ~(k2MiB - 1);
+    config.image.va_start = text->address.value & ~(k2MiB - 1);
+    config.image.va_end = (end->address.value + k2MiB - 1) & ~(k2MiB - 1);
   }
   translator_ = std::make_unique<Translator>(*ram_, config);
-  // Cross-check every input at once: the page tables must map the direct-map alias of the note's
-  // page and the image's _text where the linear formulas say.
-  const Pa note = vmcoreinfo_.note_pa;
-  absl::StatusOr<Translation> walked =
-      translator_->Walk(Kva(*config.page_offset_base + note.value));
-  if (!walked.ok() || walked->pa != note) {
-    return BadData(
-        absl::StrCat("page tables (root ", Hex(root), ", ", config.levels,
-                     " levels) do not map page_offset_base ", Hex(*config.page_offset_base), " + ",
-                     Hex(note), " to ", Hex(note), ": ",
-                     walked.ok() ? Hex(walked->pa) : std::string(walked.status().message())));
-  }
-  if (text) {
-    absl::StatusOr<Translation> linear = translator_->Translate(text->address);
-    absl::StatusOr<Translation> walk = translator_->Walk(text->address);
-    if (!linear.ok() || !walk.ok() || linear->pa != walk->pa) {
-      return BadData(absl::StrCat("kernel image mapping disagrees with phys_base ",
-                                  Hex(vmcoreinfo_.phys_base), " at _text ", Hex(text->address)));
-    }
-  }
   return absl::OkStatus();
+}
+
+absl::Status KernelContext::AttachPagingArm64() {
+  const Arm64VmcoreInfo& a = vmcoreinfo_.arm64;
+  KF_ASSIGN_OR_RETURN(PagingConfig config, Arm64BootPaging());
+  KF_ASSIGN_OR_RETURN(int page_shift, PageShift(vmcoreinfo_.page_size));
+  const int va_bits = static_cast<int>(a.WalkVaBits());
+  // 52-bit output addresses: LPA2 descriptors with 4K/16K whenever the walk is 52-bit, FEAT_LPA
+  // with 64K when the kernel was built for 52-bit physical addresses.
+  const bool pa52 = page_shift == 16 ? a.max_physmem_bits.value_or(48) == 52 : va_bits == 52;
+  KF_ASSIGN_OR_RETURN(config.format, Arm64PageTables({page_shift, va_bits, pa52}));
+  // The linear map: __phys_to_virt(pa) = (pa - PHYS_OFFSET) | PAGE_OFFSET, over all of RAM.
+  const uint64_t delta = a.phys_offset - a.PageOffset();
+  const uint64_t ram_start =
+      ram_->layout().regions().empty() ? 0 : ram_->layout().regions().front().gpa.value;
+  config.direct_map = LinearMap{ram_start - delta, ram_->layout().EndPa() - delta, delta};
+  if (!(config.direct_map.va_start >> 63) ||
+      config.direct_map.va_end < config.direct_map.va_start) {
+    return BadData(absl::StrCat("PHYS_OFFSET ", Hex(a.phys_offset), " and VA_BITS ", a.va_bits,
+                                " put the linear map of RAM at ", Hex(config.direct_map.va_start),
+                                ", outside the kernel half"));
+  }
+  // The image is linear between _text and _end; outside it, vmalloc space through the walk.
+  std::optional<Symbol> text = symbols_.Find("_text"), end = symbols_.Find("_end");
+  if (text && end && text->address < end->address) {
+    const uint64_t page = vmcoreinfo_.page_size;
+    config.image.va_start = text->address.value & ~(page - 1);
+    config.image.va_end = (end->address.value + page - 1) & ~(page - 1);
+  }
+  translator_ = std::make_unique<Translator>(*ram_, config);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PagingConfig> KernelContext::Arm64BootPaging() const {
+  const Arm64VmcoreInfo& a = vmcoreinfo_.arm64;
+  std::optional<Kva> stext = vmcoreinfo_.Symbol("_stext");
+  if (!stext) return BadData("arm64 VMCOREINFO without SYMBOL(_stext)");
+  // __kimg_to_phys(va) = va - kimage_voffset over the image; kallsyms sits in its rodata, well
+  // inside the window (Debian's 7.x Image is ~40 MiB).
+  PagingConfig config;
+  config.image =
+      LinearMap{stext->value - k2MiB, stext->value + kArm64ImageWindow, 0 - a.kimage_voffset};
+  if (config.image.va_end < config.image.va_start) {
+    return BadData(absl::StrCat("SYMBOL(_stext)=", Hex(*stext), " leaves no room for the image"));
+  }
+  KF_ASSIGN_OR_RETURN(Kva root_kva, vmcoreinfo_.PageTableRoot());
+  if (!config.image.Contains(root_kva.value)) {
+    return BadData(absl::StrCat("swapper_pg_dir ", Hex(root_kva), " is outside the kernel image"));
+  }
+  config.root = Pa(root_kva.value - a.kimage_voffset);
+  return config;
 }
 
 void KernelContext::AttachBtf(const AttachOptions& options, Reader& reader, StepTimer& timer) {
@@ -165,8 +241,11 @@ absl::Status KernelContext::CheckHostSymbols(const AttachOptions& options) {
     sources.emplace_back(options.vmlinux_path, LoadElfSymbols(options.vmlinux_path));
   for (auto& [path, host] : sources) {
     if (!host.ok()) return host.status();
-    KF_ASSIGN_OR_RETURN(HostSymbolCheck check,
-                        CrossCheckSymbols(symbols_, *host, kaslr_offset(), path));
+    KF_ASSIGN_OR_RETURN(
+        HostSymbolCheck check,
+        CrossCheckSymbols(symbols_, *host, kaslr_offset(), path,
+                          // every arm64 kernel symbol is in the image
+                          arch() == GuestArch::kArm64 ? 1ull << 63 : kStartKernelMap));
     host_check_ = std::move(check);
   }
   return absl::OkStatus();
@@ -180,12 +259,21 @@ absl::StatusOr<std::shared_ptr<const KernelContext>> KernelContext::Attach(
   timer.Lap("ram");
 
   KF_ASSIGN_OR_RETURN(ctx->vmcoreinfo_, FindVmcoreInfo(*ctx->ram_));
+  if (ctx->vmcoreinfo_.arch == GuestArch::kArm64 && ctx->layout_source_ == kDefaultLayout) {
+    // Without a layout from the VMM, an arm64 guest is on QEMU's virt machine: RAM at 1 GiB.
+    KF_RETURN_IF_ERROR(ctx->AttachRam(options,
+                                      RamLayout::Virt(ctx->ram_->layout().FileBytesNeeded()),
+                                      "virt default (arm64 guest)"));
+    KF_ASSIGN_OR_RETURN(ctx->vmcoreinfo_, FindVmcoreInfo(*ctx->ram_));
+  }
   timer.Lap("vmcoreinfo");
 
-  // Until the page tables are known, only the kernel image (linear through phys_base) is readable;
-  // that is where the kallsyms tables and page_offset_base live.
-  PagingConfig boot;
-  boot.phys_base = ctx->vmcoreinfo_.phys_base;
+  // Until the page tables are known, only the kernel image (linear through phys_base or
+  // kimage_voffset) is readable; that is where the kallsyms tables and page_offset_base live.
+  PagingConfig boot = X86_64Paging(ctx->vmcoreinfo_.phys_base);
+  if (ctx->vmcoreinfo_.arch == GuestArch::kArm64) {
+    KF_ASSIGN_OR_RETURN(boot, ctx->Arm64BootPaging());
+  }
   Translator boot_translator(*ctx->ram_, boot);
   Reader boot_reader(boot_translator);
   KF_ASSIGN_OR_RETURN(KallsymsLocations loc, ctx->vmcoreinfo_.Kallsyms());
@@ -246,9 +334,17 @@ absl::Status KernelContext::Revalidate() const {
   }
   // A reboot can leave the old note in place; the values below come from the live kernel image.
   Reader reader = NewReader();
-  if (std::optional<Symbol> s = symbols_.Find("page_offset_base")) {
-    absl::StatusOr<uint64_t> base = reader.ReadU64(s->address);
-    if (!base.ok() || *base != page_offset_base()) return changed("page_offset_base");
+  auto same = [&](absl::string_view symbol, uint64_t expected) {
+    std::optional<Symbol> s = symbols_.Find(symbol);
+    if (!s) return true;
+    absl::StatusOr<uint64_t> now = reader.ReadU64(s->address);
+    return now.ok() && *now == expected;
+  };
+  if (arch() == GuestArch::kArm64) {
+    if (!same("kimage_voffset", vmcoreinfo_.arm64.kimage_voffset)) return changed("kimage_voffset");
+    if (!same("memstart_addr", vmcoreinfo_.arm64.phys_offset)) return changed("memstart_addr");
+  } else if (!same("page_offset_base", page_offset_base())) {
+    return changed("page_offset_base");
   }
   absl::StatusOr<PerCpuLayout> percpu = PerCpuLayout::Read(reader, symbols_);
   if (!percpu.ok() || percpu->offsets() != percpu_->offsets()) return changed("per-CPU offsets");

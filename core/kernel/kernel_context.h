@@ -48,9 +48,13 @@ class KernelContext {
   const VmcoreInfo& vmcoreinfo() const { return vmcoreinfo_; }
   const std::string& release() const { return vmcoreinfo_.osrelease; }
   uint64_t kaslr_offset() const { return vmcoreinfo_.kernel_offset; }
+  GuestArch arch() const { return vmcoreinfo_.arch; }
+  // x86-64 only (0 on arm64): phys_base and the direct map's base.
   uint64_t phys_base() const { return vmcoreinfo_.phys_base; }
-  uint64_t page_offset_base() const { return *translator_->config().page_offset_base; }
-  int pgtable_levels() const { return translator_->config().levels; }
+  uint64_t page_offset_base() const {
+    return arch() == GuestArch::kX86_64 ? translator_->config().direct_map.va_start : 0;
+  }
+  int pgtable_levels() const { return translator_->config().format->levels(); }
 
   const Translator& translator() const { return *translator_; }
   // A Reader with its own translation cache; make one per thread.
@@ -77,7 +81,13 @@ class KernelContext {
  private:
   KernelContext() = default;
   absl::Status AttachRam(const AttachOptions& options);
+  absl::Status AttachRam(const AttachOptions& options, RamLayout layout, absl::string_view source);
   absl::Status AttachPaging(Reader& boot_reader);
+  absl::Status AttachPagingX86(Reader& boot_reader);
+  absl::Status AttachPagingArm64();
+  // arm64 before kallsyms: the image window around _stext through kimage_voffset, and the root
+  // swapper_pg_dir - kimage_voffset (no walk needed to find it).
+  absl::StatusOr<PagingConfig> Arm64BootPaging() const;
   void AttachBtf(const AttachOptions& options, Reader& reader, StepTimer& timer);
   absl::Status CheckHostSymbols(const AttachOptions& options);
 

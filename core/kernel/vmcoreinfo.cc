@@ -53,6 +53,37 @@ std::optional<int64_t> ParseNumber(absl::string_view value) {
 
 absl::Status Bad(absl::string_view what) { return BadData(absl::StrCat("VMCOREINFO: ", what)); }
 
+std::optional<uint64_t> Number(const VmcoreInfo& info, absl::string_view name) {
+  auto it = info.numbers.find(name);
+  if (it == info.numbers.end()) return std::nullopt;
+  return static_cast<uint64_t>(it->second);
+}
+
+// A bit count the kernel prints (VA_BITS, T1SZ): 1..64 or it is not one.
+absl::StatusOr<std::optional<uint32_t>> BitCount(const VmcoreInfo& info, absl::string_view name) {
+  std::optional<uint64_t> v = Number(info, name);
+  if (!v) return std::nullopt;
+  if (*v == 0 || *v > 64)
+    return Bad(absl::StrCat("NUMBER(", name, ")=", *v, " is not a bit count"));
+  return static_cast<uint32_t>(*v);
+}
+
+absl::Status ParseArm64(VmcoreInfo& info) {
+  info.arch = GuestArch::kArm64;
+  Arm64VmcoreInfo& a = info.arm64;
+  a.kimage_voffset = *Number(info, "kimage_voffset");
+  std::optional<uint64_t> phys_offset = Number(info, "PHYS_OFFSET");
+  if (!phys_offset) return Bad("arm64 note without a readable NUMBER(PHYS_OFFSET)");
+  a.phys_offset = *phys_offset;
+  KF_ASSIGN_OR_RETURN(std::optional<uint32_t> va_bits, BitCount(info, "VA_BITS"));
+  if (!va_bits) return Bad("arm64 note without a readable NUMBER(VA_BITS)");
+  a.va_bits = *va_bits;
+  KF_ASSIGN_OR_RETURN(a.tcr_t1sz, BitCount(info, "TCR_EL1_T1SZ"));
+  KF_ASSIGN_OR_RETURN(a.max_physmem_bits, BitCount(info, "MAX_PHYSMEM_BITS"));
+  a.pac_mask = Number(info, "KERNELPACMASK").value_or(0);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::optional<Kva> VmcoreInfo::Symbol(absl::string_view name) const {
@@ -62,6 +93,10 @@ std::optional<Kva> VmcoreInfo::Symbol(absl::string_view name) const {
 }
 
 absl::StatusOr<Kva> VmcoreInfo::PageTableRoot() const {
+  if (arch == GuestArch::kArm64) {
+    if (std::optional<Kva> v = Symbol("swapper_pg_dir")) return *v;
+    return absl::NotFoundError("VMCOREINFO has no SYMBOL(swapper_pg_dir)");
+  }
   for (absl::string_view name : {"init_top_pgt", "swapper_pg_dir"}) {
     if (std::optional<Kva> v = Symbol(name)) return *v;
   }
@@ -102,7 +137,7 @@ absl::StatusOr<VmcoreInfo> ParseVmcoreInfo(absl::string_view text) {
   if (!absl::StartsWith(text, "OSRELEASE=")) return Bad("text does not start with OSRELEASE=");
   VmcoreInfo info;
   info.text = std::string(text);
-  bool have_offset = false, have_phys_base = false;
+  bool have_offset = false;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(line, absl::MaxSplits('=', 1));
@@ -143,15 +178,19 @@ absl::StatusOr<VmcoreInfo> ParseVmcoreInfo(absl::string_view text) {
     }
   }
   if (info.osrelease.empty()) return Bad("no OSRELEASE");
-  if (!have_offset) return Bad("no KERNELOFFSET (not an x86-64 kernel?)");
-  auto pb = info.numbers.find("phys_base");
-  if (pb != info.numbers.end()) {
+  if (!have_offset) return Bad("no KERNELOFFSET");
+  if (info.numbers.contains("kimage_voffset")) {
+    KF_RETURN_IF_ERROR(ParseArm64(info));
+  } else if (auto pb = info.numbers.find("phys_base"); pb != info.numbers.end()) {
+    info.arch = GuestArch::kX86_64;
     info.phys_base = static_cast<uint64_t>(pb->second);  // printed with %ld; may be "negative"
-    have_phys_base = true;
+    auto l5 = info.numbers.find("pgtable_l5_enabled");
+    info.pgtable_l5 = l5 != info.numbers.end() && l5->second != 0;
+  } else {
+    return Bad(
+        "neither a readable NUMBER(phys_base) (x86-64) nor NUMBER(kimage_voffset) (arm64): an "
+        "architecture kfreeze does not read");
   }
-  if (!have_phys_base) return Bad("no readable NUMBER(phys_base)");
-  auto l5 = info.numbers.find("pgtable_l5_enabled");
-  info.pgtable_l5 = l5 != info.numbers.end() && l5->second != 0;
   return info;
 }
 

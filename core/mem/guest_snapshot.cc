@@ -115,12 +115,18 @@ void GuestSnapshot::NoteLeaf(uint64_t root, uint64_t va_base, uint64_t leaf_byte
   // Kept as a map, not a log: a walk misses its TLB on the same leaves again and again (a hostile
   // one on every read), and each leaf needs one entry. Past the bound, a leaf goes unnoted and
   // the decode stage says its pages were not copied.
-  for (int k = 0; k < kLeafKinds; ++k) {
-    if (leaf_bytes != (1ull << kLeafShift[k])) continue;
-    const LeafKey key{root, va_base >> kLeafShift[k]};
-    if (leaves_ >= max_leaves() && !leaf_index_[k].contains(key)) return;
-    if (leaf_index_[k].insert_or_assign(key, pa_base).second) ++leaves_;
+  if (leaf_bytes == 0 || (leaf_bytes & (leaf_bytes - 1)) != 0) return;
+  const int shift = __builtin_ctzll(leaf_bytes);
+  int k = 0;
+  while (k < leaf_kinds_ && leaf_index_[k].shift != shift) ++k;
+  if (k == leaf_kinds_) {
+    if (leaf_kinds_ == LeafShifts::kMax) return;  // no format has more leaf sizes
+    leaf_index_[leaf_kinds_++].shift = shift;
   }
+  const LeafKey key{root, va_base >> shift};
+  absl::flat_hash_map<LeafKey, uint64_t>& leaves = leaf_index_[k].leaves;
+  if (leaves_ >= max_leaves() && !leaves.contains(key)) return;
+  if (leaves.insert_or_assign(key, pa_base).second) ++leaves_;
 }
 
 absl::Status GuestSnapshot::Seal() {
@@ -170,9 +176,10 @@ const uint8_t* GuestSnapshot::FindPhys(uint64_t pa_page) const {
 }
 
 std::optional<uint64_t> GuestSnapshot::FindLeaf(uint64_t root, uint64_t va) const {
-  for (int k = 0; k < kLeafKinds; ++k) {
-    auto it = leaf_index_[k].find(LeafKey{root, va >> kLeafShift[k]});
-    if (it != leaf_index_[k].end()) return it->second + (va & ((1ull << kLeafShift[k]) - 1));
+  for (int k = 0; k < leaf_kinds_; ++k) {
+    const int shift = leaf_index_[k].shift;
+    auto it = leaf_index_[k].leaves.find(LeafKey{root, va >> shift});
+    if (it != leaf_index_[k].leaves.end()) return it->second + (va & ((1ull << shift) - 1));
   }
   return std::nullopt;
 }

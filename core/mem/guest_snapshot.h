@@ -111,7 +111,13 @@ class GuestSnapshot {
   // Index: the decode stage's lookups.
   bool indexed_ = false;
   absl::flat_hash_map<uint64_t, const uint8_t*> phys_;
-  std::array<absl::flat_hash_map<LeafKey, uint64_t>, kLeafKinds> leaf_index_;  // by NoteLeaf
+  // By NoteLeaf, one map per leaf size seen (the guest architecture's, at most LeafShifts::kMax).
+  struct LeafIndex {
+    int shift = 0;
+    absl::flat_hash_map<LeafKey, uint64_t> leaves;
+  };
+  std::array<LeafIndex, LeafShifts::kMax> leaf_index_;
+  int leaf_kinds_ = 0;
   absl::Status copy_cut_;
 };
 

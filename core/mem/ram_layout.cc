@@ -107,11 +107,18 @@ RamLayout RamLayout::Flat(uint64_t ram_bytes) {
   return layout;
 }
 
+RamLayout RamLayout::Virt(uint64_t ram_bytes) {
+  if (ram_bytes == 0) return Flat(0);
+  absl::StatusOr<RamLayout> layout = FromRegions({{Pa(kVirtRamBase), ram_bytes, 0}});
+  return layout.ok() ? *layout : Flat(0);  // only a size past the address space fails
+}
+
 absl::StatusOr<RamLayout> RamLayout::Parse(absl::string_view spec, uint64_t ram_bytes) {
   spec = absl::StripAsciiWhitespace(spec);
   if (spec == "q35") return Q35(ram_bytes);
   if (spec == "pc") return Pc(ram_bytes);
   if (spec == "flat") return Flat(ram_bytes);
+  if (spec == "virt") return Virt(ram_bytes);
   std::vector<RamRegion> regions;
   for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
     std::pair<absl::string_view, absl::string_view> gpa_rest = absl::StrSplit(item, ':');

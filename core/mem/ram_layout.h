@@ -28,9 +28,13 @@ class RamLayout {
   static RamLayout Pc(uint64_t ram_bytes);
   // GPA == file offset for the whole file (no hole).
   static RamLayout Flat(uint64_t ram_bytes);
+  // QEMU arm "virt" (hw/arm/virt.c VIRT_MEM): all RAM in one range from GPA 1 GiB.
+  static RamLayout Virt(uint64_t ram_bytes);
+  static constexpr uint64_t kVirtRamBase = 0x40000000;
 
-  // `spec` is "q35", "pc", "flat", or a comma list of GPA:SIZE@FILEOFFSET (numbers in C syntax,
-  // sizes may end in K/M/G), e.g. "0:2G@0,0x100000000:1G@2G". `ram_bytes` sizes the named ones.
+  // `spec` is "q35", "pc", "flat", "virt", or a comma list of GPA:SIZE@FILEOFFSET (numbers in C
+  // syntax, sizes may end in K/M/G), e.g. "0:2G@0,0x100000000:1G@2G". `ram_bytes` sizes the named
+  // ones.
   static absl::StatusOr<RamLayout> Parse(absl::string_view spec, uint64_t ram_bytes);
 
   // Parses HMP `info mtree -f`: the flat view of address space "memory", keeping the ranges that

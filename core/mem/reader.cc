@@ -34,7 +34,10 @@ absl::Status CopyFromBlocks(uint64_t start, std::span<uint8_t> out, BlockFn bloc
 
 Reader::Reader(const Translator& translator)
     : translator_(translator),
-      root_key_(translator.config().root ? translator.config().root->value : 0) {}
+      root_key_(translator.config().root ? translator.config().root->value : 0),
+      leaf_shifts_(translator.leaf_shifts()),
+      last_table_shift_(translator.config().format ? translator.config().format->last_table_shift()
+                                                   : 21) {}
 
 void Reader::UseSnapshot(GuestSnapshot* snapshot, SnapshotMode mode) {
   snapshot_ = snapshot;
@@ -141,14 +144,14 @@ std::optional<uint64_t> Reader::PeekU64(Kva va) {
 
 void Reader::ClearCache() {
   for (auto& kind : cache_) kind.fill(CacheEntry{});
-  pte_tables_.fill(CacheEntry{});
+  last_tables_.fill(CacheEntry{});
 }
 
 absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
   // The linear maps are arithmetic: no cache to probe.
   if (std::optional<Translation> t = translator_.TranslateLinear(va)) return *t;
-  for (int k = 0; k < kLeafKinds; ++k) {
-    const int shift = kLeafShift[k];
+  for (int k = 0; k < leaf_shifts_.count; ++k) {
+    const int shift = leaf_shifts_.shift[k];
     const uint64_t tag = va.value >> shift;
     const CacheEntry& e = cache_[k][tag % caps::kTranslationCacheSlots];
     if (e.tag == tag) {
@@ -158,19 +161,19 @@ absl::StatusOr<Translation> Reader::TranslateCached(Kva va) {
       return Translation{Pa(e.pa_base + off), leaf - off, TranslationPath::kPageWalk, leaf};
     }
   }
-  CacheEntry& table = pte_tables_[(va.value >> 21) % caps::kTranslationCacheSlots];
-  uint64_t pte_table = 0;
-  absl::StatusOr<Translation> t = table.tag == va.value >> 21
-                                      ? translator_.WalkPteTable(va, table.pa_base)
-                                      : translator_.Walk(va, &pte_table);
+  const uint64_t region = va.value >> last_table_shift_;
+  CacheEntry& table = last_tables_[region % caps::kTranslationCacheSlots];
+  uint64_t last_table = 0;
+  absl::StatusOr<Translation> t = table.tag == region ? translator_.WalkLastTable(va, table.pa_base)
+                                                      : translator_.Walk(va, &last_table);
   if (!t.ok()) return t;
-  if (pte_table != 0) table = CacheEntry{va.value >> 21, pte_table};
+  if (last_table != 0) table = CacheEntry{region, last_table};
   if (t->path == TranslationPath::kPageWalk) {
     ++misses_;
     const uint64_t pa_base = t->pa.value - (va.value & (t->leaf_bytes - 1));
-    for (int k = 0; k < kLeafKinds; ++k) {
-      if (t->leaf_bytes != (1ull << kLeafShift[k])) continue;
-      const uint64_t tag = va.value >> kLeafShift[k];
+    for (int k = 0; k < leaf_shifts_.count; ++k) {
+      if (t->leaf_bytes != (1ull << leaf_shifts_.shift[k])) continue;
+      const uint64_t tag = va.value >> leaf_shifts_.shift[k];
       cache_[k][tag % caps::kTranslationCacheSlots] = CacheEntry{tag, pa_base};
     }
     if (mode_ == SnapshotMode::kRecord) {

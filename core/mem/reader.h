@@ -124,10 +124,14 @@ class Reader {
   uint64_t memo_marked_ = ~0ull;
   uint64_t memo_va_page_ = ~0ull;
   const uint8_t* memo_page_ = nullptr;
-  std::array<std::array<CacheEntry, caps::kTranslationCacheSlots>, kLeafKinds> cache_;
-  // PTE tables by 2 MiB region (tag va >> 21, pa_base = the table): a 4K miss next to an earlier
-  // walk (vmalloc'd stacks, module data) costs one entry read instead of a full walk.
-  std::array<CacheEntry, caps::kTranslationCacheSlots> pte_tables_;
+  // One cache per leaf size of the guest's page tables (leaf_shifts_).
+  LeafShifts leaf_shifts_;
+  std::array<std::array<CacheEntry, caps::kTranslationCacheSlots>, LeafShifts::kMax> cache_;
+  // Last-level tables by the region one covers (tag va >> last_table_shift_, pa_base = the
+  // table; 2 MiB on x86-64): a smallest-page miss next to an earlier walk (vmalloc'd stacks,
+  // module data) costs one entry read instead of a full walk.
+  int last_table_shift_ = 21;
+  std::array<CacheEntry, caps::kTranslationCacheSlots> last_tables_;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace kfreeze::testing {
 namespace {
@@ -38,7 +39,9 @@ std::string GuestImage::path() const { return absl::StrCat("/proc/self/fd/", fd_
 AttachOptions GuestImage::attach_options() const {
   AttachOptions o;
   o.ram_fd = fd_;
-  o.ram_layout = "flat";
+  o.ram_layout = truth_.ram_base == 0
+                     ? "flat"
+                     : absl::StrFormat("0x%x:0x%x@0", truth_.ram_base, truth_.ram_bytes);
   return o;
 }
 
@@ -49,7 +52,8 @@ Kva GuestImage::symbol(absl::string_view name) const {
 }
 
 void GuestImage::WritePhys(Pa pa, std::span<const uint8_t> bytes) {
-  if (pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(pa.value)) !=
+  if (pa.value < truth_.ram_base) Die(absl::StrCat("write below RAM at ", Hex(pa)));
+  if (pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(pa.value - truth_.ram_base)) !=
       static_cast<ssize_t>(bytes.size())) {
     Die("pwrite");
   }

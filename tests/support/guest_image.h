@@ -1,6 +1,6 @@
-// Synthetic x86-64 guest images for tests and benchmarks: a RAM file (memfd) holding real page
-// tables, a VMCOREINFO note, kallsyms tables in any encoding, a BTF blob and kernel-like objects
-// at addresses of the test's choosing. Walker tests build their fixtures on it:
+// Synthetic x86-64 and arm64 guest images for tests and benchmarks: a RAM file (memfd) holding real
+// page tables, a VMCOREINFO note, kallsyms tables in any encoding, a BTF blob and kernel-like
+// objects at addresses of the test's choosing. Walker tests build their fixtures on it:
 //
 //   GuestImageBuilder b({.kaslr_offset = 0x1e000000});
 //   b.btf().AddStruct("idr", {{"idr_rt", "struct xarray"}, {"idr_base", "unsigned int"}, ...});
@@ -31,7 +31,31 @@
 
 namespace kfreeze::testing {
 
+// arm64 images (GuestImageOptions::arch = kArm64): QEMU virt RAM, the kernel's VA layout
+// (arch/arm64/include/asm/memory.h) and the VMCOREINFO keys arm64 prints.
+struct Arm64ImageOptions {
+  int page_shift = 12;              // 12, 14, 16: 4K, 16K, 64K granule
+  int va_bits = 48;                 // CONFIG_ARM64_VA_BITS: PAGE_OFFSET = -(1 << va_bits)
+  std::optional<int> walk_va_bits;  // 64 - T1SZ when it differs (52-bit kernel, 48-bit CPU)
+  bool print_t1sz = true;           // NUMBER(TCR_EL1_T1SZ) (v5.9+)
+  bool lpa_64k = false;             // 64K granule with 52-bit output addresses (FEAT_LPA)
+  uint64_t ram_base = 0x40000000;   // GPA of RAM (hw/arm/virt.c); file offset 0
+  uint64_t linear_offset = 0;       // linear-map randomization: memstart_addr lowered by this
+  uint64_t linear_leaf = 0;         // leaf of the linear map; 0 = the granule (rodata=full)
+  uint64_t pac_mask = 0xfff0000000000000ull;  // NUMBER(KERNELPACMASK)
+
+  int WalkVaBits() const { return walk_va_bits.value_or(va_bits); }
+  static Arm64ImageOptions Granule(int page_shift, int va_bits) {
+    Arm64ImageOptions a;
+    a.page_shift = page_shift;
+    a.va_bits = va_bits;
+    return a;
+  }
+};
+
 struct GuestImageOptions {
+  GuestArch arch = GuestArch::kX86_64;
+  Arm64ImageOptions arm64;  // arch == kArm64 only; levels/page_offset_base/leaves are x86's
   uint64_t ram_bytes = 64ull << 20;
   int levels = 4;                            // 4- or 5-level paging
   uint64_t kaslr_offset = 0;                 // virtual slide, 2 MiB aligned
@@ -50,9 +74,14 @@ struct GuestImageOptions {
 
 // What the image contains, for assertions.
 struct GuestImageTruth {
+  GuestArch arch = GuestArch::kX86_64;
   uint64_t kaslr_offset = 0;
-  uint64_t phys_base = 0;
-  uint64_t page_offset_base = 0;
+  uint64_t phys_base = 0;         // x86-64
+  uint64_t page_offset_base = 0;  // the VA that maps PA 0 by the linear-map formula
+  uint64_t ram_base = 0;          // GPA of file offset 0
+  uint64_t kimage_voffset = 0;    // arm64
+  uint64_t phys_offset = 0;       // arm64 PHYS_OFFSET
+  uint64_t linear_map_start = 0;  // VA of the first byte of RAM
   int levels = 4;
   Pa root;
   Pa vmcoreinfo_pa;
@@ -157,8 +186,11 @@ class GuestImageBuilder {
 
  private:
   const OffsetResolver& Resolver();
+  void LayOutX86();
+  void LayOutArm64();
   Kva ImageKva(uint64_t image_offset) const;
   Pa ImagePa(uint64_t image_offset) const;
+  std::string ArchVmcoreInfo() const;
   void WriteAttachGlobals();
   struct Placed;
   void PlaceRodata(Placed& placed);
@@ -167,7 +199,12 @@ class GuestImageBuilder {
   GuestImageOptions options_;
   PhysMemory mem_;
   std::unique_ptr<PhysAllocator> phys_;
-  std::unique_ptr<PageTableBuilder> tables_;
+  std::unique_ptr<PageTableWriter> tables_;
+  int levels_ = 4;
+  uint64_t page_bytes_ = k4K;  // the granule: vmalloc pages and page-table pages
+  uint64_t ram_base_ = 0;      // GPA of file offset 0
+  uint64_t image_base_ = 0;    // VA of _text
+  uint64_t phys_offset_ = 0;   // arm64 PHYS_OFFSET
   VirtualMap vmap_;
   BtfBuilder btf_;
   std::unique_ptr<OffsetResolver> resolver_;
@@ -175,7 +212,7 @@ class GuestImageBuilder {
 
   uint64_t text_cursor_ = 0, data_cursor_ = 0, percpu_cursor_ = 0;
   uint64_t vmalloc_cursor_ = 0;
-  uint64_t page_offset_base_ = 0;
+  uint64_t page_offset_base_ = 0;  // the VA that maps PA 0 (x86 page_offset_base)
   std::map<std::string, std::pair<Kva, char>> symbols_;
   std::vector<Kva> percpu_areas_;
   std::vector<std::string> extra_vmcoreinfo_;

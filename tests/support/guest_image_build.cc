@@ -100,15 +100,15 @@ void GuestImageBuilder::PlaceRodata(Placed& p) {
 
 std::string GuestImageBuilder::VmcoreInfoText(const Placed& p) const {
   const GuestImageOptions& o = options_;
-  const uint64_t phys_base = o.image_pa - kTextLinkOffset - o.kaslr_offset;  // may wrap
   auto sym = [&](const char* name) {
     return absl::StrFormat("SYMBOL(%s)=%x\n", name, symbols_.at(name).first.value);
   };
   std::string t = absl::StrCat(
       "OSRELEASE=", o.release, "\n", "BUILD-ID=00112233445566778899aabbccddeeff00112233\n",
-      "PAGESIZE=4096\n", sym("init_uts_ns"), "OFFSET(uts_namespace.name)=0\n", sym("_stext"),
-      sym("init_top_pgt"), sym("kallsyms_names"), sym("kallsyms_num_syms"),
-      sym("kallsyms_token_table"), sym("kallsyms_token_index"));
+      "PAGESIZE=", page_bytes_, "\n", sym("init_uts_ns"), "OFFSET(uts_namespace.name)=0\n",
+      sym("_stext"), sym(o.arch == GuestArch::kArm64 ? "swapper_pg_dir" : "init_top_pgt"),
+      sym("kallsyms_names"), sym("kallsyms_num_syms"), sym("kallsyms_token_table"),
+      sym("kallsyms_token_index"));
   if (o.encoding == KallsymsEncoding::kAbsolute) {
     absl::StrAppend(&t, sym("kallsyms_addresses"));
   } else {
@@ -116,11 +116,8 @@ std::string GuestImageBuilder::VmcoreInfoText(const Placed& p) const {
     if (o.encoding != KallsymsEncoding::kPlaceRelative)
       absl::StrAppend(&t, sym("kallsyms_relative_base"));
   }
-  absl::StrAppend(&t, "SIZE(list_head)=16\n",
-                  absl::StrFormat("NUMBER(phys_base)=%d\n", static_cast<int64_t>(phys_base)),
-                  "NUMBER(pgtable_l5_enabled)=", o.levels == 5 ? 1 : 0, "\n",
-                  absl::StrFormat("KERNELOFFSET=%x\n", o.kaslr_offset),
-                  "NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n");
+  absl::StrAppend(&t, "SIZE(list_head)=16\n", ArchVmcoreInfo(),
+                  absl::StrFormat("KERNELOFFSET=%x\n", o.kaslr_offset));
   for (const std::string& line : extra_vmcoreinfo_) absl::StrAppend(&t, line, "\n");
   std::string filtered;
   for (absl::string_view line : absl::StrSplit(t, '\n', absl::SkipEmpty())) {
@@ -131,6 +128,25 @@ std::string GuestImageBuilder::VmcoreInfoText(const Placed& p) const {
   }
   (void)p;
   return filtered;
+}
+
+// The lines arch/<arch>/kernel/{machine_kexec_64,vmcore_info}.c add, in their formats.
+std::string GuestImageBuilder::ArchVmcoreInfo() const {
+  const GuestImageOptions& o = options_;
+  if (o.arch == GuestArch::kX86_64) {
+    const uint64_t phys_base = o.image_pa - kTextLinkOffset - o.kaslr_offset;  // may wrap
+    return absl::StrCat(absl::StrFormat("NUMBER(phys_base)=%d\n", static_cast<int64_t>(phys_base)),
+                        "NUMBER(pgtable_l5_enabled)=", o.levels == 5 ? 1 : 0, "\n",
+                        "NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n");
+  }
+  const Arm64ImageOptions& a = o.arm64;
+  std::string t = absl::StrFormat(
+      "NUMBER(VA_BITS)=%d\nNUMBER(kimage_voffset)=0x%x\nNUMBER(PHYS_OFFSET)=0x%x\n"
+      "NUMBER(KERNELPACMASK)=0x%x\nNUMBER(MAX_PHYSMEM_BITS)=%d\n",
+      a.va_bits, ImageKva(0).value - ImagePa(0).value, phys_offset_, a.pac_mask,
+      a.page_shift == 16 ? (a.lpa_64k ? 52 : 48) : (a.va_bits == 52 ? 52 : 48));
+  if (a.print_t1sz) absl::StrAppendFormat(&t, "NUMBER(TCR_EL1_T1SZ)=0x%x\n", 64 - a.WalkVaBits());
+  return t;
 }
 
 GuestImage GuestImageBuilder::Build() {
@@ -159,10 +175,18 @@ GuestImage GuestImageBuilder::Build() {
              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 
   GuestImageTruth truth;
+  truth.arch = options_.arch;
   truth.kaslr_offset = options_.kaslr_offset;
-  truth.phys_base = options_.image_pa - kTextLinkOffset - options_.kaslr_offset;
+  if (options_.arch == GuestArch::kX86_64) {
+    truth.phys_base = options_.image_pa - kTextLinkOffset - options_.kaslr_offset;
+  } else {
+    truth.kimage_voffset = ImageKva(0).value - ImagePa(0).value;
+    truth.phys_offset = phys_offset_;
+  }
   truth.page_offset_base = page_offset_base_;
-  truth.levels = options_.levels;
+  truth.ram_base = ram_base_;
+  truth.linear_map_start = page_offset_base_ + ram_base_;
+  truth.levels = levels_;
   truth.root = tables_->root();
   truth.vmcoreinfo_pa = note;
   truth.release = options_.release;
@@ -180,8 +204,8 @@ GuestImage GuestImageBuilder::Build() {
   const int fd = memfd_create("kfreeze-guest-image", MFD_CLOEXEC);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(options_.ram_bytes)) != 0) Die("memfd");
   for (const auto& [pfn, page] : mem_.pages()) {
-    const uint64_t off = pfn * k4K;
-    if (off >= options_.ram_bytes) Die("page beyond RAM");
+    const uint64_t off = pfn * k4K - ram_base_;
+    if (pfn * k4K < ram_base_ || off >= options_.ram_bytes) Die("page outside RAM");
     if (pwrite(fd, page->data(), k4K, static_cast<off_t>(off)) != static_cast<ssize_t>(k4K))
       Die("pwrite");
   }

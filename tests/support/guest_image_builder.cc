@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/mem/translator.h"
+#include "tests/support/arm64_page_table_builder.h"
 #include "tests/support/die.h"
 #include "tests/support/guest_image.h"
 #include "tests/support/image_layout.h"
@@ -17,11 +18,34 @@ namespace {
 
 GuestImageBuilder::GuestImageBuilder(GuestImageOptions options) : options_(std::move(options)) {
   const GuestImageOptions& o = options_;
-  if (o.levels != 4 && o.levels != 5) Die("levels must be 4 or 5");
-  if (o.kaslr_offset % k2M || o.image_pa % k2M)
-    Die("kaslr_offset and image_pa must be 2 MiB aligned");
+  if (o.kaslr_offset % k2M) Die("kaslr_offset must be 2 MiB aligned");
   if (o.image_pa + o.image_reserve > o.ram_bytes) Die("kernel image does not fit in RAM");
   if (o.image_reserve < kImageMinReserve) Die("image_reserve too small");
+  if (o.arch == GuestArch::kArm64) {
+    LayOutArm64();
+  } else {
+    LayOutX86();
+  }
+  data_cursor_ = kDataOffset;
+  // The root allocated by the layout, at kDataOffset.
+  AddGlobal(o.arch == GuestArch::kArm64 ? "swapper_pg_dir" : "init_top_pgt", page_bytes_,
+            page_bytes_);
+  AddSymbol("_text", ImageKva(0), 'T');
+  AddSymbol("_stext", ImageKva(0), 'T');
+  AddSymbol("__per_cpu_start", ImageKva(kPerCpuOffset), 'D');
+  AddSymbol("__per_cpu_end", ImageKva(kPerCpuOffset + kPerCpuBytes), 'D');
+  for (uint32_t cpu = 0; cpu < o.nr_cpus; ++cpu)
+    percpu_areas_.push_back(Alloc(kPerCpuBytes, Placement::kDirectMap, k4K));
+  btf_.AddAttachTypes();
+  WriteAttachGlobals();
+}
+
+void GuestImageBuilder::LayOutX86() {
+  const GuestImageOptions& o = options_;
+  if (o.levels != 4 && o.levels != 5) Die("levels must be 4 or 5");
+  if (o.image_pa % k2M) Die("image_pa must be 2 MiB aligned");
+  levels_ = o.levels;
+  image_base_ = kStartKernelMap + kTextLinkOffset + o.kaslr_offset;
   page_offset_base_ = o.page_offset_base.value_or(o.levels == 5 ? kDirectMapL5 : kDirectMapL4);
   vmalloc_cursor_ = o.levels == 5 ? kVmallocL5 : kVmallocL4;
   phys_ = std::make_unique<PhysAllocator>(o.image_pa + o.image_reserve, o.ram_bytes);
@@ -34,32 +58,59 @@ GuestImageBuilder::GuestImageBuilder(GuestImageOptions options) : options_(std::
   vmap_.AddLinear(Kva(page_offset_base_), Pa(0), o.ram_bytes);
   tables_->Map(Kva(page_offset_base_), Pa(0), AlignUp(o.ram_bytes, o.direct_map_leaf),
                o.direct_map_leaf);
+}
 
-  data_cursor_ = kDataOffset;
-  AddGlobal("init_top_pgt", k4K, k4K);  // the root allocated above, at kDataOffset
-  AddSymbol("_text", ImageKva(0), 'T');
-  AddSymbol("_stext", ImageKva(0), 'T');
-  AddSymbol("__per_cpu_start", ImageKva(kPerCpuOffset), 'D');
-  AddSymbol("__per_cpu_end", ImageKva(kPerCpuOffset + kPerCpuBytes), 'D');
-  for (uint32_t cpu = 0; cpu < o.nr_cpus; ++cpu)
-    percpu_areas_.push_back(Alloc(kPerCpuBytes, Placement::kDirectMap, k4K));
-  btf_.AddAttachTypes();
-  WriteAttachGlobals();
+void GuestImageBuilder::LayOutArm64() {
+  const GuestImageOptions& o = options_;
+  const Arm64ImageOptions& a = o.arm64;
+  const int walk_bits = a.WalkVaBits();
+  const Arm64Geometry g{a.page_shift, walk_bits, a.page_shift == 16 ? a.lpa_64k : walk_bits == 52};
+  page_bytes_ = 1ull << a.page_shift;
+  if (o.image_pa % page_bytes_ || a.ram_base % page_bytes_) Die("image_pa/ram_base off granule");
+  ram_base_ = a.ram_base;
+  // memory.h: PAGE_OFFSET = -(1 << VA_BITS); PAGE_END = -(1 << (VA_BITS_MIN - 1)); the image at
+  // KIMAGE_VADDR = MODULES_END = PAGE_END + 2 GiB, plus the KASLR slide.
+  const uint64_t page_offset = ~0ull << a.va_bits;
+  const int va_bits_min = a.va_bits > 48 ? 48 : a.va_bits;
+  const uint64_t page_end = ~0ull << (va_bits_min - 1);
+  image_base_ = page_end + 2 * k1G + o.kaslr_offset;
+  // arm64_memblock_init: memstart_addr = RAM start, lowered by the linear-map randomization and,
+  // for a 52-bit kernel walking 48 bits, by _PAGE_OFFSET(vabits_actual) - _PAGE_OFFSET(52).
+  phys_offset_ = a.ram_base - a.linear_offset - ((~0ull << walk_bits) - page_offset);
+  page_offset_base_ = page_offset - phys_offset_;  // __phys_to_virt(0), mod 2^64
+  vmalloc_cursor_ = image_base_ - o.kaslr_offset + 4 * k1G;
+  phys_ = std::make_unique<PhysAllocator>(ram_base_ + o.image_pa + o.image_reserve,
+                                          ram_base_ + o.ram_bytes);
+  auto tables = std::make_unique<Arm64PageTableBuilder>(mem_, *phys_, g, ImagePa(kDataOffset));
+  levels_ = tables->levels();
+  tables_ = std::move(tables);
+
+  vmap_.AddLinear(ImageKva(0), ImagePa(0), o.image_reserve);
+  tables_->Map(ImageKva(0), ImagePa(0), AlignUp(o.image_reserve, page_bytes_), page_bytes_);
+  const uint64_t linear_leaf = a.linear_leaf ? a.linear_leaf : page_bytes_;
+  const Kva linear(page_offset_base_ + ram_base_);
+  vmap_.AddLinear(linear, Pa(ram_base_), o.ram_bytes);
+  tables_->Map(linear, Pa(ram_base_), AlignUp(o.ram_bytes, linear_leaf), linear_leaf);
 }
 
 GuestImageBuilder::~GuestImageBuilder() = default;
 
-Kva GuestImageBuilder::ImageKva(uint64_t off) const {
-  return Kva(kStartKernelMap + kTextLinkOffset + options_.kaslr_offset + off);
-}
+Kva GuestImageBuilder::ImageKva(uint64_t off) const { return Kva(image_base_ + off); }
 
-Pa GuestImageBuilder::ImagePa(uint64_t off) const { return Pa(options_.image_pa + off); }
+Pa GuestImageBuilder::ImagePa(uint64_t off) const {
+  return Pa(ram_base_ + options_.image_pa + off);
+}
 
 void GuestImageBuilder::WriteAttachGlobals() {
   const GuestImageOptions& o = options_;
   const uint32_t nr_cpu_ids = o.nr_cpu_ids ? o.nr_cpu_ids : o.nr_cpus;
   if (nr_cpu_ids < o.nr_cpus || nr_cpu_ids > kNrCpusConfig) Die("bad nr_cpu_ids");
-  Put<uint64_t>(AddGlobal("page_offset_base", 8), page_offset_base_);
+  if (o.arch == GuestArch::kArm64) {
+    Put<uint64_t>(AddGlobal("kimage_voffset", 8), ImageKva(0).value - ImagePa(0).value);
+    Put<uint64_t>(AddGlobal("memstart_addr", 8), phys_offset_);
+  } else {
+    Put<uint64_t>(AddGlobal("page_offset_base", 8), page_offset_base_);
+  }
   Put<uint32_t>(AddGlobal("nr_cpu_ids", 4, 4), nr_cpu_ids);
   const Kva offsets = AddGlobal("__per_cpu_offset", 8 * kNrCpusConfig);
   uint64_t mask = 0;
@@ -72,7 +123,7 @@ void GuestImageBuilder::WriteAttachGlobals() {
   const Kva uts = AddGlobal("init_uts_ns", SizeOf("struct uts_namespace"));
   WriteMemberString(uts, "uts_namespace.name.sysname", "Linux");
   WriteMemberString(uts, "uts_namespace.name.release", o.release);
-  WriteMemberString(uts, "uts_namespace.name.machine", "x86_64");
+  WriteMemberString(uts, "uts_namespace.name.machine", GuestArchName(o.arch));
   AddGlobal("init_task", 4096, 64);
   AddFunction("start_kernel");
 }
@@ -136,17 +187,18 @@ Kva GuestImageBuilder::Alloc(uint64_t bytes, Placement where, uint64_t align) {
   if (where == Placement::kDirectMap) {
     return Kva(page_offset_base_ + phys_->Alloc(bytes == 0 ? 1 : bytes, align).value);
   }
-  const uint64_t pages = AlignUp(bytes == 0 ? 1 : bytes, k4K) / k4K;
+  const uint64_t page = page_bytes_;
+  const uint64_t pages = AlignUp(bytes == 0 ? 1 : bytes, page) / page;
   const Kva va(vmalloc_cursor_);
   std::vector<Pa> frames;
-  for (uint64_t i = 0; i < pages; ++i) frames.push_back(phys_->Alloc(k4K));
+  for (uint64_t i = 0; i < pages; ++i) frames.push_back(phys_->Alloc(page, page));
   for (uint64_t i = 0; i < pages; ++i) {
     const Pa pa = frames[pages - 1 - i];  // reverse order: never physically contiguous
-    tables_->Map(va + i * k4K, pa, k4K, k4K);
-    vmap_.AddPage(va + i * k4K, pa);
+    tables_->Map(va + i * page, pa, page, page);
+    for (uint64_t sub = 0; sub < page; sub += k4K) vmap_.AddPage(va + i * page + sub, pa + sub);
     mem_.Put<uint8_t>(pa, 0);
   }
-  vmalloc_cursor_ += (pages + 1) * k4K;  // one unmapped guard page, as vmalloc leaves
+  vmalloc_cursor_ += (pages + 1) * page;  // one unmapped guard page, as vmalloc leaves
   return va;
 }
 

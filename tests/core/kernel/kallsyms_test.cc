@@ -19,9 +19,7 @@ struct Decoder {
   explicit Decoder(const GuestImage& image) {
     ram = std::move(*GuestRam::OpenFd(image.fd(), RamLayout::Flat(image.truth().ram_bytes)));
     info = *FindVmcoreInfo(*ram);
-    PagingConfig c;
-    c.phys_base = info.phys_base;
-    translator.emplace(*ram, c);
+    translator.emplace(*ram, X86_64Paging(info.phys_base));
     reader.emplace(*translator);
   }
   absl::StatusOr<KallsymsResult> Decode() {

@@ -126,7 +126,7 @@ TEST(AttachFailureTest, PageTablesThatDisagreeWithTheLinearMapsAreRefused) {
                       image.truth().page_offset_base + (1ull << 30));
   auto ctx = KernelContext::Attach(image.attach_options());
   ASSERT_FALSE(ctx.ok());
-  EXPECT_THAT(std::string(ctx.status().message()), HasSubstr("do not map page_offset_base"));
+  EXPECT_THAT(std::string(ctx.status().message()), HasSubstr("do not map the linear-map alias"));
 }
 
 TEST(AttachFailureTest, NonKernelPageOffsetBaseIsRefused) {

@@ -26,12 +26,9 @@ struct World {
     auto opened = GuestRam::OpenFd(image->fd(), RamLayout::Flat(image->truth().ram_bytes));
     ASSERT_TRUE(opened.ok()) << opened.status();
     ram = std::move(*opened);
-    PagingConfig c;
-    c.phys_base = image->truth().phys_base;
-    c.page_offset_base = image->truth().page_offset_base;
-    c.direct_map_bytes = image->truth().ram_bytes;
-    c.root = image->truth().root;
-    c.levels = image->truth().levels;
+    const PagingConfig c =
+        X86_64Paging(image->truth().phys_base, image->truth().page_offset_base,
+                     image->truth().ram_bytes, image->truth().root, image->truth().levels);
     translator.emplace(*ram, c);
   }
   GuestImageBuilder builder;

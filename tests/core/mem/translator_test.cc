@@ -26,12 +26,9 @@ struct Fixture {
     auto opened = GuestRam::OpenFd(image->fd(), RamLayout::Flat(image->truth().ram_bytes));
     EXPECT_TRUE(opened.ok()) << opened.status();
     ram = std::move(*opened);
-    PagingConfig c;
-    c.phys_base = image->truth().phys_base;
-    c.page_offset_base = image->truth().page_offset_base;
-    c.direct_map_bytes = image->truth().ram_bytes;
-    c.root = image->truth().root;
-    c.levels = image->truth().levels;
+    const PagingConfig c =
+        X86_64Paging(image->truth().phys_base, image->truth().page_offset_base,
+                     image->truth().ram_bytes, image->truth().root, image->truth().levels);
     translator.emplace(*ram, c);
   }
   GuestImageBuilder builder;
@@ -175,7 +172,7 @@ TEST(TranslatorTest, APteTableFromOneWalkTranslatesItsNeighbours) {
     const Kva va = obj + page * k4K + 17;
     if ((va.value >> 21) != (obj.value >> 21)) continue;  // another PTE table
     absl::StatusOr<Translation> walked = f.translator->Walk(va);
-    absl::StatusOr<Translation> shortcut = f.translator->WalkPteTable(va, table);
+    absl::StatusOr<Translation> shortcut = f.translator->WalkLastTable(va, table);
     ASSERT_TRUE(walked.ok() && shortcut.ok());
     EXPECT_EQ(shortcut->pa, walked->pa);
     EXPECT_EQ(shortcut->contiguous, walked->contiguous);
@@ -184,7 +181,7 @@ TEST(TranslatorTest, APteTableFromOneWalkTranslatesItsNeighbours) {
   uint64_t none = 1;
   ASSERT_TRUE(f.translator->Translate(Kva(f.image->truth().page_offset_base), &none).ok());
   EXPECT_EQ(none, 0u);
-  EXPECT_FALSE(f.translator->WalkPteTable(obj, 1ull << 50).ok());
+  EXPECT_FALSE(f.translator->WalkLastTable(obj, 1ull << 50).ok());
 }
 
 TEST(ReaderTest, ReadsThatRunIntoUnmappedMemoryFail) {

@@ -53,7 +53,7 @@ class VmallocGuest {
     k_.BuildIdr();
     PagingConfig cfg = k_.guest().translator().config();
     cfg.root = pt_->root();
-    cfg.levels = 4;
+    cfg.format = *X86_64PageTables(4);
     Translator translator(k_.guest().translator().ram(), cfg);
     Reader reader(translator);
     MapWalker walker({.resolver = &k_.resolver(),

@@ -25,9 +25,7 @@ FakeGuest::FakeGuest(uint64_t ram_bytes) : ram_bytes_(ram_bytes) {
   absl::StatusOr<std::unique_ptr<GuestRam>> ram = GuestRam::OpenFd(fd_, RamLayout::Flat(ram_bytes));
   if (!ram.ok()) Die("GuestRam::OpenFd");
   ram_ = std::move(*ram);
-  PagingConfig cfg;
-  cfg.page_offset_base = kFakeDirectMapBase;
-  cfg.direct_map_bytes = ram_bytes;
+  PagingConfig cfg = X86_64Paging(/*phys_base=*/0, kFakeDirectMapBase, ram_bytes);
   translator_ = std::make_unique<Translator>(*ram_, cfg);
 }
 

@@ -30,6 +30,7 @@ struct WalkerSet {
   std::function<Reader()> new_reader;
   const OffsetResolver* btf = nullptr;
   const SymbolIndex* symbols = nullptr;
+  uint64_t pac_mask = 0;
   scx::ScxContext scx;
   tasks::TaskContext tasks;
   cpu_time::CpuTimeContext cpu_time;
@@ -42,6 +43,7 @@ std::shared_ptr<const WalkerSet> Build(const WalkerSource& source) {
   auto set = std::make_shared<WalkerSet>();
   set->owner = source.owner;
   set->new_reader = source.new_reader;
+  set->pac_mask = source.pac_mask;
   const KernelView& view = source.view;
   set->btf = &view.btf;
   set->symbols = &view.symbols;
@@ -61,6 +63,7 @@ std::shared_ptr<const WalkerSet> Build(const KernelPtr& kernel) {
       .view = {*kernel->offsets(), kernel->symbols(), kernel->percpu()},
       .new_reader = [kernel] { return kernel->NewReader(); },
       .owner = kernel,
+      .pac_mask = kernel->vmcoreinfo().arm64.pac_mask,
   });
 }
 
@@ -141,8 +144,11 @@ dump::PhaseTable Phases(std::shared_ptr<const WalkerSet> set, std::string no_btf
       },
       &FailureDumpReport::set_task_enrichments_unavailable);
   if (set) {
-    phases.push_back(stacks::MakeStacksPhase(
-        {.btf = set->btf, .symbols = set->symbols, .new_reader = set->new_reader, .owner = set}));
+    phases.push_back(stacks::MakeStacksPhase({.btf = set->btf,
+                                              .symbols = set->symbols,
+                                              .pac_mask = set->pac_mask,
+                                              .new_reader = set->new_reader,
+                                              .owner = set}));
   } else {
     add(
         "stacks", {"tasks"}, [](const WalkerSet&, Reader&, dump::PhaseContext&) {},

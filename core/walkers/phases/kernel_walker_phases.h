@@ -34,6 +34,7 @@ struct WalkerSource {
   KernelView view;                     // its referents must live as long as `owner`
   std::function<Reader()> new_reader;  // one Reader per phase run
   std::shared_ptr<const void> owner;   // kept alive by the phases; may be null
+  uint64_t pac_mask = 0;               // arm64 NUMBER(KERNELPACMASK)
 };
 // The same table over `source`.
 dump::PhaseTable KernelWalkerPhases(const WalkerSource& source, const WalkerOptions& options = {});

@@ -20,23 +20,25 @@
 namespace kfreeze::walkers::stacks {
 
 struct CodeMap {
-  std::shared_ptr<const OrcTables> orc;
+  std::shared_ptr<const OrcTables> orc;      // null on kernels unwound without ORC (arm64)
   std::shared_ptr<const ModuleMap> modules;  // null when the module list was unreadable
   std::string modules_unavailable;           // why modules is null
 };
 
 class CodeMapCache {
  public:
-  CodeMapCache(const SymbolIndex& symbols, const OffsetResolver& btf)
-      : symbols_(symbols), btf_(btf) {}
+  // `with_orc`: the kernel's unwinder needs ORC tables (x86-64); arm64 walks frame records.
+  CodeMapCache(const SymbolIndex& symbols, const OffsetResolver& btf, bool with_orc)
+      : symbols_(symbols), btf_(btf), with_orc_(with_orc) {}
 
   // The current map, re-read when the module list changed. Fails only when vmlinux's own ORC
-  // tables cannot be had (then no stack can be unwound).
+  // tables are needed and cannot be had (then no stack can be unwound).
   absl::StatusOr<std::shared_ptr<const CodeMap>> Get(Reader& reader);
 
  private:
   const SymbolIndex& symbols_;
   const OffsetResolver& btf_;
+  const bool with_orc_;
   absl::Mutex mu_;
   std::shared_ptr<const CodeMap> cached_ ABSL_GUARDED_BY(mu_);
   uint64_t fingerprint_ ABSL_GUARDED_BY(mu_) = 0;

@@ -33,6 +33,44 @@ void CopyRange(Reader& reader, uint64_t begin, uint64_t end, TaskStackCopy& copy
   copy.bytes = *std::move(bytes);
 }
 
+// What a sleeping task's last switch saved: x86 thread.sp (the frame itself is on the stack);
+// arm64 thread.cpu_context's sp, fp and pc. False with copy.unavailable set when unreadable.
+bool ReadSwitchFrame(Reader& reader, const StackLayout& layout, uint64_t task_kva,
+                     TaskStackCopy& copy) {
+  if (layout.switch_frame == SwitchFrame::kArm64CpuContext) {
+    if (!layout.cpu_context) {
+      copy.unavailable = layout.missing;
+      return false;
+    }
+    const Arm64CpuContextOffsets& at = *layout.cpu_context;
+    absl::StatusOr<uint64_t> sp = reader.ReadU64(Kva(task_kva + at.sp));
+    absl::StatusOr<uint64_t> fp = reader.ReadU64(Kva(task_kva + at.fp));
+    absl::StatusOr<uint64_t> pc = reader.ReadU64(Kva(task_kva + at.pc));
+    if (!sp.ok() || !fp.ok() || !pc.ok()) {
+      copy.unavailable = absl::StrCat("thread.cpu_context unreadable: ", (!sp.ok()   ? sp.status()
+                                                                          : !fp.ok() ? fp.status()
+                                                                                     : pc.status())
+                                                                             .message());
+      return false;
+    }
+    copy.saved_sp = *sp;
+    copy.saved_fp = *fp;
+    copy.saved_pc = *pc;
+    return true;
+  }
+  if (!layout.thread_sp) {
+    copy.unavailable = layout.missing;
+    return false;
+  }
+  absl::StatusOr<uint64_t> sp = reader.ReadU64(Kva(task_kva + *layout.thread_sp));
+  if (!sp.ok()) {
+    copy.unavailable = absl::StrCat("thread.sp unreadable: ", sp.status().message());
+    return false;
+  }
+  copy.saved_sp = *sp;
+  return true;
+}
+
 }  // namespace
 
 TaskStackCopies CopyTaskStacks(Reader& reader, const StackLayout& layout,
@@ -50,22 +88,15 @@ TaskStackCopies CopyTaskStacks(Reader& reader, const StackLayout& layout,
     }
     uint64_t begin = base;
     if (!ref.running) {
-      if (!layout.thread_sp) {
-        copy.unavailable = layout.missing;
+      if (!ReadSwitchFrame(reader, layout, ref.task_kva, copy)) continue;
+      if (copy.saved_sp < base || copy.saved_sp >= top ||
+          (layout.switch_frame == SwitchFrame::kX86InactiveTaskFrame &&
+           top - copy.saved_sp < layout.frame_size)) {
+        copy.unavailable = absl::StrCat("saved SP ", Hex(copy.saved_sp), " is outside its stack ",
+                                        Hex(base), "..", Hex(top));
         continue;
       }
-      absl::StatusOr<uint64_t> sp = reader.ReadU64(Kva(ref.task_kva + *layout.thread_sp));
-      if (!sp.ok()) {
-        copy.unavailable = absl::StrCat("thread.sp unreadable: ", sp.status().message());
-        continue;
-      }
-      if (*sp < base || *sp >= top || top - *sp < layout.frame_size) {
-        copy.unavailable = absl::StrCat("saved SP ", Hex(*sp), " is outside its stack ", Hex(base),
-                                        "..", Hex(top));
-        continue;
-      }
-      copy.saved_sp = *sp;
-      begin = *sp;
+      begin = copy.saved_sp;
     }
     if (out.bytes + (top - begin) > kMaxStackBytesPerDump) {
       copy.unavailable =

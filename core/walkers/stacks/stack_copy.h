@@ -21,8 +21,12 @@ inline constexpr uint64_t kMaxVcpuStackCopy = 20 * 1024;
 
 struct TaskStackCopy {
   tasks::TaskStackRef task;
-  uint64_t saved_sp = 0;  // thread.sp (meaningless for a running task)
-  uint64_t kva = 0;       // first copied byte
+  // What its last switch saved (meaningless for a running task): x86 thread.sp; arm64
+  // thread.cpu_context.{sp,fp,pc}.
+  uint64_t saved_sp = 0;
+  uint64_t saved_fp = 0;
+  uint64_t saved_pc = 0;
+  uint64_t kva = 0;  // first copied byte
   std::vector<uint8_t> bytes;
   std::string unavailable;  // why nothing was copied
 };

@@ -16,11 +16,47 @@ uint64_t ThreadSize(const SymbolIndex& symbols) {
   return power_of_two && size >= 8 * 1024 && size <= 64 * 1024 ? size : kDefaultThreadSize;
 }
 
+// arm64: thread.cpu_context and the pt_regs members the unwinder crosses exception frames with.
+void ResolveArm64(const OffsetResolver& btf, StackLayout& layout) {
+  layout.switch_frame = SwitchFrame::kArm64CpuContext;
+  absl::StatusOr<uint64_t> fp = btf.Offset("task_struct.thread.cpu_context.fp");
+  absl::StatusOr<uint64_t> sp = btf.Offset("task_struct.thread.cpu_context.sp");
+  absl::StatusOr<uint64_t> pc = btf.Offset("task_struct.thread.cpu_context.pc");
+  if (fp.ok() && sp.ok() && pc.ok()) {
+    layout.cpu_context = Arm64CpuContextOffsets{*fp, *sp, *pc};
+  } else {
+    layout.missing = "task_struct.thread.cpu_context lacks fp, sp or pc";
+  }
+  Arm64FrameLayout& f = layout.arm64_frames;
+  absl::StatusOr<uint64_t> size = btf.SizeOf("pt_regs");
+  absl::StatusOr<uint64_t> regs = btf.Offset("pt_regs.regs");
+  absl::StatusOr<uint64_t> frame = btf.Offset("pt_regs.stackframe");
+  absl::StatusOr<uint64_t> regs_sp = btf.Offset("pt_regs.sp");
+  absl::StatusOr<uint64_t> regs_pc = btf.Offset("pt_regs.pc");
+  absl::StatusOr<uint64_t> pstate = btf.Offset("pt_regs.pstate");
+  // Only a layout that fits in a page replaces the 7.3 defaults; the unwinder checks the rest.
+  if (size.ok() && regs.ok() && frame.ok() && regs_sp.ok() && regs_pc.ok() && pstate.ok() &&
+      *size <= 4096) {
+    f.pt_regs_size = static_cast<uint32_t>(*size);
+    f.x29_offset = static_cast<uint32_t>(*regs + 29 * 8);
+    f.stackframe_offset = static_cast<uint32_t>(*frame);
+    f.sp_offset = static_cast<uint32_t>(*regs_sp);
+    f.pc_offset = static_cast<uint32_t>(*regs_pc);
+    f.pstate_offset = static_cast<uint32_t>(*pstate);
+  }
+  // v6.13+ ends chains with typed metadata records (struct frame_record_meta).
+  f.has_frame_meta = btf.SizeOf("frame_record_meta").ok();
+}
+
 }  // namespace
 
 StackLayout ResolveStackLayout(const OffsetResolver& btf, const SymbolIndex& symbols) {
   StackLayout layout;
   layout.thread_size = ThreadSize(symbols);
+  if (btf.Offset("task_struct.thread.cpu_context").ok()) {
+    ResolveArm64(btf, layout);
+    return layout;
+  }
   if (absl::StatusOr<uint64_t> sp = btf.Offset("task_struct.thread.sp"); sp.ok()) {
     layout.thread_sp = *sp;
   } else {

@@ -11,6 +11,7 @@
 #include "core/dump/vcpu_capture.h"
 #include "core/kernel/bpf_ksyms.h"
 #include "core/kernel/code_symbolizer.h"
+#include "core/unwind/fp_unwinder.h"
 #include "core/unwind/stack_memory.h"
 #include "core/unwind/unwinder.h"
 #include "core/walkers/stacks/code_map.h"
@@ -67,12 +68,37 @@ const dump::VcpuRegisters* VcpuOf(const TaskStackCopy& copy, uint64_t thread_siz
   return nullptr;
 }
 
+// A running x86-64 task from its vCPU's full register set (the ORC entry rules need more than
+// ip/sp/bp).
+UnwindResult UnwindX86(const OrcTables& orc, const StackMemory& memory,
+                       const dump::VcpuRegisters& vcpu, const IsGeneratedCode& is_generated,
+                       const UnwindLimits& limits) {
+  UnwindRegisters start;
+  start.ip = vcpu.pc;
+  start.sp = vcpu.sp;
+  start.bp = vcpu.x86->rbp;
+  start.dx = vcpu.x86->rdx;
+  start.di = vcpu.x86->rdi;
+  start.r10 = vcpu.x86->r10;
+  start.r13 = vcpu.x86->r13;
+  start.ax = vcpu.x86->rax;
+  return Unwind(orc, memory, start, is_generated, limits);
+}
+
+// The layout from BTF, with the PAC mask only VMCOREINFO knows.
+StackLayout Layout(const StacksSource& source) {
+  StackLayout layout = ResolveStackLayout(*source.btf, *source.symbols);
+  layout.arm64_frames.pac_mask = source.pac_mask;
+  return layout;
+}
+
 class StacksPhase : public dump::DumpPhase {
  public:
   explicit StacksPhase(StacksSource source)
       : source_(std::move(source)),
-        layout_(ResolveStackLayout(*source_.btf, *source_.symbols)),
-        code_(*source_.symbols, *source_.btf) {}
+        layout_(Layout(source_)),
+        code_(*source_.symbols, *source_.btf,
+              layout_.switch_frame == SwitchFrame::kX86InactiveTaskFrame) {}
 
   absl::string_view name() const override { return "stacks"; }
   std::vector<std::string> needs() const override { return {"tasks"}; }
@@ -138,7 +164,13 @@ class StacksPhase : public dump::DumpPhase {
       StackMemory memory;
       memory.Add(copy.kva, copy.bytes);
       UnwindResult result;
-      if (!copy.task.running) {
+      const uint64_t stack_end = copy.task.stack_base + layout_.thread_size;
+      if (!copy.task.running && arm64()) {
+        task.set_kernel_stack_origin("thread.cpu_context");
+        result = UnwindSleepingArm64(
+            memory, Arm64CpuContext{copy.saved_pc, copy.saved_sp, copy.saved_fp, stack_end},
+            layout_.arm64_frames, limits);
+      } else if (!copy.task.running) {
         task.set_kernel_stack_origin("thread.sp");
         InactiveFrameLayout frame{layout_.frame_bp, layout_.frame_ret_addr, layout_.frame_size};
         result = UnwindSleeping(*(*code)->orc, memory, copy.saved_sp, frame, is_generated, limits);
@@ -162,26 +194,19 @@ class StacksPhase : public dump::DumpPhase {
               absl::StrCat("running in user mode (pc ", Hex(vcpu->pc), "): no kernel frames"));
           continue;
         }
-        if (!vcpu->x86) {
-          // The frame-pointer unwinder for arm64 plugs in here; until then, say so plainly.
-          task.set_kernel_stack_unavailable(
-              absl::StrCat("vCPU ", vcpu->cpu_index, " is arm64 (pc ", Hex(vcpu->pc),
-                           "): arm64 kernel stacks are not unwound yet"));
-          continue;
-        }
         for (const dump::GuestCopy& m : vcpus->memory) {
           if (m.cpu_index == vcpu->cpu_index) memory.Add(m.kva, m.bytes);
         }
-        UnwindRegisters start;
-        start.ip = vcpu->pc;
-        start.sp = vcpu->sp;
-        start.bp = vcpu->x86->rbp;
-        start.dx = vcpu->x86->rdx;
-        start.di = vcpu->x86->rdi;
-        start.r10 = vcpu->x86->r10;
-        start.r13 = vcpu->x86->r13;
-        start.ax = vcpu->x86->rax;
-        result = Unwind(*(*code)->orc, memory, start, is_generated, limits);
+        if (vcpu->arm64.has_value() != arm64()) {
+          task.set_kernel_stack_unavailable(absl::StrCat(
+              "vCPU ", vcpu->cpu_index, "'s registers are not of the kernel's architecture"));
+          continue;
+        }
+        result = arm64() ? UnwindArm64(memory,
+                                       Arm64StartRegs{vcpu->pc, vcpu->sp, vcpu->arm64->x[29],
+                                                      /*user_mode=*/false, stack_end},
+                                       layout_.arm64_frames, limits)
+                         : UnwindX86(*(*code)->orc, memory, *vcpu, is_generated, limits);
       }
       for (size_t i = 0; i < result.frames.size(); ++i) {
         const UnwindFrame& f = result.frames[i];
@@ -215,6 +240,8 @@ class StacksPhase : public dump::DumpPhase {
   }
 
  private:
+  bool arm64() const { return layout_.switch_frame == SwitchFrame::kArm64CpuContext; }
+
   const StacksSource source_;
   const StackLayout layout_;
   CodeMapCache code_;

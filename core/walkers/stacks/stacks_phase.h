@@ -4,9 +4,9 @@
 // come and go). Decode (after the resume): the code map — ORC tables of vmlinux and modules,
 // module symbols — is read from guest memory (it is static text/rodata, cached per attachment and
 // re-read only when the module list changes), then each stack is unwound and symbolized.
-// A sleeping task starts at the frame its switch saved (thread.sp); a running one at the vCPU
-// whose SP lies on its stack (or, in an interrupt, the vCPU of its CPU), with that vCPU's copied
-// IRQ stack.
+// A sleeping task starts at the frame its switch saved (x86 thread.sp, arm64 thread.cpu_context);
+// a running one at the vCPU whose SP lies on its stack (or, in an interrupt, the vCPU of its CPU),
+// with that vCPU's copied IRQ stack. x86-64 unwinds by ORC, arm64 by frame records.
 #pragma once
 
 #include <functional>
@@ -23,6 +23,7 @@ namespace kfreeze::walkers::stacks {
 struct StacksSource {
   const OffsetResolver* btf = nullptr;
   const SymbolIndex* symbols = nullptr;
+  uint64_t pac_mask = 0;  // arm64 NUMBER(KERNELPACMASK): stripped from saved return addresses
   std::function<Reader()> new_reader;
   std::shared_ptr<const void> owner;
 };

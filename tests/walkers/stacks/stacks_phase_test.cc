@@ -64,9 +64,35 @@ std::vector<TableRow> OrcRows() {
   return rows;
 }
 
+// arm64 (7.3 layouts): thread.cpu_context {x19..x28, fp, sp, pc}; pt_regs with its
+// frame_record_meta; KERNELPACMASK of a 52-bit kernel.
+constexpr uint32_t kCtxFp = 80, kCtxSp = 88, kCtxPc = 96;
+constexpr uint64_t kPtRegsSize = 320, kStackframe = 296;
+constexpr uint64_t kPacMask = 0xfff0000000000000ull;
+
+// A return address as pointer authentication leaves it in a frame record.
+uint64_t PacSigned(uint64_t addr) { return (addr & ~kPacMask) | (0xb4bull << 52); }
+
+enum class Arch { kX86_64, kArm64 };
+
 struct World {
-  explicit World(bool with_orc = true) {
-    btf.Struct("thread_struct", 16, {{"sp", "u64", 0}});
+  explicit World(bool with_orc = true, Arch arch = Arch::kX86_64) : arch(arch) {
+    if (arch == Arch::kArm64) {
+      with_orc = false;  // arm64 kernels have none
+      btf.Struct("cpu_context", 104,
+                 {{"fp", "u64", kCtxFp}, {"sp", "u64", kCtxSp}, {"pc", "u64", kCtxPc}});
+      btf.Struct("thread_struct", 104, {{"cpu_context", "cpu_context", 0}});
+      btf.Struct("frame_record", 16, {{"fp", "u64", 0}, {"lr", "u64", 8}});
+      btf.Struct("frame_record_meta", 24, {{"record", "frame_record", 0}, {"type", "u64", 16}});
+      btf.Struct("pt_regs", kPtRegsSize,
+                 {{"regs", "u64[31]", 0},
+                  {"sp", "u64", 248},
+                  {"pc", "u64", 256},
+                  {"pstate", "u64", 264},
+                  {"stackframe", "frame_record_meta", kStackframe}});
+    } else {
+      btf.Struct("thread_struct", 16, {{"sp", "u64", 0}});
+    }
     btf.Struct("task_struct", 1024, {{"thread", "thread_struct", kThreadSpOffset}});
     resolver = btf.MakeResolver();
     std::vector<SymbolIndex::Entry> syms = {{"_stext", kTextBase, 'T'},
@@ -110,6 +136,35 @@ struct World {
     return t;
   }
 
+  // An arm64 task's stack top: task_pt_regs(task)->stackframe ends the chain (FINAL), and two
+  // frame records under it return into B (PAC-signed) and ret_from_fork_asm. Returns the
+  // address of the first record (what x29 or cpu_context.fp holds).
+  Kva Arm64Chain(Kva stack) {
+    testing::FakeGuest& g = scx.guest();
+    const Kva top = stack + kStackSize;
+    const Kva meta = top - kPtRegsSize + kStackframe;
+    g.Put<uint64_t>(meta, 0);
+    g.Put<uint64_t>(meta + 8, 0);
+    g.Put<uint64_t>(meta + 16, 1);  // FRAME_META_TYPE_FINAL
+    const Kva second = top - 0x400, first = top - 0x480;
+    g.Put<uint64_t>(second, meta.value);
+    g.Put<uint64_t>(second + 8, kRetIntoFork);
+    g.Put<uint64_t>(first, second.value);
+    g.Put<uint64_t>(first + 8, PacSigned(kRetIntoB));
+    return first;
+  }
+
+  // A sleeping arm64 task: cpu_switch_to saved pc (into A), sp and fp.
+  Kva SleepingArm64Task(int32_t pid) {
+    Kva stack;
+    Kva t = NewTask(pid, 0, &stack);
+    const Kva fp = Arm64Chain(stack);
+    scx.guest().Put<uint64_t>(t + kThreadSpOffset + kCtxFp, fp.value);
+    scx.guest().Put<uint64_t>(t + kThreadSpOffset + kCtxSp, (fp - 0x40).value);
+    scx.guest().Put<uint64_t>(t + kThreadSpOffset + kCtxPc, kRetIntoA);
+    return t;
+  }
+
   dump::PhaseTable Table() {
     dump::PhaseTable table =
         KernelWalkerPhases(WalkerSource{.view = scx.view(),
@@ -121,6 +176,7 @@ struct World {
       phase =
           MakeStacksPhase(StacksSource{.btf = resolver.get(),
                                        .symbols = symbols.get(),
+                                       .pac_mask = arch == Arch::kArm64 ? kPacMask : 0,
                                        .new_reader = [this] { return scx.guest().MakeReader(); },
                                        .owner = nullptr});
       replaced = true;
@@ -129,6 +185,7 @@ struct World {
     return table;
   }
 
+  Arch arch;
   ScxWorld scx;
   testing::TestBtf btf;
   std::unique_ptr<OffsetResolver> resolver;
@@ -252,40 +309,79 @@ TEST(StacksPhase, ARunningTaskStartsAtItsVcpusRip) {
   EXPECT_THAT(t2->kernel_stack_unavailable(), HasSubstr("no vCPU registers"));
 }
 
-// arm64 has no unwinder yet: a running task on an arm64 vCPU gets that as its reason, not a
-// stack read as x86 and not a crash; one on an EL0 vCPU is in user mode as on x86.
-TEST(StacksPhase, ARunningTaskOnAnArm64VcpuSaysItIsNotUnwoundYet) {
-  World w;
+dump::VcpuRegisters Arm64Vcpu(uint32_t cpu, uint64_t pc, uint64_t sp, uint64_t x29, int el) {
+  dump::VcpuRegisters regs;
+  regs.cpu_index = cpu;
+  regs.pc = pc;
+  regs.sp = sp;
+  regs.kernel_mode = el != 0;
+  regs.arm64.emplace();
+  regs.arm64->pc = pc;
+  regs.arm64->sp = sp;
+  regs.arm64->x[29] = x29;
+  regs.arm64->el = el;
+  return regs;
+}
+
+// arm64: no ORC; the walk follows frame records from thread.cpu_context, strips the PAC from
+// saved return addresses and ends cleanly at the task's final record.
+TEST(StacksPhase, ASleepingArm64TaskIsUnwoundFromItsCpuContext) {
+  World w(/*with_orc=*/false, Arch::kArm64);
+  const Kva task = w.SleepingArm64Task(10);
+  const Dump d = RunDump(w, {"tasks", "stacks"});
+
+  const TaskEnrichment* t = FindTask(d.report, task);
+  ASSERT_NE(t, nullptr) << d.report.task_enrichments_unavailable();
+  EXPECT_EQ(t->kernel_stack_origin(), "thread.cpu_context");
+  EXPECT_EQ(t->kernel_stack_unavailable(), "") << t->ShortDebugString();
+  EXPECT_THAT(Symbols(*t), ::testing::ElementsAre("func_a+0x23/0x100", "func_b+0x37/0x100",
+                                                  "ret_from_fork_asm+0x5/0x100"));
+  ASSERT_EQ(t->kernel_stack_size(), 3);
+  EXPECT_EQ(t->kernel_stack(1).pc(), kRetIntoB);  // signed in the record, stripped here
+  EXPECT_EQ(t->kernel_stack(1).via(), "frame_pointer");
+  EXPECT_THAT(d.report.kernel_stacks_unavailable(), ::testing::Not(HasSubstr("ORC")));
+}
+
+TEST(StacksPhase, ARunningArm64TaskStartsAtItsVcpusPcAndX29) {
+  World w(/*with_orc=*/false, Arch::kArm64);
   Kva stack0, stack1;
   const Kva kernel = w.NewTask(20, 0, &stack0);
   const Kva user = w.NewTask(21, 1, &stack1);
   w.scx.SetCurr(0, kernel);
   w.scx.SetCurr(1, user);
+  const Kva fp = w.Arm64Chain(stack0);
   dump::VcpuCapture vcpus;
-  for (uint32_t cpu : {0u, 1u}) {
-    dump::VcpuRegisters regs;
-    regs.cpu_index = cpu;
-    regs.pc = kFuncB + 0x10;
-    regs.sp = (cpu == 0 ? stack0 : stack1).value + 0x1000;
-    regs.kernel_mode = cpu == 0;  // vCPU 0 at EL1h, vCPU 1 at EL0t
-    regs.arm64.emplace();
-    regs.arm64->pc = regs.pc;
-    regs.arm64->sp = regs.sp;
-    regs.arm64->el = cpu == 0 ? 1 : 0;
-    vcpus.registers.push_back(regs);
-  }
+  vcpus.registers.push_back(Arm64Vcpu(0, kFuncB + 0x10, (fp - 0x40).value, fp.value, 1));
+  vcpus.registers.push_back(Arm64Vcpu(1, 0x400768, (stack1 + 0x1000).value, 0, 0));
   const Dump d = RunDump(w, {"tasks", "stacks"}, vcpus);
 
   const TaskEnrichment* k = FindTask(d.report, kernel);
   ASSERT_NE(k, nullptr);
-  EXPECT_EQ(k->kernel_stack_size(), 0);
   EXPECT_EQ(k->kernel_stack_origin(), "vcpu 0");
-  EXPECT_THAT(k->kernel_stack_unavailable(), HasSubstr("vCPU 0 is arm64 (pc 0x"));
-  EXPECT_THAT(k->kernel_stack_unavailable(), HasSubstr("arm64 kernel stacks are not unwound yet"));
+  EXPECT_EQ(k->kernel_stack_unavailable(), "") << k->ShortDebugString();
+  // The first pc is where the CPU was (%pS); the records' are return addresses.
+  EXPECT_THAT(Symbols(*k), ::testing::ElementsAre("func_b+0x10/0x100", "func_b+0x37/0x100",
+                                                  "ret_from_fork_asm+0x5/0x100"));
   const TaskEnrichment* u = FindTask(d.report, user);
   ASSERT_NE(u, nullptr);
   EXPECT_EQ(u->kernel_stack_size(), 0);
   EXPECT_THAT(u->kernel_stack_unavailable(), HasSubstr("running in user mode"));
+}
+
+// An arm64 vCPU next to an x86 kernel (or the reverse) is a VMM that lies: a reason, no stack
+// read with the wrong rules.
+TEST(StacksPhase, RegistersOfAnotherArchitectureAreRefused) {
+  World w;
+  Kva stack;
+  const Kva task = w.NewTask(20, 0, &stack);
+  w.scx.SetCurr(0, task);
+  dump::VcpuCapture vcpus;
+  vcpus.registers.push_back(Arm64Vcpu(0, kFuncB, (stack + 0x1000).value, 0, 1));
+  const Dump d = RunDump(w, {"tasks", "stacks"}, vcpus);
+  const TaskEnrichment* t = FindTask(d.report, task);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->kernel_stack_size(), 0);
+  EXPECT_THAT(t->kernel_stack_unavailable(), HasSubstr("not of the kernel's architecture"));
 }
 
 TEST(StacksPhase, NoOrcSymbolsIsTheSectionsReason) {

@@ -1,8 +1,10 @@
-"""What every e2e script shares: the lab client, one failure type and its check, the command line,
-running a kfreeze binary, proto3 JSON integers, the guest's task list, the PASS/FAIL ending."""
+"""What every e2e script shares: the lab client, one failure type and its check, the command line
+(with the guest architecture), running a kfreeze binary, proto3 JSON integers, the guest's truth
+and task list, the PASS/FAIL ending."""
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,14 +22,46 @@ def check(cond, what):
         raise Failure(what)
 
 
+ARCH_ENV = "KFREEZE_VM_ARCH"  # the lab's guest architecture (tests/vm/labkit/arch.py)
+ARCH_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64"}
+
+
+def guest_arch():
+    """The architecture the lab boots for this script: x86_64 (default) or arm64."""
+    name = os.environ.get(ARCH_ENV, "").strip().lower() or "x86_64"
+    return ARCH_ALIASES.get(name, name)
+
+
+class _LabArgs(argparse.ArgumentParser):
+    """--arch sets KFREEZE_VM_ARCH for every `lab` call the script makes; an arm64 run's default
+    guest name gets an "-arm64" suffix, so it never takes down an x86-64 guest of the same script."""
+
+    def __init__(self, guest_name, **kw):
+        super().__init__(**kw)
+        self._guest_name = guest_name
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, rest = super().parse_known_args(args, namespace)
+        if getattr(ns, "arch", None):
+            os.environ[ARCH_ENV] = ns.arch
+        ns.arch = guest_arch()
+        if getattr(ns, "name", None) is None:
+            ns.name = self._guest_name + ("-arm64" if ns.arch == "arm64" else "")
+        return ns, rest
+
+
 def arg_parser(doc, guest_name, *binaries):
     """The script's command line: its docstring as --help, a required --BINARY path for each of
-    `binaries` (e.g. "kfreezed", "kfreeze") and --name, the lab guest's name (default
-    `guest_name`; distinct names let scripts share one VM cache)."""
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    `binaries` (e.g. "kfreezed", "kfreeze"), --name, the lab guest's name (default `guest_name`;
+    distinct names let scripts share one VM cache) and --arch, the guest architecture (default
+    KFREEZE_VM_ARCH, else x86_64)."""
+    ap = _LabArgs(guest_name, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     for b in binaries:
         ap.add_argument(f"--{b}", required=True, help=f"path of the {b} binary")
-    ap.add_argument("--name", default=guest_name, help="lab guest name (default %(default)s)")
+    ap.add_argument("--name", default=None, help=f"lab guest name (default {guest_name}, "
+                                                 f"{guest_name}-arm64 on arm64)")
+    ap.add_argument("--arch", choices=["x86_64", "arm64"], default=None,
+                    help=f"guest architecture (default {ARCH_ENV}, else x86_64)")
     return ap
 
 
@@ -43,6 +77,27 @@ def run_tool(cmd, what=None, timeout=300):
 def u(v):
     """A proto3 JSON 64-bit integer (a string) or a ktstr JSON number; absent reads 0."""
     return int(v) if v is not None else 0
+
+
+# What `lab truth` says when an arm64 guest's command channel lost part of a reply (see guest_truth).
+CHANNEL_LOSS = ("guest output ended early", "reply without end marker")
+
+
+def guest_truth(g, attempts=2):
+    """`lab truth` of lab guest g, collected again (up to `attempts` in all) when the reply came
+    back cut. An arm64 guest's command channel is a virtconsole, and QEMU drops what a console port
+    cannot write at once to its socket (hw/char/virtio-console.c throttles only virtserialport),
+    so under load a long reply loses lines and truth fails with "guest output ended early". Only
+    the guest's own view is read again (kfreeze is not involved); any other failure, e.g. a guest
+    that does not answer, fails at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return g.truth()
+        except labclient.LabFailure as e:
+            if attempt == attempts or not any(m in str(e) for m in CHANNEL_LOSS):
+                raise
+            print(f"lab truth came back cut (attempt {attempt} of {attempts}), collecting it again: "
+                  f"{str(e).strip()[-300:]}", file=sys.stderr, flush=True)
 
 
 # Every thread's /proc stat line, one a line; parse_task_stats reads them.

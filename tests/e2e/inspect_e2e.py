@@ -5,9 +5,10 @@ Boots the `idle` scenario with KASLR on or off and checks that what kfreeze find
 the guest's RAM file equals the guest's own view: /proc/kallsyms for _text, init_task, map_idr,
 scx_root (plus runqueues, prog_idr, __per_cpu_offset), `uname -r`, the CPU count, the KASLR slide,
 and the vmlinux BTF byte for byte against /sys/kernel/btf/vmlinux. The same attach runs three
-ways: default q35 layout, layout from QMP `info mtree -f`, and an explicit --ram-layout.
+ways: default layout (q35; virt once VMCOREINFO says arm64), layout from QMP `info mtree -f`, and
+an explicit --ram-layout (q35, or virt for an arm64 guest: --arch arm64 / KFREEZE_VM_ARCH).
 
-Usage: inspect_e2e.py --kfreeze BUILD/clients/kfreeze/kfreeze --kaslr on|off
+Usage: inspect_e2e.py --kfreeze BUILD/clients/kfreeze/kfreeze --kaslr on|off [--arch arm64]
 """
 
 import hashlib
@@ -17,13 +18,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from e2e_common import arg_parser, check, labclient, outcome, run_tool
+from e2e_common import arg_parser, check, guest_truth, labclient, outcome, run_tool
 
 SYMBOLS = ["_text", "init_task", "map_idr", "scx_root", "runqueues", "prog_idr", "__per_cpu_offset"]
-TEXT_LINK_ADDRESS = 0xffffffff81000000  # _text without KASLR (__START_KERNEL_map + 16 MiB)
+# Per guest architecture (the lab's name): inspect's "arch", _text without KASLR (x86-64
+# __START_KERNEL_map + 16 MiB; arm64 KIMAGE_VADDR), the RAM layout to name explicitly, and the
+# JSON keys only that architecture has.
+ARCH = {
+    "x86_64": {"arch": "x86_64", "text": 0xffffffff81000000, "layout": "q35",
+               "keys": {"phys_base", "page_offset_base"}},
+    "arm64": {"arch": "aarch64", "text": 0xffff800080000000, "layout": "virt",
+              "keys": {"arm64", "linear_map_base"}},
+}
 
 
-def run_inspect(kfreeze, ram, extra, btf_out):
+def run_inspect(kfreeze, ram, extra, btf_out, arch):
     cmd = [kfreeze, "inspect", "--ram", ram, "--json", "--dump-btf", btf_out]
     for s in SYMBOLS:
         cmd += ["--symbol", s]
@@ -32,9 +41,9 @@ def run_inspect(kfreeze, ram, extra, btf_out):
     res = run_tool(cmd, timeout=120)
     wall_ms = (time.monotonic() - start) * 1000
     out = json.loads(res.stdout)
-    expected_keys = {"release", "kaslr_offset", "phys_base", "page_offset_base", "pgtable_levels", "nr_cpus",
+    expected_keys = {"release", "kaslr_offset", "arch", "paging", "pgtable_levels", "nr_cpus",
                      "per_cpu_offsets", "symbol_count", "btf_type_count", "symbols", "attach_us",
-                     "features"}
+                     "features"} | ARCH[arch]["keys"]
     check(set(out) == expected_keys, f"JSON keys {sorted(out)} != {sorted(expected_keys)}")
     return out, wall_ms
 
@@ -49,7 +58,8 @@ def guest_btf_digest(g):
     return hashlib.sha256(res.stdout_bytes).hexdigest(), f"{len(res.stdout_bytes)} bytes via cat"
 
 
-def verify(out, truth, kaslr, label):
+def verify(out, truth, kaslr, label, arch):
+    check(out["arch"] == ARCH[arch]["arch"], f"[{label}] arch {out['arch']!r} on an {arch} guest")
     check(out["release"] == truth["release"], f"[{label}] release {out['release']!r} != uname -r {truth['release']!r}")
     check(out["nr_cpus"] == truth["nr_cpus"], f"[{label}] nr_cpus {out['nr_cpus']} != guest {truth['nr_cpus']}")
     check(len(out["per_cpu_offsets"]) == truth["nr_cpus"], f"[{label}] per_cpu_offsets {out['per_cpu_offsets']}")
@@ -59,7 +69,7 @@ def verify(out, truth, kaslr, label):
         got = out["symbols"].get(name)
         check(got is not None and int(got, 16) == int(want, 16),
               f"[{label}] {name}: kfreeze {got} != /proc/kallsyms {want}")
-    slide = int(truth["kallsyms"]["_text"], 16) - TEXT_LINK_ADDRESS
+    slide = int(truth["kallsyms"]["_text"], 16) - ARCH[arch]["text"]
     check(int(out["kaslr_offset"], 16) == slide, f"[{label}] kaslr_offset {out['kaslr_offset']} != {hex(slide)}")
     if kaslr == "off":
         check(slide == 0, f"[{label}] KASLR off but _text is slid by {hex(slide)}")
@@ -81,19 +91,21 @@ def main():
 
     def body():
         with labclient.guest(name, "idle", kaslr=args.kaslr) as g, tempfile.TemporaryDirectory() as tmp:
-            truth = g.truth()
+            truth = guest_truth(g)
             btf_digest, how = guest_btf_digest(g)
-            runs = [("q35 default", []), ("qmp mtree", ["--qmp", str(g.qmp)]), ("explicit layout", ["--ram-layout", "q35"])]
+            layout = ARCH[args.arch]["layout"]
+            runs = [("default layout", []), ("qmp mtree", ["--qmp", str(g.qmp)]),
+                    ("explicit layout", ["--ram-layout", layout])]
             for label, extra in runs:
                 btf_out = str(Path(tmp) / f"btf-{len(label)}")
-                out, wall_ms = run_inspect(args.kfreeze, str(g.ram), extra, btf_out)
-                verify(out, truth, args.kaslr, label)
+                out, wall_ms = run_inspect(args.kfreeze, str(g.ram), extra, btf_out, args.arch)
+                verify(out, truth, args.kaslr, label, args.arch)
                 ours = hashlib.sha256(Path(btf_out).read_bytes()).hexdigest()
                 check(ours == btf_digest, f"[{label}] BTF from guest RAM sha256 {ours} != guest /sys/kernel/btf/vmlinux "
                                           f"{btf_digest} ({how})")
                 steps = " ".join(f"{k}={v}us" for k, v in out["attach_us"].items())
                 print(f"[{label}] ok: release {out['release']}, kaslr {out['kaslr_offset']}, "
-                      f"page_offset_base {out['page_offset_base']}, {out['pgtable_levels']} levels, "
+                      f"linear map {out.get('page_offset_base') or out.get('linear_map_base')}, {out['paging']}, "
                       f"{out['nr_cpus']} cpus, {out['symbol_count']} symbols, {out['btf_type_count']} BTF types, "
                       f"BTF identical ({how}); attach {steps}; process wall {wall_ms:.0f} ms")
 

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 
 import scx_report_checks as scx
-from e2e_common import (TASK_STATS, arg_parser, check, labclient, outcome, parse_task_stats, run_tool,
-                        u)
+from e2e_common import (TASK_STATS, arg_parser, check, guest_truth, labclient, outcome, parse_task_stats,
+                        run_tool, u)
 
 NSEC_PER_TICK = 10_000_000  # USER_HZ = 100: /proc/stat counts 10 ms ticks
 CPUSTAT_FIELDS = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
@@ -137,7 +137,7 @@ def main():
             before = read_guest(g)
             res = run_tool([args.dump, "--ram", g.ram, "--qmp", g.qmp, "--out", out], "scx_walkers_dump")
             after = read_guest(g)
-            truth = g.truth()
+            truth = guest_truth(g)
             envelope = json.loads(out.read_text())
             check("single" in envelope, f"not a single report: {list(envelope)}")
             ntasks, ndsqs = verify(envelope["single"], before, after, truth, scx.scheduler_made_user_dsq(g))

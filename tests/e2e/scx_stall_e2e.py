@@ -7,8 +7,10 @@ the guest load lab_stall. Without any Freeze call a `dual` report must arrive wh
   - late scx_sched_state.exit_kind is an error kind (>= SCX_EXIT_ERROR = 1024) equal to the
     kernel's (lab_exit_rec.kind, 1026 for "runnable task stall", as dmesg says);
   - early snapshot exists and its max runnable age is at least its threshold.
+--late-source poll polls exit_kind instead of the default (auto: the gdbstub watchpoint where the
+VMM has one); --arch arm64 (or KFREEZE_VM_ARCH) boots an arm64 guest.
 
-Usage: scx_stall_e2e.py --kfreezed BIN --watch BIN
+Usage: scx_stall_e2e.py --kfreezed BIN --watch BIN [--late-source auto|poll] [--arch arm64]
 """
 
 import json
@@ -17,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from e2e_common import arg_parser, check, labclient, outcome_retrying_flake, u
+from e2e_common import arg_parser, check, guest_truth, labclient, outcome_retrying_flake, u
 from server_support import trigger_daemon, watch_first_dump
 
 SCENARIO = Path(__file__).resolve().parent / "scx_stall_gated.sh"
@@ -25,7 +27,10 @@ SCX_EXIT_ERROR = 1024
 
 
 def main():
-    args = arg_parser(__doc__, "e2e-scx-stall", "kfreezed", "watch").parse_args()
+    ap = arg_parser(__doc__, "e2e-scx-stall", "kfreezed", "watch")
+    ap.add_argument("--late-source", choices=["auto", "poll"], default="auto",
+                    help="kfreezed's late trigger source (default %(default)s)")
+    args = ap.parse_args()
     # The guest kernel sometimes dies of "Oops: int3" under multi-threaded TCG while sched_ext
     # patches its static keys (the lab retries this at boot; here it strikes after boot, when the
     # scheduler attaches or is ejected). That is the emulator, not kfreeze: one fresh guest retry.
@@ -37,7 +42,7 @@ def run(args, guest):
     with labclient.guest(args.name, str(SCENARIO)) as g, tempfile.TemporaryDirectory() as tmp:
         guest["console"] = g.console
         triggers = {"late_enabled": True, "late_poll_ms": 5, "early_enabled": True,
-                    "early_poll_ms": 50}
+                    "early_poll_ms": 50, "late_source": args.late_source}
         with trigger_daemon(args.kfreezed, tmp, g, "stall", triggers) as d:
             out = Path(tmp) / "event.json"
             watch = watch_first_dump(args.watch, d, out)
@@ -47,7 +52,15 @@ def run(args, guest):
                 rc = watch.wait(timeout=200)
                 check(rc == 0, f"no dual report on WatchDumps: {watch.stderr.read().decode(errors='replace')}\n"
                                f"kfreezed log tail:\n{d.log_text()[-3000:]}")
-                check_stall_report(json.loads(out.read_text())["envelope"], g.truth())
+                env = json.loads(out.read_text())["envelope"]
+                # Before asking the guest anything: a late trigger that never fired may have left
+                # it unable to answer.
+                late = env.get("dual", {}).get("late", {})
+                check(not late.get("is_placeholder"),
+                      f"the late snapshot was never taken (tag {env.get('dual', {}).get('snapshot_tag')}); "
+                      f"guest console tail: {g.console.read_text(errors='replace')[-300:]!r}\n"
+                      f"kfreezed log tail:\n{d.log_text()[-3000:]}")
+                check_stall_report(env, guest_truth(g))
             finally:
                 if watch.poll() is None:
                     watch.kill()

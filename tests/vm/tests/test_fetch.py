@@ -2,12 +2,18 @@
 """vm fixture: `lab fetch` must produce the guest kernel and everything built from it.
 
 Fails (never skips) when the kernel cannot be fetched, e.g. without network access to a Debian
-mirror; the message says so."""
+mirror; the message says so. KFREEZE_VM_ARCH=arm64 checks the arm64 fetch (a cloud-arm64 kernel,
+its BTF wrapped as an ELF, the same BPF objects)."""
 
+import os
 import unittest
 from pathlib import Path
 
 from common import labclient, main
+
+
+# The lab's architecture (KFREEZE_VM_ARCH) -> Debian's name in the kernel release.
+DEB_ARCH = {"": "amd64", "x86_64": "amd64", "amd64": "amd64", "arm64": "arm64", "aarch64": "arm64"}
 
 
 class FetchTest(unittest.TestCase):
@@ -17,7 +23,8 @@ class FetchTest(unittest.TestCase):
         except labclient.LabFailure as e:
             self.fail(f"cannot fetch/build the guest kernel; the vm tests need network access to a "
                       f"Debian mirror (or a filled KFREEZE_VM_CACHE):\n{e}")
-        self.assertRegex(info["KERNEL"], r"^7\.\d+\.\d+\+deb\d+-cloud-amd64$")
+        deb = DEB_ARCH[os.environ.get("KFREEZE_VM_ARCH", "").strip().lower()]
+        self.assertRegex(info["KERNEL"], rf"^7\.\d+\.\d+\+deb\d+-cloud-{deb}$")
         for key in ("VMLINUZ", "VMLINUX", "VMLINUX_H", "INITRAMFS"):
             self.assertTrue(Path(info[key]).is_file(), f"{key}={info[key]} missing")
         self.assertEqual(Path(info["VMLINUX"]).read_bytes()[:4], b"\x7fELF")

@@ -92,14 +92,21 @@ def check_vmcoreinfo(test, info: dict, truth: dict) -> dict:
     """The note read from the RAM file agrees with the guest's own release and _text address."""
     fields = vmcoreinfo.find(Path(info["RAM"]))["fields"]
     test.assertEqual(fields["OSRELEASE"], truth["release"])
+    test.assertEqual(vmcoreinfo.is_arm64(fields), truth["release"].endswith("-arm64"))
     slide = int(fields["KERNELOFFSET"], 16)
-    test.assertEqual(int(truth["kallsyms"]["_text"], 16), vmcoreinfo.DEFAULT_TEXT + slide)
+    test.assertEqual(int(truth["kallsyms"]["_text"], 16), vmcoreinfo.default_text(fields) + slide)
     return fields
 
 
-def page_offset_base(name: str, info: dict, fields: dict) -> int:
-    va = int(labclient.exec(name, "lab_ksyms page_offset_base", check=True).stdout.split()[0], 16)
-    return vmcoreinfo.read_kernel_u64(Path(info["RAM"]), fields, va)
+def linear_map(test, name: str, info: dict, fields: dict) -> int:
+    """The linear map's randomized variable (page_offset_base / memstart_addr) read from RAM; on
+    arm64 it must equal VMCOREINFO's PHYS_OFFSET."""
+    symbol = vmcoreinfo.linear_map_symbol(fields)
+    va = int(labclient.exec(name, f"lab_ksyms {symbol}", check=True).stdout.split()[0], 16)
+    value = vmcoreinfo.read_kernel_u64(Path(info["RAM"]), fields, va)
+    if vmcoreinfo.is_arm64(fields):
+        test.assertEqual(value, int(fields["NUMBER(PHYS_OFFSET)"], 0), symbol)
+    return value
 
 
 class TwoGuestsTest(unittest.TestCase):
@@ -173,8 +180,7 @@ class IdleGuestTest(unittest.TestCase):
         fields = check_vmcoreinfo(self, G["idle"], G["idle_truth"])
         self.assertEqual(fields["KERNELOFFSET"], "0")
         self.assertIn("nokaslr", labclient.exec(IDLE, "cat /proc/cmdline").stdout)
-        self.assertEqual(page_offset_base(IDLE, G["idle"], fields),
-                         vmcoreinfo.DEFAULT_PAGE_OFFSET[fields["NUMBER(pgtable_l5_enabled)"]])
+        self.assertEqual(linear_map(self, IDLE, G["idle"], fields), vmcoreinfo.default_linear_map(fields))
 
 
 class MapsGuestTest(unittest.TestCase):
@@ -187,9 +193,8 @@ class MapsGuestTest(unittest.TestCase):
         fields = check_vmcoreinfo(self, G["maps"], self.truth)
         self.assertNotIn("nokaslr", labclient.exec(MAPS, "cat /proc/cmdline").stdout)
         # Either randomization may land on its default by chance, both together practically never.
-        pob = page_offset_base(MAPS, G["maps"], fields)
-        self.assertTrue(fields["KERNELOFFSET"] != "0" or
-                        pob != vmcoreinfo.DEFAULT_PAGE_OFFSET[fields["NUMBER(pgtable_l5_enabled)"]],
+        base = linear_map(self, MAPS, G["maps"], fields)
+        self.assertTrue(fields["KERNELOFFSET"] != "0" or base != vmcoreinfo.default_linear_map(fields),
                         "neither the kernel image nor the direct map is randomized")
 
     def test_required_map_types_exist(self):

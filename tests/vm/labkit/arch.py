@@ -46,9 +46,9 @@ X86_64 = Arch(name="x86_64", deb="amd64", multiarch="x86_64-linux-gnu", store_su
               qemu="qemu-system-x86_64", console="ttyS0", cmd_tty="ttyS1", bpf_target="x86",
               elf_target="elf64-x86-64",
               ram_gpa=0, native=True)
-# qemu virt: RAM starts at 1 GiB; one PL011 (ttyAMA0); the command channel is a virtconsole.
+# qemu virt: RAM starts at 1 GiB; one PL011 (ttyAMA0); the command channel is a virtserialport.
 ARM64 = Arch(name="arm64", deb="arm64", multiarch="aarch64-linux-gnu", store_subdir="arm64",
-             qemu="qemu-system-aarch64", console="ttyAMA0", cmd_tty="hvc0", bpf_target="arm64",
+             qemu="qemu-system-aarch64", console="ttyAMA0", cmd_tty="vport*p* (org.kfreeze.cmd)", bpf_target="arm64",
              elf_target="elf64-littleaarch64",
              ram_gpa=0x40000000, native=False)
 ARCHES = {a.name: a for a in (X86_64, ARM64)}

@@ -157,8 +157,8 @@ def _qemu_command(name: str, f: dict, kernel: dict, opts: dict, accel_name: str,
 
 def _qemu_command_arm64(name: str, f: dict, kernel: dict, opts: dict, threads: str) -> list:
     """qemu virt under TCG, booting the raw Image directly (no firmware). virt has one UART (the
-    console); the command channel is a virtconsole on virtio-serial-pci, the guest's /dev/hvc0
-    (the cloud kernel has VIRTIO_PCI=y but VIRTIO_MMIO=m)."""
+    console); the command channel is a virtserialport on virtio-serial-pci named org.kfreeze.cmd
+    (guest/cmdport; the cloud kernel has VIRTIO_PCI=y but VIRTIO_MMIO=m)."""
     mem = opts["mem"]
     return [
         arch.ARM64.qemu, "-name", f"kfreeze-{name}", "-nodefaults", "-no-user-config",
@@ -172,7 +172,7 @@ def _qemu_command_arm64(name: str, f: dict, kernel: dict, opts: dict, threads: s
         "-serial", f"file:{f['console']}",
         "-device", "virtio-serial-pci",
         "-chardev", f"socket,id=cmd,path={f['cmd']},server=on,wait=off",
-        "-device", "virtconsole,chardev=cmd",
+        "-device", "virtserialport,chardev=cmd,name=org.kfreeze.cmd",
         "-qmp", f"unix:{f['qmp']},server=on,wait=off",
     ]
 

@@ -54,6 +54,10 @@ class KernelAttachment {
   virtual std::optional<kfreeze::v1::ScxKernelFeatures> scx_features() const {
     return std::nullopt;
   }
+  // Whether a gdbstub write watchpoint stops the guest after the watched store (x86-64). QEMU's
+  // arm targets stop before it, so a resume re-runs the store and hits again: the late trigger
+  // polls there instead.
+  virtual bool watchpoint_stops_after_write() const { return true; }
   // Per-step attach timings for logs ("vmcoreinfo=2ms kallsyms=40ms ...").
   virtual std::string AttachSummary() const { return ""; }
 };

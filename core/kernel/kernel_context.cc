@@ -113,7 +113,8 @@ absl::Status KernelContext::AttachPaging(Reader& boot_reader) {
         ") do not map the linear-map alias ", Hex(note_alias), " of the note to ", Hex(note), ": ",
         walked.ok() ? Hex(walked->pa) : std::string(walked.status().message())));
   }
-  if (std::optional<Symbol> text = symbols_.Find("_text")) {
+  // _stext, not _text: arm64 6.16 leaves the 64 KiB between _text and _stext unmapped.
+  if (std::optional<Symbol> text = symbols_.Find("_stext")) {
     absl::StatusOr<Translation> linear = translator_->Translate(text->address);
     absl::StatusOr<Translation> walk = translator_->Walk(text->address);
     if (!linear.ok() || !walk.ok() || linear->pa != walk->pa) {
@@ -122,7 +123,7 @@ absl::Status KernelContext::AttachPaging(Reader& boot_reader) {
                        vmcoreinfo_.arch == GuestArch::kArm64
                            ? absl::StrCat("kimage_voffset ", Hex(vmcoreinfo_.arm64.kimage_voffset))
                            : absl::StrCat("phys_base ", Hex(vmcoreinfo_.phys_base)),
-                       " at _text ", Hex(text->address), ": ",
+                       " at _stext ", Hex(text->address), ": ",
                        walk.ok() ? Hex(walk->pa) : std::string(walk.status().message())));
     }
   }

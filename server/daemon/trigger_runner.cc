@@ -94,9 +94,14 @@ ProbeLoop::Round TriggerRunner::Arm(const std::shared_ptr<dump::KernelAttachment
     spdlog::warn("triggers {}: unknown late_source '{}' (auto, watchpoint, poll): polling",
                  target_.name(), s);
   }
-  spdlog::info("triggers {}: armed (late={} early={} late_source={})", target_.name(),
-               settings_.late_enabled, settings_.early_enabled,
-               LateWatchpointWanted(target_.triggers()) ? "watchpoint" : "poll");
+  // The watchpoint needs a stop after the store (see KernelAttachment); else polling alone.
+  const bool watch_works = kernel->watchpoint_stops_after_write();
+  const bool use_watch = LateWatchpointWanted(target_.triggers()) && watch_works;
+  spdlog::info("triggers {}: armed (late={} early={} late_source={}{})", target_.name(),
+               settings_.late_enabled, settings_.early_enabled, use_watch ? "watchpoint" : "poll",
+               LateWatchpointWanted(target_.triggers()) && !use_watch
+                   ? ": this guest's watchpoints stop before the write"
+                   : "");
   struct WatchState {
     std::shared_ptr<gdb::StubWatch> watch;
     std::chrono::steady_clock::time_point next_open{};
@@ -106,9 +111,10 @@ ProbeLoop::Round TriggerRunner::Arm(const std::shared_ptr<dump::KernelAttachment
   auto state = std::make_shared<WatchState>();
   auto last_error = std::make_shared<std::string>();
   // The engine keeps a raw pointer to state->watch; neither uses the other when destroyed.
-  return [this, engine, state, last_error] {
+  return [this, engine, state, last_error, watch_works] {
     const auto now = std::chrono::steady_clock::now();
-    if (LateWatchpointWanted(target_.triggers()) && !state->watch && now >= state->next_open) {
+    if (LateWatchpointWanted(target_.triggers()) && watch_works && !state->watch &&
+        now >= state->next_open) {
       state->next_open = now + kWatchRetry;
       state->watch = OpenWatch();
       if (state->watch) {

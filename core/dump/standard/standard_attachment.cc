@@ -45,6 +45,9 @@ class StandardAttachment : public KernelAttachment {
   TriggerProbes* probes() const override { return probes_.get(); }
   std::optional<kfreeze::v1::ScxKernelFeatures> scx_features() const override { return features_; }
   absl::Status Revalidate() const override { return kernel_->Revalidate(); }
+  bool watchpoint_stops_after_write() const override {
+    return kernel_->arch() != GuestArch::kArm64;  // target/arm: gdb_stop_before_watchpoint
+  }
   std::string AttachSummary() const override {
     std::vector<std::string> parts;
     for (const StepTiming& t : kernel_->attach_timings()) {

@@ -109,7 +109,8 @@ absl::Status KernelContext::AttachPaging(Reader& boot_reader) {
   absl::StatusOr<Translation> walked = translator_->Walk(note_alias);
   if (!walked.ok() || walked->pa != note) {
     return BadData(absl::StrCat(
-        "page tables (root ", Hex(*config.root), ", ", config.format->Describe(),
+        "page tables (root ", Hex(*config.root), ", ",
+        config.format ? config.format->Describe() : std::string("no format"),
         ") do not map the linear-map alias ", Hex(note_alias), " of the note to ", Hex(note), ": ",
         walked.ok() ? Hex(walked->pa) : std::string(walked.status().message())));
   }
@@ -164,6 +165,11 @@ absl::Status KernelContext::AttachPagingArm64() {
   // with 64K when the kernel was built for 52-bit physical addresses.
   const bool pa52 = page_shift == 16 ? a.max_physmem_bits.value_or(48) == 52 : va_bits == 52;
   KF_ASSIGN_OR_RETURN(config.format, Arm64PageTables({page_shift, va_bits, pa52}));
+  // A 64K kernel built for 52-bit VAs on a CPU without LVA points TTBR1 into swapper_pg_dir, at
+  // the entries a 48-bit walk indexes (TTBR1_BADDR_4852_OFFSET, offset_ttbr1 in asm/assembler.h).
+  if (page_shift == 16 && a.va_bits == 52 && va_bits == 48) {
+    *config.root = *config.root + ((1ull << (52 - 42)) - (1ull << (48 - 42))) * 8;
+  }
   // The linear map: __phys_to_virt(pa) = (pa - PHYS_OFFSET) | PAGE_OFFSET, over all of RAM.
   const uint64_t delta = a.phys_offset - a.PageOffset();
   const uint64_t ram_start =

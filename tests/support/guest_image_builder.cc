@@ -81,7 +81,11 @@ void GuestImageBuilder::LayOutArm64() {
   vmalloc_cursor_ = image_base_ - o.kaslr_offset + 4 * k1G;
   phys_ = std::make_unique<PhysAllocator>(ram_base_ + o.image_pa + o.image_reserve,
                                           ram_base_ + o.ram_bytes);
-  auto tables = std::make_unique<Arm64PageTableBuilder>(mem_, *phys_, g, ImagePa(kDataOffset));
+  // 64K, 52-bit kernel, 48-bit walk: TTBR1 points TTBR1_BADDR_4852_OFFSET into swapper_pg_dir.
+  const uint64_t ttbr1_offset =
+      a.page_shift == 16 && a.va_bits == 52 && walk_bits == 48 ? (1024 - 64) * 8 : 0;
+  auto tables =
+      std::make_unique<Arm64PageTableBuilder>(mem_, *phys_, g, ImagePa(kDataOffset) + ttbr1_offset);
   levels_ = tables->levels();
   tables_ = std::move(tables);
 

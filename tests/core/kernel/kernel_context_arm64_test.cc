@@ -39,6 +39,9 @@ std::vector<Variant> Variants() {
   Arm64ImageOptions on48 = Arm64(12, 52);
   on48.walk_va_bits = 48;
   v.push_back({"4k_52_kernel_on_48_bit_cpu", on48, 0x2e000000ull});
+  Arm64ImageOptions on48_64k = Arm64(16, 52);  // TTBR1 points into swapper_pg_dir
+  on48_64k.walk_va_bits = 48;
+  v.push_back({"64k_52_kernel_on_48_bit_cpu", on48_64k, 0x2e000000ull});
   Arm64ImageOptions old = Arm64(12, 48);
   old.print_t1sz = false;  // before v5.9
   old.linear_offset = 0x3f400000000ull;

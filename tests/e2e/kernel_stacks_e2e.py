@@ -16,18 +16,19 @@ Then `kfreeze dump --format proto-json`, and right after it each sleeper's /proc
 tasks stay parked). Checks:
   - for each sleeper, the /proc/PID/stack frames ("name+0xoff/0xsize"; the kernel leaves out the
     scheduler's __sched functions) appear in order within kfreeze's kernel_stack symbols for that
-    pid, and kernel_stack_origin is "thread.sp";
-  - dd: running, kernel_stack_origin "vcpu N"; when vCPU N was in kernel mode (x86 cs & 3 == 0)
-    the first frame's pc is that vCPU's rip. The dump is retried (up to 10 dumps) until dd is
-    caught running in kernel mode; never catching it fails.
+    pid, and kernel_stack_origin is "thread.sp" (arm64: "thread.cpu_context");
+  - dd: running, kernel_stack_origin "vcpu N"; when vCPU N was in kernel mode (x86 cs & 3 == 0,
+    arm64 EL > 0) the first frame's pc is that vCPU's pc. The dump is retried (up to 10 dumps)
+    until dd is caught running in kernel mode; never catching it fails.
 Every comparison prints both stacks. A guest that cannot boot fails the test with the reason.
 
-Usage: kernel_stacks_e2e.py --kfreeze BUILD/clients/kfreeze/kfreeze [--name GUEST]
+Usage: kernel_stacks_e2e.py --kfreeze BUILD/clients/kfreeze/kfreeze [--name GUEST] [--arch arm64]
 """
 
 import sys
 
-from e2e_common import (arg_parser, check, dump_single, Failure, labclient, outcome, run_checks, u)
+from e2e_common import (arg_parser, check, dump_single, Failure, guest_arch, labclient, outcome,
+                        run_checks, u)
 
 SCENARIO = "idle"
 DD_ATTEMPTS = 10
@@ -50,6 +51,9 @@ PS = ("for s in /proc/[0-9]*/stat; do read -r line < $s 2>/dev/null || continue;
 
 # What each sleeper's own stack must show once it is parked (a sanity check of the guest side;
 # 6.x calls the pipe read pipe_read, 7.x anon_pipe_read).
+# Where a sleeping task's stack starts: the switch frame each architecture saves.
+SWITCH_FRAME = {"x86_64": "thread.sp", "arm64": "thread.cpu_context"}
+
 PARKED_IN = {"nanosleep": "nanosleep", "fifo_open": "fifo_open", "pipe_read": "pipe_read",
              "wait4": "do_wait"}
 
@@ -155,8 +159,9 @@ def check_sleeper(report, role, pid, proc_stack):
     check(ours, f"pid {pid} has no kernel_stack (kernel_stack_unavailable: "
                 f"{task.get('kernel_stack_unavailable')!r}, report kernel_stacks_unavailable: "
                 f"{report.get('kernel_stacks_unavailable')!r})")
-    check(task.get("kernel_stack_origin") == "thread.sp",
-          f"pid {pid}: kernel_stack_origin {task.get('kernel_stack_origin')!r}, want 'thread.sp'")
+    want = SWITCH_FRAME[guest_arch()]
+    check(task.get("kernel_stack_origin") == want,
+          f"pid {pid}: kernel_stack_origin {task.get('kernel_stack_origin')!r}, want {want!r}")
     if all("+0x" in f for f in proc_stack):
         missing = in_order(proc_stack, ours)
         how = "full name+0xoff/0xsize"
@@ -183,20 +188,29 @@ def dd_caught(report, pid):
     slots = report.get("vcpu_regs", [])
     check(n < len(slots) and "regs" in slots[n], f"dd runs on vcpu {n}, which has no registers")
     regs = slots[n]["regs"]
-    check("x86" in regs, f"vcpu {n} has no x86 register set")
-    x86 = regs["x86"]
-    cs, rip = u(x86.get("cs")), u(x86.get("rip"))
-    print(f"  vcpu {n}: cs={cs:#x} rip={rip:#x} ({regs.get('ip_symbol')}) "
+    pc, user = vcpu_pc_and_user_mode(regs, n)
+    print(f"  vcpu {n}: pc={pc:#x} ({regs.get('ip_symbol')}) user_mode={user} "
           f"instruction_pointer={u(regs.get('instruction_pointer')):#x}", flush=True)
     show("kfreeze kernel_stack", ours)
-    if cs & 3:
-        return "retry", f"on vcpu {n} in user mode (cs {cs:#x})"
+    if user:
+        return "retry", f"on vcpu {n} in user mode"
     check(ours, f"dd has no kernel_stack (kernel_stack_unavailable: "
                 f"{task.get('kernel_stack_unavailable')!r}, report kernel_stacks_unavailable: "
                 f"{report.get('kernel_stacks_unavailable')!r})")
     first = u(task["kernel_stack"][0].get("pc"))
-    check(first == rip, f"dd's first frame pc {first:#x} != vcpu {n} rip {rip:#x}")
-    return "kernel", f"first frame {ours[0]} at rip {rip:#x}"
+    check(first == pc, f"dd's first frame pc {first:#x} != vcpu {n} pc {pc:#x}")
+    return "kernel", f"first frame {ours[0]} at pc {pc:#x}"
+
+
+def vcpu_pc_and_user_mode(regs, n):
+    """The vCPU's pc and whether it was in user mode: x86 rip and cs & 3, arm64 pc and EL 0."""
+    if guest_arch() == "arm64":
+        check("arm64" in regs, f"vcpu {n} has no arm64 register set")
+        arm = regs["arm64"]
+        return u(arm.get("pc")), u(arm.get("el")) == 0
+    check("x86" in regs, f"vcpu {n} has no x86 register set")
+    x86 = regs["x86"]
+    return u(x86.get("rip")), bool(u(x86.get("cs")) & 3)
 
 
 def run(args):
@@ -229,7 +243,7 @@ def run(args):
 
         checks = [(f"{role} (pid {pid}) stack matches /proc/{pid}/stack", sleeper_check(role, pid))
                   for role, pid in sleepers.items()]
-        checks.append(("dd's stack starts at its vCPU's rip", dd_check))
+        checks.append(("dd's stack starts at its vCPU's pc", dd_check))
         return run_checks(checks)
 
 

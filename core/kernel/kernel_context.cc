@@ -267,11 +267,20 @@ absl::StatusOr<std::shared_ptr<const KernelContext>> KernelContext::Attach(
 
   KF_ASSIGN_OR_RETURN(ctx->vmcoreinfo_, FindVmcoreInfo(*ctx->ram_));
   if (ctx->vmcoreinfo_.arch == GuestArch::kArm64 && ctx->layout_source_ == kDefaultLayout) {
-    // Without a layout from the VMM, an arm64 guest is on QEMU's virt machine: RAM at 1 GiB.
+    // Without a layout from the VMM, an arm64 guest is on QEMU's virt machine: RAM at 1 GiB. The
+    // note stays where the scan found it in the file; only its guest-physical address moves.
+    std::optional<uint64_t> note_offset;
+    for (const RamRegion& r : ctx->ram_->layout().regions()) {
+      const uint64_t pa = ctx->vmcoreinfo_.note_pa.value;
+      if (pa >= r.gpa.value && pa - r.gpa.value < r.size)
+        note_offset = r.file_offset + (pa - r.gpa.value);
+    }
+    if (!note_offset) return absl::InternalError("the VMCOREINFO note is outside the RAM layout");
     KF_RETURN_IF_ERROR(ctx->AttachRam(options,
                                       RamLayout::Virt(ctx->ram_->layout().FileBytesNeeded()),
                                       "virt default (arm64 guest)"));
-    KF_ASSIGN_OR_RETURN(ctx->vmcoreinfo_, FindVmcoreInfo(*ctx->ram_));
+    KF_ASSIGN_OR_RETURN(ctx->vmcoreinfo_,
+                        ReadVmcoreInfoAt(*ctx->ram_, Pa(RamLayout::kVirtRamBase + *note_offset)));
   }
   timer.Lap("vmcoreinfo");
 

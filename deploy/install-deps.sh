@@ -18,6 +18,7 @@ PKGS=(
   libabsl-dev libbpf-dev libelf-dev zlib1g-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libcli11-dev
   libcpp-httplib-dev prometheus-cpp-dev  # kfreezed --http: JSON API, event stream, /metrics
+  nats-server libnats-dev  # the fleet: kfreezed --nats; its tests start a real 3-node JetStream cluster
   chromium  # the dashboard's browser tests (tests/e2e/dashboard_e2e.py, puppeteer-core)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 llvm-14 libclang-rt-14-dev clang-format

@@ -138,7 +138,9 @@ RunFn SetupDump(CLI::App& app, const DaemonFlags& /*daemon*/) {
   auto a = std::make_shared<DumpArgs>();
   AddGuestFlags(app, a->guest);
   AddValueFlag(app, "--deadline-ms", a->deadline_ms, "soft deadline of the walk (0 = default)");
-  AddValueFlag(app, "--sections", a->sections, "sections to run, comma separated: the phases and \"regs\" (vCPU registers) (default: all)");
+  AddValueFlag(
+      app, "--sections", a->sections,
+      "sections to run, comma separated: the phases and \"regs\" (vCPU registers) (default: all)");
   AddValueFlag(app, "--max-map-entries", a->max_map_entries,
                "entries rendered per map (0 = no cap; default: 4096)");
   AddValueFlag(app, "--decode-deadline-ms", a->decode_deadline_ms,

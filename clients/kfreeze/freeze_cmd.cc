@@ -1,4 +1,5 @@
-// kfreeze freeze TARGET: ask kfreezed for a dump now and print it.
+// kfreeze freeze TARGET: ask kfreezed for a dump now and print it; with --nats, HOST/TARGET of
+// any kfreezed of the fleet (request-reply on kfreeze.freeze.<host>.<target>).
 #include <memory>
 #include <string>
 
@@ -6,6 +7,9 @@
 #include "clients/kfreeze/cli_options.h"
 #include "clients/kfreeze/command.h"
 #include "clients/kfreeze/daemon_client.h"
+#include "clients/kfreeze/fleet_client.h"
+#include "fleet/headers.h"
+#include "fleet/subjects.h"
 
 namespace kfreeze::cli {
 namespace {
@@ -19,7 +23,52 @@ struct FreezeArgs {
   bool json = false;
   int64_t max_map_entries = -1;  // -1: the daemon's default
   int decode_deadline_ms = 0;
+  FleetFlags fleet;
 };
+
+int RunFleetFreeze(const FreezeArgs& a, const DaemonFlags& daemon,
+                   kfreeze::v1::FreezeRequest request) {
+  std::optional<kfreeze::fleet::HostTarget> ht = kfreeze::fleet::SplitHostSlashName(a.target);
+  if (!ht) return Fail(kExitInvalidInput, "with --nats the target is HOST/TARGET");
+  request.set_target(ht->target);
+  auto conn = ConnectFleet(a.fleet);
+  if (!conn.ok()) return FleetFail(conn.status());
+  const std::string subject = kfreeze::fleet::FreezeSubject(ht->host, ht->target);
+  const std::string body = request.SerializeAsString();
+  natsMsg* m = nullptr;
+  natsStatus s =
+      natsMsg_Create(&m, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
+  kfreeze::fleet::MsgPtr msg(m);
+  if (s != NATS_OK) return FleetFail(kfreeze::fleet::NatsError(s, "request"));
+  const absl::Duration timeout = absl::Milliseconds(daemon.rpc_timeout_ms);
+  absl::StatusOr<kfreeze::fleet::MsgPtr> reply = (*conn)->Request(m, timeout);
+  if (!reply.ok()) {
+    if (absl::IsNotFound(reply.status())) {
+      return FleetFail(absl::NotFoundError("no kfreezed answers for host '" + ht->host + "'"));
+    }
+    return FleetFail(reply.status());
+  }
+  natsMsg* r = reply->get();
+  if (absl::Status st = kfreeze::fleet::StatusFromHeaders(r); !st.ok()) {
+    return FleetFail(absl::Status(st.code(), ht->host + ": " + std::string(st.message())));
+  }
+  kfreeze::v1::FreezeResponse response;
+  if (!response.ParseFromArray(natsMsg_GetData(r), natsMsg_GetDataLength(r))) {
+    return Fail(kExitFailure, "nats: the reply is not a FreezeResponse");
+  }
+  if (std::string(kfreeze::fleet::HeaderOr(r, kfreeze::fleet::kEnvelopeHeader)) == "object") {
+    absl::StatusOr<std::string> envelope =
+        FetchDumpBody(conn->get(), a.fleet,
+                      kfreeze::fleet::DumpObjectName(ht->host, response.dump_id()), timeout);
+    if (!envelope.ok()) return FleetFail(envelope.status());
+    if (!response.mutable_envelope()->ParseFromString(*envelope)) {
+      return Fail(kExitFailure, "nats: the dump body is not a DumpEnvelope");
+    }
+  }
+  if (a.json) return PrintMessageJson(response) ? kExitOk : kExitFailure;
+  PrintEnvelope(response.envelope(), /*json=*/false);
+  return kExitOk;
+}
 
 int RunFreeze(const FreezeArgs& a, const DaemonFlags& daemon) {
   kfreeze::v1::FreezeRequest request;
@@ -37,6 +86,7 @@ int RunFreeze(const FreezeArgs& a, const DaemonFlags& daemon) {
   if (a.max_map_entries >= 0) request.set_max_map_entries(static_cast<uint32_t>(a.max_map_entries));
   if (a.decode_deadline_ms < 0) return Fail(kExitInvalidInput, "--decode-deadline-ms < 0");
   request.set_decode_deadline_ms(static_cast<uint32_t>(a.decode_deadline_ms));
+  if (a.fleet.enabled()) return RunFleetFreeze(a, daemon, std::move(request));
   std::string error;
   auto stub = ConnectDaemon(daemon, &error);
   if (!stub) return Fail(kExitInvalidInput, error);
@@ -54,11 +104,14 @@ int RunFreeze(const FreezeArgs& a, const DaemonFlags& daemon) {
 
 RunFn SetupFreeze(CLI::App& app, const DaemonFlags& daemon) {
   auto a = std::make_shared<FreezeArgs>();
-  app.add_option("TARGET", a->target, "target name in kfreezed")->required();
+  app.add_option("TARGET", a->target, "target name in kfreezed (HOST/TARGET with --nats)")
+      ->required();
   AddValueFlag(app, "--deadline-ms", a->deadline_ms,
                "soft deadline of the walk (0 = the daemon's)");
   AddValueFlag(app, "--label", a->label, "caller labels k=v[,k2=v2] stored with the dump");
-  AddValueFlag(app, "--sections", a->sections, "sections to run, comma separated: the phases and \"regs\" (vCPU registers) (default: all)");
+  AddValueFlag(
+      app, "--sections", a->sections,
+      "sections to run, comma separated: the phases and \"regs\" (vCPU registers) (default: all)");
   AddBoolFlag(app, "--keep-paused", a->keep_paused,
               "leave the VM paused after the dump (resume with `kfreeze resume`)");
   AddValueFlag(app, "--max-map-entries", a->max_map_entries,
@@ -66,6 +119,7 @@ RunFn SetupFreeze(CLI::App& app, const DaemonFlags& daemon) {
   AddValueFlag(app, "--decode-deadline-ms", a->decode_deadline_ms,
                "budget of the decode stage after the resume (0 = the daemon's)");
   AddJsonFlag(app, a->json);
+  AddFleetFlags(app, a->fleet);
   return [a, &daemon] { return RunFreeze(*a, daemon); };
 }
 

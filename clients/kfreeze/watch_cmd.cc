@@ -1,12 +1,19 @@
-// kfreeze watch: stream dumps as kfreezed archives them.
+// kfreeze watch: stream dumps as kfreezed archives them; with --nats, as every kfreezed of the
+// fleet publishes them (the JetStream dump stream, bodies from the bucket).
 #include <cstdio>
 #include <memory>
 #include <string>
+
+#include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_split.h"
 #include "clients/kfreeze/cli_options.h"
 #include "clients/kfreeze/command.h"
 #include "clients/kfreeze/daemon_client.h"
+#include "clients/kfreeze/fleet_client.h"
+#include "fleet/dump_feed.h"
+#include "fleet/subjects.h"
 
 namespace kfreeze::cli {
 namespace {
@@ -18,9 +25,75 @@ struct WatchArgs {
   bool summary_only = false;
   int count = 0;
   bool json = false;
+  FleetFlags fleet;
+  std::string host;  // --nats: only this host's dumps
+  bool all = false;  // --nats: every event the stream keeps first
 };
 
+bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& want,
+                 const kfreeze::v1::DumpSummary& s) {
+  for (const auto& [k, v] : want) {
+    auto it = s.labels().find(k);
+    if (it == s.labels().end() || it->second != v) return false;
+  }
+  return true;
+}
+
+int RunFleetWatch(const WatchArgs& a, const DaemonFlags& daemon) {
+  if (!a.since.empty())
+    return Fail(kExitInvalidInput, "--since is for one kfreezed; with --nats use --all");
+  std::vector<std::string> targets = absl::StrSplit(a.target, ',', absl::SkipEmpty());
+  google::protobuf::Map<std::string, std::string> labels;
+  if (!ParseLabels(a.label, &labels)) return Fail(kExitInvalidInput, "--label wants k=v[,k2=v2]");
+  auto conn = ConnectFleet(a.fleet);
+  if (!conn.ok()) return FleetFail(conn.status());
+  kfreeze::fleet::FeedStart start;
+  start.all = a.all;
+  auto reader = kfreeze::fleet::DumpFeedReader::Open(conn->get(), a.fleet.stream, a.host,
+                                                     targets.size() == 1 ? targets[0] : "", start);
+  if (!reader.ok()) return FleetFail(reader.status());
+  const absl::Duration body_timeout = absl::Milliseconds(daemon.rpc_timeout_ms);
+  int seen = 0;
+  for (;;) {
+    auto next = (*reader)->Next(absl::Seconds(1));
+    if (!next.ok()) {
+      std::fprintf(stderr, "kfreeze: %s\n", std::string(next.status().message()).c_str());
+      continue;  // one bad message does not end the watch
+    }
+    if (!next->has_value()) continue;
+    kfreeze::v1::DumpEvent& event = (*next)->event;
+    const kfreeze::v1::DumpSummary& s = event.summary();
+    if (targets.size() > 1 &&
+        std::find(targets.begin(), targets.end(), s.target()) == targets.end()) {
+      continue;
+    }
+    if (!LabelsMatch(labels, s)) continue;
+    if (!a.summary_only) {
+      absl::StatusOr<std::string> body =
+          FetchDumpBody(conn->get(), a.fleet, kfreeze::fleet::DumpObjectName(s.host(), s.dump_id()),
+                        body_timeout);
+      if (!body.ok() || !event.mutable_envelope()->ParseFromString(*body)) {
+        std::fprintf(
+            stderr, "kfreeze: %s/%s: no body: %s\n", s.host().c_str(), s.dump_id().c_str(),
+            body.ok() ? "not a DumpEnvelope" : std::string(body.status().message()).c_str());
+        event.clear_envelope();
+      }
+    }
+    if (a.json) {
+      if (!PrintMessageJson(event)) return kExitFailure;
+    } else if (a.summary_only || !event.has_envelope()) {
+      std::printf("%-16s %s\n", s.host().c_str(), SummaryRow(s).c_str());
+    } else {
+      PrintEnvelope(event.envelope(), /*json=*/false);
+    }
+    std::fflush(stdout);
+    if (a.count > 0 && ++seen >= a.count) return kExitOk;
+  }
+}
+
 int RunWatch(const WatchArgs& a, const DaemonFlags& daemon) {
+  if (a.fleet.enabled()) return RunFleetWatch(a, daemon);
+  if (!a.host.empty() || a.all) return Fail(kExitInvalidInput, "--host and --all need --nats");
   kfreeze::v1::WatchRequest request;
   for (absl::string_view t : absl::StrSplit(a.target, ',', absl::SkipEmpty())) {
     request.add_targets(std::string(t));
@@ -68,6 +141,9 @@ RunFn SetupWatch(CLI::App& app, const DaemonFlags& daemon) {
   AddBoolFlag(app, "--summary-only", a->summary_only, "one line per dump instead of the dump");
   AddValueFlag(app, "--count", a->count, "exit after this many dumps (0 = run until interrupted)");
   AddJsonFlag(app, a->json);
+  AddFleetFlags(app, a->fleet);
+  AddValueFlag(app, "--host", a->host, "with --nats: only this host's dumps");
+  AddBoolFlag(app, "--all", a->all, "with --nats: every dump the stream keeps, then live ones");
   return [a, &daemon] { return RunWatch(*a, daemon); };
 }
 

@@ -561,6 +561,14 @@ size_t DumpArchive::PruneLocked(absl::Time now) {
 }
 
 absl::StatusOr<DumpEnvelope> DumpArchive::Get(const std::string& dump_id) const {
+  DumpEnvelope envelope;
+  absl::StatusOr<std::string> data = GetBytes(dump_id, &envelope);
+  if (!data.ok()) return data.status();
+  return envelope;
+}
+
+absl::StatusOr<std::string> DumpArchive::GetBytes(const std::string& dump_id,
+                                                  DumpEnvelope* parsed) const {
   if (!IsSafeName(dump_id)) return absl::InvalidArgumentError("malformed dump id");
   if (!Find(dump_id)) return absl::NotFoundError(absl::StrCat("no dump ", dump_id));
   std::string path = DumpPath(dump_id);
@@ -571,12 +579,12 @@ absl::StatusOr<DumpEnvelope> DumpArchive::Get(const std::string& dump_id) const 
     }
     return data.status();
   }
-  DumpEnvelope envelope;
-  if (!envelope.ParseFromString(*data)) {
+  DumpEnvelope scratch;
+  if (!(parsed != nullptr ? parsed : &scratch)->ParseFromString(*data)) {
     spdlog::warn("archive: dump file {} is corrupt", path);
     return absl::DataLossError(absl::StrCat("dump ", dump_id, " is corrupt on disk"));
   }
-  return envelope;
+  return data;
 }
 
 std::optional<DumpSummary> DumpArchive::Find(const std::string& dump_id) const {

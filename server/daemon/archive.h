@@ -69,6 +69,10 @@ class DumpArchive {
 
   // NotFound for an unknown id; DataLoss (logged) for a file that no longer parses.
   absl::StatusOr<kfreeze::v1::DumpEnvelope> Get(const std::string& dump_id) const;
+  // The dump's stored bytes (a binary DumpEnvelope), checked to parse (into `parsed` when given);
+  // the same errors as Get.
+  absl::StatusOr<std::string> GetBytes(const std::string& dump_id,
+                                       kfreeze::v1::DumpEnvelope* parsed = nullptr) const;
   std::optional<kfreeze::v1::DumpSummary> Find(const std::string& dump_id) const;
 
   // Newest first, seq < before_seq (0 = from the newest), at most `limit` rows; `more` says

@@ -10,10 +10,12 @@ namespace {
 using Transport = PeerIdentity::Transport;
 
 // Without any grant: today's unix-socket trust minus target management; a certificate-holder
-// over TCP reads; plaintext loopback TCP (any local user, whatever the socket mode) reads.
+// over TCP reads; plaintext loopback TCP (any local user, whatever the socket mode) reads; a NATS
+// request freezes (the NATS server's permissions said who may send it).
 Role DefaultRole(const PeerIdentity& peer) {
   switch (peer.transport) {
     case Transport::kUnix:
+    case Transport::kNats:
       return Role::kFreeze;
     case Transport::kTls:
     case Transport::kInsecureTcp:
@@ -35,6 +37,8 @@ absl::string_view TransportName(Transport t) {
       return "insecure_tcp";
     case Transport::kHttpUnix:
       return "http_unix";
+    case Transport::kNats:
+      return "nats";
     case Transport::kUnknown:
       break;
   }
@@ -91,9 +95,10 @@ absl::Status ValidateRoleGrants(const RoleGrants& grants) {
       return absl::InvalidArgumentError(absl::StrCat("roles[", i, "]: ", r.status().message()));
     }
     for (const std::string& t : g.any_peer_on()) {
-      if (t != "unix" && t != "tls" && t != "insecure_tcp" && t != "http_unix") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "roles[", i, "].any_peer_on: '", t, "' is not unix, tls, insecure_tcp or http_unix"));
+      if (t != "unix" && t != "tls" && t != "insecure_tcp" && t != "http_unix" && t != "nats") {
+        return absl::InvalidArgumentError(absl::StrCat("roles[", i, "].any_peer_on: '", t,
+                                                       "' is not unix, tls, insecure_tcp, "
+                                                       "http_unix or nats"));
       }
     }
     if (g.uids().empty() && g.gids().empty() && g.tls_identities().empty() &&

@@ -36,6 +36,8 @@ class DaemonMetrics {
   // The Prometheus text exposition, with the levels of `archive` and `bus` read now (either may
   // be null).
   std::string Scrape(const DumpArchive* archive, const DumpBus* bus);
+  // For the parts of kfreezed outside the daemon (the fleet) to add their own families.
+  prometheus::Registry& registry() { return *registry_; }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -34,6 +34,8 @@ std::string PeerIdentity::Describe() const {
       return absl::StrCat("insecure tcp ", address);
     case Transport::kHttpUnix:
       return absl::StrCat("http unix socket ", address);
+    case Transport::kNats:
+      return absl::StrCat("nats ", address);
     case Transport::kUnknown:
       break;
   }

@@ -22,7 +22,9 @@ namespace kfreeze::server {
 
 struct PeerIdentity {
   // kHttpUnix: a client of the HTTP side's unix socket, whose credentials HTTP does not give.
-  enum class Transport { kUnknown, kUnix, kTls, kInsecureTcp, kHttpUnix };
+  // kNats: a request that reached kfreezed through the NATS cluster (docs/design/fleet.md), whose
+  // server already decided, by its permissions, who may publish it.
+  enum class Transport { kUnknown, kUnix, kTls, kInsecureTcp, kHttpUnix, kNats };
   Transport transport = Transport::kUnknown;
   // kUnix: the connecting process's credentials at connect() time.
   uint32_t uid = 0;

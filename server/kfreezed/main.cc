@@ -2,6 +2,7 @@
 //   kfreezed [--config FILE] [--listen unix:/path|host:port]... [--target name=N,ram=P[,qmp=S]]...
 //            [--archive-dir DIR] [--state-dir DIR] [--insecure-tcp] [--log-level info]
 //            [--http unix:/path|127.0.0.1:port]...
+//            [--nats nats://h1:4222,nats://h2:4222 [--nats-creds FILE] [--host NAME]]
 // SIGTERM/SIGINT: drain freezes, resume paused VMs, close streams, exit. SIGHUP: reload targets.
 // Any other death (SIGKILL, OOM): the resumer process resumes the VMs kfreezed held paused, and
 // the next kfreezed reconciles the pause markers left in --state-dir (server/daemon/pause_*.h).
@@ -18,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "core/dump/standard/standard_attachment.h"
 #include "server/daemon/config.h"
@@ -26,6 +28,7 @@
 #include "server/daemon/pause_ledger.h"
 #include "server/daemon/pause_recovery.h"
 #include "server/daemon/resumer.h"
+#include "server/fleet/fleet_link.h"
 #include "server/http/http_frontend.h"
 #include "spdlog/spdlog.h"
 
@@ -44,6 +47,12 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, http, "",
           "repeatable: serve the HTTP side (JSON API, event stream, /metrics, dashboard) on "
           "unix:/path, a loopback host:port, or host:port with HTTPS (the config's tls)");
+ABSL_FLAG(std::string, nats, "",
+          "publish dumps to and take freeze requests from this NATS JetStream cluster: "
+          "nats://host:port[,nats://host:port...] (overrides nats.servers; docs/design/fleet.md)");
+ABSL_FLAG(std::string, nats_creds, "", "NATS credentials file (overrides nats.credentials_file)");
+ABSL_FLAG(std::string, host, "",
+          "this daemon's name in the NATS fleet (overrides nats.host; default: the hostname)");
 ABSL_FLAG(std::string, target, "",
           "repeatable: name=NAME,ram=PATH[,qmp=SOCK][,pid=N][,layout=SPEC][,btf=PATH]"
           "[,deadline_ms=N][,late=1][,early=1][,watchdog_ms=N]");
@@ -93,6 +102,17 @@ int main(int argc, char** argv) {
     config.mutable_archive()->set_dir(absl::GetFlag(FLAGS_archive_dir));
   }
   if (absl::GetFlag(FLAGS_insecure_tcp)) config.set_insecure_tcp(true);
+  if (const std::string nats = absl::GetFlag(FLAGS_nats); !nats.empty()) {
+    config.mutable_nats()->clear_servers();
+    for (absl::string_view url : absl::StrSplit(nats, ',', absl::SkipWhitespace())) {
+      config.mutable_nats()->add_servers(std::string(url));
+    }
+  }
+  if (!absl::GetFlag(FLAGS_nats_creds).empty()) {
+    config.mutable_nats()->set_credentials_file(absl::GetFlag(FLAGS_nats_creds));
+  }
+  if (!absl::GetFlag(FLAGS_host).empty())
+    config.mutable_nats()->set_host(absl::GetFlag(FLAGS_host));
   if (!https.empty()) {
     config.clear_http_listen();
     for (const std::string& h : https) config.add_http_listen(h);
@@ -101,6 +121,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> http_listens(config.http_listen().begin(),
                                               config.http_listen().end());
   const kfreeze::v1::TlsConfig http_tls = config.tls();
+  const kfreeze::v1::NatsConfig nats_config = config.nats();
   absl::StatusOr<unsigned> socket_mode = ParseSocketMode(config.unix_socket_mode());
   if (!socket_mode.ok()) return Fail(std::string(socket_mode.status().message()));
 
@@ -155,6 +176,19 @@ int main(int argc, char** argv) {
     }
     http_frontends.push_back(std::move(*frontend));
   }
+  std::unique_ptr<kfreeze::server::fleet::FleetLink> fleet;
+  if (!nats_config.servers().empty()) {
+    kfreeze::server::fleet::FleetDeps deps{&(*daemon)->api(), &(*daemon)->archive(),
+                                           &(*daemon)->bus(), &(*daemon)->metrics().registry()};
+    absl::StatusOr<std::unique_ptr<kfreeze::server::fleet::FleetLink>> link =
+        kfreeze::server::fleet::FleetLink::Start(nats_config, deps);
+    if (!link.ok()) {
+      for (auto& frontend : http_frontends) frontend->Stop();
+      (*daemon)->Shutdown();
+      return Fail(std::string(link.status().message()));
+    }
+    fleet = std::move(*link);
+  }
   spdlog::info("kfreezed ready");
   for (;;) {
     int sig = 0;
@@ -167,7 +201,9 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: stopping", sig);
     break;
   }
-  // The HTTP side first: its event streams end before the bus they read closes.
+  // The fleet first (no new freeze requests), then the HTTP side: its event streams end before
+  // the bus they read closes.
+  if (fleet) fleet->Stop();
   for (auto& frontend : http_frontends) frontend->Stop();
   (*daemon)->Shutdown();
   return 0;

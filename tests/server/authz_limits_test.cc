@@ -111,7 +111,7 @@ TEST(Authorizer, ValidationNamesTheBadGrant) {
   auto transport = Grant("read");
   transport.add_any_peer_on("tcp");
   EXPECT_THAT(std::string(ValidateRoleGrants(Grants({transport})).message()),
-              HasSubstr("'tcp' is not unix, tls, insecure_tcp or http_unix"));
+              HasSubstr("'tcp' is not unix, tls, insecure_tcp, http_unix or nats"));
 }
 
 TEST(Limits, TenThousandLabelsAndA49DayDeadlineAreRefused) {

@@ -34,10 +34,24 @@ absl::Status PublishDumpEvent(NatsConnection* conn, const std::string& stream,
   natsStatus s =
       natsMsg_Create(&m, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
   MsgPtr msg(m);
-  if (s == NATS_OK) s = natsMsgHeader_Set(m, kHostHeader, summary.host().c_str());
-  if (s == NATS_OK) s = natsMsgHeader_Set(m, kTargetHeader, summary.target().c_str());
-  if (s == NATS_OK) s = natsMsgHeader_Set(m, kDumpIdHeader, summary.dump_id().c_str());
-  if (s == NATS_OK) s = natsMsgHeader_Set(m, kObjectHeader, object.c_str());
+  const std::pair<const char*, std::string> headers[] = {
+      {kHostHeader, summary.host()},
+      {kTargetHeader, summary.target()},
+      {kDumpIdHeader, summary.dump_id()},
+      {kObjectHeader, object},
+      {kSchemaHeader, summary.schema()},
+      {kCapturedAtHeader, absl::FormatTime(absl::RFC3339_full,
+                                           absl::FromUnixSeconds(summary.captured_at().seconds()) +
+                                               absl::Nanoseconds(summary.captured_at().nanos()),
+                                           absl::UTCTimeZone())},
+      {kTriggerHeader, kfreeze::v1::Trigger_Name(summary.trigger())},
+      {kExitKindHeader, absl::StrCat(summary.exit_kind())},
+      {kSchedulerHeader, summary.scheduler()},
+      {kSummaryHeader, summary.summary()},
+  };
+  for (const auto& [key, value] : headers) {
+    if (s == NATS_OK) s = natsMsgHeader_Set(m, key, HeaderValue(value).c_str());
+  }
   if (s != NATS_OK) return NatsError(s, "dump event");
   jsPubOptions po;
   jsPubOptions_Init(&po);

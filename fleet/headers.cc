@@ -1,5 +1,6 @@
 #include "fleet/headers.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/numbers.h"
@@ -7,9 +8,20 @@
 
 namespace kfreeze::fleet {
 
+std::string HeaderValue(absl::string_view value) {
+  constexpr size_t kMaxHeaderValue = 1024;
+  std::string out;
+  out.reserve(std::min(value.size(), kMaxHeaderValue));
+  for (char c : value.substr(0, kMaxHeaderValue)) {
+    const auto b = static_cast<unsigned char>(c);
+    out.push_back(b >= 0x20 && b < 0x7f ? c : '?');
+  }
+  return out;
+}
+
 natsStatus SetStatusHeaders(natsMsg* msg, const absl::Status& status) {
   const std::string code = absl::StrCat(static_cast<int>(status.code()));
-  const std::string message(status.message());
+  const std::string message = HeaderValue(status.message());
   const std::string name = absl::StatusCodeToString(status.code());
   natsStatus s = natsMsgHeader_Set(msg, kServiceErrorCodeHeader, code.c_str());
   if (s == NATS_OK) s = natsMsgHeader_Set(msg, kServiceErrorHeader, message.c_str());

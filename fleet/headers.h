@@ -4,7 +4,10 @@
 // Kfreeze-Status (the code's name).
 #pragma once
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "nats/nats.h"
 
 namespace kfreeze::fleet {
@@ -13,11 +16,22 @@ inline constexpr char kHostHeader[] = "Kfreeze-Host";
 inline constexpr char kTargetHeader[] = "Kfreeze-Target";
 inline constexpr char kDumpIdHeader[] = "Kfreeze-Dump-Id";
 inline constexpr char kObjectHeader[] = "Kfreeze-Object";
+// The rest of a dump event's summary, for readers that decode no protobuf (the dashboard).
+inline constexpr char kSchemaHeader[] = "Kfreeze-Schema";
+inline constexpr char kCapturedAtHeader[] = "Kfreeze-Captured-At";
+inline constexpr char kTriggerHeader[] = "Kfreeze-Trigger";
+inline constexpr char kExitKindHeader[] = "Kfreeze-Exit-Kind";
+inline constexpr char kSchedulerHeader[] = "Kfreeze-Scheduler";
+inline constexpr char kSummaryHeader[] = "Kfreeze-Summary";
 // On a FreezeResponse sent without its envelope: "object" = fetch it from the bucket.
 inline constexpr char kEnvelopeHeader[] = "Kfreeze-Envelope";
 inline constexpr char kStatusHeader[] = "Kfreeze-Status";
 inline constexpr char kServiceErrorCodeHeader[] = "Nats-Service-Error-Code";
 inline constexpr char kServiceErrorHeader[] = "Nats-Service-Error";
+
+// `value` fit for a header: printable ASCII only (a guest's scheduler name or a target name could
+// otherwise end the header line, or the header block, early), at most 1 KiB.
+std::string HeaderValue(absl::string_view value);
 
 // Writes a failed `status` into msg's headers.
 natsStatus SetStatusHeaders(natsMsg* msg, const absl::Status& status);

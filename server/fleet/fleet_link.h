@@ -34,6 +34,9 @@ class FleetLink {
   void Stop();
 
   const FleetOptions& options() const { return options_; }
+  // HOST/DUMP_ID's envelope from the bucket (any host's: the HTTP side's fleet pages).
+  absl::StatusOr<kfreeze::v1::DumpEnvelope> FetchDump(const std::string& host,
+                                                      const std::string& dump_id);
   FleetPublisher& publisher() { return *publisher_; }
   kfreeze::fleet::NatsConnection& connection() { return *conn_; }
 

@@ -1,5 +1,7 @@
 #include "server/fleet/fleet_options.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "fleet/subjects.h"
@@ -34,9 +36,15 @@ absl::StatusOr<FleetOptions> FleetOptionsFromConfig(const kfreeze::v1::NatsConfi
   }
   o.nats.keep_trying = true;
   o.host = config.host().empty() ? kfreeze::fleet::DefaultHostName() : config.host();
-  if (o.host.size() > 255 || o.host.find('/') != std::string::npos) {
+  // A host name: it goes into subjects (escaped), object names (before the '/') and headers.
+  const bool host_ok = !o.host.empty() && o.host.size() <= 255 &&
+                       std::all_of(o.host.begin(), o.host.end(), [](char c) {
+                         return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                                c == '_' || c == '-' || c == ':';
+                       });
+  if (!host_ok) {
     return absl::InvalidArgumentError(
-        absl::StrCat("nats.host '", o.host, "': at most 255 bytes, no '/'"));
+        absl::StrCat("nats.host '", o.host, "' must match [A-Za-z0-9._:-]{1,255}"));
   }
   o.nats.client_name = absl::StrCat("kfreezed ", o.host);
   o.stream.name = config.stream().empty() ? kDefaultStream : config.stream();

@@ -193,6 +193,15 @@ class HttpFrontend::Impl {
         [this](const httplib::Request& req, httplib::Response& res) { MapPage(req, res); });
     server_->Get(R"(/api/v1/dumps/([^/]+))", [this](const httplib::Request& req,
                                                     httplib::Response& res) { GetDump(req, res); });
+    server_->Get("/api/v1/fleet", [this](const httplib::Request& req, httplib::Response& res) {
+      FleetInfo(req, res);
+    });
+    server_->Get(
+        R"(/api/v1/fleet/dumps/([^/]+)/([^/]+)/maps/([^/]+)/entries)",
+        [this](const httplib::Request& req, httplib::Response& res) { FleetMapPage(req, res); });
+    server_->Get(
+        R"(/api/v1/fleet/dumps/([^/]+)/([^/]+))",
+        [this](const httplib::Request& req, httplib::Response& res) { FleetGetDump(req, res); });
     server_->Get("/api/v1/events",
                  [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });
     for (const EmbeddedAsset& asset : DashboardAssets()) {
@@ -201,8 +210,10 @@ class HttpFrontend::Impl {
             res.set_header("Cache-Control", "no-cache");
             res.set_header("X-Content-Type-Options", "nosniff");
             // The page loads nothing from elsewhere; a policy keeps it that way.
+            // connect-src: the fleet view's NATS websocket, on a server of the user's choosing.
             res.set_header("Content-Security-Policy",
-                           "default-src 'self'; style-src 'self'; img-src 'self' data:");
+                           "default-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self' ws: wss:");
             res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
           });
     }
@@ -232,6 +243,54 @@ class HttpFrontend::Impl {
   }
 
   void GetDump(const httplib::Request& req, httplib::Response& res) {
+    kfreeze::v1::GetDumpRequest get;
+    get.set_dump_id(req.matches[1]);
+    ServeDump(req, res, deps_.api->GetDump(Peer(req), get));
+  }
+
+  void FleetInfo(const httplib::Request& req, httplib::Response& res) {
+    if (absl::Status s = deps_.api->CheckRead(Peer(req), "FleetInfo"); !s.ok()) return Fail(res, s);
+    nlohmann::json body = {{"enabled", deps_.fleet != nullptr}};
+    if (deps_.fleet != nullptr) {
+      body["websocket_url"] = deps_.fleet->websocket_url;
+      body["host"] = deps_.fleet->host;
+      body["stream"] = deps_.fleet->stream;
+      body["bucket"] = deps_.fleet->bucket;
+    }
+    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
+  }
+
+  // A fleet dump's envelope, for a peer that may read, or why not.
+  absl::StatusOr<kfreeze::v1::DumpEnvelope> FleetEnvelope(const PeerIdentity& peer,
+                                                          const std::string& host,
+                                                          const std::string& id) {
+    if (absl::Status s = deps_.api->CheckRead(peer, "FleetGetDump"); !s.ok()) return s;
+    if (deps_.fleet == nullptr) {
+      return absl::FailedPreconditionError("kfreezed runs without NATS (no --nats)");
+    }
+    return deps_.fleet->fetch(host, id);
+  }
+
+  void FleetGetDump(const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<kfreeze::v1::DumpEnvelope> envelope =
+        FleetEnvelope(Peer(req), req.matches[1], req.matches[2]);
+    if (!envelope.ok()) return ServeDump(req, res, envelope.status());
+    kfreeze::v1::GetDumpResponse dump;
+    *dump.mutable_envelope() = std::move(*envelope);
+    ServeDump(req, res, std::move(dump));
+  }
+
+  void FleetMapPage(const httplib::Request& req, httplib::Response& res) {
+    const PeerIdentity peer = Peer(req);
+    if (absl::Status s = deps_.api->CheckRead(peer, "FleetGetDump"); !s.ok()) return Fail(res, s);
+    const std::string host = req.matches[1], id = req.matches[2];
+    // Local dump ids have no '/': the cache never mixes a fleet dump with a local one.
+    MapPage(req, res, absl::StrCat(host, "/", id), req.matches[3],
+            [&]() { return FleetEnvelope(peer, host, id); });
+  }
+
+  void ServeDump(const httplib::Request& req, httplib::Response& res,
+                 absl::StatusOr<kfreeze::v1::GetDumpResponse> dump) {
     std::string dialect = req.get_param_value("dialect");
     if (!dialect.empty() && dialect != "proto3" && dialect != "ktstr") {
       return Fail(res, absl::InvalidArgumentError("dialect is proto3 (default) or ktstr"));
@@ -244,9 +303,6 @@ class HttpFrontend::Impl {
     if (!style.empty() && style != "default" && style != "kernel") {
       return Fail(res, absl::InvalidArgumentError("style is default or kernel"));
     }
-    kfreeze::v1::GetDumpRequest get;
-    get.set_dump_id(req.matches[1]);
-    absl::StatusOr<kfreeze::v1::GetDumpResponse> dump = deps_.api->GetDump(Peer(req), get);
     if (!dump.ok()) return Fail(res, dump.status());
     if (format == "text") {
       res.set_content(report::RenderEnvelopeText(dump->envelope(),
@@ -280,22 +336,27 @@ class HttpFrontend::Impl {
   void MapPage(const httplib::Request& req, httplib::Response& res) {
     const PeerIdentity peer = Peer(req);
     if (absl::Status s = deps_.api->CheckRead(peer, "GetDump"); !s.ok()) return Fail(res, s);
+    const std::string id = req.matches[1];
+    MapPage(req, res, id, req.matches[2], [&]() -> absl::StatusOr<kfreeze::v1::DumpEnvelope> {
+      kfreeze::v1::GetDumpRequest get;
+      get.set_dump_id(id);
+      absl::StatusOr<kfreeze::v1::GetDumpResponse> dump = deps_.api->GetDump(peer, get);
+      if (!dump.ok()) return dump.status();
+      return std::move(*dump->mutable_envelope());
+    });
+  }
+
+  // One page of map `name`'s entries of the dump `cache_key` names, loaded by `load`.
+  void MapPage(const httplib::Request& req, httplib::Response& res, const std::string& cache_key,
+               const std::string& name, const MapRowCache::Loader& load) {
     size_t offset = 0, limit = kDefaultMapPage;
     if ((req.has_param("offset") && !absl::SimpleAtoi(req.get_param_value("offset"), &offset)) ||
         (req.has_param("limit") && !absl::SimpleAtoi(req.get_param_value("limit"), &limit))) {
       return Fail(res, absl::InvalidArgumentError("offset and limit are numbers"));
     }
     limit = std::min(limit, kMaxMapPage);
-    const std::string id = req.matches[1];
-    absl::StatusOr<std::shared_ptr<const MapRows>> rows = map_rows_.Get(
-        id, req.get_param_value("capture"), req.matches[2],
-        [&]() -> absl::StatusOr<kfreeze::v1::DumpEnvelope> {
-          kfreeze::v1::GetDumpRequest get;
-          get.set_dump_id(id);
-          absl::StatusOr<kfreeze::v1::GetDumpResponse> dump = deps_.api->GetDump(peer, get);
-          if (!dump.ok()) return dump.status();
-          return std::move(*dump->mutable_envelope());
-        });
+    absl::StatusOr<std::shared_ptr<const MapRows>> rows =
+        map_rows_.Get(cache_key, req.get_param_value("capture"), name, load);
     if (!rows.ok()) return Fail(res, rows.status());
     const MapRows& all = **rows;
     const std::string q = req.get_param_value("q");

@@ -19,6 +19,9 @@
 //   GET  /api/v1/events?target=&schema=&label=&exit_kind=&scheduler=&trigger=&summary_only=
 //                       &fields=&since_dump_id=    text/event-stream of DumpEvent
 //   GET  /metrics                          Prometheus text exposition
+//   GET  /api/v1/fleet                     {"enabled","websocket_url","host","stream","bucket"}
+//   GET  /api/v1/fleet/dumps/{host}/{id}[...]  as /api/v1/dumps/{id}, the body from the fleet's
+//                                            bucket (and .../maps/{name}/entries likewise)
 // Errors: the HTTP status a gRPC gateway would give, with {"code": <grpc code>, "message": ...}.
 #pragma once
 
@@ -27,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "kfreeze/v1/config.pb.h"
+#include "server/http/fleet_access.h"
 
 namespace kfreeze::server {
 class FreezeApi;
@@ -42,6 +46,7 @@ struct HttpDeps {
   DaemonMetrics* metrics = nullptr;
   const DumpArchive* archive = nullptr;
   const DumpBus* bus = nullptr;
+  const FleetAccess* fleet = nullptr;  // null: kfreezed runs without NATS
 };
 
 class HttpFrontend {

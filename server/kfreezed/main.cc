@@ -164,18 +164,6 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(std::move(options));
   if (!daemon.ok()) return Fail(std::string(daemon.status().message()));
-  std::vector<std::unique_ptr<kfreeze::server::http::HttpFrontend>> http_frontends;
-  for (const std::string& listen : http_listens) {
-    kfreeze::server::http::HttpDeps deps{&(*daemon)->api(), &(*daemon)->metrics(),
-                                         &(*daemon)->archive(), &(*daemon)->bus()};
-    absl::StatusOr<std::unique_ptr<kfreeze::server::http::HttpFrontend>> frontend =
-        kfreeze::server::http::HttpFrontend::Start(listen, *socket_mode, deps, http_tls);
-    if (!frontend.ok()) {
-      (*daemon)->Shutdown();
-      return Fail(std::string(frontend.status().message()));
-    }
-    http_frontends.push_back(std::move(*frontend));
-  }
   std::unique_ptr<kfreeze::server::fleet::FleetLink> fleet;
   if (!nats_config.servers().empty()) {
     kfreeze::server::fleet::FleetDeps deps{&(*daemon)->api(), &(*daemon)->archive(),
@@ -183,11 +171,35 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<kfreeze::server::fleet::FleetLink>> link =
         kfreeze::server::fleet::FleetLink::Start(nats_config, deps);
     if (!link.ok()) {
-      for (auto& frontend : http_frontends) frontend->Stop();
       (*daemon)->Shutdown();
       return Fail(std::string(link.status().message()));
     }
     fleet = std::move(*link);
+  }
+  std::unique_ptr<kfreeze::server::http::FleetAccess> fleet_access;
+  if (fleet) {
+    fleet_access = std::make_unique<kfreeze::server::http::FleetAccess>();
+    fleet_access->websocket_url = nats_config.websocket_url();
+    fleet_access->host = fleet->options().host;
+    fleet_access->stream = fleet->options().stream.name;
+    fleet_access->bucket = fleet->options().bucket.name;
+    fleet_access->fetch = [link = fleet.get()](const std::string& host, const std::string& id) {
+      return link->FetchDump(host, id);
+    };
+  }
+  std::vector<std::unique_ptr<kfreeze::server::http::HttpFrontend>> http_frontends;
+  for (const std::string& listen : http_listens) {
+    kfreeze::server::http::HttpDeps deps{&(*daemon)->api(), &(*daemon)->metrics(),
+                                         &(*daemon)->archive(), &(*daemon)->bus(),
+                                         fleet_access.get()};
+    absl::StatusOr<std::unique_ptr<kfreeze::server::http::HttpFrontend>> frontend =
+        kfreeze::server::http::HttpFrontend::Start(listen, *socket_mode, deps, http_tls);
+    if (!frontend.ok()) {
+      if (fleet) fleet->Stop();
+      (*daemon)->Shutdown();
+      return Fail(std::string(frontend.status().message()));
+    }
+    http_frontends.push_back(std::move(*frontend));
   }
   spdlog::info("kfreezed ready");
   for (;;) {

@@ -1,5 +1,6 @@
-// kfreeze dashboard: a live feed of dumps and a page per dump. Plain DOM, no framework and no
-// network beyond this daemon's own API. Guest strings are text nodes, never markup.
+// kfreeze dashboard: a live feed of dumps and a page per dump, and with a fleet configured the
+// fleet's dump events read from NATS. Plain DOM, no framework; no network beyond this daemon's own
+// API and the fleet's NATS websocket listener. Guest strings are text nodes, never markup.
 'use strict';
 
 const EXIT_KINDS = { 0: 'NONE', 1: 'DONE', 64: 'UNREG', 65: 'UNREG_BPF', 66: 'UNREG_KERN',
@@ -139,9 +140,9 @@ function reportsOf(env) {
   return [];
 }
 
-function header(env) {
+// `dumpApi`: the dump's API path, /api/v1/dumps/<id> or /api/v1/fleet/dumps/<host>/<id>.
+function header(env, dumpApi) {
   const reason = env.degraded ? env.degraded.reason : null;
-  const id = encodeURIComponent(env.dump_id);
   return card('dump ' + env.dump_id,
     kv({},
       'target', env.target, 'schema', env.single ? 'single' : env.dual ? 'dual' : 'degraded',
@@ -151,9 +152,9 @@ function header(env) {
       'window bytes', String(num(env.window_bytes)),
       ...(reason ? ['degraded', el('span', { class: 'bad' }, reason)] : []),
       'download', el('span', {},
-        el('a', { href: `/api/v1/dumps/${id}`, download: `${env.dump_id}.json` }, 'proto3 JSON'), ' · ',
-        el('a', { href: `/api/v1/dumps/${id}?dialect=ktstr`, download: `${env.dump_id}.ktstr.json` }, 'ktstr JSON'), ' · ',
-        el('a', { href: `/api/v1/dumps/${id}?format=text` }, 'text'))));
+        el('a', { href: dumpApi, download: `${env.dump_id}.json` }, 'proto3 JSON'), ' · ',
+        el('a', { href: `${dumpApi}?dialect=ktstr`, download: `${env.dump_id}.ktstr.json` }, 'ktstr JSON'), ' · ',
+        el('a', { href: `${dumpApi}?format=text` }, 'text'))));
 }
 
 function exitCard(r) {
@@ -306,9 +307,9 @@ function renderValue(v) {
 }
 
 // A map's entries from the server, 200 rows a block, fetched as the table scrolls to them.
-async function mapSource(id, capture, map, q) {
+async function mapSource(dumpApi, capture, map, q) {
   const block = 200;
-  const url = (offset, limit) => `/api/v1/dumps/${encodeURIComponent(id)}/maps/${encodeURIComponent(map)}` +
+  const url = (offset, limit) => `${dumpApi}/maps/${encodeURIComponent(map)}` +
     `/entries?capture=${capture}&offset=${offset}&limit=${limit}&q=${encodeURIComponent(q)}`;
   const first = await api(url(0, block));
   const blocks = new Map([[0, first.rows]]);
@@ -333,7 +334,7 @@ async function mapSource(id, capture, map, q) {
 
 // BPF maps through BTF: pick a map, search its entries (on the server); in a dual report the
 // entries whose value changed between the captures are highlighted.
-function mapsCard(id, reps) {
+function mapsCard(dumpApi, reps) {
   const late = reps[reps.length - 1].r;
   const capture = reps.length > 1 ? 'late' : '';
   const maps = late.maps || [];
@@ -348,7 +349,7 @@ function mapsCard(id, reps) {
     const draw = async () => {
       const mine = ++generation;
       try {
-        const source = await mapSource(id, capture, m.name, search.value);
+        const source = await mapSource(dumpApi, capture, m.name, search.value);
         if (mine !== generation) return;
         count.textContent = ` ${source.length} of ${source.total} entries`;
         holder.replaceChildren(virtualTable([
@@ -387,35 +388,268 @@ function cpuCard(r) {
 
 // The report in the kernel's scx dump layout, rendered by the server when asked for: it costs the
 // server another pass over the dump, which the page's first view does not need.
-function kernelText(id) {
+function kernelText(dumpApi) {
   const pre = el('pre', { class: 'text', 'data-kernel-style': '' });
   const show = el('button', {}, 'show');
   show.addEventListener('click', () => {
     show.remove();
     pre.textContent = 'loading…';
-    fetch(`/api/v1/dumps/${encodeURIComponent(id)}?format=text&style=kernel`).then((r) => r.text())
+    fetch(`${dumpApi}?format=text&style=kernel`).then((r) => r.text())
       .then((t) => { pre.textContent = t; }, (e) => { pre.textContent = String(e); });
   });
   return card("kernel's scx dump layout", el('div', { class: 'tabs' }, show), pre);
 }
 
-async function showDump(id) {
+// A dump's page from `dumpApi` (this daemon's archive by default; a fleet dump's path from the
+// fleet view), under an optional `lead` line (e.g. the fleet host it came from).
+async function showDump(id, dumpApi = `/api/v1/dumps/${encodeURIComponent(id)}`, lead = null) {
   const view = document.getElementById('view');
-  view.replaceChildren(el('div', { class: 'dim' }, 'loading ' + id + '…'));
+  const top = lead ? [lead] : [];
+  view.replaceChildren(...top, el('div', { class: 'dim' }, 'loading ' + id + '…'));
   let env;
   try {
-    env = (await api(`/api/v1/dumps/${encodeURIComponent(id)}?view=page`)).envelope;
+    env = (await api(`${dumpApi}?view=page`)).envelope;
   } catch (e) {
-    view.replaceChildren(card('dump ' + id, el('div', { class: 'bad' }, String(e))));
+    view.replaceChildren(...top, card('dump ' + id, el('div', { class: 'bad', 'data-dump-error': '' }, String(e))));
     return;
   }
   const reps = reportsOf(env);
   const late = reps.length ? reps[reps.length - 1].r : {};
-  view.replaceChildren(header(env));
+  view.replaceChildren(...top, header(env, dumpApi));
   if (!reps.length) return;
   view.append(exitCard(late), el('div', { class: 'grid' }, stallClock(reps), dsqBoard(reps)),
-    counterChart(late), tasksCard(late), cpuCard(late), mapsCard(id, reps), kernelText(id));
+    counterChart(late), tasksCard(late), cpuCard(late), mapsCard(dumpApi, reps), kernelText(dumpApi));
   view.setAttribute('data-loaded', env.dump_id);
+}
+
+// ---------------------------------------------------------------- fleet
+// Every kfreezed of the fleet publishes one event per dump to a JetStream stream
+// (docs/design/fleet.md). This view reads it from the NATS cluster's websocket listener with
+// nats.ws (embedded as /assets/nats.js, loaded only here) through an ordered push consumer: the
+// last FLEET_HISTORY events, then live. Only the events' headers are read (no protobuf); they
+// come from other hosts, so they are text nodes like guest strings.
+const FLEET_HISTORY = 200;
+const FLEET_MAX_ROWS = 1000;
+const FLEET_SETTINGS = 'kfreeze.fleet';  // sessionStorage: URL, user, password, filters
+let fleetInfo = null;  // /api/v1/fleet, when enabled
+let fleetSession = null;  // the open connection of the fleet view: {nc, sub, closed, blocked}
+
+// /api/v1/fleet decides whether there is a fleet view: an error (a kfreezed without fleet
+// support, a reader without the read role) hides it like enabled=false.
+async function loadFleetInfo() {
+  try {
+    const info = await api('/api/v1/fleet');
+    if (info.enabled) fleetInfo = info;
+  } catch (_) { /* no fleet view */ }
+  document.getElementById('fleet-link').hidden = !fleetInfo;
+  return fleetInfo;
+}
+const fleetReady = loadFleetInfo();
+
+// A host or target name as a subject token, escaped as fleet/subjects.h does: bytes outside
+// [A-Za-z0-9_-] become %XX, so a name can never add a token or a wildcard.
+function subjectToken(name) {
+  return [...new TextEncoder().encode(name)].map((b) => {
+    const c = String.fromCharCode(b);
+    return /[A-Za-z0-9_-]/.test(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }).join('');
+}
+
+function fleetSubject(s) {
+  if (!s.host && !s.target) return 'kfreeze.dumps.>';
+  return `kfreeze.dumps.${s.host ? subjectToken(s.host) : '*'}.${s.target ? subjectToken(s.target) : '*'}`;
+}
+
+function fleetSettings() {
+  let saved = {};
+  try { saved = JSON.parse(sessionStorage.getItem(FLEET_SETTINGS) || '{}'); } catch (_) { /* reset */ }
+  return { url: saved.url || fleetInfo.websocket_url || '', user: saved.user || '',
+    password: saved.password || '', host: saved.host || '', target: saved.target || '' };
+}
+
+function fleetStatus(state, reason) {
+  const badge = document.getElementById('fleet-status');
+  if (!badge) return;
+  badge.dataset.state = state;
+  badge.textContent = reason ? `${state}: ${reason}` : state;
+  badge.className = 'badge ' + ({ live: 'live', error: 'down', reconnecting: 'down',
+    'credentials needed': 'warn' }[state] || '');
+  const empty = document.querySelector('#fleet-feed [data-empty] td');
+  if (empty) {
+    empty.textContent = state === 'live' ? 'no dump event yet' :
+      state === 'connecting' || state === 'reconnecting' ? '…' : 'not connected';
+  }
+  if (state === 'credentials needed') document.querySelector('#fleet-form [name=user]')?.focus();
+}
+
+// nats.ws passes the server's -ERR text on with its quotes: 'Authorization Violation'.
+const errorReason = (e) => ((e && (e.message || e.code || e.name)) || String(e)).replace(/^'(.*)'$/, '$1');
+const isAuthError = (e) => e && (e.code === 'AUTHORIZATION_VIOLATION' || /authorization/i.test(e.message || ''));
+
+function fleetEvent(m) {
+  const h = (k) => (m.headers && m.headers.get(k)) || '';
+  return { seq: m.seq, host: h('Kfreeze-Host'), target: h('Kfreeze-Target'),
+    dump_id: h('Kfreeze-Dump-Id'), captured_at: h('Kfreeze-Captured-At'), schema: h('Kfreeze-Schema'),
+    trigger: h('Kfreeze-Trigger'), exit_kind: Number(h('Kfreeze-Exit-Kind')) || 0,
+    scheduler: h('Kfreeze-Scheduler'), summary: h('Kfreeze-Summary') };
+}
+
+function fleetRow(e, fresh) {
+  const exit = e.exit_kind ? exitName(e.exit_kind) : '';
+  const href = `#/fleet/dump/${encodeURIComponent(e.host)}/${encodeURIComponent(e.dump_id)}`;
+  const row = el('tr', { class: 'pick' + (fresh ? ' new' : ''), 'data-host': e.host,
+    'data-target': e.target, 'data-dump': e.dump_id, 'data-seq': e.seq },
+  el('td', {}, e.host), el('td', {}, e.target), el('td', {}, el('a', { href }, e.dump_id)),
+  el('td', { class: 'dim' }, e.captured_at.replace('T', ' ').replace('Z', '')),
+  el('td', {}, e.schema), el('td', {}, e.trigger.replace('TRIGGER_', '').toLowerCase()),
+  el('td', { class: exit.includes('ERROR') ? 'bad' : '' }, exit),
+  el('td', {}, e.scheduler), el('td', { class: 'dim' }, e.summary));
+  row.addEventListener('click', (ev) => { if (!ev.target.closest('a')) location.hash = href; });
+  return row;
+}
+
+function closeFleet() {
+  const session = fleetSession;
+  fleetSession = null;
+  if (!session) return;
+  session.closed = true;
+  document.removeEventListener('securitypolicyviolation', session.onBlocked);
+  if (session.nc) session.nc.close().catch(() => {});
+}
+
+async function showFleet() {
+  const view = document.getElementById('view');
+  view.replaceChildren(el('div', { class: 'dim' }, 'loading…'));
+  const info = await fleetReady;
+  if (location.hash !== '#/fleet') return;
+  if (!info) {
+    view.replaceChildren(card('fleet', el('div', { class: 'dim', 'data-fleet-disabled': '' },
+      'this kfreezed has no fleet: it runs without NATS, or you may not read it')));
+    return;
+  }
+  const s = fleetSettings();
+  const field = (label, name, attrs) => el('label', {}, label + ' ', el('input', { name, ...attrs }));
+  const form = el('form', { class: 'fleet-form', id: 'fleet-form' },
+    field('websocket', 'url', { value: s.url, size: 26, placeholder: 'ws://host:port' }),
+    field('user', 'user', { value: s.user, size: 10, autocomplete: 'username' }),
+    field('password', 'password', { value: s.password, size: 12, type: 'password', autocomplete: 'current-password' }),
+    field('host', 'host', { value: s.host, size: 12, placeholder: 'any' }),
+    field('target', 'target', { value: s.target, size: 12, placeholder: 'any' }),
+    el('button', { type: 'submit' }, 'connect'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const next = Object.fromEntries(['url', 'user', 'password', 'host', 'target']
+      .map((k) => [k, form.elements[k].value.trim()]));
+    sessionStorage.setItem(FLEET_SETTINGS, JSON.stringify(next));
+    connectFleet(next);
+  });
+  view.replaceChildren(card('fleet',
+    el('div', { class: 'fleet-bar' }, el('span', { id: 'fleet-status', class: 'badge' }, 'connecting'),
+      el('span', { id: 'fleet-count', class: 'dim' }), form),
+    el('table', {}, el('thead', {}, el('tr', {}, ['host', 'target', 'id', 'captured', 'schema', 'trigger',
+      'exit', 'scheduler', 'summary'].map((h) => el('th', {}, h)))), el('tbody', { id: 'fleet-feed' }))));
+  connectFleet(s);
+}
+
+async function connectFleet(s) {
+  closeFleet();
+  const session = { closed: false, blocked: null };
+  // A websocket the page's policy forbids fails like an unreachable one; this event says why.
+  session.onBlocked = (ev) => {
+    if (session.closed || !/^wss?:/.test(ev.blockedURI)) return;
+    session.blocked = `this page's Content-Security-Policy (${ev.effectiveDirective}) does not allow ${ev.blockedURI}`;
+    fleetStatus('error', session.blocked);
+  };
+  document.addEventListener('securitypolicyviolation', session.onBlocked);
+  fleetSession = session;
+  const tbody = document.getElementById('fleet-feed');
+  tbody.replaceChildren(el('tr', { 'data-empty': '' }, el('td', { class: 'dim', colspan: 9 })));
+  document.getElementById('fleet-count').textContent = '';
+  if (!s.url) {
+    fleetStatus('error', 'no websocket URL (kfreezed\'s config has no nats.websocket_url): enter one');
+    return;
+  }
+  fleetStatus('connecting');
+  let nats;
+  try {
+    nats = await import('/assets/nats.js');
+  } catch (e) {
+    fleetStatus('error', `cannot load the NATS client: ${errorReason(e)}`);
+    return;
+  }
+  try {
+    // Only the URL given: the servers a node advertises may be unreachable from the browser.
+    const opts = { servers: s.url, name: 'kfreeze dashboard', maxReconnectAttempts: -1,
+      reconnectTimeWait: 2000, ignoreClusterUpdates: true };
+    if (s.user) Object.assign(opts, { user: s.user, pass: s.password });
+    session.nc = await nats.connect(opts);
+  } catch (e) {
+    if (session.closed) return;
+    if (!isAuthError(e)) {
+      // The browser does not tell why a websocket failed: refused, unreachable, or not allowed.
+      fleetStatus('error', session.blocked || `cannot connect to ${s.url} (${errorReason(e)})`);
+    } else {
+      fleetStatus(s.user ? 'error' : 'credentials needed', s.user ? errorReason(e) : 'enter a NATS user and password');
+    }
+    return;
+  }
+  if (session.closed) { session.nc.close().catch(() => {}); return; }
+  watchFleetConnection(session);
+  try {
+    await readFleetStream(nats, session, s, tbody);
+  } catch (e) {
+    if (!session.closed) fleetStatus('error', errorReason(e));
+  }
+}
+
+function watchFleetConnection(session) {
+  (async () => {
+    for await (const st of session.nc.status()) {
+      if (session.closed) return;
+      if (st.type === 'disconnect' || st.type === 'reconnecting') fleetStatus('reconnecting');
+      else if (st.type === 'reconnect') fleetStatus('live');
+      else if (st.type === 'error') {
+        const where = st.permissionContext ? ` (${st.permissionContext.operation} ${st.permissionContext.subject})` : '';
+        fleetStatus('error', String(st.data) + where);
+      }
+    }
+  })().catch(() => {});
+  session.nc.closed().then((err) => {
+    if (!session.closed) fleetStatus('error', err ? errorReason(err) : 'connection closed');
+  });
+}
+
+// The last FLEET_HISTORY events of the stream (fewer with a filter), oldest first, then live:
+// each goes on top, so the table is newest first.
+async function readFleetStream(nats, session, s, tbody) {
+  const jsm = await session.nc.jetstreamManager();
+  const state = (await jsm.streams.info(fleetInfo.stream || 'KFREEZE_DUMPS')).state;
+  const opts = nats.consumerOpts();
+  opts.orderedConsumer();
+  opts.startSequence(Math.max(1, state.first_seq, state.last_seq - FLEET_HISTORY + 1));
+  session.sub = await session.nc.jetstream().subscribe(fleetSubject(s), opts);
+  if (session.closed) return;
+  fleetStatus('live');
+  let rows = 0;
+  let caughtUp = state.last_seq === 0;
+  const count = document.getElementById('fleet-count');
+  for await (const m of session.sub) {
+    if (session.closed) return;
+    const e = fleetEvent(m);
+    if (!e.host || !e.dump_id) continue;  // not a kfreezed event
+    tbody.querySelector('[data-empty]')?.remove();
+    tbody.prepend(fleetRow(e, caughtUp));
+    if (tbody.children.length > FLEET_MAX_ROWS) tbody.lastChild.remove();
+    caughtUp = caughtUp || m.info.pending === 0;
+    count.textContent = `${++rows} event(s)`;
+  }
+  if (!session.closed) fleetStatus('error', 'the stream subscription ended');
+}
+
+function showFleetDump(host, id) {
+  const lead = el('div', { class: 'crumbs' }, el('a', { href: '#/fleet' }, '← fleet'), ' · host ',
+    el('span', { 'data-fleet-host': host }, host));
+  showDump(id, `/api/v1/fleet/dumps/${encodeURIComponent(host)}/${encodeURIComponent(id)}`, lead);
 }
 
 async function showDaemon() {
@@ -427,8 +661,12 @@ async function showDaemon() {
 }
 
 function route() {
-  const m = location.hash.match(/^#\/dump\/(.+)$/);
-  if (m) showDump(decodeURIComponent(m[1]));
+  const hash = location.hash;
+  let m;
+  if (hash !== '#/fleet') closeFleet();
+  if ((m = hash.match(/^#\/dump\/(.+)$/))) showDump(decodeURIComponent(m[1]));
+  else if ((m = hash.match(/^#\/fleet\/dump\/([^/]+)\/(.+)$/))) showFleetDump(decodeURIComponent(m[1]), decodeURIComponent(m[2]));
+  else if (hash === '#/fleet') showFleet();
   else showFeed();
 }
 

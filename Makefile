@@ -60,6 +60,7 @@ test-matrix: build
 bench: build
 	./bench/run.sh $(BUILD)
 	./bench/guest/run.sh $(BUILD)
+	./bench/fleet/run_fleet_bench.py --bench $(BUILD)/bench/fleet/fleet_publish_bench
 
 demo: build
 	./deploy/demo.sh $(BUILD)

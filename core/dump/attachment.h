@@ -55,8 +55,8 @@ class KernelAttachment {
     return std::nullopt;
   }
   // Whether a gdbstub write watchpoint stops the guest after the watched store (x86-64). QEMU's
-  // arm targets stop before it, so a resume re-runs the store and hits again: the late trigger
-  // polls there instead.
+  // arm targets stop before it (a resume would run the store into the watchpoint again): the late
+  // trigger's watch then steps each hit past the store (gdb::StubWatchOptions::step_past_write).
   virtual bool watchpoint_stops_after_write() const { return true; }
   // Per-step attach timings for logs ("vmcoreinfo=2ms kallsyms=40ms ...").
   virtual std::string AttachSummary() const { return ""; }

@@ -50,9 +50,10 @@ StubWatch::StubWatch(std::unique_ptr<RspClient> rsp, StubWatchOptions options)
     : rsp_(std::move(rsp)), options_(std::move(options)) {}
 
 std::unique_ptr<StubWatch> StubWatch::ForTesting(std::unique_ptr<RspClient> rsp,
-                                                 std::string qmp_socket) {
+                                                 std::string qmp_socket, bool step_past_write) {
   StubWatchOptions o;
   o.qmp_socket = std::move(qmp_socket);
+  o.step_past_write = step_past_write;
   return std::unique_ptr<StubWatch>(new StubWatch(std::move(rsp), std::move(o)));
 }
 
@@ -264,7 +265,33 @@ absl::StatusOr<std::optional<dump::WatchHit>> StubWatch::PollHit() {
   hit_held_ = true;
   std::optional<dump::WatchHit> hit = pending_hit_;
   pending_hit_.reset();
+  if (options_.step_past_write) {
+    if (absl::Status s = StepPastWrite(); !s.ok()) {
+      // Never leave the VM at the store with the watchpoint set: lift it and let the VM go.
+      if (armed_ != 0 && InsertOrRemove('z', armed_).ok()) armed_ = 0;
+      (void)ResumeAfterHit();
+      return absl::Status(s.code(), absl::StrCat("stepping past the watched store: ", s.message()));
+    }
+  }
   return hit;
+}
+
+absl::Status StubWatch::StepPastWrite() {
+  if (armed_ == 0) return absl::OkStatus();
+  if (absl::Status s = InsertOrRemove('z', armed_); !s.ok()) return s;
+  const uint64_t kva = armed_;
+  armed_ = 0;
+  if (absl::Status s = rsp_->SendPacket("s", options_.timeout); !s.ok()) return s;
+  bool stepped = false;
+  for (int i = 0; i < kMaxPacketsPerExchange && !stepped; ++i) {
+    absl::StatusOr<std::string> p = rsp_->ReadPacket(options_.timeout);
+    if (!p.ok()) return p.status();
+    stepped = ParseStopReply(*p).has_value();  // the step's own stop (no watchpoint is set)
+  }
+  if (!stepped) return absl::DataLossError("the gdbstub never reported the single step");
+  if (absl::Status s = InsertOrRemove('Z', kva); !s.ok()) return s;
+  armed_ = kva;
+  return absl::OkStatus();
 }
 
 absl::Status StubWatch::ResumeAfterHit() {

@@ -34,6 +34,11 @@ struct StubWatchOptions {
   std::string gdbstub;
   std::string qmp_socket;
   absl::Duration timeout = absl::Seconds(1);
+  // The target stops *before* a watched store (QEMU's arm targets): resuming would run the store
+  // into the same watchpoint again. A hit is then handed out only after the writing vCPU has
+  // been single-stepped past the store with the watchpoint lifted (and set again), as gdb does
+  // for such targets, so the trigger reads the value written with the VM still stopped.
+  bool step_past_write = false;
 };
 
 class StubWatch : public dump::WatchSource {
@@ -43,7 +48,8 @@ class StubWatch : public dump::WatchSource {
   // Over an already connected stub (tests); `qmp_socket` may be empty (then ResumeAfterHit
   // continues through the stub).
   static std::unique_ptr<StubWatch> ForTesting(std::unique_ptr<RspClient> rsp,
-                                               std::string qmp_socket);
+                                               std::string qmp_socket,
+                                               bool step_past_write = false);
   // As Open does after its connect (the stub may have stopped the VM for it), over `rsp` (tests).
   static absl::StatusOr<std::unique_ptr<StubWatch>> JustConnectedForTesting(
       std::unique_ptr<RspClient> rsp);
@@ -68,6 +74,9 @@ class StubWatch : public dump::WatchSource {
   absl::StatusOr<std::string> Exchange(const std::string& packet);
   void NoteStop(const StopReply& stop);
   absl::Status Continue();
+  // step_past_write: lift the watchpoint, single-step the stopped vCPU (QEMU steps the CPU that
+  // reported the stop), set the watchpoint again.
+  absl::Status StepPastWrite();
   absl::Status InsertOrRemove(char op, uint64_t kva);
 
   std::unique_ptr<RspClient> rsp_;

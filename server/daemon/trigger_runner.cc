@@ -64,9 +64,10 @@ TriggerRunner::TriggerRunner(TargetAttachments attachments, TriggerActions actio
             spdlog::warn("triggers {}: not armed: {}", target_.name(), why.ToString());
           }) {}
 
-std::shared_ptr<gdb::StubWatch> TriggerRunner::OpenWatch() {
-  absl::StatusOr<std::unique_ptr<gdb::StubWatch>> opened =
-      gdb::StubWatch::Open({target_.gdbstub(), target_.qmp_socket(), absl::Seconds(1)});
+std::shared_ptr<gdb::StubWatch> TriggerRunner::OpenWatch(bool step_past_write) {
+  gdb::StubWatchOptions options{target_.gdbstub(), target_.qmp_socket(), absl::Seconds(1)};
+  options.step_past_write = step_past_write;
+  absl::StatusOr<std::unique_ptr<gdb::StubWatch>> opened = gdb::StubWatch::Open(options);
   if (opened.ok()) {
     last_watch_error_.clear();
     spdlog::info("triggers {}: late watchpoint through the gdbstub at {}", target_.name(),
@@ -94,14 +95,12 @@ ProbeLoop::Round TriggerRunner::Arm(const std::shared_ptr<dump::KernelAttachment
     spdlog::warn("triggers {}: unknown late_source '{}' (auto, watchpoint, poll): polling",
                  target_.name(), s);
   }
-  // The watchpoint needs a stop after the store (see KernelAttachment); else polling alone.
-  const bool watch_works = kernel->watchpoint_stops_after_write();
-  const bool use_watch = LateWatchpointWanted(target_.triggers()) && watch_works;
+  // A guest whose watchpoints stop before the store (arm64) has each hit stepped past it.
+  const bool step_past_write = !kernel->watchpoint_stops_after_write();
+  const bool use_watch = LateWatchpointWanted(target_.triggers());
   spdlog::info("triggers {}: armed (late={} early={} late_source={}{})", target_.name(),
                settings_.late_enabled, settings_.early_enabled, use_watch ? "watchpoint" : "poll",
-               LateWatchpointWanted(target_.triggers()) && !use_watch
-                   ? ": this guest's watchpoints stop before the write"
-                   : "");
+               use_watch && step_past_write ? ", each hit stepped past the store" : "");
   struct WatchState {
     std::shared_ptr<gdb::StubWatch> watch;
     std::chrono::steady_clock::time_point next_open{};
@@ -111,12 +110,11 @@ ProbeLoop::Round TriggerRunner::Arm(const std::shared_ptr<dump::KernelAttachment
   auto state = std::make_shared<WatchState>();
   auto last_error = std::make_shared<std::string>();
   // The engine keeps a raw pointer to state->watch; neither uses the other when destroyed.
-  return [this, engine, state, last_error, watch_works] {
+  return [this, engine, state, last_error, use_watch, step_past_write] {
     const auto now = std::chrono::steady_clock::now();
-    if (LateWatchpointWanted(target_.triggers()) && watch_works && !state->watch &&
-        now >= state->next_open) {
+    if (use_watch && !state->watch && now >= state->next_open) {
       state->next_open = now + kWatchRetry;
-      state->watch = OpenWatch();
+      state->watch = OpenWatch(step_past_write);
       if (state->watch) {
         engine->SetWatch(state->watch.get(), [this](kfreeze::v1::Trigger trigger) {
           return Capture(trigger, /*held=*/true);

@@ -51,7 +51,7 @@ class TriggerRunner {
  private:
   ProbeLoop::Round Arm(const std::shared_ptr<dump::KernelAttachment>& kernel);
   // The late watchpoint's stub (null: why is logged, the late trigger polls).
-  std::shared_ptr<gdb::StubWatch> OpenWatch();
+  std::shared_ptr<gdb::StubWatch> OpenWatch(bool step_past_write);
   absl::StatusOr<kfreeze::v1::DumpEnvelope> Capture(kfreeze::v1::Trigger trigger, bool held);
   void Publish(kfreeze::v1::DumpEnvelope envelope);
 

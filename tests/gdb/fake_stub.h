@@ -1,6 +1,7 @@
 // An in-process stand-in for QEMU's gdbstub on one end of a socketpair, with QEMU 7.2's
 // behaviour: any byte while the VM runs stops it (the byte is dropped) and sends a stop reply;
-// 0x03 while stopped does nothing; `c` resumes; Z2/z2 answer OK; qAttached answers 1.
+// 0x03 while stopped does nothing; `c` resumes; `s` steps (stop reply T05, or nothing with
+// set_step_silent); Z2/z2 answer OK; qAttached answers 1.
 #pragma once
 
 #include <sys/socket.h>
@@ -55,6 +56,13 @@ class FakeQemuStub {
     return watch_;
   }
   int continues() { return continues_; }
+  int steps() { return steps_; }
+  // The watchpoints that were set when the last `s` came.
+  std::set<uint64_t> watchpoints_at_step() {
+    std::lock_guard<std::mutex> l(mu_);
+    return watch_at_step_;
+  }
+  void set_step_silent(bool silent) { step_silent_ = silent; }
 
  private:
   void Send(const std::string& payload) {
@@ -94,6 +102,12 @@ class FakeQemuStub {
       ++continues_;
       return;
     }
+    if (p == "s") {
+      ++steps_;
+      watch_at_step_ = watch_;
+      if (!step_silent_) Send("T05thread:p01.02;");
+      return;
+    }
     if ((p[0] == 'Z' || p[0] == 'z') && p.size() > 3 && p[1] == '2') {
       size_t comma = p.find(',', 3);
       uint64_t addr = 0;
@@ -111,7 +125,10 @@ class FakeQemuStub {
   std::atomic<bool> running_;
   std::atomic<bool> stop_{false};
   std::atomic<int> continues_{0};
+  std::atomic<int> steps_{0};
+  std::atomic<bool> step_silent_{false};
   std::set<uint64_t> watch_;
+  std::set<uint64_t> watch_at_step_;
   int fd_ = -1;
   int client_fd_ = -1;
   std::thread thread_;

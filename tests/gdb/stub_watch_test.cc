@@ -109,6 +109,46 @@ TEST(StubWatch, ReportsAHitWithItsVcpuAndIgnoresOtherStops) {
   EXPECT_TRUE(stub.running());
 }
 
+// QEMU's arm targets stop before the watched store: the hit is handed out only once the writing
+// vCPU has stepped past it, with the watchpoint lifted for the step and set again after.
+TEST(StubWatch, AStopBeforeTheStoreIsSteppedPastItBeforeTheHitIsHandedOut) {
+  FakeQemuStub stub(true);
+  auto w = StubWatch::ForTesting(RspClient::FromFd(stub.TakeClientFd()), "",
+                                 /*step_past_write=*/true);
+  ASSERT_TRUE(w->Arm(kKva).ok());
+  WaitRunning(stub, true);
+  stub.Hit(kKva, /*cpu=*/1);
+  std::optional<dump::WatchHit> hit = WaitHit(*w);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->vcpu, 1u);
+  EXPECT_EQ(stub.steps(), 1);
+  EXPECT_TRUE(stub.watchpoints_at_step().empty());
+  EXPECT_EQ(stub.watchpoints(), std::set<uint64_t>{kKva});
+  EXPECT_FALSE(stub.running());  // still held at the hit, now past the store
+  ASSERT_TRUE(w->ResumeAfterHit().ok());
+  WaitRunning(stub, true);
+  EXPECT_TRUE(stub.running());
+}
+
+TEST(StubWatch, AStepThatNeverEndsLiftsTheWatchpointAndLetsTheVmGo) {
+  FakeQemuStub stub(true);
+  auto w = StubWatch::ForTesting(RspClient::FromFd(stub.TakeClientFd()), "",
+                                 /*step_past_write=*/true);
+  ASSERT_TRUE(w->Arm(kKva).ok());
+  WaitRunning(stub, true);
+  stub.set_step_silent(true);
+  stub.Hit(kKva, /*cpu=*/0);
+  absl::Status failed;
+  for (int i = 0; i < 500 && failed.ok(); ++i) {
+    absl::StatusOr<std::optional<dump::WatchHit>> h = w->PollHit();
+    ASSERT_FALSE(h.ok() && *h) << "a hit handed out without its step";
+    if (!h.ok()) failed = h.status();
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  EXPECT_FALSE(failed.ok());
+  EXPECT_TRUE(stub.watchpoints().empty());
+}
+
 TEST(StubWatch, GarbageAndSilenceBecomeErrors) {
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);

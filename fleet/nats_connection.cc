@@ -89,13 +89,15 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Connect(
   if (s == NATS_OK) {
     s = natsOptions_SetDisconnectedCB(c->opts_, &NatsConnection::OnDisconnected, c.get());
   }
-  if (s == NATS_OK && settings.keep_trying) {
+  if (s == NATS_OK && (settings.keep_trying || settings.reconnect_forever)) {
     s = natsOptions_SetMaxReconnect(c->opts_, -1);
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(c->opts_, 1000);
-    // Nothing is published while disconnected (the publisher waits), so nothing needs buffering
-    // for a reconnect: a stale chunk sent later would only waste the bucket's space.
+    // Kept small: nothing is published while disconnected (the publisher waits), and a stale
+    // chunk flushed after a reconnect would only waste the bucket's space.
     if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(c->opts_, 1 << 20);
-    if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(c->opts_, true, nullptr, nullptr);
+  }
+  if (s == NATS_OK && settings.keep_trying) {
+    s = natsOptions_SetRetryOnFailedConnect(c->opts_, true, nullptr, nullptr);
   }
   if (s != NATS_OK) return NatsError(s, "NATS options");
   s = natsConnection_Connect(&c->nc_, c->opts_);

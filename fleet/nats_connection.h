@@ -26,6 +26,8 @@ struct NatsSettings {
   // Daemon mode: the first connect may fail (the connection keeps trying in the background) and
   // reconnects never give up.
   bool keep_trying = false;
+  // Reconnects never give up, but the first connect must succeed (a long-running client).
+  bool reconnect_forever = false;
 };
 
 struct MsgDeleter {

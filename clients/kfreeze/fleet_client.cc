@@ -25,7 +25,7 @@ void AddFleetFlags(CLI::App& app, FleetFlags& f) {
 }
 
 absl::StatusOr<std::unique_ptr<kfreeze::fleet::NatsConnection>> ConnectFleet(
-    const FleetFlags& flags) {
+    const FleetFlags& flags, bool keep_reconnecting) {
   kfreeze::fleet::NatsSettings s;
   for (absl::string_view url : absl::StrSplit(flags.nats, ',', absl::SkipWhitespace())) {
     s.servers.emplace_back(url);
@@ -35,6 +35,7 @@ absl::StatusOr<std::unique_ptr<kfreeze::fleet::NatsConnection>> ConnectFleet(
   s.cert_file = flags.cert;
   s.key_file = flags.key;
   s.client_name = "kfreeze";
+  s.reconnect_forever = keep_reconnecting;
   return kfreeze::fleet::NatsConnection::Connect(s);
 }
 

@@ -30,8 +30,10 @@ struct FleetFlags {
 void AddFleetFlags(CLI::App& app, FleetFlags& flags);
 
 // One clear line on failure.
+// `keep_reconnecting`: once connected, never give the cluster up (a watch); the first connect
+// still fails at once.
 absl::StatusOr<std::unique_ptr<kfreeze::fleet::NatsConnection>> ConnectFleet(
-    const FleetFlags& flags);
+    const FleetFlags& flags, bool keep_reconnecting = false);
 
 // "kfreeze: nats: <status>" on stderr; kExitInvalidInput for a caller's mistake, else failure.
 int FleetFail(const absl::Status& status);

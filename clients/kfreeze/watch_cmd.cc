@@ -45,7 +45,8 @@ int RunFleetWatch(const WatchArgs& a, const DaemonFlags& daemon) {
   std::vector<std::string> targets = absl::StrSplit(a.target, ',', absl::SkipEmpty());
   google::protobuf::Map<std::string, std::string> labels;
   if (!ParseLabels(a.label, &labels)) return Fail(kExitInvalidInput, "--label wants k=v[,k2=v2]");
-  auto conn = ConnectFleet(a.fleet);
+  // A watch outlives a cluster restart: libnats reconnects and the ordered consumer resumes.
+  auto conn = ConnectFleet(a.fleet, /*keep_reconnecting=*/true);
   if (!conn.ok()) return FleetFail(conn.status());
   kfreeze::fleet::FeedStart start;
   start.all = a.all;
@@ -57,6 +58,7 @@ int RunFleetWatch(const WatchArgs& a, const DaemonFlags& daemon) {
   for (;;) {
     auto next = (*reader)->Next(absl::Seconds(1));
     if (!next.ok()) {
+      if (!absl::IsDataLoss(next.status())) return FleetFail(next.status());
       std::fprintf(stderr, "kfreeze: %s\n", std::string(next.status().message()).c_str());
       continue;  // one bad message does not end the watch
     }

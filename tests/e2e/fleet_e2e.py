@@ -188,7 +188,7 @@ def run(args):
             c.stop()
             five = [da.freeze("vm", "--label", f"n={i}")["dump_id"] for i in range(5)]
             c.start()
-            watch.stop()  # its connection gave up with the cluster; a fresh one reads the stream
+            watch.stop()  # a fresh reader replays the stream from its start: the order is checked there
             replay = FleetWatch(args.kfreeze, watcher, "--all", "--host", "hostA")
             seen = replay.wait_for([("hostA", i) for i in five], BACKLOG_TIMEOUT)
             replay.stop()

@@ -89,6 +89,7 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Connect(
   if (s == NATS_OK) {
     s = natsOptions_SetDisconnectedCB(c->opts_, &NatsConnection::OnDisconnected, c.get());
   }
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(c->opts_, &NatsConnection::OnClosed, c.get());
   if (s == NATS_OK && (settings.keep_trying || settings.reconnect_forever)) {
     s = natsOptions_SetMaxReconnect(c->opts_, -1);
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(c->opts_, 1000);
@@ -116,6 +117,8 @@ NatsConnection::~NatsConnection() {
   if (js_ != nullptr) jsCtx_Destroy(js_);
   if (nc_ != nullptr) {
     natsConnection_Close(nc_);
+    // Bounded: a libnats that never calls back must not hang kfreezed's exit.
+    closed_.WaitForNotificationWithTimeout(absl::Seconds(5));
     natsConnection_Destroy(nc_);
   }
   if (opts_ != nullptr) natsOptions_Destroy(opts_);
@@ -138,6 +141,11 @@ void NatsConnection::OnError(natsConnection* nc, natsSubscription*, natsStatus e
 
 void NatsConnection::OnDisconnected(natsConnection*, void* self) {
   static_cast<NatsConnection*>(self)->disconnects_.fetch_add(1);
+}
+
+void NatsConnection::OnClosed(natsConnection*, void* self) {
+  auto* c = static_cast<NatsConnection*>(self);
+  if (!c->closed_.HasBeenNotified()) c->closed_.Notify();
 }
 
 absl::StatusOr<MsgPtr> NatsConnection::Request(natsMsg* request, absl::Duration timeout) {

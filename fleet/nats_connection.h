@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "nats/nats.h"
 
@@ -77,11 +78,15 @@ class NatsConnection {
   NatsConnection() = default;
   static void OnError(natsConnection* nc, natsSubscription* sub, natsStatus err, void* self);
   static void OnDisconnected(natsConnection* nc, void* self);
+  static void OnClosed(natsConnection* nc, void* self);
 
   natsOptions* opts_ = nullptr;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
   std::atomic<uint64_t> disconnects_{0};
+  // libnats runs callbacks on its own thread after Close returns; the closed callback comes last,
+  // and the destructor waits for it before `this` (every callback's closure) goes.
+  absl::Notification closed_;
   // The last asynchronous permission error the server sent (its text), and how many so far.
   mutable absl::Mutex err_mu_;
   std::string last_permission_error_ ABSL_GUARDED_BY(err_mu_);

@@ -2,7 +2,10 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <random>
+
+#include "absl/strings/ascii.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -63,6 +66,12 @@ absl::StatusOr<ObjectInfo> ParseObjectMeta(absl::string_view json) {
   if (auto it = j.find("deleted"); it != j.end() && it->is_boolean())
     info.deleted = it->get<bool>();
   if (info.name.empty()) return absl::InvalidArgumentError("object meta without a name");
+  // The nuid becomes a subject token (chunks, purges): a wildcard there would name every object.
+  if (info.nuid.empty() || info.nuid.size() > 64 ||
+      !std::all_of(info.nuid.begin(), info.nuid.end(),
+                   [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); })) {
+    return absl::InvalidArgumentError("object meta with a malformed nuid");
+  }
   return info;
 }
 
@@ -105,7 +114,11 @@ absl::StatusOr<ObjectInfo> ObjectStore::Put(absl::string_view name, absl::string
                                             absl::Duration timeout) {
   if (name.empty()) return absl::InvalidArgumentError("empty object name");
   absl::StatusOr<ObjectInfo> previous = Info(name, timeout);
-  if (!previous.ok() && !absl::IsNotFound(previous.status())) return previous.status();
+  // A meta that is not ours to read (corrupt, another object's) is overwritten, not obeyed.
+  if (!previous.ok() && !absl::IsNotFound(previous.status()) &&
+      !absl::IsDataLoss(previous.status())) {
+    return previous.status();
+  }
 
   ObjectInfo info;
   info.name = std::string(name);
@@ -156,9 +169,9 @@ absl::StatusOr<ObjectInfo> ObjectStore::Put(absl::string_view name, absl::string
   if (s == NATS_OK) s = js_PublishMsg(&ack, conn_->js(), m, &po, &jerr);
   if (ack != nullptr) jsPubAck_Destroy(ack);
   if (s != NATS_OK) {
-    absl::Status st = NatsError(s, absl::StrCat("object ", name, " meta"), jerr);
-    PurgeChunks(info.nuid);
-    return st;
+    // The meta may be stored with only its ack lost: its chunks stay (max_age ends them if not),
+    // and the retry finds the meta naming them.
+    return NatsError(s, absl::StrCat("object ", name, " meta"), jerr);
   }
   if (previous.ok() && !previous->nuid.empty() && previous->nuid != info.nuid) {
     PurgeChunks(previous->nuid);
@@ -206,10 +219,14 @@ absl::StatusOr<std::string> ObjectStore::Get(absl::string_view name, absl::Durat
   }
   std::string data;
   if (info->chunks == 0) {
-    if (info->size != 0) return absl::DataLossError(absl::StrCat("object ", name, ": no chunks"));
+    if (info->size != 0 || ObjectDigest(data) != info->digest) {
+      return absl::DataLossError(absl::StrCat("object ", name, ": no chunks, or not empty"));
+    }
     return data;
   }
-  data.reserve(info->size);
+  // What the meta claims is not trusted with memory before the chunks are there.
+  constexpr uint64_t kMaxUpfront = uint64_t{64} << 20;
+  data.reserve(std::min({info->size, uint64_t{info->chunks} * kChunkBytes, kMaxUpfront}));
   const std::string subject = ChunkSubject(info->nuid);
   const std::string stream_name = stream();
   jsSubOptions so;

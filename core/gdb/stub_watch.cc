@@ -266,7 +266,7 @@ absl::StatusOr<std::optional<dump::WatchHit>> StubWatch::PollHit() {
   std::optional<dump::WatchHit> hit = pending_hit_;
   pending_hit_.reset();
   if (options_.step_past_write) {
-    if (absl::Status s = StepPastWrite(); !s.ok()) {
+    if (absl::Status s = StepPastWrite(hit->vcpu); !s.ok()) {
       // Never leave the VM at the store with the watchpoint set: lift it and let the VM go.
       if (armed_ != 0 && InsertOrRemove('z', armed_).ok()) armed_ = 0;
       (void)ResumeAfterHit();
@@ -276,17 +276,38 @@ absl::StatusOr<std::optional<dump::WatchHit>> StubWatch::PollHit() {
   return hit;
 }
 
-absl::Status StubWatch::StepPastWrite() {
+absl::Status StubWatch::StepPastWrite(std::optional<uint32_t> vcpu) {
   if (armed_ == 0) return absl::OkStatus();
   if (absl::Status s = InsertOrRemove('z', armed_); !s.ok()) return s;
   const uint64_t kva = armed_;
   armed_ = 0;
-  if (absl::Status s = rsp_->SendPacket("s", options_.timeout); !s.ok()) return s;
+  // Only the writing vCPU steps (the others stay stopped, and no store of theirs slips past the
+  // lifted watchpoint); a stub without vCont answers "" and gets a plain step.
+  const uint64_t thread = vcpu ? uint64_t{*vcpu} + 1 : 0;  // 0: not known
+  const std::string step = thread != 0 ? absl::StrFormat("vCont;s:%x", thread) : "s";
+  if (absl::Status s = rsp_->SendPacket(step, options_.timeout); !s.ok()) return s;
   bool stepped = false;
   for (int i = 0; i < kMaxPacketsPerExchange && !stepped; ++i) {
     absl::StatusOr<std::string> p = rsp_->ReadPacket(options_.timeout);
-    if (!p.ok()) return p.status();
-    stepped = ParseStopReply(*p).has_value();  // the step's own stop (no watchpoint is set)
+    if (!p.ok()) {
+      // The step may still end later and leave the VM stopped: stop it now, so that the caller's
+      // resume (of a VM in "debug") lets it go.
+      (void)rsp_->SendRaw("\x03", options_.timeout);
+      for (int k = 0; k < kMaxPacketsPerExchange; ++k) {
+        absl::StatusOr<std::string> late = rsp_->ReadPacket(options_.timeout);
+        if (!late.ok() || ParseStopReply(*late)) break;
+      }
+      return p.status();
+    }
+    if (p->empty() && step != "s") {
+      if (absl::Status s = rsp_->SendPacket("s", options_.timeout); !s.ok()) return s;
+      continue;
+    }
+    std::optional<StopReply> stop = ParseStopReply(*p);
+    // The step ends in SIGTRAP on the stepped thread; another stop (a QMP `stop` of a freeze,
+    // T02) is not it.
+    stepped = stop && stop->kind == 'T' && stop->signal == 5 &&
+              (thread == 0 || !stop->thread || *stop->thread == thread);
   }
   if (!stepped) return absl::DataLossError("the gdbstub never reported the single step");
   if (absl::Status s = InsertOrRemove('Z', kva); !s.ok()) return s;

@@ -76,7 +76,7 @@ class StubWatch : public dump::WatchSource {
   absl::Status Continue();
   // step_past_write: lift the watchpoint, single-step the stopped vCPU (QEMU steps the CPU that
   // reported the stop), set the watchpoint again.
-  absl::Status StepPastWrite();
+  absl::Status StepPastWrite(std::optional<uint32_t> vcpu);
   absl::Status InsertOrRemove(char op, uint64_t kva);
 
   std::unique_ptr<RspClient> rsp_;

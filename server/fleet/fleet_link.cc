@@ -55,6 +55,10 @@ absl::StatusOr<kfreeze::v1::DumpEnvelope> FleetLink::FetchDump(const std::string
   return envelope;
 }
 
+void FleetLink::StopAccepting() {
+  if (responder_) responder_->StopAccepting();
+}
+
 void FleetLink::Stop() {
   if (responder_) responder_->Stop();
   if (publisher_) publisher_->Stop();

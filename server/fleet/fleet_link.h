@@ -31,6 +31,10 @@ class FleetLink {
   static absl::StatusOr<std::unique_ptr<FleetLink>> Start(const kfreeze::v1::NatsConfig& config,
                                                           const FleetDeps& deps);
   ~FleetLink();
+  // Takes no more requests (before the daemon's Shutdown, so that none starts a freeze then).
+  void StopAccepting();
+  // Waits for the requests in flight and stops publishing (after the daemon's Shutdown, which
+  // ends walks in flight and resumes their VMs).
   void Stop();
 
   const FleetOptions& options() const { return options_; }

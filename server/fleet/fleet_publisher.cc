@@ -1,5 +1,9 @@
 #include "server/fleet/fleet_publisher.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
@@ -15,6 +19,10 @@ namespace {
 
 constexpr absl::Duration kIdlePoll = absl::Seconds(1);
 constexpr absl::Duration kDisconnectedPoll = absl::Milliseconds(250);
+// Concurrent stores index out of seq order: a seq missing below one already archived is
+// waited for this long before it counts as never coming (a failed store, or retention first).
+constexpr absl::Duration kGapGrace = absl::Seconds(10);
+constexpr absl::Duration kGapPoll = absl::Milliseconds(100);
 
 }  // namespace
 
@@ -29,6 +37,12 @@ FleetPublisher::FleetPublisher(kfreeze::fleet::NatsConnection* conn, DumpArchive
   std::string text;
   if (in && std::getline(in, text) && absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &cursor)) {
     spdlog::info("nats: publishing archived dumps after seq {}", cursor);
+  } else if (in) {
+    // Garbled, not absent: publish everything archived again rather than drop a backlog
+    // (JetStream drops events it already has within its duplicate window).
+    std::vector<kfreeze::v1::DumpSummary> all = archive_->After(0);
+    cursor = all.empty() ? 0 : all.front().seq() - 1;
+    spdlog::warn("nats: {} unreadable: publishing every archived dump", CursorPath());
   } else {
     // First start with NATS: what is archived from now on goes out.
     bool more = false;
@@ -61,16 +75,14 @@ std::string FleetPublisher::CursorPath() const { return archive_->dir() + "/nats
 void FleetPublisher::SaveCursor(uint64_t seq) {
   const std::string path = CursorPath();
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << seq << "\n";
-    if (!out.flush()) {
-      spdlog::warn("nats: cannot write {}: a restart may publish again what JetStream dedups", tmp);
-      return;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    spdlog::warn("nats: cannot replace {}", path);
+  const std::string text = absl::StrCat(seq, "\n");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const bool written = fd >= 0 &&
+                       ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                       ::fdatasync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    spdlog::warn("nats: cannot write {}: a restart may publish again what JetStream dedups", path);
   }
 }
 
@@ -115,6 +127,7 @@ void FleetPublisher::Loop() {
   bool ensured = false;
   absl::Duration backoff = options_.retry_min;
   std::string last_error;
+  absl::Time gap_since = absl::InfiniteFuture();  // when the seq after the cursor went missing
   auto fail = [&](const absl::Status& s) {
     metrics_->failures.Increment();
     if (s.ToString() != last_error) {
@@ -143,11 +156,29 @@ void FleetPublisher::Loop() {
       ensured = true;
     }
     if (pending.empty()) {
-      (void)wakeups_->Next(kIdlePoll);  // an archived dump, or a second of nothing
+      // An archived dump, or a second of nothing (or a closed bus: kfreezed is stopping).
+      if (!wakeups_->Next(kIdlePoll) && wakeups_->closed()) {
+        stop_.WaitForNotificationWithTimeout(kIdlePoll);
+      }
       continue;
     }
     for (const kfreeze::v1::DumpSummary& summary : pending) {
       if (stop_.HasBeenNotified()) break;
+      const uint64_t expected = this->cursor() + 1;
+      if (summary.seq() > expected) {
+        const absl::Time now = absl::Now();
+        if (gap_since == absl::InfiniteFuture()) gap_since = now;
+        if (now - gap_since < kGapGrace) {
+          stop_.WaitForNotificationWithTimeout(kGapPoll);
+          break;
+        }
+        spdlog::warn(
+            "nats: archive seq {}..{} never came (a failed store, or retention removed "
+            "it before it was published)",
+            expected, summary.seq() - 1);
+        metrics_->unpublished.Increment(static_cast<double>(summary.seq() - expected));
+      }
+      gap_since = absl::InfiniteFuture();
       if (absl::Status s = PublishOne(summary); !s.ok()) {
         // A stream or bucket deleted under us (JetStream then answers "no responders") is
         // recreated by the next round.

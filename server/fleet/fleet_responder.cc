@@ -30,15 +30,22 @@ absl::Status FleetResponder::Start() {
   return absl::OkStatus();
 }
 
-void FleetResponder::Stop() {
+void FleetResponder::StopAccepting() {
+  {
+    absl::MutexLock lock(&in_flight_->mu);
+    in_flight_->stopping = true;
+  }
   for (natsSubscription* sub : subs_) {
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
   }
   subs_.clear();
+}
+
+void FleetResponder::Stop() {
+  StopAccepting();
   InFlight& f = *in_flight_;
   absl::MutexLock lock(&f.mu);
-  f.stopping = true;
   f.mu.Await(absl::Condition(
       +[](int* n) { return *n == 0; }, &f.count));
 }
@@ -141,6 +148,13 @@ void FleetResponder::HandleFreeze(natsMsg* msg) {
                                                   "' but was sent to '", ht->target, "'")));
     return;
   }
+  if (request.keep_paused()) {
+    // Nothing in the fleet could resume it: ResumeTarget is a gRPC/HTTP call on the host.
+    Reply(msg, "",
+          absl::InvalidArgumentError("keep_paused is refused over NATS: the fleet has no "
+                                     "ResumeTarget; ask the host's kfreezed"));
+    return;
+  }
   request.set_target(ht->target);
   absl::StatusOr<kfreeze::v1::FreezeResponse> response = api_->Freeze(peer, request);
   if (!response.ok()) {
@@ -148,7 +162,7 @@ void FleetResponder::HandleFreeze(natsMsg* msg) {
     return;
   }
   std::vector<std::pair<std::string, std::string>> headers = {
-      {kfreeze::fleet::kTargetHeader, ht->target},
+      {kfreeze::fleet::kTargetHeader, kfreeze::fleet::HeaderValue(ht->target)},
       {kfreeze::fleet::kDumpIdHeader, response->dump_id()},
       {kfreeze::fleet::kObjectHeader, kfreeze::fleet::DumpObjectName(host_, response->dump_id())}};
   std::string body = response->SerializeAsString();

@@ -30,7 +30,10 @@ class FleetResponder {
   ~FleetResponder();  // Stop()
 
   absl::Status Start();
-  // Unsubscribes, then waits for the requests in flight.
+  // Unsubscribes: no new request starts. Does not wait.
+  void StopAccepting();
+  // StopAccepting, then waits for the requests in flight (after the daemon's Shutdown, which
+  // ends their walks and resumes their VMs, this is quick).
   void Stop();
 
  private:

@@ -213,10 +213,12 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: stopping", sig);
     break;
   }
-  // The fleet first (no new freeze requests), then the HTTP side: its event streams end before
-  // the bus they read closes.
-  if (fleet) fleet->Stop();
+  // No new NATS request, then the HTTP side (its event streams end before the bus they read
+  // closes), then the daemon: its Shutdown ends walks in flight and resumes their VMs, so the
+  // fleet's requests in flight end quickly after it.
+  if (fleet) fleet->StopAccepting();
   for (auto& frontend : http_frontends) frontend->Stop();
   (*daemon)->Shutdown();
+  if (fleet) fleet->Stop();
   return 0;
 }

@@ -79,12 +79,15 @@ TEST(FleetObjectStore, MetaParsesAndRefusesJunk) {
   EXPECT_EQ(info->size, 300000u);
   EXPECT_EQ(info->chunks, 3u);
   EXPECT_FALSE(info->deleted);
+  // A nuid becomes a subject token (the chunks', a purge's): no wildcard, no dot, not empty.
   for (const char* bad :
-       {"", "null", "[]", "{", R"({"size":1})", R"({"name":"x","chunks":99999999999})"}) {
+       {"", "null", "[]", "{", R"({"size":1})", R"({"name":"x","nuid":"N","chunks":99999999999})",
+        R"({"name":"x"})", R"({"name":"x","nuid":">"})", R"({"name":"x","nuid":"a.b"})",
+        R"({"name":"x","nuid":"*"})"}) {
     EXPECT_FALSE(ParseObjectMeta(bad).ok()) << bad;
   }
   absl::StatusOr<ObjectInfo> wrong_types =
-      ParseObjectMeta(R"({"name":"x","size":"big","chunks":-1})");
+      ParseObjectMeta(R"({"name":"x","nuid":"N","size":"big","chunks":-1})");
   ASSERT_TRUE(wrong_types.ok());
   EXPECT_EQ(wrong_types->size, 0u);
   EXPECT_EQ(wrong_types->chunks, 0u);

@@ -63,6 +63,10 @@ class FakeQemuStub {
     return watch_at_step_;
   }
   void set_step_silent(bool silent) { step_silent_ = silent; }
+  std::string last_step() {
+    std::lock_guard<std::mutex> l(mu_);
+    return last_step_;
+  }
 
  private:
   void Send(const std::string& payload) {
@@ -102,7 +106,8 @@ class FakeQemuStub {
       ++continues_;
       return;
     }
-    if (p == "s") {
+    if (p == "s" || p.rfind("vCont;s:", 0) == 0) {
+      last_step_ = p;
       ++steps_;
       watch_at_step_ = watch_;
       if (!step_silent_) Send("T05thread:p01.02;");
@@ -129,6 +134,7 @@ class FakeQemuStub {
   std::atomic<bool> step_silent_{false};
   std::set<uint64_t> watch_;
   std::set<uint64_t> watch_at_step_;
+  std::string last_step_;
   int fd_ = -1;
   int client_fd_ = -1;
   std::thread thread_;

@@ -122,6 +122,7 @@ TEST(StubWatch, AStopBeforeTheStoreIsSteppedPastItBeforeTheHitIsHandedOut) {
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->vcpu, 1u);
   EXPECT_EQ(stub.steps(), 1);
+  EXPECT_EQ(stub.last_step(), "vCont;s:2");  // only the writing vCPU (thread = index + 1)
   EXPECT_TRUE(stub.watchpoints_at_step().empty());
   EXPECT_EQ(stub.watchpoints(), std::set<uint64_t>{kKva});
   EXPECT_FALSE(stub.running());  // still held at the hit, now past the store

@@ -101,7 +101,8 @@ DumpFeedReader::~DumpFeedReader() {
 absl::StatusOr<std::optional<FeedEvent>> DumpFeedReader::Next(absl::Duration timeout) {
   natsMsg* m = nullptr;
   natsStatus s = natsSubscription_NextMsg(&m, sub_, absl::ToInt64Milliseconds(timeout));
-  if (s == NATS_TIMEOUT) return std::nullopt;
+  // A slow consumer lost messages libnats could not buffer; the ordered consumer resets itself.
+  if (s == NATS_TIMEOUT || s == NATS_SLOW_CONSUMER) return std::nullopt;
   if (s != NATS_OK) return NatsError(s, "dump feed");
   MsgPtr msg(m);
   FeedEvent out;

@@ -236,7 +236,7 @@ absl::StatusOr<std::vector<MsgPtr>> NatsConnection::Gather(const std::string& su
     if (left <= 0) break;
     natsMsg* m = nullptr;
     natsStatus n = natsSubscription_NextMsg(&m, sub, left);
-    if (n == NATS_TIMEOUT) break;
+    if (n == NATS_TIMEOUT || n == NATS_NO_RESPONDERS) break;  // none (more) answered
     if (n != NATS_OK) {
       s = n;
       break;

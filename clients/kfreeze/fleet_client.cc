@@ -39,6 +39,10 @@ absl::StatusOr<std::unique_ptr<kfreeze::fleet::NatsConnection>> ConnectFleet(
   return kfreeze::fleet::NatsConnection::Connect(s);
 }
 
+absl::Duration FleetTimeout(const DaemonFlags& daemon) {
+  return daemon.rpc_timeout_ms > 0 ? absl::Milliseconds(daemon.rpc_timeout_ms) : absl::Hours(1);
+}
+
 int FleetFail(const absl::Status& status) {
   const bool caller = absl::IsInvalidArgument(status) || absl::IsPermissionDenied(status) ||
                       absl::IsNotFound(status);

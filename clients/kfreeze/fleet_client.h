@@ -29,6 +29,10 @@ struct FleetFlags {
 
 void AddFleetFlags(CLI::App& app, FleetFlags& flags);
 
+// How long a fleet call may take: --rpc-timeout-ms, where 0 ("none") is an hour (NATS calls
+// need a bound).
+absl::Duration FleetTimeout(const DaemonFlags& daemon);
+
 // One clear line on failure.
 // `keep_reconnecting`: once connected, never give the cluster up (a watch); the first connect
 // still fails at once.

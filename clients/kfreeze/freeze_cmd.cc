@@ -40,7 +40,7 @@ int RunFleetFreeze(const FreezeArgs& a, const DaemonFlags& daemon,
       natsMsg_Create(&m, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
   kfreeze::fleet::MsgPtr msg(m);
   if (s != NATS_OK) return FleetFail(kfreeze::fleet::NatsError(s, "request"));
-  const absl::Duration timeout = absl::Milliseconds(daemon.rpc_timeout_ms);
+  const absl::Duration timeout = FleetTimeout(daemon);
   absl::StatusOr<kfreeze::fleet::MsgPtr> reply = (*conn)->Request(m, timeout);
   if (!reply.ok()) {
     if (absl::IsNotFound(reply.status())) {

@@ -25,7 +25,7 @@ int RunFleetGet(const GetArgs& a, const DaemonFlags& daemon) {
   auto conn = ConnectFleet(a.fleet);
   if (!conn.ok()) return FleetFail(conn.status());
   absl::StatusOr<std::string> body =
-      FetchDumpBody(conn->get(), a.fleet, a.dump_id, absl::Milliseconds(daemon.rpc_timeout_ms));
+      FetchDumpBody(conn->get(), a.fleet, a.dump_id, FleetTimeout(daemon));
   if (!body.ok()) return FleetFail(body.status());
   kfreeze::v1::DumpEnvelope envelope;
   if (!envelope.ParseFromString(*body)) {

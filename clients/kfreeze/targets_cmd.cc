@@ -40,10 +40,10 @@ int RunFleetTargets(const TargetsArgs& a, const DaemonFlags& daemon) {
   if (!conn.ok()) return FleetFail(conn.status());
   constexpr size_t kMaxHosts = 100000;
   absl::StatusOr<std::vector<kfreeze::fleet::MsgPtr>> replies =
-      a.name.empty() ? (*conn)->Gather(kfreeze::fleet::kTargetsSubject,
-                                       absl::Milliseconds(a.gather_ms), kMaxHosts)
-                     : (*conn)->Gather(kfreeze::fleet::TargetsSubject(a.name),
-                                       absl::Milliseconds(daemon.rpc_timeout_ms), 1);
+      a.name.empty()
+          ? (*conn)->Gather(kfreeze::fleet::kTargetsSubject, absl::Milliseconds(a.gather_ms),
+                            kMaxHosts)
+          : (*conn)->Gather(kfreeze::fleet::TargetsSubject(a.name), FleetTimeout(daemon), 1);
   if (!replies.ok()) return FleetFail(replies.status());
   if (!a.name.empty() && replies->empty()) {
     return FleetFail(absl::NotFoundError("no kfreezed answers for host '" + a.name + "'"));

@@ -53,7 +53,7 @@ int RunFleetWatch(const WatchArgs& a, const DaemonFlags& daemon) {
   auto reader = kfreeze::fleet::DumpFeedReader::Open(conn->get(), a.fleet.stream, a.host,
                                                      targets.size() == 1 ? targets[0] : "", start);
   if (!reader.ok()) return FleetFail(reader.status());
-  const absl::Duration body_timeout = absl::Milliseconds(daemon.rpc_timeout_ms);
+  const absl::Duration body_timeout = FleetTimeout(daemon);
   int seen = 0;
   for (;;) {
     auto next = (*reader)->Next(absl::Seconds(1));

@@ -66,6 +66,26 @@ absl::Status PublishDumpEvent(NatsConnection* conn, const std::string& stream,
   return NatsError(s, absl::StrCat("dump event ", object), jerr);
 }
 
+absl::StatusOr<std::optional<kfreeze::v1::DumpSummary>> LastEventSummary(NatsConnection* conn,
+                                                                         const std::string& stream,
+                                                                         const std::string& host,
+                                                                         const std::string& target,
+                                                                         absl::Duration timeout) {
+  const std::string subject = DumpSubject(host, target);
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = absl::ToInt64Milliseconds(timeout);
+  natsMsg* m = nullptr;
+  jsErrCode jerr = jsErrCode(0);
+  natsStatus s = js_GetLastMsg(&m, conn->js(), stream.c_str(), subject.c_str(), &o, &jerr);
+  MsgPtr msg(m);
+  if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return std::nullopt;
+  if (s != NATS_OK) return NatsError(s, absl::StrCat("last event on ", subject), jerr);
+  kfreeze::v1::DumpEvent event;
+  if (!event.ParseFromArray(natsMsg_GetData(m), natsMsg_GetDataLength(m))) return std::nullopt;
+  return std::optional<kfreeze::v1::DumpSummary>(std::move(*event.mutable_summary()));
+}
+
 absl::StatusOr<std::unique_ptr<DumpFeedReader>> DumpFeedReader::Open(NatsConnection* conn,
                                                                      const std::string& stream,
                                                                      const std::string& host,

@@ -32,6 +32,14 @@ absl::Status PublishDumpEvent(NatsConnection* conn, const std::string& stream,
                               const kfreeze::v1::DumpEvent& event, absl::Duration timeout,
                               bool* duplicate);
 
+// The summary of the newest event on kfreeze.dumps.<host>.<target> (nullopt when there is none,
+// or it is no DumpEvent).
+absl::StatusOr<std::optional<kfreeze::v1::DumpSummary>> LastEventSummary(NatsConnection* conn,
+                                                                         const std::string& stream,
+                                                                         const std::string& host,
+                                                                         const std::string& target,
+                                                                         absl::Duration timeout);
+
 struct FeedEvent {
   kfreeze::v1::DumpEvent event;
   uint64_t stream_seq = 0;

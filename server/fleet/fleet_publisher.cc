@@ -108,6 +108,22 @@ absl::Status FleetPublisher::PublishOne(const kfreeze::v1::DumpSummary& summary)
   absl::StatusOr<kfreeze::fleet::ObjectInfo> put =
       store.Put(object, *body, options_.publish_timeout);
   if (!put.ok()) return put.status();
+  // Already in the stream (a lost ack, a crash before the cursor moved, a garbled cursor), even
+  // longer ago than the duplicate window: this host publishes each target's dumps in archive
+  // order, so the target's newest event is at or past this dump. Its capture time as well: an
+  // archive started afresh counts seqs from 1 again, and its dumps are newer.
+  absl::StatusOr<std::optional<kfreeze::v1::DumpSummary>> last = kfreeze::fleet::LastEventSummary(
+      conn_, options_.stream.name, options_.host, summary.target(), options_.publish_timeout);
+  if (!last.ok()) return last.status();
+  auto at = [](const kfreeze::v1::DumpSummary& s) {
+    return absl::FromUnixSeconds(s.captured_at().seconds()) +
+           absl::Nanoseconds(s.captured_at().nanos());
+  };
+  if (*last && (*last)->seq() >= summary.seq() && at(**last) >= at(summary)) {
+    metrics_->duplicates.Increment();
+    metrics_->published.Increment();
+    return absl::OkStatus();
+  }
   kfreeze::v1::DumpEvent event;
   *event.mutable_summary() = summary;
   event.mutable_summary()->set_host(options_.host);

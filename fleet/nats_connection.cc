@@ -10,8 +10,6 @@ namespace {
 
 constexpr int64_t kDefaultMaxPayload = 1 << 20;
 
-int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
-
 // libnats keeps the error text per thread; read it right after the failing call.
 std::string LastErrorText(natsStatus s) {
   const char* text = nats_GetLastError(nullptr);
@@ -63,7 +61,8 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Connect(
   std::vector<const char*> urls;
   for (const std::string& u : settings.servers) urls.push_back(u.c_str());
   s = natsOptions_SetServers(c->opts_, urls.data(), static_cast<int>(urls.size()));
-  if (s == NATS_OK) s = natsOptions_SetTimeout(c->opts_, Millis(settings.connect_timeout));
+  if (s == NATS_OK)
+    s = natsOptions_SetTimeout(c->opts_, absl::ToInt64Milliseconds(settings.connect_timeout));
   if (s == NATS_OK && !settings.client_name.empty()) {
     s = natsOptions_SetName(c->opts_, settings.client_name.c_str());
   }
@@ -176,7 +175,7 @@ absl::StatusOr<MsgPtr> NatsConnection::Request(natsMsg* request, absl::Duration 
     }
     if (s == NATS_OK) s = natsConnection_PublishMsg(nc_, req);
     natsMsg_Destroy(req);
-    if (s == NATS_OK) s = natsConnection_FlushTimeout(nc_, Millis(timeout));
+    if (s == NATS_OK) s = natsConnection_FlushTimeout(nc_, absl::ToInt64Milliseconds(timeout));
   }
   absl::Status result;
   const absl::Time deadline = absl::Now() + timeout;
@@ -186,8 +185,8 @@ absl::StatusOr<MsgPtr> NatsConnection::Request(natsMsg* request, absl::Duration 
       s = NATS_TIMEOUT;
       break;
     }
-    s = natsSubscription_NextMsg(&out, sub,
-                                 std::min<int64_t>(100, std::max<int64_t>(1, Millis(left))));
+    s = natsSubscription_NextMsg(
+        &out, sub, std::min<int64_t>(100, std::max<int64_t>(1, absl::ToInt64Milliseconds(left))));
     if (s == NATS_OK) break;
     if (s != NATS_TIMEOUT) break;
     s = NATS_OK;
@@ -228,11 +227,11 @@ absl::StatusOr<std::vector<MsgPtr>> NatsConnection::Gather(const std::string& su
   natsSubscription* sub = nullptr;
   s = natsConnection_SubscribeSync(&sub, nc_, inbox);
   if (s == NATS_OK) s = natsConnection_PublishRequest(nc_, subject.c_str(), inbox, nullptr, 0);
-  if (s == NATS_OK) s = natsConnection_FlushTimeout(nc_, Millis(window));
+  if (s == NATS_OK) s = natsConnection_FlushTimeout(nc_, absl::ToInt64Milliseconds(window));
   std::vector<MsgPtr> replies;
   const absl::Time deadline = absl::Now() + window;
   while (s == NATS_OK && replies.size() < max_replies) {
-    const int64_t left = Millis(deadline - absl::Now());
+    const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (left <= 0) break;
     natsMsg* m = nullptr;
     natsStatus n = natsSubscription_NextMsg(&m, sub, left);

@@ -14,8 +14,6 @@
 namespace kfreeze::fleet {
 namespace {
 
-int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
-
 std::string PaddedWebSafeBase64(absl::string_view bytes) {
   std::string out = absl::WebSafeBase64Escape(bytes);
   while (out.size() % 4 != 0) out.push_back('=');
@@ -132,7 +130,7 @@ absl::StatusOr<ObjectInfo> ObjectStore::Put(absl::string_view name, absl::string
   const std::string chunk_subject = ChunkSubject(info.nuid);
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  po.MaxWait = Millis(timeout);
+  po.MaxWait = absl::ToInt64Milliseconds(timeout);
   for (size_t off = 0; off < data.size(); off += kChunkBytes) {
     const size_t n = std::min<size_t>(kChunkBytes, data.size() - off);
     jsErrCode jerr = jsErrCode(0);
@@ -184,7 +182,7 @@ absl::StatusOr<ObjectInfo> ObjectStore::Info(absl::string_view name, absl::Durat
   const std::string stream_name = stream();
   jsOptions o;
   jsOptions_Init(&o);
-  o.Wait = Millis(timeout);
+  o.Wait = absl::ToInt64Milliseconds(timeout);
   natsMsg* m = nullptr;
   jsErrCode jerr = jsErrCode(0);
   natsStatus s = js_GetLastMsg(&m, conn_->js(), stream_name.c_str(), subject.c_str(), &o, &jerr);
@@ -236,14 +234,14 @@ absl::StatusOr<std::string> ObjectStore::Get(absl::string_view name, absl::Durat
   so.Config.DeliverPolicy = js_DeliverAll;
   jsOptions o;
   jsOptions_Init(&o);
-  o.Wait = Millis(timeout);
+  o.Wait = absl::ToInt64Milliseconds(timeout);
   natsSubscription* sub = nullptr;
   jsErrCode jerr = jsErrCode(0);
   natsStatus s = js_SubscribeSync(&sub, conn_->js(), subject.c_str(), &o, &so, &jerr);
   if (s != NATS_OK) return NatsError(s, absl::StrCat("object ", name, " chunks"), jerr);
   absl::Status status;
   for (uint32_t i = 0; i < info->chunks && status.ok(); ++i) {
-    const int64_t left = Millis(deadline - absl::Now());
+    const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
     natsMsg* m = nullptr;
     s = left > 0 ? natsSubscription_NextMsg(&m, sub, left) : NATS_TIMEOUT;
     MsgPtr msg(m);
